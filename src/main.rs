@@ -1,1 +1,32 @@
-fn main() {}
+//! `baton`: parse the command line, set up logging, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = baton::cli::Cli::parse();
+    // The console shares the terminal with logs: keep them to warnings unless RUST_LOG says more.
+    let quiet = matches!(
+        cli.command,
+        baton::cli::Cmd::Dev { .. }
+            | baton::cli::Cmd::Console { .. }
+            | baton::cli::Cmd::Exec { .. }
+    );
+    let default = if quiet { "warn" } else { "info" };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match baton::cli::run(cli).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("baton: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,1 +1,8 @@
+//! Baton's platform adapters. Each turns a verified platform request into an
+//! [`baton_commands::Invocation`], runs it through the router, and renders the
+//! [`baton_commands::Reply`] for its platform. Adapters never talk to Redis.
+//!
+//! - [`console`]: plain text for the terminal (`baton dev`, `baton console`, `baton exec`).
+#![deny(missing_docs)]
 
+pub mod console;

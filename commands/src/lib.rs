@@ -1,1 +1,33 @@
+//! Baton's platform-neutral core. It knows Redis and the chat grammar, and no chat platform.
+//!
+//! - [`grammar`]: chat text → [`command::Command`]; the same table generates `help`.
+//! - [`router`]: [`router::Baton`] checks roles once and dispatches to the command modules
+//!   (`deploy`, `staging`, `status`), each of which is one Redis script call per state change.
+//! - [`reply`] / [`error`]: the platform-neutral answer, and every refusal a user can hit.
+//! - [`store`]: the Redis connection, key layout (a hash tag per env group) and Lua scripts.
+//! - [`events`]: the expiry sweeper that hands locks on when they lapse.
+//! - [`config`] / [`catalog`]: configuration, and its resolved view for lookups and roles.
+//! - [`domain`] / [`state`]: newtypes parsed at the edge, and env state as the scripts report it.
+#![deny(missing_docs)]
 
+pub mod catalog;
+pub mod command;
+pub mod config;
+mod deploy;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod grammar;
+pub mod reply;
+pub mod router;
+mod staging;
+pub mod state;
+mod status;
+pub mod store;
+
+pub use command::{Command, Invocation};
+pub use config::Config;
+pub use domain::Actor;
+pub use error::BatonError;
+pub use reply::Reply;
+pub use router::Baton;

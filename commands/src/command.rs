@@ -1,0 +1,150 @@
+//! Commands as the core runs them, whatever platform they came from.
+
+use std::time::SystemTime;
+
+use crate::domain::{Actor, EnvName, Ttl};
+
+/// A parsed command. Privileged commands live in [`AdminCommand`], so the router checks the admin
+/// role once, by type, before anything runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Take the deploy lock.
+    Lock {
+        /// Which env.
+        env: EnvName,
+        /// For how long (the env's default when absent).
+        ttl: Option<Ttl>,
+        /// Why.
+        reason: String,
+    },
+    /// Wait in line for the deploy lock; taken at once when free.
+    Queue {
+        /// Which env.
+        env: EnvName,
+        /// How long to hold it once granted.
+        ttl: Option<Ttl>,
+        /// Why.
+        reason: String,
+    },
+    /// Release your own deploy lock.
+    Unlock {
+        /// Which env.
+        env: EnvName,
+    },
+    /// Push back the end of your lock or claim.
+    Extend {
+        /// Which env.
+        env: EnvName,
+        /// By how much.
+        by: Ttl,
+    },
+    /// Leave an env's queue.
+    Leave {
+        /// Which env.
+        env: EnvName,
+    },
+    /// Show every env, one env, or one pool.
+    Status {
+        /// An env or pool; all when absent.
+        target: Option<EnvName>,
+    },
+    /// Claim a staging env, or any free member of a pool.
+    Claim {
+        /// An env or pool.
+        target: EnvName,
+        /// For how long (the default when absent).
+        ttl: Option<Ttl>,
+        /// What for.
+        note: String,
+    },
+    /// Release your own claim.
+    Release {
+        /// Which env.
+        env: EnvName,
+    },
+    /// Show an env's audit history, newest first.
+    History {
+        /// Which env.
+        env: EnvName,
+        /// How many entries.
+        count: usize,
+    },
+    /// Refuse locks (except to admins) for a while.
+    Freeze {
+        /// One env or all.
+        scope: Scope,
+        /// How long.
+        span: FreezeSpan,
+        /// Why.
+        reason: String,
+    },
+    /// Lift a freeze.
+    Unfreeze {
+        /// One env or all.
+        scope: Scope,
+    },
+    /// Show help, for everything or one command.
+    Help {
+        /// A command name.
+        topic: Option<String>,
+    },
+    /// Commands that need the admin role.
+    Admin(AdminCommand),
+}
+
+/// Commands only admins may run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AdminCommand {
+    /// `unlock <env> --force`: end someone else's lock; they are named in the reply and history.
+    ForceUnlock {
+        /// Which env.
+        env: EnvName,
+    },
+    /// `release <env> --force`: end someone else's claim.
+    ForceRelease {
+        /// Which env.
+        env: EnvName,
+    },
+}
+
+/// What a freeze applies to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// One env, or every member of a pool.
+    Env(EnvName),
+    /// Every configured env.
+    All,
+}
+
+/// How long a freeze lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreezeSpan {
+    /// Until someone unfreezes.
+    UntilLifted,
+    /// For a duration from now.
+    For(Ttl),
+    /// Until a moment (UTC).
+    Until(SystemTime),
+}
+
+/// A command with who sent it and where.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    /// Who.
+    pub actor: Actor,
+    /// The channel it came from, when the platform has one.
+    pub channel: Option<String>,
+    /// What.
+    pub command: Command,
+}
+
+/// The role a command needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Privilege {
+    /// Anyone the platform let through.
+    Anyone,
+    /// A deployer or admin.
+    Deployer,
+    /// An admin.
+    Admin,
+}

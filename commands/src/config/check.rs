@@ -1,0 +1,279 @@
+//! Semantic rules: what parses but would misbehave at run time.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use humantime::format_duration;
+
+use super::decode::{did_you_mean, Ctx};
+use super::{Config, EnvConfig, PoolConfig, Problem};
+use crate::domain::{preview, EnvName, Ttl};
+
+/// Platforms an identity in `[roles]` may name; anything else could never match an actor.
+const PLATFORMS: [&str; 5] = ["slack", "discord", "discord-role", "ci", "console"];
+const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
+
+impl Config {
+    pub(super) fn check(&self, ctx: &Ctx) -> Vec<Problem> {
+        let mut out = Vec::new();
+        self.check_names(ctx, &mut out);
+        self.check_ttls(ctx, &mut out);
+        self.check_server_and_limits(ctx, &mut out);
+        self.check_roles(ctx, &mut out);
+        out
+    }
+
+    fn check_names(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let mut envs: HashMap<&EnvName, usize> = HashMap::new();
+        for (i, env) in self.envs.iter().enumerate() {
+            if let Some(first) = envs.insert(&env.name, i) {
+                let at = format!("{}.name", ctx.env_path(i));
+                let message = format!("env `{}` is listed twice in [[envs]]", env.name);
+                out.push(ctx.problem(&at, also_on(message, ctx, &ctx.env_path(first))));
+            }
+        }
+        let mut pools: HashMap<&EnvName, usize> = HashMap::new();
+        let mut member_of: HashMap<&EnvName, usize> = HashMap::new();
+        for (j, pool) in self.pools.iter().enumerate() {
+            let (at, name) = (ctx.pool_path(j), &pool.name);
+            if let Some(first) = pools.insert(name, j) {
+                let message = format!("pool `{name}` is listed twice in [[pools]]");
+                out.push(ctx.problem(&at, also_on(message, ctx, &ctx.pool_path(first))));
+            }
+            if envs.contains_key(name) {
+                let message = format!("pool `{name}` has the same name as an env; `claim {name}` could mean either, so rename one");
+                out.push(ctx.problem(&format!("{at}.name"), message));
+            }
+            let members_at = format!("{at}.members");
+            if pool.members.is_empty() {
+                let message =
+                    format!("pool `{name}` has no members: list at least one env in `members`");
+                out.push(ctx.problem(&members_at, message));
+            }
+            let mut seen = HashSet::new();
+            for member in &pool.members {
+                if !seen.insert(member) {
+                    let message =
+                        format!("`{member}` is listed twice in the members of pool `{name}`");
+                    out.push(ctx.problem(&members_at, message));
+                } else if let Some(&other) = member_of.get(member) {
+                    let message = format!(
+                        "env `{member}` is in two pools, `{}` and `{name}`; an env can belong to one pool only",
+                        self.pools[other].name
+                    );
+                    out.push(ctx.problem(&members_at, message));
+                } else {
+                    member_of.insert(member, j);
+                }
+            }
+        }
+        for (j, pool) in self.pools.iter().enumerate() {
+            for member in pool.members.iter().filter(|m| pools.contains_key(m)) {
+                let message = format!(
+                    "pool `{}` lists `{member}`, which is a pool; members must be envs",
+                    pool.name
+                );
+                out.push(ctx.problem(&format!("{}.members", ctx.pool_path(j)), message));
+            }
+        }
+    }
+
+    fn check_ttls(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let d = &self.defaults;
+        let mut ttls = vec![
+            ("defaults.default_ttl".to_string(), Some(d.default_ttl)),
+            ("defaults.max_ttl".to_string(), Some(d.max_ttl)),
+        ];
+        for (i, e) in self.envs.iter().enumerate() {
+            let at = ctx.env_path(i);
+            ttls.push((format!("{at}.default_ttl"), e.default_ttl));
+            ttls.push((format!("{at}.max_ttl"), e.max_ttl));
+        }
+        for (j, p) in self.pools.iter().enumerate() {
+            let at = ctx.pool_path(j);
+            ttls.push((format!("{at}.default_ttl"), p.default_ttl));
+            ttls.push((format!("{at}.max_ttl"), p.max_ttl));
+        }
+        for (at, ttl) in ttls {
+            if let Some(ttl) = ttl.filter(|t| Ttl::new(*t).is_none()) {
+                let message = format!(
+                    "`{at}` is {}: a TTL must be at least 1s",
+                    format_duration(ttl)
+                );
+                out.push(ctx.problem(&at, message));
+            }
+        }
+        if d.default_ttl > d.max_ttl {
+            let message = format!(
+                "[defaults] default_ttl {} is above max_ttl {}",
+                format_duration(d.default_ttl),
+                format_duration(d.max_ttl)
+            );
+            out.push(ctx.problem("defaults.default_ttl", message));
+        }
+        for name in self.env_names() {
+            let default = self.ttl_source(
+                ctx,
+                name,
+                |e| e.default_ttl,
+                |p| p.default_ttl,
+                "default_ttl",
+            );
+            let max = self.ttl_source(ctx, name, |e| e.max_ttl, |p| p.max_ttl, "max_ttl");
+            let ((dv, dfrom, dat), (mv, mfrom, mat)) = (default, max);
+            // Both from [defaults] is reported once, above, not once per env.
+            let Some(at) = dat.or(mat).filter(|_| dv > mv) else {
+                continue;
+            };
+            let message = format!(
+                "env `{name}`: default_ttl {} ({dfrom}) is above max_ttl {} ({mfrom})",
+                format_duration(dv),
+                format_duration(mv)
+            );
+            out.push(ctx.problem(&at, message));
+        }
+    }
+
+    /// An env's effective TTL, where it came from in words, and the key that set it (`None` for
+    /// `[defaults]`).
+    fn ttl_source(
+        &self,
+        ctx: &Ctx,
+        name: &EnvName,
+        mine: fn(&EnvConfig) -> Option<Duration>,
+        pooled: fn(&PoolConfig) -> Option<Duration>,
+        key: &str,
+    ) -> (Duration, String, Option<String>) {
+        let own = self.envs.iter().position(|e| &e.name == name);
+        if let Some((i, ttl)) = own.and_then(|i| mine(&self.envs[i]).map(|t| (i, t))) {
+            return (
+                ttl,
+                "set in [[envs]]".into(),
+                Some(format!("{}.{key}", ctx.env_path(i))),
+            );
+        }
+        let pool = self.pools.iter().position(|p| p.members.contains(name));
+        if let Some((j, ttl)) = pool.and_then(|j| pooled(&self.pools[j]).map(|t| (j, t))) {
+            let from = format!("from pool `{}`", self.pools[j].name);
+            return (ttl, from, Some(format!("{}.{key}", ctx.pool_path(j))));
+        }
+        let ttl = match key {
+            "default_ttl" => self.defaults.default_ttl,
+            _ => self.defaults.max_ttl,
+        };
+        (ttl, "from [defaults]".into(), None)
+    }
+
+    fn check_server_and_limits(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let d = &self.defaults;
+        if !(1..=100_000).contains(&d.history_length) {
+            let message = format!(
+                "`defaults.history_length` is {}: keep 1 to 100000 audit entries per env",
+                d.history_length
+            );
+            out.push(ctx.problem("defaults.history_length", message));
+        }
+        if !(1..=1000).contains(&d.queue_limit) {
+            let message = format!(
+                "`defaults.queue_limit` is {}: allow 1 to 1000 waiters per env",
+                d.queue_limit
+            );
+            out.push(ctx.problem("defaults.queue_limit", message));
+        }
+        for (at, value) in [
+            ("server.sweep_interval", self.server.sweep_interval),
+            ("redis.timeout", self.redis.timeout),
+        ] {
+            if value.is_zero() {
+                out.push(ctx.problem(
+                    at,
+                    format!("`{at}` must be more than zero, like 500ms or 2s"),
+                ));
+            }
+        }
+        let prefix = &self.redis.prefix;
+        if prefix.is_empty() {
+            out.push(ctx.problem(
+                "redis.prefix",
+                "`redis.prefix` is empty: every key needs a prefix, like `baton`",
+            ));
+        } else if let Some(bad) = prefix
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        {
+            let message = format!(
+                "`redis.prefix` `{}` contains `{}`: use letters, digits, `.`, `_` and `-`",
+                preview(prefix),
+                bad.escape_default()
+            );
+            out.push(ctx.problem("redis.prefix", message));
+        }
+        let url = &self.redis.url;
+        if !REDIS_SCHEMES.iter().any(|s| url.starts_with(s)) {
+            let (last, rest) = REDIS_SCHEMES.split_last().expect("schemes");
+            let message = format!(
+                "`redis.url` `{}` must start with {} or {last}",
+                preview(url),
+                rest.join(", ")
+            );
+            out.push(ctx.problem("redis.url", message));
+        }
+    }
+
+    fn check_roles(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        for (role, ids) in [
+            ("admin", &self.roles.admin),
+            ("deployer", &self.roles.deployer),
+        ] {
+            let at = format!("roles.{role}");
+            for id in ids {
+                if let Err(why) = check_identity(id) {
+                    out.push(ctx.problem(&at, format!("`{}` in {at}: {why}", preview(id))));
+                }
+            }
+        }
+    }
+}
+
+fn check_identity(id: &str) -> Result<(), String> {
+    let Some((platform, rest)) = id.split_once(':') else {
+        let digits = !id.is_empty() && id.chars().all(|c| c.is_ascii_digit());
+        let slack = id.starts_with(['U', 'W'])
+            && id
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+        return Err(match (digits, slack) {
+            (true, _) => format!("write identities as `discord:{id}`"),
+            (_, true) => format!("write identities as `slack:{id}`"),
+            _ => "write identities as `platform:id`, like `slack:U123`, `discord:8035…`, `ci:deploy-bot` or `console:alice`".into(),
+        });
+    };
+    if platform.is_empty() {
+        return Err(format!(
+            "the platform before `:` is empty (use {})",
+            PLATFORMS.join(", ")
+        ));
+    }
+    if !PLATFORMS.contains(&platform) {
+        let hint = did_you_mean(platform, &PLATFORMS);
+        let hint = hint
+            .map(|k| format!("; did you mean `{k}`?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "unknown platform `{}`{hint} (use {})",
+            preview(platform),
+            PLATFORMS.join(", ")
+        ));
+    }
+    if rest.is_empty() {
+        return Err(format!("the id after `{platform}:` is empty"));
+    }
+    Ok(())
+}
+
+fn also_on(message: String, ctx: &Ctx, first: &str) -> String {
+    match ctx.line(first) {
+        Some(line) => format!("{message} (first on line {line})"),
+        None => message,
+    }
+}

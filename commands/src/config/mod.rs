@@ -1,0 +1,326 @@
+//! Configuration: a TOML file, then `BATON_<SECTION>__<KEY>` environment variables over it.
+//!
+//! Loading never stops at the first mistake. Syntax errors, unknown keys, wrong types and semantic
+//! problems (an env in two pools, a default TTL above the max) come back together, with line numbers
+//! where the file has them, so `baton config check` can fix a file in one pass.
+//!
+//! `decode` turns text and variables into a [`Config`]; `check` holds the semantic rules.
+
+mod check;
+mod decode;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use crate::domain::{preview, EnvName};
+
+/// Everything Baton reads at startup. `Config::default()` is a working local setup with no envs,
+/// which is what `baton dev` and tests start from.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// `[server]`: where the HTTP side listens and how often background work runs.
+    pub server: ServerConfig,
+    /// `[redis]`: the one store every instance shares.
+    pub redis: RedisConfig,
+    /// `[defaults]`: what applies to any env that does not say otherwise.
+    pub defaults: Defaults,
+    /// `[[envs]]`: environments that need settings of their own; others may still be locked.
+    pub envs: Vec<EnvConfig>,
+    /// `[[pools]]`: groups of interchangeable envs that `claim <pool>` picks from.
+    pub pools: Vec<PoolConfig>,
+    /// `[roles]`: who may force, administer, and touch protected envs.
+    pub roles: RolesConfig,
+}
+
+/// The HTTP listener and the background sweep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct ServerConfig {
+    /// Loopback by default, so a bare `baton serve` never exposes itself by accident.
+    pub listen: SocketAddr,
+    /// How often due reminders and expiries are looked for; bounds how late a notice can be.
+    #[serde(deserialize_with = "duration")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
+            sweep_interval: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The Redis that holds all shared state.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RedisConfig {
+    /// `redis://`, `rediss://` (TLS) or a unix socket.
+    pub url: String,
+    /// Starts every key, so several Baton installations can share one Redis.
+    pub prefix: String,
+    /// Hard bound on any one Redis call: locks fail closed quickly instead of hanging a chat reply.
+    #[serde(deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            prefix: "baton".into(),
+            timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Values for envs that set nothing themselves (and are in no pool that does).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Defaults {
+    /// What a lock or claim without a duration gets.
+    #[serde(deserialize_with = "duration")]
+    pub default_ttl: Duration,
+    /// The longest anyone may hold an env, so a forgotten lock frees itself.
+    #[serde(deserialize_with = "duration")]
+    pub max_ttl: Duration,
+    /// Audit entries kept per env; Redis streams are capped so nothing grows without bound.
+    pub history_length: usize,
+    /// Waiters per env, for the same reason.
+    pub queue_limit: usize,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            default_ttl: Duration::from_secs(3600),
+            max_ttl: Duration::from_secs(8 * 3600),
+            history_length: 500,
+            queue_limit: 20,
+        }
+    }
+}
+
+/// An env that needs settings of its own.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnvConfig {
+    /// Validated by [`EnvName`], like every name a user types.
+    pub name: EnvName,
+    /// Only deployers and admins may lock a protected env.
+    #[serde(default)]
+    pub protected: bool,
+    /// Overrides the pool's and `[defaults]` value.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub default_ttl: Option<Duration>,
+    /// Overrides the pool's and `[defaults]` value.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_ttl: Option<Duration>,
+}
+
+/// Interchangeable envs: `claim staging` takes any free member, and the pool is the members' Redis
+/// hash tag so that choice is one script.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PoolConfig {
+    /// Shares the namespace of env names, since `claim` accepts either.
+    pub name: EnvName,
+    /// Members need not appear in `[[envs]]`; one that does keeps its own settings.
+    #[serde(default)]
+    pub members: Vec<EnvName>,
+    /// For members that set none themselves.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub default_ttl: Option<Duration>,
+    /// For members that set none themselves.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_ttl: Option<Duration>,
+}
+
+/// Platform identities (`slack:U123`, `discord:…`, `discord-role:…`, `ci:<token name>`,
+/// `console:<user>`) per role, so privilege is decided in one place.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RolesConfig {
+    /// May `--force`, run `admin` commands, and lock protected envs.
+    pub admin: Vec<String>,
+    /// May lock protected envs.
+    pub deployer: Vec<String>,
+}
+
+/// One env's effective settings, resolved env → pool → `[defaults]`, so callers never redo the
+/// precedence rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvSettings {
+    /// The env.
+    pub name: EnvName,
+    /// Whether only deployers and admins may lock it.
+    pub protected: bool,
+    /// What a lock or claim without a duration gets.
+    pub default_ttl: Duration,
+    /// The longest it may be held.
+    pub max_ttl: Duration,
+    /// Its pool, which is also its Redis hash tag.
+    pub pool: Option<EnvName>,
+}
+
+/// One thing wrong with the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line in the file, when the problem can be pinned to one.
+    pub line: Option<usize>,
+    /// A sentence a person can act on.
+    pub message: String,
+}
+
+/// Every problem found, so one run of `baton config check` shows them all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors {
+    /// The file's path, `<defaults>` when there was none, or `<config>` for [`Config::from_toml_str`].
+    pub source: String,
+    /// In line order; problems without a line (environment variables) come last.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            match p.line {
+                Some(line) => write!(f, "{}:{line}: {}", self.source, p.message)?,
+                None => write!(f, "{}: {}", self.source, p.message)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    /// Parses and checks a whole document, reporting every problem at once.
+    pub fn from_toml_str(text: &str) -> Result<Config, ConfigErrors> {
+        decode::build("<config>".into(), text, std::iter::empty())
+    }
+
+    /// Reads `path` (or starts from defaults when `None`), applies `BATON_<SECTION>__<KEY>` overrides
+    /// from `vars` (pass `std::env::vars()`), and checks the result. An override naming an unknown
+    /// key is a problem, so a typo in a deployment manifest is not silently ignored.
+    pub fn load(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigErrors> {
+        let Some(path) = path else {
+            return decode::build("<defaults>".into(), "", vars);
+        };
+        let source = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => decode::build(source, &text, vars),
+            Err(e) => Err(ConfigErrors {
+                problems: vec![Problem {
+                    line: None,
+                    message: format!("cannot read config file {source}: {e}"),
+                }],
+                source,
+            }),
+        }
+    }
+
+    /// Semantic checks for a config built in code (loading runs them too, with line numbers).
+    pub fn validate(&self) -> Vec<Problem> {
+        self.check(&decode::Ctx::default())
+    }
+
+    /// The pool `env` belongs to; envs belong to at most one (checked when loading).
+    pub fn pool_of(&self, env: &EnvName) -> Option<&PoolConfig> {
+        self.pools.iter().find(|p| p.members.contains(env))
+    }
+
+    /// Effective settings for a configured env or pool member; `None` for names the config does
+    /// not mention, which callers treat with `[defaults]` or refuse, as their feature requires.
+    pub fn env_settings(&self, env: &EnvName) -> Option<EnvSettings> {
+        let own = self.envs.iter().find(|e| &e.name == env);
+        let pool = self.pool_of(env);
+        if own.is_none() && pool.is_none() {
+            return None;
+        }
+        let pick = |mine: fn(&EnvConfig) -> Option<Duration>,
+                    pooled: fn(&PoolConfig) -> Option<Duration>,
+                    default: Duration| {
+            own.and_then(mine)
+                .or_else(|| pool.and_then(pooled))
+                .unwrap_or(default)
+        };
+        Some(EnvSettings {
+            name: env.clone(),
+            protected: own.is_some_and(|e| e.protected),
+            default_ttl: pick(
+                |e| e.default_ttl,
+                |p| p.default_ttl,
+                self.defaults.default_ttl,
+            ),
+            max_ttl: pick(|e| e.max_ttl, |p| p.max_ttl, self.defaults.max_ttl),
+            pool: pool.map(|p| p.name.clone()),
+        })
+    }
+
+    /// Every known env in config order: `[[envs]]` first, then pool members not listed there.
+    pub fn all_envs(&self) -> Vec<EnvSettings> {
+        self.env_names()
+            .into_iter()
+            .filter_map(|name| self.env_settings(name))
+            .collect()
+    }
+
+    fn env_names(&self) -> Vec<&EnvName> {
+        let mut names: Vec<&EnvName> = Vec::new();
+        let listed = self.envs.iter().map(|e| &e.name);
+        for name in listed.chain(self.pools.iter().flat_map(|p| &p.members)) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
+/// A humantime duration (`30m`, `1h30m`, `500ms`), the one way durations are written in the file.
+struct HumanDuration(Duration);
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration like \"30m\" or \"2h\"")
+            }
+            fn visit_str<E: de::Error>(self, raw: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(raw)
+                    .map(HumanDuration)
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "`{}` is not a duration: use a duration like 30m, 2h or 1h30m",
+                            preview(raw)
+                        ))
+                    })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    HumanDuration::deserialize(d).map(|h| h.0)
+}
+
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Option::<HumanDuration>::deserialize(d).map(|h| h.map(|h| h.0))
+}

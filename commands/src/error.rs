@@ -1,0 +1,185 @@
+//! Everything a user can run into, as one enum. `Display` is the sentence a person reads; causes
+//! go to `tracing`, never into a chat. Each platform renders [`BatonError::reply`] its own way, and
+//! the CI API maps [`BatonError::code`] to its JSON `error` field.
+
+use crate::reply::{clock, relative, Reply, Tone};
+use crate::state::{Freeze, Hold};
+use crate::store::StoreError;
+
+/// Why a command was refused or failed. Nothing changed when one of these is returned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatonError {
+    /// The text could not be parsed: what was wrong, and the usage of the command.
+    #[error("{message}")]
+    Usage {
+        /// What was wrong.
+        message: String,
+        /// The command's usage line, when the verb was known.
+        usage: Option<String>,
+    },
+    /// The verb is not one Baton knows.
+    #[error("unknown command `{verb}`{}", suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    UnknownCommand {
+        /// What was typed.
+        verb: String,
+        /// The closest known verb.
+        suggestion: Option<String>,
+    },
+    /// The env or pool is not configured.
+    #[error("unknown environment `{name}`{}; known: {}", suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(), known.join(", "))]
+    UnknownEnv {
+        /// What was typed.
+        name: String,
+        /// The closest known name.
+        suggestion: Option<String>,
+        /// Every env and pool.
+        known: Vec<String>,
+    },
+    /// The actor lacks the role the command needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Someone else holds the lock or claim.
+    #[error("{env} is {} by {} since {}, until {} ({}){}{}", if *kind == HoldKind::Lock { "locked" } else { "claimed" },
+        hold.display, clock(hold.since), clock(hold.expires), relative(hold.expires, *now),
+        if hold.reason.is_empty() { String::new() } else { format!(": {}", hold.reason) },
+        if *queue > 0 { format!(" ({queue} waiting)") } else { String::new() })]
+    Held {
+        /// The env.
+        env: String,
+        /// Lock or claim.
+        kind: HoldKind,
+        /// Who holds it.
+        hold: Hold,
+        /// How many wait in the queue.
+        queue: usize,
+        /// Redis' clock.
+        now: u64,
+    },
+    /// Every member of the pool is claimed.
+    #[error("every env in pool {pool} is claimed{}", soonest.as_ref().map(|(env, h)| format!("; the first to free up is {env}, claimed by {} until {} ({})", h.display, clock(h.expires), relative(h.expires, *now))).unwrap_or_default())]
+    PoolFull {
+        /// The pool.
+        pool: String,
+        /// The claim that ends first.
+        soonest: Option<(String, Hold)>,
+        /// Redis' clock.
+        now: u64,
+    },
+    /// The env is frozen and the actor is not an admin.
+    #[error("{env} is frozen by {} {}{}", freeze.display, if freeze.until == 0 { "until someone unfreezes it".to_string() } else { format!("until {} ({})", clock(freeze.until), relative(freeze.until, *now)) },
+        if freeze.reason.is_empty() { String::new() } else { format!(": {}", freeze.reason) })]
+    Frozen {
+        /// The env.
+        env: String,
+        /// The freeze.
+        freeze: Freeze,
+        /// Redis' clock.
+        now: u64,
+    },
+    /// The actor tried to end or extend a hold that is someone else's.
+    #[error("{env} is {} by {}, not by you{}", if *kind == HoldKind::Lock { "locked" } else { "claimed" }, hold.display,
+        if *kind == HoldKind::Lock { format!("; ask them, or an admin can `unlock {env} --force`") } else { format!("; ask them, or an admin can `release {env} --force`") })]
+    NotHolder {
+        /// The env.
+        env: String,
+        /// Lock or claim.
+        kind: HoldKind,
+        /// Who holds it.
+        hold: Hold,
+    },
+    /// There is no hold to end or extend.
+    #[error("{env} is not {}{hint}", if *kind == HoldKind::Lock { "locked" } else { "claimed" })]
+    NotHeld {
+        /// The env.
+        env: String,
+        /// Lock or claim.
+        kind: HoldKind,
+        /// What the actor may have meant.
+        hint: String,
+    },
+    /// A request that is well-formed but cannot be done as asked (too long, queue full, …).
+    #[error("{0}")]
+    Refused(String),
+    /// Redis is down or did not answer in time. Locks fail closed.
+    #[error("the state store is unavailable, so nothing was changed; try again in a moment")]
+    StoreUnavailable,
+    /// A bug. Logged with its cause; the user gets an apology, not a stack trace.
+    #[error(
+        "something went wrong inside Baton and nothing was changed; the details are in its log"
+    )]
+    Internal,
+}
+
+/// A deploy lock or a staging claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldKind {
+    /// `lock`: who is deploying.
+    Lock,
+    /// `claim`: who is using a staging env.
+    Claim,
+}
+
+impl HoldKind {
+    /// `lock` or `claim`, as the scripts and the API name them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldKind::Lock => "lock",
+            HoldKind::Claim => "claim",
+        }
+    }
+}
+
+impl From<StoreError> for BatonError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable => BatonError::StoreUnavailable,
+            StoreError::Unexpected => BatonError::Internal,
+        }
+    }
+}
+
+impl BatonError {
+    /// A stable machine-readable code, used as the CI API's `error` field.
+    pub fn code(&self) -> &'static str {
+        match self {
+            BatonError::Usage { .. } => "bad_request",
+            BatonError::UnknownCommand { .. } => "unknown_command",
+            BatonError::UnknownEnv { .. } => "unknown_env",
+            BatonError::Forbidden(_) => "forbidden",
+            BatonError::Held { .. } => "locked",
+            BatonError::PoolFull { .. } => "pool_full",
+            BatonError::Frozen { .. } => "frozen",
+            BatonError::NotHolder { .. } => "not_holder",
+            BatonError::NotHeld { .. } => "not_locked",
+            BatonError::Refused(_) => "refused",
+            BatonError::StoreUnavailable => "store_unavailable",
+            BatonError::Internal => "internal",
+        }
+    }
+
+    /// The refusal as a reply: the sentence, then what to do next (usage, buttons).
+    pub fn reply(&self, now: u64) -> Reply {
+        let mut r = Reply::new(Tone::Refused, self.to_string(), now);
+        match self {
+            BatonError::Usage { usage: Some(u), .. } => r = r.with_text(format!("Usage: {u}")),
+            BatonError::Usage { usage: None, .. } | BatonError::UnknownCommand { .. } => {
+                r = r.with_text("Type `help` for every command, or `help <command>` for one.")
+            }
+            BatonError::Held {
+                env,
+                kind: HoldKind::Lock,
+                hold,
+                ..
+            } => {
+                r = r
+                    .hold_fields(hold)
+                    .button("Join queue", format!("queue {env}"), true);
+            }
+            BatonError::Held { hold, .. } | BatonError::NotHolder { hold, .. } => {
+                r = r.hold_fields(hold)
+            }
+            _ => {}
+        }
+        r
+    }
+}

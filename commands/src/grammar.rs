@@ -1,0 +1,528 @@
+//! The chat grammar. [`VERBS`] is the one definition of every command: [`parse`] reads text with
+//! it, and `help`, usage hints (and later Slack hints and Discord options) are generated from it.
+//!
+//! # Format
+//! `<verb> <arguments…>`, whitespace-separated; a trailing reason or note takes the rest of the line.
+
+use std::time::{Duration, SystemTime};
+
+use crate::command::{AdminCommand, Command, FreezeSpan, Privilege, Scope};
+use crate::domain::{preview, EnvName, Ttl, MAX_REASON_LEN};
+use crate::error::BatonError;
+
+/// Longest command text accepted, in bytes.
+pub const MAX_TEXT_LEN: usize = 2000;
+/// Most history entries one `history` shows.
+pub const MAX_HISTORY: usize = 50;
+
+/// What kind of value a parameter takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An env name.
+    Env,
+    /// An env or pool name.
+    Target,
+    /// An env name, or `all`.
+    Scope,
+    /// A duration (`30m`).
+    Duration,
+    /// A duration, or `until <date> [<time>]`.
+    Span,
+    /// The rest of the line.
+    Text,
+    /// A whole number.
+    Count,
+    /// A command name.
+    Topic,
+    /// A `--flag`.
+    Flag,
+}
+
+/// One parameter of a verb.
+#[derive(Debug)]
+pub struct Param {
+    /// Its name in usage lines.
+    pub name: &'static str,
+    /// What it takes.
+    pub kind: Kind,
+    /// Whether it must be given.
+    pub required: bool,
+    /// One line of help (also the Discord option description).
+    pub help: &'static str,
+}
+
+/// One verb of the grammar.
+#[derive(Debug)]
+pub struct Verb {
+    /// The word typed.
+    pub name: &'static str,
+    /// Its parameters, in order (flags may appear anywhere after the verb).
+    pub params: &'static [Param],
+    /// One line of help.
+    pub summary: &'static str,
+    /// Examples, shown by `help <verb>`.
+    pub examples: &'static [&'static str],
+    /// The least role it needs (some envs need more; see the router).
+    pub privilege: Privilege,
+}
+
+const fn p(name: &'static str, kind: Kind, required: bool, help: &'static str) -> Param {
+    Param {
+        name,
+        kind,
+        required,
+        help,
+    }
+}
+
+const ENV: Param = p("env", Kind::Env, true, "the environment");
+const TTL: Param = p(
+    "duration",
+    Kind::Duration,
+    false,
+    "how long, like 30m or 2h (default: the env's)",
+);
+const REASON: Param = p("reason", Kind::Text, false, "why, shown to everyone");
+
+/// Every command Baton understands.
+pub static VERBS: &[Verb] = &[
+    Verb {
+        name: "lock",
+        params: &[ENV, TTL, REASON],
+        summary: "take the deploy lock on an env",
+        examples: &["lock prod 30m hotfix for login", "lock canary"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "unlock",
+        params: &[
+            ENV,
+            p(
+                "--force",
+                Kind::Flag,
+                false,
+                "admins: release someone else's lock",
+            ),
+        ],
+        summary: "release your deploy lock (the next in the queue gets it)",
+        examples: &["unlock prod", "unlock prod --force"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "extend",
+        params: &[
+            ENV,
+            p(
+                "duration",
+                Kind::Duration,
+                true,
+                "how much longer, like 30m",
+            ),
+        ],
+        summary: "keep your lock or claim longer",
+        examples: &["extend prod 30m"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "queue",
+        params: &[ENV, TTL, REASON],
+        summary: "wait in line for the deploy lock; you get it as soon as it is free",
+        examples: &["queue prod 20m release 4.2"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "leave",
+        params: &[ENV],
+        summary: "leave an env's queue",
+        examples: &["leave prod"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "status",
+        params: &[p(
+            "env",
+            Kind::Target,
+            false,
+            "an env or pool (default: all)",
+        )],
+        summary: "who holds what, why, until when, and who waits",
+        examples: &["status", "status prod"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "claim",
+        params: &[
+            p(
+                "env",
+                Kind::Target,
+                true,
+                "a staging env, or a pool for any free one",
+            ),
+            TTL,
+            p("note", Kind::Text, false, "what you are using it for"),
+        ],
+        summary: "claim a staging env, or any free env of a pool",
+        examples: &["claim staging 3h testing payments", "claim staging-2"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "release",
+        params: &[
+            ENV,
+            p(
+                "--force",
+                Kind::Flag,
+                false,
+                "admins: release someone else's claim",
+            ),
+        ],
+        summary: "release your claim",
+        examples: &["release staging-2"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "history",
+        params: &[
+            ENV,
+            p(
+                "n",
+                Kind::Count,
+                false,
+                "how many entries (default 10, at most 50)",
+            ),
+        ],
+        summary: "what happened on an env, newest first",
+        examples: &["history prod", "history prod 25"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "freeze",
+        params: &[
+            p("env", Kind::Scope, true, "an env, a pool, or all"),
+            p(
+                "duration",
+                Kind::Span,
+                false,
+                "how long, or `until 2026-12-24 18:00` (UTC); default: until unfrozen",
+            ),
+            REASON,
+        ],
+        summary: "refuse deploy locks (except to admins) for a while",
+        examples: &[
+            "freeze prod 2h incident 4711",
+            "freeze all until 2026-12-24 18:00 holidays",
+        ],
+        privilege: Privilege::Deployer,
+    },
+    Verb {
+        name: "unfreeze",
+        params: &[p("env", Kind::Scope, true, "an env, a pool, or all")],
+        summary: "lift a freeze",
+        examples: &["unfreeze all"],
+        privilege: Privilege::Deployer,
+    },
+    Verb {
+        name: "help",
+        params: &[p("command", Kind::Topic, false, "a command to explain")],
+        summary: "show this help, or how to use one command",
+        examples: &["help lock"],
+        privilege: Privilege::Anyone,
+    },
+];
+
+impl Verb {
+    /// The usage line: `lock <env> [<duration>] [reason...]`.
+    pub fn usage(&self) -> String {
+        let mut out = self.name.to_string();
+        for param in self.params {
+            let shown = match param.kind {
+                Kind::Text => format!("{}...", param.name),
+                Kind::Flag => param.name.to_string(),
+                _ => format!("<{}>", param.name),
+            };
+            out.push(' ');
+            if param.required {
+                out.push_str(&shown);
+            } else {
+                out.push_str(&format!("[{shown}]"));
+            }
+        }
+        out
+    }
+}
+
+/// Finds a verb by name.
+pub fn verb(name: &str) -> Option<&'static Verb> {
+    VERBS.iter().find(|v| v.name == name)
+}
+
+/// `help` or `help <command>`, generated from [`VERBS`].
+pub fn help(topic: Option<&str>) -> Result<String, BatonError> {
+    match topic {
+        None => {
+            let width = VERBS.iter().map(|v| v.usage().len()).max().unwrap_or(0);
+            let mut out = String::from("Commands:\n");
+            for v in VERBS {
+                out.push_str(&format!("  {:width$}  {}\n", v.usage(), v.summary));
+            }
+            out.push_str(
+                "Durations look like 30m, 2h or 1h30m. `help <command>` explains one command.",
+            );
+            Ok(out)
+        }
+        Some(name) => {
+            let v = verb(&name.to_lowercase()).ok_or_else(|| unknown(name))?;
+            let mut out = format!("{}\n  {}\n", v.usage(), v.summary);
+            for param in v.params {
+                out.push_str(&format!("  {:<10} {}\n", param.name, param.help));
+            }
+            if v.privilege > Privilege::Anyone {
+                out.push_str(&format!("  needs the {:?} role\n", v.privilege).to_lowercase());
+            }
+            out.push_str("Examples:\n");
+            for e in v.examples {
+                out.push_str(&format!("  {e}\n"));
+            }
+            Ok(out.trim_end().to_string())
+        }
+    }
+}
+
+fn unknown(verb: &str) -> BatonError {
+    let lower = verb.to_lowercase();
+    let suggestion = VERBS
+        .iter()
+        .map(|v| (strsim::damerau_levenshtein(&lower, v.name), v.name))
+        .filter(|(d, name)| *d <= 2 && *d < name.len())
+        .min()
+        .map(|(_, name)| name.to_string());
+    BatonError::UnknownCommand {
+        verb: preview(verb),
+        suggestion,
+    }
+}
+
+/// Values read for a verb's parameters, in the order of its spec.
+#[derive(Default)]
+struct Args {
+    names: Vec<EnvName>,
+    ttl: Option<Ttl>,
+    span: Option<FreezeSpan>,
+    all: bool,
+    text: String,
+    count: Option<usize>,
+    topic: Option<String>,
+    flag: bool,
+}
+
+/// Parses chat text into a [`Command`]. Never panics; every refusal says what to do.
+pub fn parse(text: &str) -> Result<Command, BatonError> {
+    if text.len() > MAX_TEXT_LEN {
+        return Err(usage_err(
+            format!(
+                "that command is too long ({} bytes; at most {MAX_TEXT_LEN})",
+                text.len()
+            ),
+            None,
+        ));
+    }
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return Ok(Command::Help { topic: None });
+    }
+    let name = words.remove(0).to_lowercase();
+    let v = verb(&name).ok_or_else(|| unknown(&name))?;
+    let args = read_args(v, words).map_err(|m| usage_err(m, Some(v.usage())))?;
+    Ok(build(v, args))
+}
+
+fn usage_err(message: String, usage: Option<String>) -> BatonError {
+    BatonError::Usage { message, usage }
+}
+
+fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
+    let mut args = Args::default();
+    // Flags may stand anywhere after the verb; anything else that looks like one is a mistake.
+    let mut i = 0;
+    while i < words.len() {
+        if let Some(flag) = words[i].strip_prefix("--") {
+            let known = v
+                .params
+                .iter()
+                .any(|p| p.kind == Kind::Flag && p.name == words[i]);
+            if !known {
+                return Err(format!("`{}` has no option `--{}`", v.name, preview(flag)));
+            }
+            args.flag = true;
+            words.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    let mut words = words.into_iter().peekable();
+    for param in v.params {
+        let next = words.peek().copied();
+        match (param.kind, next) {
+            (Kind::Flag, _) => {}
+            (Kind::Text, _) => {
+                let rest: Vec<&str> = words.by_ref().collect();
+                args.text = rest.join(" ");
+                if args.text.chars().count() > MAX_REASON_LEN {
+                    return Err(format!(
+                        "the {} is too long (at most {MAX_REASON_LEN} characters)",
+                        param.name
+                    ));
+                }
+            }
+            (_, None) if param.required => {
+                return Err(format!(
+                    "`{}` needs {} <{}>: {}",
+                    v.name,
+                    article(param.name),
+                    param.name,
+                    param.help
+                ));
+            }
+            (_, None) => {}
+            (Kind::Env | Kind::Target, Some(w)) => {
+                args.names.push(EnvName::parse(w)?);
+                words.next();
+            }
+            (Kind::Scope, Some(w)) => {
+                if w.eq_ignore_ascii_case("all") {
+                    args.all = true;
+                } else {
+                    args.names.push(EnvName::parse(w)?);
+                }
+                words.next();
+            }
+            (Kind::Duration, Some(w)) => {
+                if param.required || looks_numeric(w) {
+                    args.ttl = Some(Ttl::parse(w)?);
+                    words.next();
+                }
+            }
+            (Kind::Span, Some(w)) => {
+                if w.eq_ignore_ascii_case("until") {
+                    words.next();
+                    let date = words
+                        .next()
+                        .ok_or("`until` needs a date, like `until 2026-12-24 18:00` (UTC)")?;
+                    let time = words.next_if(|t| t.contains(':') && looks_numeric(t));
+                    args.span = Some(FreezeSpan::Until(parse_until(date, time)?));
+                } else if looks_numeric(w) {
+                    args.span = Some(FreezeSpan::For(Ttl::parse(w)?));
+                    words.next();
+                }
+            }
+            (Kind::Count, Some(w)) => {
+                if looks_numeric(w) {
+                    let n: usize = w
+                        .parse()
+                        .map_err(|_| format!("`{}` is not a whole number", preview(w)))?;
+                    if !(1..=MAX_HISTORY).contains(&n) {
+                        return Err(format!(
+                            "{} must be between 1 and {MAX_HISTORY}",
+                            param.name
+                        ));
+                    }
+                    args.count = Some(n);
+                    words.next();
+                }
+            }
+            (Kind::Topic, Some(w)) => {
+                args.topic = Some(w.to_lowercase());
+                words.next();
+            }
+        }
+    }
+    if let Some(extra) = words.next() {
+        return Err(format!("unexpected `{}` after the command", preview(extra)));
+    }
+    Ok(args)
+}
+
+fn article(name: &str) -> &'static str {
+    if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// Whether a word is meant as a number or duration (so `3x` is a bad duration, not a reason).
+fn looks_numeric(w: &str) -> bool {
+    w.starts_with(|c: char| c.is_ascii_digit())
+        || (w.starts_with(['-', '+']) && w[1..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+/// `2026-12-24`, `2026-12-24 18:00`, `2026-12-24T18:00:00Z`: all UTC.
+fn parse_until(date: &str, time: Option<&str>) -> Result<SystemTime, String> {
+    let joined = match time {
+        Some(t) if t.matches(':').count() == 1 => format!("{date} {t}:00"),
+        Some(t) => format!("{date} {t}"),
+        None if date.contains('T') => date.to_string(),
+        None => format!("{date} 00:00:00"),
+    };
+    humantime::parse_rfc3339_weak(joined.trim_end_matches('Z')).map_err(|_| {
+        format!(
+            "`{}` is not a date and time: write it like `until 2026-12-24 18:00` (UTC)",
+            preview(&joined)
+        )
+    })
+}
+
+fn build(v: &Verb, a: Args) -> Command {
+    // Every verb takes at most one name, and a required one is present once `read_args` succeeds.
+    let first = a.names.into_iter().next();
+    let env = || {
+        first
+            .clone()
+            .unwrap_or_else(|| EnvName::parse("unnamed").expect("valid name"))
+    };
+    let scope = || match (a.all, first.clone()) {
+        (false, Some(e)) => Scope::Env(e),
+        _ => Scope::All,
+    };
+    let one_hour = Ttl::new(Duration::from_secs(3600)).expect("an hour is a valid ttl");
+    match v.name {
+        "lock" => Command::Lock {
+            env: env(),
+            ttl: a.ttl,
+            reason: a.text,
+        },
+        "queue" => Command::Queue {
+            env: env(),
+            ttl: a.ttl,
+            reason: a.text,
+        },
+        "unlock" if a.flag => Command::Admin(AdminCommand::ForceUnlock { env: env() }),
+        "unlock" => Command::Unlock { env: env() },
+        "extend" => Command::Extend {
+            env: env(),
+            by: a.ttl.unwrap_or(one_hour),
+        },
+        "leave" => Command::Leave { env: env() },
+        "status" => Command::Status {
+            target: first.clone(),
+        },
+        "claim" => Command::Claim {
+            target: env(),
+            ttl: a.ttl,
+            note: a.text,
+        },
+        "release" if a.flag => Command::Admin(AdminCommand::ForceRelease { env: env() }),
+        "release" => Command::Release { env: env() },
+        "history" => Command::History {
+            env: env(),
+            count: a.count.unwrap_or(10),
+        },
+        "freeze" => Command::Freeze {
+            scope: scope(),
+            span: a.span.unwrap_or(FreezeSpan::UntilLifted),
+            reason: a.text.clone(),
+        },
+        "unfreeze" => Command::Unfreeze { scope: scope() },
+        _ => Command::Help { topic: a.topic },
+    }
+}

@@ -1,0 +1,234 @@
+//! The platform-neutral answer to a command. Adapters render it: Block Kit, a Discord embed, JSON
+//! for CI, plain text for the console. Times stay typed so each platform can show them in the
+//! reader's own time zone.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::domain::human_duration;
+use crate::state::{EnvState, Hold};
+
+/// Who sees the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Only the person who asked (help, errors, reads).
+    Ephemeral,
+    /// Everyone in the channel (state changes).
+    InChannel,
+}
+
+/// The mood of an answer, for colour and icons.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tone {
+    /// The change happened.
+    Success,
+    /// Information, nothing changed.
+    Info,
+    /// Refused or failed: nothing changed.
+    Refused,
+}
+
+/// A value shown next to a label.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    /// Plain text.
+    Text(String),
+    /// A moment, Unix ms; rendered in the reader's time zone where the platform can.
+    Time(u64),
+    /// A person or pipeline, by display name.
+    Person(String),
+}
+
+impl Value {
+    /// Plain-text rendering, with UTC times and how far away they are from `now`.
+    pub fn plain(&self, now: u64) -> String {
+        match self {
+            Value::Text(s) | Value::Person(s) => s.clone(),
+            Value::Time(ms) => format!("{} ({})", clock(*ms), relative(*ms, now)),
+        }
+    }
+}
+
+/// A labelled value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Field {
+    /// The label.
+    pub name: String,
+    /// The value.
+    pub value: Value,
+}
+
+/// A button that runs a command, written in the chat grammar, as whoever presses it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Button {
+    /// What the button says.
+    pub label: String,
+    /// The command it runs, e.g. `extend prod 1h`.
+    pub command: String,
+    /// Whether it is the main action.
+    pub primary: bool,
+}
+
+/// Rows under headers, for `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Table {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// Rows, each as long as `headers`.
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// Structured facts for machine readers (the CI API), alongside the text for people.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ReplyData {
+    /// A lock or claim was granted to the caller.
+    Grant {
+        /// The env.
+        env: String,
+        /// `lock` or `claim`.
+        kind: String,
+        /// The grant.
+        hold: Hold,
+    },
+    /// The state of some envs.
+    Envs {
+        /// One entry per env.
+        envs: Vec<EnvState>,
+    },
+}
+
+/// The answer to one command.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    /// Success, information or refusal.
+    pub tone: Tone,
+    /// One sentence that says what happened.
+    pub title: String,
+    /// More text (help, hints), may span lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// Labelled facts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+    /// A table, for status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
+    /// Follow-up actions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<Button>,
+    /// Who should see it.
+    pub visibility: Visibility,
+    /// Redis' clock when the answer was made (Unix ms), so relative times agree everywhere.
+    pub now: u64,
+    /// Structured facts for machines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<ReplyData>,
+}
+
+impl Reply {
+    /// A reply with just a title.
+    pub fn new(tone: Tone, title: impl Into<String>, now: u64) -> Self {
+        let visibility = match tone {
+            Tone::Success => Visibility::InChannel,
+            Tone::Info | Tone::Refused => Visibility::Ephemeral,
+        };
+        Self {
+            tone,
+            title: title.into(),
+            text: None,
+            fields: Vec::new(),
+            table: None,
+            buttons: Vec::new(),
+            visibility,
+            now,
+            data: None,
+        }
+    }
+
+    /// Adds a labelled value.
+    pub fn field(mut self, name: &str, value: Value) -> Self {
+        self.fields.push(Field {
+            name: name.to_string(),
+            value,
+        });
+        self
+    }
+
+    /// Adds a text field unless `text` is empty.
+    pub fn text_field(self, name: &str, text: &str) -> Self {
+        if text.is_empty() {
+            self
+        } else {
+            self.field(name, Value::Text(text.to_string()))
+        }
+    }
+
+    /// Sets the longer text.
+    pub fn with_text(mut self, text: impl Into<String>) -> Self {
+        self.text = Some(text.into());
+        self
+    }
+
+    /// Adds a button.
+    pub fn button(mut self, label: &str, command: String, primary: bool) -> Self {
+        self.buttons.push(Button {
+            label: label.to_string(),
+            command,
+            primary,
+        });
+        self
+    }
+
+    /// Adds the fields that describe a hold: who, why, since, until, fence.
+    pub fn hold_fields(self, hold: &Hold) -> Self {
+        self.field("Holder", Value::Person(hold.display.clone()))
+            .text_field("Reason", &hold.reason)
+            .field("Since", Value::Time(hold.since))
+            .field("Expires", Value::Time(hold.expires))
+            .field("Fence", Value::Text(hold.fence.to_string()))
+    }
+
+    /// Attaches structured data.
+    pub fn with_data(mut self, data: ReplyData) -> Self {
+        self.data = Some(data);
+        self
+    }
+}
+
+/// `2026-11-26 16:40 UTC`.
+pub fn clock(ms: u64) -> String {
+    let t = UNIX_EPOCH + Duration::from_millis(ms);
+    let s = humantime::format_rfc3339_seconds(t).to_string(); // 2026-11-26T16:40:00Z
+    format!("{} {} UTC", &s[..10], &s[11..16])
+}
+
+/// `in 29m`, `5m ago`, `now`.
+pub fn relative(ms: u64, now: u64) -> String {
+    let gap = |a: u64, b: u64| human_duration(Duration::from_millis(a - b));
+    if ms > now + 999 {
+        format!("in {}", gap(ms, now))
+    } else if now > ms + 999 {
+        format!("{} ago", gap(now, ms))
+    } else {
+        "now".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_render_in_utc_with_distance() {
+        let t = 1_795_711_200_000; // 2026-11-26 16:40 UTC
+        assert_eq!(clock(t), "2026-11-26 16:40 UTC");
+        assert_eq!(relative(t, t - 29 * 60_000), "in 29m");
+        assert_eq!(relative(t, t + 300_000), "5m ago");
+        assert_eq!(Value::Time(t).plain(t), "2026-11-26 16:40 UTC (now)");
+    }
+}

@@ -1,0 +1,220 @@
+//! The router: checks the actor's role once, then hands the command to its module. It never
+//! panics on input and never lets a cause chain reach a chat: refusals are [`BatonError`]s.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::catalog::{Catalog, Target};
+use crate::command::{AdminCommand, Command, Invocation, Privilege, Scope};
+use crate::config::{Config, EnvSettings};
+use crate::domain::{Actor, EnvName};
+use crate::error::BatonError;
+use crate::grammar;
+use crate::reply::{Reply, Tone};
+use crate::store::Store;
+
+/// The core: configuration plus the store. Cheap to clone; every front end shares one.
+#[derive(Clone)]
+pub struct Baton {
+    pub(crate) store: Store,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) queue_limit: usize,
+}
+
+impl Baton {
+    /// The core for a validated config and a store.
+    pub fn new(config: &Config, store: Store) -> Self {
+        Self {
+            store,
+            catalog: Arc::new(Catalog::new(config)),
+            queue_limit: config.defaults.queue_limit,
+        }
+    }
+
+    /// The store, for health checks and the expiry sweeper.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The configured envs, pools and roles.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// Parses chat text and runs it as `actor`; a refusal comes back as a refusal reply.
+    pub async fn run_text(&self, actor: Actor, text: &str) -> Result<Reply, (BatonError, Reply)> {
+        let command = grammar::parse(text).map_err(|e| {
+            let reply = e.reply(wall_clock());
+            (e, reply)
+        })?;
+        let invocation = Invocation {
+            actor,
+            channel: None,
+            command,
+        };
+        self.execute(invocation).await.map_err(|e| {
+            let reply = e.reply(wall_clock());
+            (e, reply)
+        })
+    }
+
+    /// Runs one command: authorize, dispatch, log one line with the outcome and duration.
+    #[tracing::instrument(skip_all, fields(user = %inv.actor.id, command = verb_of(&inv.command)))]
+    pub async fn execute(&self, inv: Invocation) -> Result<Reply, BatonError> {
+        let started = Instant::now();
+        let result = match self.authorize(&inv.actor, &inv.command) {
+            Ok(()) => self.dispatch(&inv.actor, inv.command).await,
+            Err(e) => Err(e),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        tracing::info!(
+            outcome,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "command"
+        );
+        result
+    }
+
+    fn authorize(&self, actor: &Actor, command: &Command) -> Result<(), BatonError> {
+        let needed = match command {
+            Command::Admin(_) => Privilege::Admin,
+            Command::Freeze { .. } | Command::Unfreeze { .. } => Privilege::Deployer,
+            Command::Lock { env, .. }
+            | Command::Queue { env, .. }
+            | Command::Claim { target: env, .. } => {
+                if self.is_protected(env) {
+                    Privilege::Deployer
+                } else {
+                    Privilege::Anyone
+                }
+            }
+            _ => Privilege::Anyone,
+        };
+        let has = self.catalog.role(actor);
+        if has >= needed {
+            return Ok(());
+        }
+        let (what, role) = match (command, needed) {
+            (Command::Admin(_), _) => ("`--force`".to_string(), "admin"),
+            (Command::Freeze { .. } | Command::Unfreeze { .. }, _) => {
+                ("freezing and unfreezing".into(), "deployer")
+            }
+            (
+                Command::Lock { env, .. }
+                | Command::Queue { env, .. }
+                | Command::Claim { target: env, .. },
+                _,
+            ) => (format!("{env} is protected: taking it"), "deployer"),
+            _ => ("this command".into(), "admin"),
+        };
+        Err(BatonError::Forbidden(format!(
+            "{what} needs the {role} role, and you ({}) do not have it; ask an admin to add you to roles.{role}",
+            actor.id
+        )))
+    }
+
+    fn is_protected(&self, name: &EnvName) -> bool {
+        match self.catalog.target(name) {
+            Ok(Target::Env(e)) => e.protected,
+            Ok(Target::Pool(p)) => p
+                .members
+                .iter()
+                .any(|m| self.catalog.env(m).map(|e| e.protected).unwrap_or(false)),
+            Err(_) => false,
+        }
+    }
+
+    async fn dispatch(&self, actor: &Actor, command: Command) -> Result<Reply, BatonError> {
+        let admin = self.catalog.role(actor) == Privilege::Admin;
+        match command {
+            Command::Lock { env, ttl, reason } => {
+                self.lock(actor, self.catalog.env(&env)?, ttl, reason, false, admin)
+                    .await
+            }
+            Command::Queue { env, ttl, reason } => {
+                self.lock(actor, self.catalog.env(&env)?, ttl, reason, true, admin)
+                    .await
+            }
+            Command::Unlock { env } => self.unlock(actor, self.catalog.env(&env)?, false).await,
+            Command::Extend { env, by } => self.extend(actor, self.catalog.env(&env)?, by).await,
+            Command::Leave { env } => self.leave(actor, self.catalog.env(&env)?).await,
+            Command::Status { target } => self.status(target.as_ref()).await,
+            Command::Claim { target, ttl, note } => self.claim(actor, &target, ttl, note).await,
+            Command::Release { env } => self.release(actor, self.catalog.env(&env)?, false).await,
+            Command::History { env, count } => self.history(self.catalog.env(&env)?, count).await,
+            Command::Freeze {
+                scope,
+                span,
+                reason,
+            } => {
+                let envs = self.scope(&scope)?;
+                self.freeze(actor, &scope, envs, span, reason).await
+            }
+            Command::Unfreeze { scope } => {
+                let envs = self.scope(&scope)?;
+                self.unfreeze(actor, &scope, envs).await
+            }
+            Command::Help { topic } => {
+                let text = grammar::help(topic.as_deref())?;
+                Ok(Reply::new(
+                    Tone::Info,
+                    "Baton: deploy locks and staging claims",
+                    wall_clock(),
+                )
+                .with_text(text))
+            }
+            Command::Admin(AdminCommand::ForceUnlock { env }) => {
+                self.unlock(actor, self.catalog.env(&env)?, true).await
+            }
+            Command::Admin(AdminCommand::ForceRelease { env }) => {
+                self.release(actor, self.catalog.env(&env)?, true).await
+            }
+        }
+    }
+
+    /// The envs a freeze scope covers: one env, a pool's members, or all.
+    fn scope(&self, scope: &Scope) -> Result<Vec<&EnvSettings>, BatonError> {
+        match scope {
+            Scope::All => Ok(self.catalog.envs().iter().collect()),
+            Scope::Env(name) => match self.catalog.target(name)? {
+                Target::Env(e) => Ok(vec![e]),
+                Target::Pool(p) => p.members.iter().map(|m| self.catalog.env(m)).collect(),
+            },
+        }
+    }
+}
+
+fn verb_of(command: &Command) -> &'static str {
+    match command {
+        Command::Lock { .. } => "lock",
+        Command::Queue { .. } => "queue",
+        Command::Unlock { .. } => "unlock",
+        Command::Extend { .. } => "extend",
+        Command::Leave { .. } => "leave",
+        Command::Status { .. } => "status",
+        Command::Claim { .. } => "claim",
+        Command::Release { .. } => "release",
+        Command::History { .. } => "history",
+        Command::Freeze { .. } => "freeze",
+        Command::Unfreeze { .. } => "unfreeze",
+        Command::Help { .. } => "help",
+        Command::Admin(AdminCommand::ForceUnlock { .. }) => "unlock --force",
+        Command::Admin(AdminCommand::ForceRelease { .. }) => "release --force",
+    }
+}
+
+/// This machine's clock in Unix ms, for replies made without asking Redis (help, refusals).
+pub(crate) fn wall_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// A fresh random token for a lock or claim: 128 bits, hex.
+pub(crate) fn new_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}

@@ -1,0 +1,156 @@
+//! What the scripts report about an env, decoded from their JSON answers. Times are Unix
+//! milliseconds by Redis' clock.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A deploy lock or a staging claim as people may see it (never its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The holder's identity (`slack:U…`, `ci:…`).
+    pub holder: String,
+    /// How to show the holder.
+    pub display: String,
+    /// Why they hold it.
+    #[serde(default)]
+    pub reason: String,
+    /// When they took it.
+    pub since: u64,
+    /// When it ends unless extended.
+    pub expires: u64,
+    /// The fencing token of this acquisition.
+    pub fence: u64,
+}
+
+/// A freeze window on an env.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freeze {
+    /// Who froze it.
+    pub by: String,
+    /// How to show them.
+    pub display: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: String,
+    /// Since when.
+    pub since: u64,
+    /// Until when; 0 until someone unfreezes it.
+    #[serde(rename = "until")]
+    pub until: u64,
+    /// `env` or `all`: how the freeze was made.
+    #[serde(default)]
+    pub scope: String,
+}
+
+/// Someone waiting in an env's queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Waiter {
+    /// Their identity.
+    pub holder: String,
+    /// How to show them.
+    pub display: String,
+    /// Why they want the lock.
+    #[serde(default)]
+    pub reason: String,
+    /// How long they will hold it, in ms.
+    pub ttl: u64,
+    /// When they joined.
+    pub at: u64,
+}
+
+/// Everything about one env at one moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvState {
+    /// The env.
+    pub env: String,
+    /// Its deploy lock.
+    #[serde(default)]
+    pub lock: Option<Hold>,
+    /// Its staging claim.
+    #[serde(default)]
+    pub claim: Option<Hold>,
+    /// Its freeze.
+    #[serde(default)]
+    pub freeze: Option<Freeze>,
+    /// Who waits for the lock, first first.
+    #[serde(default, deserialize_with = "lua_list")]
+    pub queue: Vec<Waiter>,
+    /// The last deploy recorded on it.
+    #[serde(default)]
+    pub deploy: Option<BTreeMap<String, String>>,
+}
+
+/// Lua's cjson encodes an empty list as `{}`: accept that as an empty list.
+pub(crate) fn lua_list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrEmpty<T> {
+        List(Vec<T>),
+        Empty {},
+    }
+    Ok(match Option::<ListOrEmpty<T>>::deserialize(d)? {
+        Some(ListOrEmpty::List(v)) => v,
+        _ => Vec::new(),
+    })
+}
+
+/// A script's answer: `status` says which of the other fields are set.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Answer {
+    pub status: String,
+    pub now: u64,
+    #[serde(default)]
+    pub lock: Option<Hold>,
+    #[serde(default)]
+    pub claim: Option<Hold>,
+    #[serde(default)]
+    pub freeze: Option<Freeze>,
+    #[serde(default)]
+    pub held: Option<Hold>,
+    #[serde(default)]
+    pub next: Option<Hold>,
+    #[serde(default, deserialize_with = "lua_list")]
+    pub queue: Vec<Waiter>,
+    #[serde(default)]
+    pub position: Option<usize>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub max: Option<u64>,
+    #[serde(default)]
+    pub room: Option<u64>,
+    #[serde(default)]
+    pub other_is_mine: Option<bool>,
+    #[serde(default)]
+    pub env: Option<String>,
+    #[serde(default)]
+    pub soonest: Option<Soonest>,
+    #[serde(default, deserialize_with = "lua_list")]
+    pub changed: Vec<Changed>,
+    #[serde(default, deserialize_with = "lua_list")]
+    pub envs: Vec<EnvState>,
+}
+
+/// The claim in a full pool that ends first.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Soonest {
+    pub env: String,
+    pub claim: Hold,
+}
+
+/// An env a freeze or unfreeze changed.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Changed {
+    pub env: String,
+    #[serde(default)]
+    pub was: Option<Freeze>,
+    #[serde(default)]
+    pub lock: Option<Hold>,
+}

@@ -1,0 +1,253 @@
+//! Reads: `status` (every env, a pool, or one env) and `history`.
+
+use std::time::Duration;
+
+use crate::catalog::Target;
+use crate::config::EnvSettings;
+use crate::domain::{human_duration, EnvName};
+use crate::error::BatonError;
+use crate::reply::{clock, Reply, ReplyData, Table, Tone, Value};
+use crate::router::{wall_clock, Baton};
+use crate::state::{Answer, EnvState};
+use crate::store::scripts;
+
+impl Baton {
+    /// The current state of `envs`, settled first (one pipelined round trip).
+    pub async fn env_states(
+        &self,
+        envs: Vec<&EnvSettings>,
+    ) -> Result<(Vec<EnvState>, u64), BatonError> {
+        let calls = self
+            .catalog
+            .by_group(envs)
+            .into_iter()
+            .map(|(group, names)| {
+                let refs: Vec<&EnvName> = names.iter().collect();
+                self.store.script(&scripts::SETTLE, &group, &refs)
+            })
+            .collect();
+        let answers: Vec<Answer> = self.store.eval_many(calls).await?;
+        let now = answers.first().map(|a| a.now).unwrap_or_else(wall_clock);
+        Ok((answers.into_iter().flat_map(|a| a.envs).collect(), now))
+    }
+
+    /// `status [env|pool]`.
+    pub(crate) async fn status(&self, target: Option<&EnvName>) -> Result<Reply, BatonError> {
+        let envs: Vec<&EnvSettings> = match target {
+            None => self.catalog.envs().iter().collect(),
+            Some(name) => match self.catalog.target(name)? {
+                Target::Env(e) => vec![e],
+                Target::Pool(p) => p
+                    .members
+                    .iter()
+                    .map(|m| self.catalog.env(m))
+                    .collect::<Result<_, _>>()?,
+            },
+        };
+        let (states, now) = self.env_states(envs).await?;
+        let reply = match (target, states.as_slice()) {
+            (Some(_), [one]) => detail(one, now),
+            _ => table(target, &states, now),
+        };
+        Ok(reply.with_data(ReplyData::Envs { envs: states }))
+    }
+
+    /// `history <env> [n]`: newest first, straight from the env's audit stream.
+    pub(crate) async fn history(
+        &self,
+        env: &EnvSettings,
+        count: usize,
+    ) -> Result<Reply, BatonError> {
+        let key = self
+            .store
+            .keys()
+            .history(self.catalog.group_of(env), &env.name);
+        let mut cmd = redis::cmd("XREVRANGE");
+        cmd.arg(&key).arg("+").arg("-").arg("COUNT").arg(count);
+        let entries: Vec<(String, Vec<(String, String)>)> = self.store.query(&cmd).await?;
+        let now = wall_clock();
+        if entries.is_empty() {
+            return Ok(Reply::new(
+                Tone::Info,
+                format!("Nothing has happened on {} yet", env.name),
+                now,
+            ));
+        }
+        let lines: Vec<String> = entries
+            .iter()
+            .map(|(_, fields)| describe_event(fields))
+            .collect();
+        Ok(Reply::new(
+            Tone::Info,
+            format!("History of {} (newest first)", env.name),
+            now,
+        )
+        .with_text(lines.join("\n")))
+    }
+}
+
+fn detail(s: &EnvState, now: u64) -> Reply {
+    let mut r = Reply::new(Tone::Info, format!("{}: {}", s.env, summary(s)), now);
+    if let Some(l) = &s.lock {
+        r = r
+            .field("Locked by", Value::Person(l.display.clone()))
+            .text_field("Reason", &l.reason)
+            .field("Since", Value::Time(l.since))
+            .field("Expires", Value::Time(l.expires))
+            .field("Fence", Value::Text(l.fence.to_string()));
+    }
+    if let Some(c) = &s.claim {
+        r = r
+            .field("Claimed by", Value::Person(c.display.clone()))
+            .text_field("Note", &c.reason)
+            .field("Claim expires", Value::Time(c.expires));
+    }
+    if let Some(f) = &s.freeze {
+        r = r
+            .field("Frozen by", Value::Person(f.display.clone()))
+            .text_field("Freeze reason", &f.reason);
+        if f.until > 0 {
+            r = r.field("Frozen until", Value::Time(f.until));
+        }
+    }
+    if !s.queue.is_empty() {
+        let q: Vec<String> = s
+            .queue
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("{}. {}", i + 1, w.display))
+            .collect();
+        r = r.field("Queue", Value::Text(q.join(", ")));
+    }
+    if let Some(d) = &s.deploy {
+        let what = d
+            .get("version")
+            .or(d.get("sha"))
+            .cloned()
+            .unwrap_or_default();
+        let by = d.get("by").cloned().unwrap_or_default();
+        r = r.field("Last deploy", Value::Text(format!("{what} by {by}")));
+    }
+    let name = &s.env;
+    match (&s.lock, &s.claim) {
+        (Some(_), _) => r.button("Join queue", format!("queue {name}"), false),
+        (None, None) => r.button("Lock", format!("lock {name}"), true).button(
+            "Claim",
+            format!("claim {name}"),
+            false,
+        ),
+        (None, Some(_)) => r.button("Lock", format!("lock {name}"), true),
+    }
+}
+
+fn table(target: Option<&EnvName>, states: &[EnvState], now: u64) -> Reply {
+    let headers = ["Env", "Lock", "Claim", "Freeze", "Queue"]
+        .map(String::from)
+        .to_vec();
+    let hold_cell = |h: &Option<crate::state::Hold>| match h {
+        Some(h) => Value::Text(format!(
+            "{} ({} left){}",
+            h.display,
+            left(h.expires, now),
+            if h.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", h.reason)
+            }
+        )),
+        None => Value::Text("free".into()),
+    };
+    let rows = states
+        .iter()
+        .map(|s| {
+            vec![
+                Value::Text(s.env.clone()),
+                hold_cell(&s.lock),
+                hold_cell(&s.claim),
+                Value::Text(match &s.freeze {
+                    Some(f) if f.until > 0 => format!("until {}", clock(f.until)),
+                    Some(_) => "frozen".into(),
+                    None => String::new(),
+                }),
+                Value::Text(if s.queue.is_empty() {
+                    String::new()
+                } else {
+                    s.queue.len().to_string()
+                }),
+            ]
+        })
+        .collect();
+    let busy = states
+        .iter()
+        .filter(|s| s.lock.is_some() || s.claim.is_some())
+        .count();
+    let title = match target {
+        Some(pool) => format!("Pool {pool}: {busy} of {} in use", states.len()),
+        None => format!("{busy} of {} envs in use", states.len()),
+    };
+    let mut r = Reply::new(Tone::Info, title, now);
+    r.table = Some(Table { headers, rows });
+    r
+}
+
+fn summary(s: &EnvState) -> String {
+    let mut parts = Vec::new();
+    if s.freeze.is_some() {
+        parts.push("frozen");
+    }
+    if s.lock.is_some() {
+        parts.push("locked");
+    }
+    if s.claim.is_some() {
+        parts.push("claimed");
+    }
+    if parts.is_empty() {
+        "free".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn left(expires: u64, now: u64) -> String {
+    human_duration(Duration::from_millis(expires.saturating_sub(now)))
+}
+
+/// One audit entry as a line: `2026-11-26 16:40 UTC  locked by alice: hotfix`.
+fn describe_event(fields: &[(String, String)]) -> String {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let at = get("at").parse().map(clock).unwrap_or_default();
+    let who = get("display");
+    let actor = get("actor_display");
+    let what = match get("kind") {
+        "locked" => format!("locked by {who}"),
+        "unlocked" => format!("unlocked by {who}"),
+        "force_unlocked" => format!("force-unlocked by {actor} (held by {who})"),
+        "lock_expired" => format!("lock of {who} expired"),
+        "handed_off" => format!("handed to {who} from the queue"),
+        "lock_extended" => format!("lock of {who} extended"),
+        "queued" => format!("{who} joined the queue"),
+        "left_queue" => format!("{who} left the queue"),
+        "claimed" => format!("claimed by {who}"),
+        "released" => format!("released by {who}"),
+        "force_released" => format!("force-released by {actor} (claimed by {who})"),
+        "claim_expired" => format!("claim of {who} expired"),
+        "claim_extended" => format!("claim of {who} extended"),
+        "frozen" => format!("frozen by {actor}"),
+        "unfrozen" => format!("unfrozen by {actor}"),
+        "freeze_ended" => "freeze ended".to_string(),
+        "deployed" => format!("deployed {} by {who}", get("version")),
+        other => other.to_string(),
+    };
+    let reason = get("reason");
+    if reason.is_empty() {
+        format!("{at}  {what}")
+    } else {
+        format!("{at}  {what}: {reason}")
+    }
+}

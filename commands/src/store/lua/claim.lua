@@ -1,0 +1,22 @@
+-- claim: take a staging env, or the first free member of a pool (all members share one hash tag,
+-- so picking a free one and taking it is a single atomic step).
+-- ARGV[4] holder  [5] display  [6] note  [7] ttl ms  [8] token
+local holder, display, note, ttl, token = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+local free, soonest = nil, nil
+for _, e in ipairs(ENVS) do
+  local _, claim = settle(e)
+  if claim and claim.holder == holder then
+    return cjson.encode({ status = 'already', now = NOW, env = e.name, claim = view(claim) })
+  end
+  if not claim and not free then free = e end
+  if claim and (not soonest or tonumber(claim.expires) < soonest.claim.expires) then
+    soonest = { env = e.name, claim = view(claim) }
+  end
+end
+if not free then
+  return cjson.encode({ status = 'taken', now = NOW, soonest = soonest })
+end
+local m = hold_grant(free, 'claim', holder, display, note, ttl, token)
+record(free, { kind = 'claimed', holder = holder, display = display, reason = note,
+               fence = m.fence, expires = m.expires })
+return cjson.encode({ status = 'ok', now = NOW, env = free.name, claim = view(m) })

@@ -1,0 +1,6 @@
+-- due: the deadline entries of one group that are due by Redis' clock (KEYS[1]: deadlines zset).
+-- Standalone (no prelude): the sweeper's cheap check before it settles anything.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return cjson.encode({ status = 'ok', now = now,
+  due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 100) })

@@ -1,0 +1,171 @@
+-- Shared prelude, prepended to every state-changing script. Each script runs atomically, so
+-- settling due expiries, the change itself, the fence, the audit entry and the event happen together.
+--
+-- KEYS: ten per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
+-- ARGV[1]: comma-separated env names, one per block of KEYS   ARGV[2]: event channel
+-- ARGV[3]: history length (stream MAXLEN ~)                   ARGV[4..]: the script's own arguments
+local KEYS_PER_ENV = 10
+local CHANNEL = ARGV[2]
+local HISTLEN = tonumber(ARGV[3])
+local GRACE = 86400000 -- hold details outlive the hold by a day, so an expiry can still name its holder
+local WAIT_DEFAULT = 86400000 -- a queue entry without its own wait limit lapses after a day
+
+local t = redis.call('TIME')
+local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local ENVS = {}
+do
+  local i = 0
+  for name in string.gmatch(ARGV[1], '[^,]+') do
+    local b = i * KEYS_PER_ENV
+    ENVS[#ENVS + 1] = {
+      name = name, lock = KEYS[b + 1], lockmeta = KEYS[b + 2], claim = KEYS[b + 3],
+      claimmeta = KEYS[b + 4], fence = KEYS[b + 5], queue = KEYS[b + 6], freeze = KEYS[b + 7],
+      history = KEYS[b + 8], deadlines = KEYS[b + 9], deploy = KEYS[b + 10],
+    }
+    i = i + 1
+  end
+end
+
+local function hash_read(key)
+  local h = redis.call('HGETALL', key)
+  if #h == 0 then return nil end
+  local m = {}
+  for i = 1, #h, 2 do m[h[i]] = h[i + 1] end
+  return m
+end
+
+-- Appends to the env's audit stream and announces the change on the event channel.
+local function record(e, ev)
+  ev.env = e.name
+  ev.at = NOW
+  local flat = {}
+  for k, v in pairs(ev) do
+    flat[#flat + 1] = k
+    flat[#flat + 1] = tostring(v)
+  end
+  redis.call('XADD', e.history, 'MAXLEN', '~', HISTLEN, '*', unpack(flat))
+  redis.call('PUBLISH', CHANNEL, cjson.encode(ev))
+end
+
+-- What callers may see of a hold: never its token.
+local function view(m)
+  if not m then return nil end
+  return { holder = m.holder, display = m.display, reason = m.reason, since = tonumber(m.since),
+           expires = tonumber(m.expires), fence = tonumber(m.fence) }
+end
+
+local function slot_keys(e, kind)
+  if kind == 'lock' then return e.lock, e.lockmeta end
+  return e.claim, e.claimmeta
+end
+
+-- Returns the live hold of `kind` ('lock' or 'claim') on `e`, expiring it first when it is due.
+local function hold_live(e, kind)
+  local key, meta = slot_keys(e, kind)
+  local m = hash_read(meta)
+  if m and tonumber(m.expires) > NOW and redis.call('GET', key) == m.token then return m end
+  redis.call('DEL', key)
+  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name)
+  if m then
+    redis.call('DEL', meta)
+    record(e, { kind = kind .. '_expired', holder = m.holder, display = m.display,
+                reason = m.reason, fence = m.fence, since = m.since })
+  end
+  return nil
+end
+
+-- Grants a hold: SET NX PX on the token key, the next fence, details and the deadline.
+local function hold_grant(e, kind, holder, display, reason, ttl, token)
+  local key, meta = slot_keys(e, kind)
+  if not redis.call('SET', key, token, 'NX', 'PX', ttl) then
+    error('hold key already set for ' .. e.name)
+  end
+  local fence = redis.call('INCR', e.fence)
+  redis.call('HSET', meta, 'holder', holder, 'display', display, 'reason', reason, 'since', NOW,
+             'expires', NOW + ttl, 'fence', fence, 'token', token)
+  redis.call('PEXPIRE', meta, ttl + GRACE)
+  redis.call('ZADD', e.deadlines, NOW + ttl, kind .. ':' .. e.name)
+  return hash_read(meta)
+end
+
+local function hold_drop(e, kind)
+  local key, meta = slot_keys(e, kind)
+  redis.call('DEL', key, meta)
+  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name)
+end
+
+-- Moves a hold's deadline: the token key, the details and the deadline entry together.
+local function hold_move(e, kind, m, expires)
+  local key, meta = slot_keys(e, kind)
+  redis.call('PEXPIRE', key, expires - NOW)
+  redis.call('HSET', meta, 'expires', expires)
+  redis.call('PEXPIRE', meta, expires - NOW + GRACE)
+  redis.call('ZADD', e.deadlines, expires, kind .. ':' .. e.name)
+  m.expires = expires
+end
+
+-- The freeze on `e`, ending it first when its window is over.
+local function freeze_live(e)
+  local f = hash_read(e.freeze)
+  if not f then return nil end
+  local till = tonumber(f['until'])
+  if till > 0 and till <= NOW then
+    redis.call('DEL', e.freeze)
+    redis.call('ZREM', e.deadlines, 'freeze:' .. e.name)
+    record(e, { kind = 'freeze_ended', reason = f.reason, actor = f.by })
+    return nil
+  end
+  f['until'] = till
+  f.since = tonumber(f.since)
+  return f
+end
+
+-- The queue's entries in order, decoded.
+local function queue_entries(e)
+  local out = {}
+  for _, raw in ipairs(redis.call('LRANGE', e.queue, 0, -1)) do
+    local w = cjson.decode(raw)
+    w.raw = raw
+    out[#out + 1] = w
+  end
+  return out
+end
+
+local function queue_view(e)
+  local out = {}
+  for i, w in ipairs(queue_entries(e)) do
+    out[i] = { holder = w.holder, display = w.display, reason = w.reason, ttl = w.ttl, at = w.at }
+  end
+  return out
+end
+
+-- Hands a free, unfrozen lock to the first waiter whose wait has not run out.
+local function hand_off(e)
+  while true do
+    local raw = redis.call('LPOP', e.queue)
+    if not raw then return nil end
+    local w = cjson.decode(raw)
+    if w['until'] > NOW then
+      local m = hold_grant(e, 'lock', w.holder, w.display, w.reason, w.ttl, w.token)
+      record(e, { kind = 'handed_off', holder = w.holder, display = w.display, reason = w.reason,
+                  fence = m.fence, expires = m.expires, waited = NOW - w.at })
+      return m
+    end
+    record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = 'wait ran out' })
+  end
+end
+
+-- Brings `e` up to date: due expiries and freeze ends are applied, a free lock goes to the queue.
+local function settle(e)
+  local lock = hold_live(e, 'lock')
+  local claim = hold_live(e, 'claim')
+  local freeze = freeze_live(e)
+  if not lock and not freeze then lock = hand_off(e) end
+  return lock, claim, freeze
+end
+
+local function holds(m, holder, token)
+  if token ~= '' then return m.token == token end
+  return m.holder == holder
+end

@@ -1,0 +1,26 @@
+-- unlock / release: end a deploy lock or a staging claim; a released lock goes to the next waiter.
+-- ARGV[4] kind ('lock' | 'claim')  [5] actor  [6] display  [7] token ('' to match by holder)
+-- ARGV[8] '1' to force (admins; the holder is named in the audit entry)
+local e = ENVS[1]
+local kind, actor, display, token, force = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8] == '1'
+local lock, claim, freeze = settle(e)
+local held = lock
+if kind == 'claim' then held = claim end
+local other = claim
+if kind == 'claim' then other = lock end
+
+if not held then
+  local mine = other and holds(other, actor, token)
+  return cjson.encode({ status = 'not_held', now = NOW, other_is_mine = mine and true or false })
+end
+if not force and not holds(held, actor, token) then
+  return cjson.encode({ status = 'not_holder', now = NOW, held = view(held) })
+end
+hold_drop(e, kind)
+local verb = kind == 'lock' and 'unlocked' or 'released'
+if force then verb = 'force_' .. verb end
+record(e, { kind = verb, actor = actor, actor_display = display, holder = held.holder,
+            display = held.display, reason = held.reason, fence = held.fence })
+local next = nil
+if kind == 'lock' and not freeze then next = hand_off(e) end
+return cjson.encode({ status = 'ok', now = NOW, held = view(held), next = view(next) })

@@ -1,0 +1,114 @@
+//! The HTTP application and the long-running service around it. Servers take a listener and a
+//! shutdown future, so tests bind port 0 and stop them when they are done.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use baton_commands::config::Config;
+use baton_commands::store::Store;
+use baton_commands::Baton;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Largest request body any route accepts.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Shared state of every route.
+#[derive(Clone)]
+pub struct AppState {
+    /// The core.
+    pub baton: Baton,
+}
+
+/// Builds the core for a config: a store that connects lazily, so Baton starts while Redis is down.
+pub fn build(config: &Config) -> anyhow::Result<Baton> {
+    let store = Store::connect(&config.redis, config.defaults.history_length)?;
+    Ok(Baton::new(config, store))
+}
+
+/// The routes. Later adapters (Slack, Discord, CI) add theirs here.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.baton.store().ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "error": "store_unavailable",
+                "message": "Redis is not reachable; Baton will reconnect by itself when it is back"})),
+        ),
+    }
+}
+
+/// Runs the service until `shutdown` resolves: HTTP on `listener` and the expiry sweeper.
+pub async fn run(
+    config: &Config,
+    baton: Baton,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if let Err(e) = baton.store().load_scripts().await {
+        tracing::warn!(error = %e, "could not load scripts at start-up; they load on first use");
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let sweeper = {
+        let baton = baton.clone();
+        let interval = config.server.sweep_interval;
+        let mut rx = stop_rx.clone();
+        tokio::spawn(async move {
+            baton
+                .run_sweeper(interval, async move {
+                    let _ = rx.changed().await;
+                })
+                .await
+        })
+    };
+    let app = router(AppState { baton });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    let _ = sweeper.await;
+    served?;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

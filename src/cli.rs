@@ -1,0 +1,184 @@
+//! The command line. Configuration comes from a TOML file, then `BATON_<SECTION>__<KEY>`
+//! environment variables over it, then the flags here.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use baton_commands::config::Config;
+use clap::{Args, Parser, Subcommand};
+
+use crate::{app, console, dev};
+
+/// ChatOps deploy locks and staging claims on Redis, from Slack, Discord and CI.
+#[derive(Parser, Debug)]
+#[command(name = "baton", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the service: HTTP API, health checks and the expiry sweeper.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Address to listen on (overrides server.listen).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Redis URL (overrides redis.url).
+        #[arg(long)]
+        redis: Option<String>,
+    },
+    /// Zero-config local run: throwaway redis-server, demo data, HTTP on 127.0.0.1:8080, console.
+    Dev {
+        /// Use this Redis instead of starting a throwaway redis-server.
+        #[arg(long)]
+        redis: Option<String>,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// Who you are in the console (made an admin).
+        #[arg(long = "as", env = "USER", default_value = "dev")]
+        user: String,
+    },
+    /// Type chat commands as a user, against the configured Redis.
+    Console {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Who you are (`alice` means `console:alice`; or a full identity like `slack:U123`).
+        #[arg(long = "as", env = "USER", default_value = "console")]
+        user: String,
+    },
+    /// Run one chat command and print the reply; exit 0 on success, 1 when refused.
+    Exec {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Who runs it.
+        #[arg(long = "as")]
+        user: String,
+        /// The command, e.g. "lock prod 30m hotfix".
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// Configuration tools.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        action: ConfigCmd,
+    },
+}
+
+/// `baton config …`.
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Validate a config file and report every problem, with line numbers where possible.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+/// Where the configuration comes from.
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// TOML config file (see config.example.toml). Without one, defaults and BATON_* variables apply.
+    #[arg(long, short, env = "BATON_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<Config, baton_commands::config::ConfigErrors> {
+        Config::load(self.config.as_deref(), std::env::vars())
+    }
+}
+
+/// Runs the parsed command line; the exit code follows ARCHITECTURE.md (2: usage or config).
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Serve {
+            config,
+            listen,
+            redis,
+        } => {
+            let Some(mut cfg) = load_or_report(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            if let Some(url) = redis {
+                cfg.redis.url = url;
+            }
+            let addr = listen.unwrap_or(cfg.server.listen);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            tracing::info!(addr = %listener.local_addr()?, envs = cfg.all_envs().len(), "baton serving");
+            let baton = app::build(&cfg)?;
+            app::run(&cfg, baton, listener, app::shutdown_signal()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Dev {
+            redis,
+            listen,
+            user,
+        } => {
+            dev::run(redis, listen, &user).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Console { config, user } => {
+            let Some(cfg) = load_or_report(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            console::run(&app::build(&cfg)?, &user).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Exec { config, user, text } => {
+            let Some(cfg) = load_or_report(&config) else {
+                return Ok(ExitCode::from(2));
+            };
+            let baton = app::build(&cfg)?;
+            let ok = console::exec(&baton, &user, &text.join(" ")).await;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Cmd::Config {
+            action: ConfigCmd::Check { config },
+        } => match config.load() {
+            Ok(cfg) => {
+                let source = config
+                    .config
+                    .as_deref()
+                    .map(Path::display)
+                    .map(|d| d.to_string());
+                println!(
+                    "{}: OK ({} envs, {} pools)",
+                    source.unwrap_or_else(|| "<defaults>".into()),
+                    cfg.all_envs().len(),
+                    cfg.pools.len()
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                Ok(ExitCode::from(2))
+            }
+        },
+    }
+}
+
+fn load_or_report(args: &ConfigArgs) -> Option<Config> {
+    match args.load() {
+        Ok(c) => Some(c),
+        Err(errors) => {
+            eprintln!("{errors}");
+            eprintln!("(run `baton config check` for the same list)");
+            None
+        }
+    }
+}

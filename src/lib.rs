@@ -1,0 +1,14 @@
+//! The `baton` binary's library: the CLI, configuration loading, the HTTP app and the long-running
+//! tasks, exposed so that end-to-end tests start exactly what `baton serve` and `baton dev` run.
+//!
+//! - [`cli`]: clap definitions and the dispatch of each subcommand.
+//! - [`app`]: the axum router, `/healthz` and `/readyz`, and the service loop with its sweeper.
+//! - [`dev`]: `baton dev`, a zero-config local run with demo data.
+//! - [`console`]: the interactive console and `baton exec`.
+//! - [`redis_process`]: a throwaway `redis-server` for `dev` and for tests.
+
+pub mod app;
+pub mod cli;
+pub mod console;
+pub mod dev;
+pub mod redis_process;

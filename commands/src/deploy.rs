@@ -95,14 +95,24 @@ impl Baton {
                     clock(hold.expires)
                 )))
             }
-            "already_queued" => Err(BatonError::Refused(format!(
-                "you are already #{} in the queue for {name}; `leave {name}` to give up your place",
-                a.position.unwrap_or(0)
-            ))),
+            "already_queued" => {
+                let holder = match &a.lock {
+                    Some(l) => format!(
+                        "{name} is locked by {} until {}; ",
+                        l.display,
+                        clock(l.expires)
+                    ),
+                    None => String::new(),
+                };
+                Err(BatonError::Refused(format!(
+                    "{holder}you are #{} in the queue for it; `leave {name}` gives up your place",
+                    a.position.unwrap_or(0)
+                )))
+            }
             "locked" => Err(held(name, HoldKind::Lock, a.lock, a.queue.len(), a.now)),
             "frozen" => Err(BatonError::Frozen {
                 env: name.into(),
-                freeze: a.freeze.ok_or(BatonError::Internal)?,
+                freeze: Box::new(a.freeze.ok_or(BatonError::Internal)?),
                 now: a.now,
             }),
             "queue_full" => Err(BatonError::Refused(format!(
@@ -204,7 +214,7 @@ impl Baton {
             "not_holder" => Err(BatonError::NotHolder {
                 env: name.into(),
                 kind,
-                hold: a.held.ok_or(BatonError::Internal)?,
+                hold: Box::new(a.held.ok_or(BatonError::Internal)?),
             }),
             other => Err(unexpected(other)),
         }
@@ -256,7 +266,7 @@ impl Baton {
             "not_holder" => Err(BatonError::NotHolder {
                 env: name.into(),
                 kind,
-                hold: a.held.ok_or(BatonError::Internal)?,
+                hold: Box::new(a.held.ok_or(BatonError::Internal)?),
             }),
             "not_held" => Err(BatonError::NotHeld {
                 env: name.into(),
@@ -445,7 +455,7 @@ pub(crate) fn held(
         Some(hold) => BatonError::Held {
             env: env.into(),
             kind,
-            hold,
+            hold: Box::new(hold),
             queue,
             now,
         },

@@ -49,19 +49,19 @@ pub enum BatonError {
         /// Lock or claim.
         kind: HoldKind,
         /// Who holds it.
-        hold: Hold,
+        hold: Box<Hold>,
         /// How many wait in the queue.
         queue: usize,
         /// Redis' clock.
         now: u64,
     },
     /// Every member of the pool is claimed.
-    #[error("every env in pool {pool} is claimed{}", soonest.as_ref().map(|(env, h)| format!("; the first to free up is {env}, claimed by {} until {} ({})", h.display, clock(h.expires), relative(h.expires, *now))).unwrap_or_default())]
+    #[error("every env in pool {pool} is claimed{}", soonest.as_deref().map(|(env, h)| format!("; the first to free up is {env}, claimed by {} until {} ({})", h.display, clock(h.expires), relative(h.expires, *now))).unwrap_or_default())]
     PoolFull {
         /// The pool.
         pool: String,
         /// The claim that ends first.
-        soonest: Option<(String, Hold)>,
+        soonest: Option<Box<(String, Hold)>>,
         /// Redis' clock.
         now: u64,
     },
@@ -72,7 +72,7 @@ pub enum BatonError {
         /// The env.
         env: String,
         /// The freeze.
-        freeze: Freeze,
+        freeze: Box<Freeze>,
         /// Redis' clock.
         now: u64,
     },
@@ -85,7 +85,7 @@ pub enum BatonError {
         /// Lock or claim.
         kind: HoldKind,
         /// Who holds it.
-        hold: Hold,
+        hold: Box<Hold>,
     },
     /// There is no hold to end or extend.
     #[error("{env} is not {}{hint}", if *kind == HoldKind::Lock { "locked" } else { "claimed" })]

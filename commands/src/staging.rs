@@ -83,7 +83,7 @@ impl Baton {
             }
             "taken" => Err(BatonError::PoolFull {
                 pool: target.to_string(),
-                soonest: a.soonest.map(|s| (s.env, s.claim)),
+                soonest: a.soonest.map(|s| Box::new((s.env, s.claim))),
                 now: a.now,
             }),
             other => Err(unexpected(other)),

@@ -1,0 +1,13 @@
+//! End-to-end tests against real `redis-server` processes the tests start themselves.
+//! One test binary with a module per feature keeps link time low.
+
+mod support;
+
+mod bad_input;
+mod claims;
+mod cli;
+mod concurrency;
+mod expiry;
+mod health;
+mod locks;
+mod round_trips;

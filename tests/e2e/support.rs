@@ -1,0 +1,225 @@
+//! The test harness: a throwaway `redis-server` per test (never the shared one on 6379), the core
+//! built on it, and optionally the whole HTTP app on port 0. `TEST_LOG=1` shows logs.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Once;
+use std::time::Duration;
+
+use baton::redis_process::RedisProcess;
+use baton_commands::config::Config;
+use baton_commands::{Actor, Baton, BatonError, Reply};
+use redis::AsyncCommands;
+
+/// The config every test starts from: `prod` protected, `qa` and `canary` open, pool `staging`.
+pub const TEST_CONFIG: &str = r#"
+[server]
+sweep_interval = "100ms"
+
+[redis]
+timeout = "1s"
+
+[[envs]]
+name = "prod"
+protected = true
+default_ttl = "30m"
+max_ttl = "2h"
+
+[[envs]]
+name = "canary"
+
+[[envs]]
+name = "qa"
+default_ttl = "10m"
+max_ttl = "1h"
+
+[[pools]]
+name = "staging"
+members = ["staging-1", "staging-2", "staging-3"]
+default_ttl = "2h"
+max_ttl = "8h"
+
+[roles]
+admin = ["console:admin"]
+deployer = ["console:alice", "console:bob"]
+"#;
+
+/// A running core (and maybe HTTP app) on its own Redis.
+pub struct TestApp {
+    pub redis: RedisProcess,
+    pub baton: Baton,
+    pub config: Config,
+    pub addr: Option<SocketAddr>,
+    stop: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter("info")
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+/// The core on a fresh Redis, with `edit` applied to the test config first. No sweeper runs.
+pub async fn spawn_core_with(edit: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
+    let redis = RedisProcess::start()
+        .expect("redis-server must be installed for the tests (apt-get install -y redis-server)");
+    let mut config = Config::from_toml_str(TEST_CONFIG).expect("test config is valid");
+    config.redis.url = redis.url();
+    edit(&mut config);
+    let baton = baton::app::build(&config).expect("store");
+    baton.store().load_scripts().await.expect("scripts load");
+    TestApp {
+        redis,
+        baton,
+        config,
+        addr: None,
+        stop: Vec::new(),
+    }
+}
+
+/// The core on a fresh Redis with the test config.
+pub async fn spawn_core() -> TestApp {
+    spawn_core_with(|_| {}).await
+}
+
+/// The whole service (HTTP on port 0 and the expiry sweeper), as `baton serve` runs it.
+pub async fn spawn_app() -> TestApp {
+    let mut app = spawn_core().await;
+    app.start_instance().await;
+    app
+}
+
+impl TestApp {
+    /// Starts one more instance of the service on the same Redis; returns its address.
+    pub async fn start_instance(&mut self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let config = self.config.clone();
+        let baton = baton::app::build(&config).unwrap();
+        tokio::spawn(async move {
+            baton::app::run(&config, baton, listener, async move {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap()
+        });
+        self.stop.push(tx);
+        self.addr.get_or_insert(addr);
+        addr
+    }
+
+    /// Runs chat text as console user `user`.
+    pub async fn run(&self, user: &str, text: &str) -> Result<Reply, (BatonError, Reply)> {
+        self.baton.run_text(Actor::console(user), text).await
+    }
+
+    /// Runs chat text that must succeed.
+    pub async fn ok(&self, user: &str, text: &str) -> Reply {
+        match self.run(user, text).await {
+            Ok(r) => r,
+            Err((e, _)) => panic!("`{text}` as {user} was refused: {e}"),
+        }
+    }
+
+    /// Runs chat text that must be refused.
+    pub async fn refused(&self, user: &str, text: &str) -> BatonError {
+        match self.run(user, text).await {
+            Ok(r) => panic!(
+                "`{text}` as {user} should have been refused, got: {}",
+                r.title
+            ),
+            Err((e, _)) => e,
+        }
+    }
+
+    /// A direct connection to the test's Redis, for looking behind Baton's back.
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.redis.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// Every Baton key and its content: compare two snapshots to prove nothing changed.
+    pub async fn snapshot(&self) -> BTreeMap<String, String> {
+        let mut con = self.redis().await;
+        let keys: Vec<String> = con.keys("baton:*").await.unwrap();
+        let mut out = BTreeMap::new();
+        for key in keys {
+            let kind: String = redis::cmd("TYPE")
+                .arg(&key)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            let value = match kind.as_str() {
+                "string" => format!("{:?}", con.get::<_, String>(&key).await.unwrap()),
+                "hash" => format!(
+                    "{:?}",
+                    con.hgetall::<_, BTreeMap<String, String>>(&key)
+                        .await
+                        .unwrap()
+                ),
+                "list" => format!(
+                    "{:?}",
+                    con.lrange::<_, Vec<String>>(&key, 0, -1).await.unwrap()
+                ),
+                "zset" => format!(
+                    "{:?}",
+                    con.zrange_withscores::<_, Vec<(String, f64)>>(&key, 0, -1)
+                        .await
+                        .unwrap()
+                ),
+                "stream" => format!(
+                    "{:?}",
+                    redis::cmd("XLEN")
+                        .arg(&key)
+                        .query_async::<u64>(&mut con)
+                        .await
+                        .unwrap()
+                ),
+                other => other.to_string(),
+            };
+            out.insert(key, value);
+        }
+        out
+    }
+
+    /// Runs the expiry sweeper in the background, as `serve` does.
+    pub fn start_sweeper(&mut self, every: Duration) {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let baton = self.baton.clone();
+        tokio::spawn(async move {
+            baton
+                .run_sweeper(every, async move {
+                    let _ = rx.await;
+                })
+                .await
+        });
+        self.stop.push(tx);
+    }
+
+    /// `http://<addr><path>` of the first instance.
+    pub fn url(&self, path: &str) -> String {
+        format!(
+            "http://{}{path}",
+            self.addr.expect("spawn_app() starts the HTTP app")
+        )
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for tx in self.stop.drain(..) {
+            let _ = tx.send(());
+        }
+    }
+}

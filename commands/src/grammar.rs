@@ -140,7 +140,7 @@ pub static VERBS: &[Verb] = &[
     Verb {
         name: "status",
         params: &[p(
-            "env",
+            "env|pool",
             Kind::Target,
             false,
             "an env or pool (default: all)",
@@ -153,7 +153,7 @@ pub static VERBS: &[Verb] = &[
         name: "claim",
         params: &[
             p(
-                "env",
+                "env|pool",
                 Kind::Target,
                 true,
                 "a staging env, or a pool for any free one",
@@ -198,7 +198,7 @@ pub static VERBS: &[Verb] = &[
     Verb {
         name: "freeze",
         params: &[
-            p("env", Kind::Scope, true, "an env, a pool, or all"),
+            p("env|all", Kind::Scope, true, "an env, a pool, or all"),
             p(
                 "duration",
                 Kind::Span,
@@ -216,7 +216,7 @@ pub static VERBS: &[Verb] = &[
     },
     Verb {
         name: "unfreeze",
-        params: &[p("env", Kind::Scope, true, "an env, a pool, or all")],
+        params: &[p("env|all", Kind::Scope, true, "an env, a pool, or all")],
         summary: "lift a freeze",
         examples: &["unfreeze all"],
         privilege: Privilege::Deployer,
@@ -236,6 +236,7 @@ impl Verb {
         let mut out = self.name.to_string();
         for param in self.params {
             let shown = match param.kind {
+                Kind::Span => "<duration> | until <time>".to_string(),
                 Kind::Text => format!("{}...", param.name),
                 Kind::Flag => param.name.to_string(),
                 _ => format!("<{}>", param.name),
@@ -286,6 +287,21 @@ pub fn help(topic: Option<&str>) -> Result<String, BatonError> {
             Ok(out.trim_end().to_string())
         }
     }
+}
+
+/// The command table of the README, generated so it cannot drift from the grammar.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| command | does |\n|---|---|\n");
+    for v in VERBS {
+        let role = match v.privilege {
+            Privilege::Anyone => "",
+            Privilege::Deployer => " (deployers and admins)",
+            Privilege::Admin => " (admins)",
+        };
+        let usage = v.usage().replace('|', "\\|"); // a bare `|` would end the table cell
+        out.push_str(&format!("| `{usage}` | {}{role} |\n", v.summary));
+    }
+    out
 }
 
 fn unknown(verb: &str) -> BatonError {
@@ -524,5 +540,62 @@ fn build(v: &Verb, a: Args) -> Command {
         },
         "unfreeze" => Command::Unfreeze { scope: scope() },
         _ => Command::Help { topic: a.topic },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_command_table_is_the_generated_one() {
+        let readme = include_str!("../../README.md");
+        let block = readme
+            .split("<!-- commands:start -->\n")
+            .nth(1)
+            .and_then(|rest| rest.split("<!-- commands:end -->").next())
+            .expect("README.md has a commands block");
+        if std::env::var_os("BLESS").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+            std::fs::write(path, readme.replace(block, &markdown_table())).unwrap();
+            return;
+        }
+        assert_eq!(block, markdown_table(), "run `BLESS=1 cargo test -p baton-commands readme` to regenerate");
+    }
+
+    #[test]
+    fn every_verb_has_help_with_examples_that_parse() {
+        for v in VERBS {
+            let text = help(Some(v.name)).unwrap();
+            assert!(text.starts_with(&v.usage()), "{text}");
+            for example in v.examples {
+                parse(example).unwrap_or_else(|e| panic!("example `{example}` does not parse: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn reasons_keep_their_words_and_durations_are_optional() {
+        let c = parse("lock prod deploying 4.2 now").unwrap();
+        assert_eq!(
+            c,
+            Command::Lock { env: EnvName::parse("prod").unwrap(), ttl: None, reason: "deploying 4.2 now".into() }
+        );
+        let c = parse("LOCK prod 1h30m  hotfix").unwrap();
+        assert!(matches!(c, Command::Lock { ttl: Some(t), ref reason, .. } if t.as_millis() == 5_400_000 && reason == "hotfix"));
+    }
+
+    #[test]
+    fn force_is_an_admin_command_by_type() {
+        assert!(matches!(parse("unlock prod --force").unwrap(), Command::Admin(AdminCommand::ForceUnlock { .. })));
+        assert!(matches!(parse("release --force staging-2").unwrap(), Command::Admin(AdminCommand::ForceRelease { .. })));
+    }
+
+    #[test]
+    fn freeze_until_reads_a_utc_date_and_time() {
+        let c = parse("freeze all until 2026-12-24 18:00 holidays").unwrap();
+        let Command::Freeze { scope: Scope::All, span: FreezeSpan::Until(t), reason } = c else { panic!("{c:?}") };
+        assert_eq!(humantime::format_rfc3339_seconds(t).to_string(), "2026-12-24T18:00:00Z");
+        assert_eq!(reason, "holidays");
     }
 }

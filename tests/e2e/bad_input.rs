@@ -401,12 +401,12 @@ fn garbage(rng: &mut StdRng) -> String {
     let token = |rng: &mut StdRng| -> String {
         match rng.gen_range(0..10) {
             0..=4 => WORDS[rng.gen_range(0..WORDS.len())].to_string(),
-            1 => ODD[rng.gen_range(0..ODD.len())].repeat(rng.gen_range(1..80)),
-            2 => "x".repeat(rng.gen_range(60..1500)),
-            3 => (0..rng.gen_range(1..20))
+            5 => ODD[rng.gen_range(0..ODD.len())].repeat(rng.gen_range(1..80)),
+            6 => "x".repeat(rng.gen_range(60..1500)),
+            7 => (0..rng.gen_range(1..20))
                 .map(|_| rng.gen_range('!'..='~'))
                 .collect(),
-            4 => {
+            8 => {
                 let bytes: Vec<u8> = (0..rng.gen_range(1..40)).map(|_| rng.gen()).collect();
                 String::from_utf8_lossy(&bytes).into_owned()
             }

@@ -1,1 +1,239 @@
+//! Staging claims: a pool hands out distinct members under contention, a claim belongs to its
+//! claimer until it is released, extended or forced, and TTLs follow the pool's settings.
 
+use std::collections::BTreeSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use baton_commands::error::HoldKind;
+use baton_commands::reply::{Reply, ReplyData, Value};
+use baton_commands::state::Hold;
+use baton_commands::{Actor, BatonError};
+
+use crate::support::spawn_core;
+
+/// The env and hold a `claim` granted.
+fn grant(reply: &Reply) -> (String, Hold) {
+    match &reply.data {
+        Some(ReplyData::Grant { env, kind, hold }) => {
+            assert_eq!(kind, "claim", "{}", reply.title);
+            (env.clone(), hold.clone())
+        }
+        other => panic!("`{}` carries no grant: {other:?}", reply.title),
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+#[tokio::test]
+async fn five_users_claiming_the_staging_pool_at_once_get_three_distinct_envs() {
+    let app = spawn_core().await;
+    let tasks: Vec<_> = (1..=5)
+        .map(|i| {
+            let baton = app.baton.clone();
+            let user = format!("u{i}");
+            tokio::spawn(async move {
+                let result = baton
+                    .run_text(Actor::console(&user), "claim staging 1h")
+                    .await;
+                (user, result)
+            })
+        })
+        .collect();
+
+    let mut granted = BTreeSet::new();
+    let mut full = Vec::new();
+    for task in tasks {
+        match task.await.expect("no panic") {
+            (user, Ok(reply)) => {
+                let (env, hold) = grant(&reply);
+                assert_eq!(hold.display, user);
+                assert!(granted.insert(env.clone()), "{env} was handed out twice");
+            }
+            (_, Err((e, _))) => full.push(e),
+        }
+    }
+    let expected: BTreeSet<String> = ["staging-1", "staging-2", "staging-3"]
+        .map(String::from)
+        .into();
+    assert_eq!(granted, expected);
+    assert_eq!(full.len(), 2, "{full:?}");
+    for e in full {
+        let BatonError::PoolFull { pool, soonest, .. } = &e else {
+            panic!("expected PoolFull, got {e:?}")
+        };
+        assert_eq!(pool, "staging");
+        let (env, hold) = soonest.as_deref().expect("the claim that ends first");
+        assert!(granted.contains(env), "{env}");
+        let said = e.to_string();
+        assert!(
+            said.contains("every env in pool staging is claimed"),
+            "{said}"
+        );
+        assert!(
+            said.contains(&format!(
+                "the first to free up is {env}, claimed by {}",
+                hold.display
+            )),
+            "{said}"
+        );
+        assert!(
+            said.contains("(in 1h)") || said.contains("(in 59m"),
+            "{said}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_claim_is_the_claimers_until_they_release_it_and_history_shows_both() {
+    let app = spawn_core().await;
+    let (env, first) = grant(&app.ok("alice", "claim staging-1 2h testing payments").await);
+    assert_eq!(env, "staging-1");
+
+    let taken = app.refused("bob", "claim staging-1").await;
+    match &taken {
+        BatonError::Held {
+            env,
+            kind: HoldKind::Claim,
+            hold,
+            ..
+        } => {
+            assert_eq!(
+                (env.as_str(), hold.display.as_str()),
+                ("staging-1", "alice")
+            );
+        }
+        other => panic!("expected Held by alice, got {other:?}"),
+    }
+    assert!(
+        taken
+            .to_string()
+            .contains("staging-1 is claimed by alice since"),
+        "{taken}"
+    );
+    assert!(taken.to_string().contains(": testing payments"), "{taken}");
+
+    let twice = app.refused("alice", "claim staging").await;
+    assert!(matches!(twice, BatonError::Refused(_)), "{twice:?}");
+    assert!(
+        twice
+            .to_string()
+            .contains("you already hold staging-1 until"),
+        "{twice}"
+    );
+    assert!(
+        twice
+            .to_string()
+            .contains("`release staging-1` gives it back"),
+        "{twice}"
+    );
+
+    let extended = app.ok("alice", "extend staging-1 1h").await;
+    assert!(
+        extended
+            .title
+            .contains("alice extended their claim on staging-1 by 1h"),
+        "{}",
+        extended.title
+    );
+    let expires = extended
+        .fields
+        .iter()
+        .find(|f| f.name == "Expires")
+        .map(|f| &f.value);
+    assert_eq!(expires, Some(&Value::Time(first.expires + 3_600_000)));
+    let status = app.ok("bob", "status staging-1").await;
+    let Some(ReplyData::Envs { envs }) = &status.data else {
+        panic!("env states")
+    };
+    let claim = envs[0].claim.as_ref().expect("still claimed");
+    assert_eq!(
+        (claim.display.as_str(), claim.expires),
+        ("alice", first.expires + 3_600_000)
+    );
+    assert_eq!(claim.fence, first.fence, "an extension is the same claim");
+
+    let released = app.ok("alice", "release staging-1").await;
+    assert_eq!(released.title, "alice released staging-1");
+    let history = app
+        .ok("bob", "history staging-1")
+        .await
+        .text
+        .expect("entries");
+    let lines: Vec<&str> = history.lines().collect();
+    assert_eq!(lines.len(), 3, "{history}");
+    assert!(
+        lines[0].contains("released by alice: testing payments"),
+        "{history}"
+    );
+    assert!(lines[1].contains("claim of alice extended"), "{history}");
+    assert!(
+        lines[2].contains("claimed by alice: testing payments"),
+        "{history}"
+    );
+    app.ok("bob", "claim staging-1").await;
+}
+
+#[tokio::test]
+async fn an_admin_can_force_release_someone_elses_claim_and_is_named_with_the_holder() {
+    let app = spawn_core().await;
+    app.ok("bob", "claim staging-1 3h load test").await;
+    let forced = app.ok("admin", "release staging-1 --force").await;
+    assert_eq!(forced.title, "admin force-released staging-1, held by bob");
+    let history = app
+        .ok("bob", "history staging-1")
+        .await
+        .text
+        .expect("entries");
+    assert!(
+        history
+            .lines()
+            .next()
+            .unwrap()
+            .contains("force-released by admin (claimed by bob)"),
+        "{history}"
+    );
+    let (env, _) = grant(&app.ok("carol", "claim staging").await);
+    assert_eq!(env, "staging-1", "the first member is free again");
+}
+
+#[tokio::test]
+async fn a_pool_claim_without_a_duration_gets_the_pools_two_hour_default() {
+    let app = spawn_core().await;
+    let reply = app.ok("carol", "claim staging").await;
+    let (_, hold) = grant(&reply);
+    let two_hours: u64 = 2 * 3600 * 1000;
+    assert!(
+        hold.expires.abs_diff(hold.since + two_hours) <= 5_000,
+        "{hold:?}"
+    );
+    assert!(
+        hold.since.abs_diff(now_ms()) <= 5_000,
+        "since is now: {hold:?}"
+    );
+    assert!(
+        reply.title.ends_with("from pool staging for 2h"),
+        "{}",
+        reply.title
+    );
+}
+
+#[tokio::test]
+async fn a_claim_longer_than_the_pool_allows_is_refused_without_change() {
+    let app = spawn_core().await;
+    app.ok("bob", "claim staging-2 1h").await;
+    let before = app.snapshot().await;
+    let e = app.refused("carol", "claim staging 9h").await;
+    assert!(matches!(e, BatonError::Refused(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("9h is longer than staging allows (at most 8h)"),
+        "{e}"
+    );
+    assert_eq!(before, app.snapshot().await);
+    app.ok("carol", "claim staging 8h").await;
+}

@@ -79,7 +79,11 @@ impl Catalog {
 
     /// An env by name, or a refusal listing the known ones.
     pub fn env(&self, name: &EnvName) -> Result<&EnvSettings, BatonError> {
-        match self.index.get(name) {
+        match self
+            .index
+            .get(name)
+            .or_else(|| self.index.get(&self.canonical(name)))
+        {
             Some(&i) => Ok(&self.envs[i]),
             None if self.pool(name).is_some() => Err(BatonError::Usage {
                 message: format!(
@@ -102,9 +106,22 @@ impl Catalog {
         self.env(name).map(Target::Env)
     }
 
-    /// A pool by name.
+    /// A pool by name (any case).
     pub fn pool(&self, name: &EnvName) -> Option<&Pool> {
-        self.pools.iter().find(|p| &p.name == name)
+        self.pools.iter().find(|p| &p.name == name).or_else(|| {
+            self.pools
+                .iter()
+                .find(|p| p.name.as_str().eq_ignore_ascii_case(name.as_str()))
+        })
+    }
+
+    /// The configured spelling of a name typed in another case (`PROD` → `prod`).
+    fn canonical(&self, name: &EnvName) -> EnvName {
+        self.envs
+            .iter()
+            .find(|e| e.name.as_str().eq_ignore_ascii_case(name.as_str()))
+            .map(|e| e.name.clone())
+            .unwrap_or_else(|| name.clone())
     }
 
     /// The hash-tag group of an env: its pool, or itself.
@@ -152,7 +169,12 @@ impl Catalog {
             .iter()
             .map(|e| e.name.as_str())
             .chain(self.pools.iter().map(|p| p.name.as_str()))
-            .map(|k| (strsim::damerau_levenshtein(name.as_str(), k), k))
+            .map(|k| {
+                (
+                    strsim::damerau_levenshtein(&name.as_str().to_lowercase(), &k.to_lowercase()),
+                    k,
+                )
+            })
             .filter(|(d, k)| *d <= 2 && *d < k.len())
             .min()
             .map(|(_, k)| k.to_string());

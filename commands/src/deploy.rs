@@ -25,10 +25,13 @@ impl Baton {
             .or_else(|| Ttl::new(default))
             .ok_or(BatonError::Internal)?;
         if ttl.duration() > max {
-            return Err(BatonError::Refused(format!(
-                "{ttl} is longer than {env} allows (at most {}); ask for less, and `extend` later if you need to",
-                human_duration(max)
-            )));
+            return Err(BatonError::Usage {
+                message: format!(
+                    "{ttl} is longer than {env} allows (at most {}); ask for less, and `extend` later if you need to",
+                    human_duration(max)
+                ),
+                usage: None,
+            });
         }
         Ok(ttl)
     }
@@ -258,11 +261,22 @@ impl Baton {
                 .field("Expires", Value::Time(hold.expires))
                 .text_field("Reason", &hold.reason))
             }
-            "too_long" => Err(BatonError::Refused(format!(
-                "{name} can be held at most {} from now; you can extend by up to {}",
-                human_duration(Duration::from_millis(a.max.unwrap_or(0))),
-                human_duration(Duration::from_millis(a.room.unwrap_or(0)))
-            ))),
+            "too_long" => {
+                let max = human_duration(Duration::from_millis(a.max.unwrap_or(0)));
+                let room = a.room.unwrap_or(0);
+                let message = if room < 1000 {
+                    format!("{name} can be held at most {max} from now, and yours already runs that long")
+                } else {
+                    format!(
+                        "{name} can be held at most {max} from now; you can extend by up to {}",
+                        human_duration(Duration::from_millis(room))
+                    )
+                };
+                Err(BatonError::Usage {
+                    message,
+                    usage: None,
+                })
+            }
             "not_holder" => Err(BatonError::NotHolder {
                 env: name.into(),
                 kind,
@@ -320,10 +334,10 @@ impl Baton {
                     .map(|d| d.as_millis() as u64)
                     .unwrap_or(0);
                 if t <= SystemTime::now() {
-                    return Err(BatonError::Refused(format!(
-                        "{} is in the past; freeze until a later time",
-                        clock(ms)
-                    )));
+                    return Err(BatonError::Usage {
+                        message: format!("{} is in the past; freeze until a later time", clock(ms)),
+                        usage: None,
+                    });
                 }
                 (ms, 0)
             }

@@ -12,6 +12,8 @@ use crate::error::BatonError;
 
 /// Longest command text accepted, in bytes.
 pub const MAX_TEXT_LEN: usize = 2000;
+/// Longest freeze: beyond a year it is a policy, not a window (and Redis stores ms as doubles).
+pub const MAX_FREEZE: Duration = Duration::from_secs(366 * 86_400);
 /// Most history entries one `history` shows.
 pub const MAX_HISTORY: usize = 50;
 
@@ -358,21 +360,24 @@ fn usage_err(message: String, usage: Option<String>) -> BatonError {
 
 fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
     let mut args = Args::default();
-    // Flags may stand anywhere after the verb; anything else that looks like one is a mistake.
+    // Flags may stand anywhere after the verb. An unknown `--word` is a mistake, unless the verb
+    // ends in free text, where it is simply part of the reason (`fix -- see ticket`).
+    let takes_text = v.params.iter().any(|p| p.kind == Kind::Text);
     let mut i = 0;
     while i < words.len() {
-        if let Some(flag) = words[i].strip_prefix("--") {
-            let known = v
-                .params
-                .iter()
-                .any(|p| p.kind == Kind::Flag && p.name == words[i]);
-            if !known {
+        let known = v
+            .params
+            .iter()
+            .any(|p| p.kind == Kind::Flag && p.name.eq_ignore_ascii_case(words[i]));
+        match words[i].strip_prefix("--") {
+            Some(_) if known => {
+                args.flag = true;
+                words.remove(i);
+            }
+            Some(flag) if !takes_text && !flag.is_empty() => {
                 return Err(format!("`{}` has no option `--{}`", v.name, preview(flag)));
             }
-            args.flag = true;
-            words.remove(i);
-        } else {
-            i += 1;
+            _ => i += 1,
         }
     }
     let mut words = words.into_iter().peekable();
@@ -382,7 +387,7 @@ fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
             (Kind::Flag, _) => {}
             (Kind::Text, _) => {
                 let rest: Vec<&str> = words.by_ref().collect();
-                args.text = rest.join(" ");
+                args.text = clean_text(&rest.join(" "));
                 if args.text.chars().count() > MAX_REASON_LEN {
                     return Err(format!(
                         "the {} is too long (at most {MAX_REASON_LEN} characters)",
@@ -427,7 +432,11 @@ fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
                     let time = words.next_if(|t| t.contains(':') && looks_numeric(t));
                     args.span = Some(FreezeSpan::Until(parse_until(date, time)?));
                 } else if looks_numeric(w) {
-                    args.span = Some(FreezeSpan::For(Ttl::parse(w)?));
+                    let ttl = Ttl::parse(w)?;
+                    if ttl.duration() > MAX_FREEZE {
+                        return Err(format!("a freeze can last at most a year, not `{}`; unfreeze early if you need to", preview(w)));
+                    }
+                    args.span = Some(FreezeSpan::For(ttl));
                     words.next();
                 }
             }
@@ -466,6 +475,16 @@ fn article(name: &str) -> &'static str {
     }
 }
 
+/// Free text shown to other people: control and bidirectional-override characters removed, so a
+/// reason can neither break a message's layout nor disguise what it says.
+fn clean_text(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !c.is_control() && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// Whether a word is meant as a number or duration (so `3x` is a bad duration, not a reason).
 fn looks_numeric(w: &str) -> bool {
     w.starts_with(|c: char| c.is_ascii_digit())
@@ -480,12 +499,18 @@ fn parse_until(date: &str, time: Option<&str>) -> Result<SystemTime, String> {
         None if date.contains('T') => date.to_string(),
         None => format!("{date} 00:00:00"),
     };
-    humantime::parse_rfc3339_weak(joined.trim_end_matches('Z')).map_err(|_| {
+    let t = humantime::parse_rfc3339_weak(joined.trim_end_matches('Z')).map_err(|_| {
         format!(
             "`{}` is not a date and time: write it like `until 2026-12-24 18:00` (UTC)",
             preview(&joined)
         )
-    })
+    })?;
+    if t > SystemTime::now() + MAX_FREEZE {
+        return Err(
+            "a freeze can last at most a year; pick an earlier date, or unfreeze by hand".into(),
+        );
+    }
+    Ok(t)
 }
 
 fn build(v: &Verb, a: Args) -> Command {
@@ -560,7 +585,11 @@ mod tests {
             std::fs::write(path, readme.replace(block, &markdown_table())).unwrap();
             return;
         }
-        assert_eq!(block, markdown_table(), "run `BLESS=1 cargo test -p baton-commands readme` to regenerate");
+        assert_eq!(
+            block,
+            markdown_table(),
+            "run `BLESS=1 cargo test -p baton-commands readme` to regenerate"
+        );
     }
 
     #[test]
@@ -569,7 +598,8 @@ mod tests {
             let text = help(Some(v.name)).unwrap();
             assert!(text.starts_with(&v.usage()), "{text}");
             for example in v.examples {
-                parse(example).unwrap_or_else(|e| panic!("example `{example}` does not parse: {e}"));
+                parse(example)
+                    .unwrap_or_else(|e| panic!("example `{example}` does not parse: {e}"));
             }
         }
     }
@@ -579,23 +609,71 @@ mod tests {
         let c = parse("lock prod deploying 4.2 now").unwrap();
         assert_eq!(
             c,
-            Command::Lock { env: EnvName::parse("prod").unwrap(), ttl: None, reason: "deploying 4.2 now".into() }
+            Command::Lock {
+                env: EnvName::parse("prod").unwrap(),
+                ttl: None,
+                reason: "deploying 4.2 now".into()
+            }
         );
         let c = parse("LOCK prod 1h30m  hotfix").unwrap();
-        assert!(matches!(c, Command::Lock { ttl: Some(t), ref reason, .. } if t.as_millis() == 5_400_000 && reason == "hotfix"));
+        assert!(
+            matches!(c, Command::Lock { ttl: Some(t), ref reason, .. } if t.as_millis() == 5_400_000 && reason == "hotfix")
+        );
     }
 
     #[test]
     fn force_is_an_admin_command_by_type() {
-        assert!(matches!(parse("unlock prod --force").unwrap(), Command::Admin(AdminCommand::ForceUnlock { .. })));
-        assert!(matches!(parse("release --force staging-2").unwrap(), Command::Admin(AdminCommand::ForceRelease { .. })));
+        assert!(matches!(
+            parse("unlock prod --force").unwrap(),
+            Command::Admin(AdminCommand::ForceUnlock { .. })
+        ));
+        assert!(matches!(
+            parse("release --force staging-2").unwrap(),
+            Command::Admin(AdminCommand::ForceRelease { .. })
+        ));
     }
 
     #[test]
     fn freeze_until_reads_a_utc_date_and_time() {
         let c = parse("freeze all until 2026-12-24 18:00 holidays").unwrap();
-        let Command::Freeze { scope: Scope::All, span: FreezeSpan::Until(t), reason } = c else { panic!("{c:?}") };
-        assert_eq!(humantime::format_rfc3339_seconds(t).to_string(), "2026-12-24T18:00:00Z");
+        let Command::Freeze {
+            scope: Scope::All,
+            span: FreezeSpan::Until(t),
+            reason,
+        } = c
+        else {
+            panic!("{c:?}")
+        };
+        assert_eq!(
+            humantime::format_rfc3339_seconds(t).to_string(),
+            "2026-12-24T18:00:00Z"
+        );
         assert_eq!(reason, "holidays");
+    }
+
+    #[test]
+    fn a_reason_may_contain_dashes_but_not_control_or_bidi_characters() {
+        let Command::Lock { reason, .. } = parse("lock prod 30m fix -- see --ticket 42").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(reason, "fix -- see --ticket 42");
+        let Command::Lock { reason, .. } = parse("lock prod evil\u{202e}txt.exe\u{7}").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(reason, "eviltxt.exe");
+        assert!(parse("unlock prod --forse")
+            .unwrap_err()
+            .to_string()
+            .contains("no option `--forse`"));
+    }
+
+    #[test]
+    fn freezes_longer_than_a_year_are_refused_in_words() {
+        for text in ["freeze qa 3200y", "freeze qa until 9999-12-31"] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains("at most a year"), "{text}: {e}");
+        }
     }
 }

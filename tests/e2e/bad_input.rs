@@ -91,14 +91,14 @@ fn cases() -> Vec<Case> {
             "a lock over the env's max says the max",
             "alice",
             "lock qa 2h",
-            refused,
+            usage,
             &["longer than qa allows (at most 1h)", "`extend` later"],
         ),
         case(
             "a claim over the pool's max says the max",
             "carol",
             "claim staging 9h",
-            refused,
+            usage,
             &["longer than staging allows (at most 8h)"],
         ),
         case(
@@ -242,7 +242,7 @@ fn cases() -> Vec<Case> {
             "freezing until a time in the past asks for a later one",
             "alice",
             "freeze qa until 2001-01-01 00:00",
-            refused,
+            usage,
             &[
                 "2001-01-01 00:00 UTC is in the past",
                 "freeze until a later time",
@@ -343,6 +343,37 @@ async fn empty_text_is_help_not_an_error() {
         );
     }
     assert_eq!(before, app.snapshot().await);
+}
+
+/// A freeze "forever" ends past what the scripts write as integers (1e14 ms, around year 5138).
+/// Refusing it and honouring it are both fine; leaving the env unreadable is not.
+#[tokio::test]
+async fn a_freeze_far_in_the_future_is_refused_or_works_but_never_wedges_the_env() {
+    for (env, text) in [
+        ("qa", "freeze qa until 9999-12-31"),
+        ("canary", "freeze canary 3200y"),
+    ] {
+        let app = app_with_some_state().await;
+        let before = app.snapshot().await;
+        if let Err((e, _)) = app.run("alice", text).await {
+            assert!(!matches!(e, BatonError::Internal), "`{text}`: {e}");
+            assert_eq!(
+                before,
+                app.snapshot().await,
+                "`{text}` was refused yet changed Redis"
+            );
+            continue;
+        }
+        app.ok("bob", &format!("status {env}")).await;
+        app.ok("bob", "status").await;
+        let e = app.refused("bob", &format!("lock {env}")).await;
+        assert!(
+            matches!(e, BatonError::Frozen { .. }),
+            "after `{text}`: {e:?}"
+        );
+        app.ok("alice", &format!("unfreeze {env}")).await;
+        app.ok("bob", &format!("lock {env}")).await;
+    }
 }
 
 #[tokio::test]

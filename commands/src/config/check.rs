@@ -20,6 +20,7 @@ impl Config {
         self.check_ttls(ctx, &mut out);
         self.check_server_and_limits(ctx, &mut out);
         self.check_roles(ctx, &mut out);
+        self.check_ci(ctx, &mut out);
         out
     }
 
@@ -231,6 +232,59 @@ impl Config {
                     out.push(ctx.problem(&at, format!("`{}` in {at}: {why}", preview(id))));
                 }
             }
+        }
+    }
+}
+
+impl Config {
+    fn check_ci(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let mut names = HashSet::new();
+        let mut hashes = HashSet::new();
+        for (i, t) in self.ci.tokens.iter().enumerate() {
+            let at = |field: &str| format!("ci.tokens[{i}].{field}");
+            let name_ok = !t.name.is_empty()
+                && t.name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            if !name_ok {
+                let message = format!(
+                    "CI token name `{}` must be letters, digits, `.`, `_` or `-`",
+                    preview(&t.name)
+                );
+                out.push(ctx.problem(&at("name"), message));
+            } else if !names.insert(t.name.as_str()) {
+                out.push(ctx.problem(
+                    &at("name"),
+                    format!("CI token `{}` is listed twice", t.name),
+                ));
+            }
+            if t.sha256.len() != 64
+                || !t
+                    .sha256
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            {
+                let message = format!(
+                    "CI token `{}`: sha256 must be 64 lowercase hex characters (the hash, never the token; `baton ci token` prints it)",
+                    t.name
+                );
+                out.push(ctx.problem(&at("sha256"), message));
+            } else if !hashes.insert(t.sha256.as_str()) {
+                out.push(ctx.problem(
+                    &at("sha256"),
+                    format!("CI token `{}` has the same hash as another token", t.name),
+                ));
+            }
+            if t.envs.is_empty() {
+                let message = format!("CI token `{}` lists no envs: name the envs it may touch, e.g. envs = [\"staging-*\"]", t.name);
+                out.push(ctx.problem(&at("envs"), message));
+            }
+        }
+        if self.ci.max_wait.is_zero() {
+            out.push(ctx.problem(
+                "ci.max_wait",
+                "ci.max_wait must be above zero, like \"30m\"",
+            ));
         }
     }
 }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use super::{
-    Config, ConfigErrors, Defaults, EnvConfig, PoolConfig, Problem, RedisConfig, RolesConfig,
-    ServerConfig,
+    CiConfig, Config, ConfigErrors, Defaults, EnvConfig, PoolConfig, Problem, RedisConfig,
+    RolesConfig, ServerConfig,
 };
 
 /// A `[section]` that environment variables may set. New sections join this list (and
@@ -38,6 +38,7 @@ const SECTIONS: &[Section] = &[
     Section::of::<RedisConfig>("redis"),
     Section::of::<Defaults>("defaults"),
     Section::of::<RolesConfig>("roles"),
+    Section::of::<CiConfig>("ci"),
 ];
 
 /// Arrays of tables: configured only in the file, because `BATON_ENVS__…` has no way to say which.
@@ -213,6 +214,7 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         redis: section(root.remove("redis"), "redis", ctx, out),
         defaults: section(root.remove("defaults"), "defaults", ctx, out),
         roles: section(root.remove("roles"), "roles", ctx, out),
+        ci: section(root.remove("ci"), "ci", ctx, out),
         envs,
         pools,
     };

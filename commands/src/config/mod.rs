@@ -37,6 +37,8 @@ pub struct Config {
     pub pools: Vec<PoolConfig>,
     /// `[roles]`: who may force, administer, and touch protected envs.
     pub roles: RolesConfig,
+    /// `[ci]`: the CI API's bearer tokens (hashed) and limits.
+    pub ci: CiConfig,
 }
 
 /// The HTTP listener and the background sweep.
@@ -151,6 +153,38 @@ pub struct RolesConfig {
     pub admin: Vec<String>,
     /// May lock protected envs.
     pub deployer: Vec<String>,
+}
+
+/// The CI API: who may call it, for which envs, and how long a request may wait for a lock.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct CiConfig {
+    /// Longest `wait` a lock request may ask for; the request holds its HTTP connection that long.
+    #[serde(deserialize_with = "duration")]
+    pub max_wait: Duration,
+    /// `[[ci.tokens]]`: one per pipeline or team.
+    pub tokens: Vec<CiTokenConfig>,
+}
+
+impl Default for CiConfig {
+    fn default() -> Self {
+        Self {
+            max_wait: Duration::from_secs(30 * 60),
+            tokens: Vec::new(),
+        }
+    }
+}
+
+/// A CI bearer token, stored only as its SHA-256 so the config file holds no secret.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CiTokenConfig {
+    /// The identity `ci:<name>` that roles and history name.
+    pub name: String,
+    /// Lowercase hex SHA-256 of the token (`baton ci token` prints both).
+    pub sha256: String,
+    /// Envs the token may touch; globs like `staging-*` allowed.
+    pub envs: Vec<String>,
 }
 
 /// One env's effective settings, resolved env → pool → `[defaults]`, so callers never redo the

@@ -1,6 +1,6 @@
 -- lock / queue: take the env's deploy lock, or (queue) wait for it in FIFO order.
 -- ARGV[4] holder  [5] display  [6] reason  [7] ttl ms  [8] token  [9] '1' if admin
--- ARGV[10] 'lock' or 'queue'  [11] queue limit  [12] wait ms for a queue entry (0: the default)
+-- ARGV[10] 'lock', 'queue', or 'wait' (a queue entry that refuses a frozen env, for CI)  [11] queue limit  [12] wait ms for a queue entry (0: the default)
 local e = ENVS[1]
 local holder, display, reason, ttl, token = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
 local admin, mode, limit, wait = ARGV[9] == '1', ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])
@@ -29,6 +29,7 @@ if mode == 'lock' then
   return answer('frozen')
 end
 
+if mode == 'wait' and freeze and not admin then return answer('frozen') end
 if #entries >= limit then return answer('queue_full', { limit = limit }) end
 if wait <= 0 then wait = WAIT_DEFAULT end
 redis.call('RPUSH', e.queue, cjson.encode({ holder = holder, display = display, reason = reason,

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
+use baton_adapters::ci::{self, CiState};
 use baton_commands::config::Config;
 use baton_commands::store::Store;
 use baton_commands::Baton;
@@ -26,6 +27,18 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub struct AppState {
     /// The core.
     pub baton: Baton,
+    /// The CI API's tokens and limits.
+    pub ci: CiState,
+}
+
+impl AppState {
+    /// The state for `config`'s routes over `baton`.
+    pub fn new(config: &Config, baton: Baton) -> Self {
+        Self {
+            ci: CiState::new(baton.clone(), &config.ci),
+            baton,
+        }
+    }
 }
 
 /// Builds the core for a config: a store that connects lazily, so Baton starts while Redis is down.
@@ -39,13 +52,22 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
-        .with_state(state)
+        .route("/api/v1/openapi.json", get(openapi))
+        .with_state(state.clone())
+        .merge(ci::routes(state.ci))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -82,7 +104,9 @@ pub async fn run(
                 .await
         })
     };
-    let app = router(AppState { baton });
+    // Subscribe to the event bus now, so the first waiter never starts on a cold subscription.
+    baton.events();
+    let app = router(AppState::new(config, baton));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

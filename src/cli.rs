@@ -71,6 +71,12 @@ pub enum Cmd {
         #[command(subcommand)]
         action: ConfigCmd,
     },
+    /// CI client of the HTTP API: lock, unlock, extend, status, gate, run, token.
+    Ci {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::ci_client::CiCmd,
+    },
 }
 
 /// `baton config …`.
@@ -147,6 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Cmd::Ci { action } => crate::ci_client::run(action).await,
         Cmd::Config {
             action: ConfigCmd::Check { config },
         } => match config.load() {

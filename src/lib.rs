@@ -4,10 +4,12 @@
 //! - [`cli`]: clap definitions and the dispatch of each subcommand.
 //! - [`app`]: the axum router, `/healthz` and `/readyz`, and the service loop with its sweeper.
 //! - [`dev`]: `baton dev`, a zero-config local run with demo data.
+//! - [`ci_client`]: `baton ci`, the CI client of the HTTP API.
 //! - [`console`]: the interactive console and `baton exec`.
 //! - [`redis_process`]: a throwaway `redis-server` for `dev` and for tests.
 
 pub mod app;
+pub mod ci_client;
 pub mod cli;
 pub mod console;
 pub mod dev;

@@ -3,6 +3,8 @@
 //! [`baton_commands::Reply`] for its platform. Adapters never talk to Redis.
 //!
 //! - [`console`]: plain text for the terminal (`baton dev`, `baton console`, `baton exec`).
+//! - [`ci`]: the CI HTTP API (`/api/v1`), bearer tokens stored as SHA-256 hashes.
 #![deny(missing_docs)]
 
+pub mod ci;
 pub mod console;

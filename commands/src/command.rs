@@ -90,6 +90,63 @@ pub enum Command {
     },
     /// Commands that need the admin role.
     Admin(AdminCommand),
+    /// Requests only the CI API makes; chat text never parses into these.
+    Ci(CiCommand),
+}
+
+/// What pipelines ask for. Each acquisition is its own holder (`ci:<token name>#<ticket>`), so
+/// two pipelines sharing a token never share a lock; they release and extend by the lock's token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CiCommand {
+    /// Take the deploy lock, waiting in the queue up to `wait`.
+    Acquire {
+        /// Which env.
+        env: EnvName,
+        /// For how long (the env's default when absent).
+        ttl: Option<Ttl>,
+        /// Why.
+        reason: String,
+        /// A label for people, like `api deploy #1234`.
+        label: String,
+        /// How long to wait for the lock; fail at once when absent.
+        wait: Option<std::time::Duration>,
+    },
+    /// Release the lock this token was granted.
+    Release {
+        /// Which env.
+        env: EnvName,
+        /// The lock's token.
+        token: String,
+    },
+    /// Extend the lock this token was granted.
+    Extend {
+        /// Which env.
+        env: EnvName,
+        /// The lock's token.
+        token: String,
+        /// By how much.
+        by: Ttl,
+    },
+    /// May a deploy go ahead now? Yes when nobody else holds the lock and no freeze is on.
+    Gate {
+        /// Which env.
+        env: EnvName,
+        /// The label of the asking holder, whose own lock does not block it.
+        label: Option<String>,
+    },
+    /// Record a deploy on the env and in its history.
+    RecordDeploy {
+        /// Which env.
+        env: EnvName,
+        /// The commit.
+        sha: String,
+        /// The version.
+        version: String,
+        /// A link to the deploy.
+        url: String,
+        /// When given, the deploy is refused unless the env's current lock has this fence.
+        fence: Option<u64>,
+    },
 }
 
 /// Commands only admins may run.
@@ -105,6 +162,49 @@ pub enum AdminCommand {
         /// Which env.
         env: EnvName,
     },
+}
+
+/// Which envs a command changes, so a caller scoped to some envs can be checked before it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Touches<'a> {
+    /// Nothing: a read or help.
+    Nothing,
+    /// One env or pool, by the name given.
+    One(&'a EnvName),
+    /// Every env.
+    All,
+}
+
+impl Command {
+    /// The env (or pool) this command changes, if any.
+    pub fn touches(&self) -> Touches<'_> {
+        match self {
+            Command::Status { .. } | Command::History { .. } | Command::Help { .. } => {
+                Touches::Nothing
+            }
+            Command::Lock { env, .. }
+            | Command::Queue { env, .. }
+            | Command::Unlock { env }
+            | Command::Extend { env, .. }
+            | Command::Leave { env }
+            | Command::Release { env }
+            | Command::Claim { target: env, .. }
+            | Command::Admin(
+                AdminCommand::ForceUnlock { env } | AdminCommand::ForceRelease { env },
+            ) => Touches::One(env),
+            Command::Freeze { scope, .. } | Command::Unfreeze { scope } => match scope {
+                Scope::Env(env) => Touches::One(env),
+                Scope::All => Touches::All,
+            },
+            Command::Ci(ci) => match ci {
+                CiCommand::Acquire { env, .. }
+                | CiCommand::Release { env, .. }
+                | CiCommand::Extend { env, .. }
+                | CiCommand::RecordDeploy { env, .. } => Touches::One(env),
+                CiCommand::Gate { .. } => Touches::Nothing,
+            },
+        }
+    }
 }
 
 /// What a freeze applies to.

@@ -89,6 +89,7 @@ impl Baton {
                     env: name.into(),
                     kind: "lock".into(),
                     hold,
+                    token: None,
                 }))
             }
             "already" => {

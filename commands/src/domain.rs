@@ -186,6 +186,19 @@ pub fn human_duration(d: Duration) -> String {
     }
 }
 
+/// Free text shown to other people: control and bidirectional-override characters removed, so a
+/// reason can neither break a message's layout nor disguise what it says.
+pub fn clean_text(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
 /// A short, printable preview of user input for error messages: never echo 2 KB back to a channel.
 pub fn preview(raw: &str) -> String {
     const MAX: usize = 40;

@@ -97,6 +97,14 @@ pub enum BatonError {
         /// What the actor may have meant.
         hint: String,
     },
+    /// A deploy was recorded under a fence that is no longer the env's lock.
+    #[error("the deploy on {env} was not recorded: it ran under a fence that no longer holds the lock{}", current.map(|c| format!(" (the current lock has fence {c})")).unwrap_or_else(|| " (nobody holds the lock now)".into()))]
+    StaleFence {
+        /// The env.
+        env: String,
+        /// The current lock's fence, if any.
+        current: Option<u64>,
+    },
     /// A request that is well-formed but cannot be done as asked (too long, queue full, …).
     #[error("{0}")]
     Refused(String),
@@ -151,6 +159,7 @@ impl BatonError {
             BatonError::Frozen { .. } => "frozen",
             BatonError::NotHolder { .. } => "not_holder",
             BatonError::NotHeld { .. } => "not_locked",
+            BatonError::StaleFence { .. } => "stale_fence",
             BatonError::Refused(_) => "refused",
             BatonError::StoreUnavailable => "store_unavailable",
             BatonError::Internal => "internal",

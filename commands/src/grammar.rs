@@ -7,7 +7,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::command::{AdminCommand, Command, FreezeSpan, Privilege, Scope};
-use crate::domain::{preview, EnvName, Ttl, MAX_REASON_LEN};
+use crate::domain::{clean_text, preview, EnvName, Ttl, MAX_REASON_LEN};
 use crate::error::BatonError;
 
 /// Longest command text accepted, in bytes.
@@ -473,16 +473,6 @@ fn article(name: &str) -> &'static str {
     } else {
         "a"
     }
-}
-
-/// Free text shown to other people: control and bidirectional-override characters removed, so a
-/// reason can neither break a message's layout nor disguise what it says.
-fn clean_text(raw: &str) -> String {
-    raw.chars()
-        .filter(|c| !c.is_control() && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
-        .collect::<String>()
-        .trim()
-        .to_string()
 }
 
 /// Whether a word is meant as a number or duration (so `3x` is a bad duration, not a reason).

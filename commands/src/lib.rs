@@ -6,11 +6,14 @@
 //! - [`reply`] / [`error`]: the platform-neutral answer, and every refusal a user can hit.
 //! - [`store`]: the Redis connection, key layout (a hash tag per env group) and Lua scripts.
 //! - [`events`]: the expiry sweeper that hands locks on when they lapse.
+//! - [`bus`]: the Pub/Sub event bus between instances; `ci` waits on it for hand-offs.
 //! - [`config`] / [`catalog`]: configuration, and its resolved view for lookups and roles.
 //! - [`domain`] / [`state`]: newtypes parsed at the edge, and env state as the scripts report it.
 #![deny(missing_docs)]
 
+pub mod bus;
 pub mod catalog;
+mod ci;
 pub mod command;
 pub mod config;
 mod deploy;
@@ -25,7 +28,7 @@ pub mod state;
 mod status;
 pub mod store;
 
-pub use command::{Command, Invocation};
+pub use command::{CiCommand, Command, Invocation, Touches};
 pub use config::Config;
 pub use domain::Actor;
 pub use error::BatonError;

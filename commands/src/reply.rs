@@ -94,6 +94,23 @@ pub enum ReplyData {
         kind: String,
         /// The grant.
         hold: Hold,
+        /// The lock's secret token, for the CI caller that will release it; never shown in chat.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+    },
+    /// A lock was released; it passed to `next`, if anyone waited.
+    Released {
+        /// The env.
+        env: String,
+        /// Who holds it now.
+        next: Option<Hold>,
+    },
+    /// A deploy may (or may not) go ahead.
+    Gate {
+        /// The env.
+        env: String,
+        /// Whether it may.
+        allowed: bool,
     },
     /// The state of some envs.
     Envs {

@@ -1,11 +1,12 @@
 //! The router: checks the actor's role once, then hands the command to its module. It never
 //! panics on input and never lets a cause chain reach a chat: refusals are [`BatonError`]s.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::bus::EventBus;
 use crate::catalog::{Catalog, Target};
-use crate::command::{AdminCommand, Command, Invocation, Privilege, Scope};
+use crate::command::{AdminCommand, CiCommand, Command, Invocation, Privilege, Scope};
 use crate::config::{Config, EnvSettings};
 use crate::domain::{Actor, EnvName};
 use crate::error::BatonError;
@@ -19,6 +20,7 @@ pub struct Baton {
     pub(crate) store: Store,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) queue_limit: usize,
+    bus: Arc<OnceLock<EventBus>>,
 }
 
 impl Baton {
@@ -28,12 +30,18 @@ impl Baton {
             store,
             catalog: Arc::new(Catalog::new(config)),
             queue_limit: config.defaults.queue_limit,
+            bus: Arc::new(OnceLock::new()),
         }
     }
 
     /// The store, for health checks and the expiry sweeper.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The instance's event bus, subscribed on first use (call it at start-up to subscribe early).
+    pub fn events(&self) -> &EventBus {
+        self.bus.get_or_init(|| EventBus::start(self.store.clone()))
     }
 
     /// The configured envs, pools and roles.
@@ -166,6 +174,7 @@ impl Baton {
                 )
                 .with_text(text))
             }
+            Command::Ci(ci) => self.ci(actor, ci, admin).await,
             Command::Admin(AdminCommand::ForceUnlock { env }) => {
                 self.unlock(actor, self.catalog.env(&env)?, true).await
             }
@@ -202,6 +211,11 @@ fn verb_of(command: &Command) -> &'static str {
         Command::Unfreeze { .. } => "unfreeze",
         Command::Help { .. } => "help",
         Command::Admin(AdminCommand::ForceUnlock { .. }) => "unlock --force",
+        Command::Ci(CiCommand::Acquire { .. }) => "ci lock",
+        Command::Ci(CiCommand::Release { .. }) => "ci unlock",
+        Command::Ci(CiCommand::Extend { .. }) => "ci extend",
+        Command::Ci(CiCommand::Gate { .. }) => "ci gate",
+        Command::Ci(CiCommand::RecordDeploy { .. }) => "ci deploy",
         Command::Admin(AdminCommand::ForceRelease { .. }) => "release --force",
     }
 }

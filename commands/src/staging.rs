@@ -62,6 +62,7 @@ impl Baton {
                     env,
                     kind: "claim".into(),
                     hold,
+                    token: None,
                 }))
             }
             "already" => {

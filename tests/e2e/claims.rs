@@ -14,7 +14,9 @@ use crate::support::spawn_core;
 /// The env and hold a `claim` granted.
 fn grant(reply: &Reply) -> (String, Hold) {
     match &reply.data {
-        Some(ReplyData::Grant { env, kind, hold }) => {
+        Some(ReplyData::Grant {
+            env, kind, hold, ..
+        }) => {
             assert_eq!(kind, "claim", "{}", reply.title);
             (env.clone(), hold.clone())
         }

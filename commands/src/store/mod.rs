@@ -58,6 +58,7 @@ impl Call {
 /// Baton's handle on Redis. Cheap to clone; clones share one connection.
 #[derive(Clone)]
 pub struct Store {
+    client: redis::Client,
     conn: ConnectionManager,
     keys: Keys,
     timeout: Duration,
@@ -76,14 +77,20 @@ impl Store {
             .set_response_timeout(Some(step))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, manager)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager)?;
         Ok(Self {
+            client,
             conn,
             keys: Keys::new(&cfg.prefix),
             timeout: cfg.timeout,
             history_length,
             round_trips: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// A fresh Pub/Sub connection (the event bus keeps one per instance), bounded in time.
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
+        self.bounded(self.client.get_async_pubsub()).await
     }
 
     /// The key layout.

@@ -31,6 +31,8 @@ scripts! {
     CLAIM = "lua/prelude.lua" "lua/claim.lua";
     /// `freeze` and `unfreeze`.
     FREEZE = "lua/prelude.lua" "lua/freeze.lua";
+    /// Recording a deploy.
+    DEPLOY = "lua/prelude.lua" "lua/deploy.lua";
     /// Settling due deadlines, and `status`.
     SETTLE = "lua/prelude.lua" "lua/settle.lua";
     /// Which deadlines of a group are due.

@@ -1,0 +1,185 @@
+//! Bearer tokens: the presented token is hashed with SHA-256 and compared, in constant time, with
+//! the configured hashes, so the config never holds a token and a timing probe learns nothing.
+
+use std::fmt::Write;
+
+use axum::http::HeaderMap;
+use baton_commands::config::CiTokenConfig;
+use baton_commands::domain::EnvName;
+use baton_commands::{Actor, Touches};
+use sha2::{Digest, Sha256};
+
+use super::ApiError;
+
+/// A configured token, ready for checking.
+#[derive(Clone, Debug)]
+pub struct TokenEntry {
+    name: String,
+    hash: [u8; 32],
+    envs: Vec<String>,
+}
+
+impl TokenEntry {
+    /// From config; a malformed hash (refused by `config check`) never matches.
+    pub fn from_config(t: &CiTokenConfig) -> Self {
+        let mut hash = [0u8; 32];
+        for (i, byte) in hash.iter_mut().enumerate() {
+            *byte = t
+                .sha256
+                .get(i * 2..i * 2 + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .unwrap_or(0);
+        }
+        Self {
+            name: t.name.clone(),
+            hash,
+            envs: t.envs.clone(),
+        }
+    }
+}
+
+/// Who called: the token's identity and the envs it may touch.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    /// `ci:<token name>`.
+    pub actor: Actor,
+    envs: Vec<String>,
+}
+
+impl Caller {
+    /// Refuses a command that changes an env outside the token's scope.
+    pub fn check(&self, touches: &Touches<'_>) -> Result<(), ApiError> {
+        let allowed = match touches {
+            Touches::Nothing => true,
+            Touches::One(env) => self.may(env),
+            Touches::All => self.envs.iter().any(|g| g == "*"),
+        };
+        if allowed {
+            return Ok(());
+        }
+        let what = match touches {
+            Touches::One(env) => format!("`{env}`"),
+            _ => "every env".into(),
+        };
+        Err(ApiError::new(
+            403,
+            "forbidden",
+            format!(
+                "token `{}` may not touch {what}; it may touch: {}. Add the env to its `envs` in [[ci.tokens]]",
+                self.actor.id.trim_start_matches("ci:"),
+                self.envs.join(", ")
+            ),
+        ))
+    }
+
+    fn may(&self, env: &EnvName) -> bool {
+        self.envs.iter().any(|glob| glob_match(glob, env.as_str()))
+    }
+}
+
+/// The caller behind an `Authorization: Bearer` header.
+pub fn authenticate(headers: &HeaderMap, tokens: &[TokenEntry]) -> Result<Caller, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(401, "unauthorized", m.to_string());
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(|| unauthorized("send your CI token as `Authorization: Bearer <token>`"))?;
+    let presented = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 512)
+        .ok_or_else(|| unauthorized("the Authorization header must read `Bearer <token>`"))?;
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    // Compare against every entry, without stopping early, in constant time per entry.
+    let mut found = None;
+    for t in tokens {
+        let diff = t
+            .hash
+            .iter()
+            .zip(digest.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if diff == 0 && found.is_none() {
+            found = Some(t);
+        }
+    }
+    let t = found.ok_or_else(|| unauthorized("this token is not known to Baton; check BATON_TOKEN, or ask for one (`baton ci token`)"))?;
+    Ok(Caller {
+        actor: Actor::new(format!("ci:{}", t.name)),
+        envs: t.envs.clone(),
+    })
+}
+
+/// Lowercase hex SHA-256, as `[[ci.tokens]] sha256` stores it.
+pub fn sha256_hex(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// `*` matches any run of characters, `?` any one; everything else matches itself.
+pub fn glob_match(glob: &str, name: &str) -> bool {
+    let (g, n): (Vec<char>, Vec<char>) = (glob.chars().collect(), name.chars().collect());
+    let (mut gi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if gi < g.len() && (g[gi] == '?' || g[gi] == n[ni]) {
+            gi += 1;
+            ni += 1;
+        } else if gi < g.len() && g[gi] == '*' {
+            star = Some(gi);
+            mark = ni;
+            gi += 1;
+        } else if let Some(s) = star {
+            gi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    g[gi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_as_shells_do() {
+        for (glob, name, want) in [
+            ("staging-*", "staging-2", true),
+            ("staging-*", "staging", false),
+            ("*", "prod", true),
+            ("prod", "prod", true),
+            ("prod", "production", false),
+            ("st?ging-*", "staging-10", true),
+            ("*-eu", "prod-eu", true),
+            ("*-eu", "prod-us", false),
+        ] {
+            assert_eq!(glob_match(glob, name), want, "{glob} vs {name}");
+        }
+    }
+
+    #[test]
+    fn a_token_is_known_by_its_hash_only() {
+        let t = CiTokenConfig {
+            name: "gh".into(),
+            sha256: sha256_hex("s3cret"),
+            envs: vec!["qa".into()],
+        };
+        let tokens = [TokenEntry::from_config(&t)];
+        let mut headers = HeaderMap::new();
+        headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+        assert_eq!(authenticate(&headers, &tokens).unwrap().actor.id, "ci:gh");
+        headers.insert("authorization", "Bearer s3cre".parse().unwrap());
+        let err = authenticate(&headers, &tokens).unwrap_err();
+        assert_eq!(err.status, 401);
+        assert!(!err.message.contains("s3cre"), "the token is never echoed");
+    }
+}

@@ -1,0 +1,49 @@
+//! JSON views of env state for the CI API, with RFC 3339 times.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use baton_commands::state::{EnvState, Hold};
+use serde_json::{json, Value};
+
+/// `2026-11-26T10:55:00Z`.
+pub fn time(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// A lock or claim.
+pub fn hold(h: &Hold) -> Value {
+    json!({
+        "holder": h.display,
+        "holder_id": h.holder,
+        "reason": h.reason,
+        "since": time(h.since),
+        "expires_at": time(h.expires),
+        "fence": h.fence,
+    })
+}
+
+/// One env: lock, claim, freeze, queue, last deploy.
+pub fn env(s: &EnvState) -> Value {
+    json!({
+        "env": s.env,
+        "lock": s.lock.as_ref().map(hold),
+        "claim": s.claim.as_ref().map(hold),
+        "freeze": s.freeze.as_ref().map(|f| json!({
+            "by": f.display,
+            "reason": f.reason,
+            "since": time(f.since),
+            "until": (f.until > 0).then(|| time(f.until)),
+        })),
+        "queue": s.queue.iter().map(|w| json!({"holder": w.display, "reason": w.reason, "since": time(w.at)})).collect::<Vec<_>>(),
+        "last_deploy": s.deploy.as_ref().map(|d| {
+            let field = |k: &str| d.get(k).cloned().unwrap_or_default();
+            json!({
+                "sha": field("sha"),
+                "version": field("version"),
+                "url": field("url"),
+                "by": field("display"),
+                "at": field("at").parse().map(time).unwrap_or_default(),
+            })
+        }),
+    })
+}

@@ -1,0 +1,92 @@
+//! The event bus between instances: one Redis Pub/Sub subscription per instance, fanned out to
+//! local listeners (CI waiters, the SSE stream). Pub/Sub is a wake-up call, not a source of truth:
+//! after a reconnect listeners get [`BusMessage::Resync`] and re-read state, because anything
+//! published while the subscription was down is lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::sync::broadcast;
+
+use crate::store::Store;
+
+/// A state change as published by the scripts.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Event {
+    /// What happened: `locked`, `handed_off`, `lock_expired`, …
+    pub kind: String,
+    /// Where.
+    pub env: String,
+    /// The holder it concerns, when there is one.
+    #[serde(default)]
+    pub holder: Option<String>,
+    /// The JSON as published, for the SSE stream.
+    #[serde(skip)]
+    pub raw: String,
+}
+
+/// What listeners receive.
+#[derive(Clone, Debug)]
+pub enum BusMessage {
+    /// A state change.
+    Event(Arc<Event>),
+    /// The subscription was (re)established: events may have been missed, re-read state.
+    Resync,
+}
+
+/// The instance's subscription to the event channel.
+#[derive(Clone)]
+pub struct EventBus {
+    tx: broadcast::Sender<BusMessage>,
+}
+
+impl EventBus {
+    /// Subscribes on a connection of its own and keeps reconnecting, with backoff, for as long
+    /// as the runtime lives.
+    pub fn start(store: Store) -> Self {
+        let (tx, _) = broadcast::channel(4096);
+        let bus = Self { tx: tx.clone() };
+        tokio::spawn(async move {
+            let channel = store.keys().events_channel();
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                match store.pubsub().await {
+                    Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                        Ok(()) => {
+                            backoff = Duration::from_millis(100);
+                            let _ = tx.send(BusMessage::Resync);
+                            let mut stream = pubsub.on_message();
+                            while let Some(msg) = stream.next().await {
+                                let Ok(raw) = msg.get_payload::<String>() else {
+                                    continue;
+                                };
+                                match serde_json::from_str::<Event>(&raw) {
+                                    Ok(mut event) => {
+                                        event.raw = raw;
+                                        let _ = tx.send(BusMessage::Event(Arc::new(event)));
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "unreadable event on the bus")
+                                    }
+                                }
+                            }
+                            tracing::warn!("event subscription lost; reconnecting");
+                        }
+                        Err(e) => tracing::warn!(error = %e, "subscribing to events failed"),
+                    },
+                    Err(e) => tracing::debug!(error = %e, "event bus cannot reach Redis yet"),
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        });
+        bus
+    }
+
+    /// A new listener; it sees what is published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
+        self.tx.subscribe()
+    }
+}

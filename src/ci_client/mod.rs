@@ -1,0 +1,408 @@
+//! `baton ci`: the client CI pipelines use to take, hold and release deploy locks through Baton's
+//! HTTP API (docs/ci-api.md). Every outcome ends in one of the documented exit codes, so a
+//! pipeline can branch on them without parsing text.
+//!
+//! - [`api`]: the HTTP calls, and how each answer or failure maps to an exit code.
+//! - [`run`]: `baton ci run`, which holds a lock for as long as a command runs.
+//! - [`status`]: the `baton ci status` table.
+//! - [`token`]: `baton ci token`, a new API token and its config snippet.
+//!
+//! The API token is a secret: it is never printed, logged, or put into an error message.
+
+mod api;
+mod run;
+mod status;
+mod token;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use baton_commands::domain::{EnvName, Ttl};
+use clap::{Args, Subcommand};
+
+pub use api::{Api, ApiError};
+
+/// `baton ci …`: exit codes 0 ok · 2 usage or config · 3 locked by someone else · 4 frozen ·
+/// 5 unauthorized or forbidden · 6 Baton unreachable or its store unavailable.
+#[derive(Subcommand, Debug)]
+pub enum CiCmd {
+    /// Take an env's lock; prints the lock token alone on stdout (`TOKEN=$(baton ci lock …)`).
+    Lock {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        lock: LockArgs,
+    },
+    /// Release a lock taken with `baton ci lock`; releasing a lock that is already gone is fine.
+    Unlock {
+        #[command(flatten)]
+        conn: Conn,
+        /// The environment.
+        #[arg(long, value_parser = EnvName::parse)]
+        env: EnvName,
+        #[command(flatten)]
+        lock_token: LockToken,
+    },
+    /// Push a held lock's expiry out to TTL from now.
+    Extend {
+        #[command(flatten)]
+        conn: Conn,
+        /// The environment.
+        #[arg(long, value_parser = EnvName::parse)]
+        env: EnvName,
+        #[command(flatten)]
+        lock_token: LockToken,
+        /// New time to live from now, like 20m.
+        #[arg(long, value_parser = Ttl::parse)]
+        ttl: Ttl,
+    },
+    /// Show locks, claims, freezes, queues and last deploys.
+    Status {
+        #[command(flatten)]
+        conn: Conn,
+        /// Only this environment.
+        #[arg(long, value_parser = EnvName::parse)]
+        env: Option<EnvName>,
+        /// Print Baton's JSON answer as it came.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Exit 0 when a deploy to ENV may go ahead: 3 when someone else holds it, 4 when frozen.
+    Gate {
+        #[command(flatten)]
+        conn: Conn,
+        /// The environment.
+        #[arg(long, value_parser = EnvName::parse)]
+        env: EnvName,
+        /// Whose lock counts as ours (default: this pipeline's label, as `lock` uses).
+        #[arg(long)]
+        holder: Option<String>,
+    },
+    /// Hold ENV's lock while CMD runs: extend it every TTL/3, release it when CMD ends, exit
+    /// with CMD's status. CMD sees BATON_ENV, BATON_FENCE and BATON_LOCK_TOKEN.
+    ///
+    /// # Format
+    /// `baton ci run --env prod [--ttl 20m] [--wait 10m] -- ./deploy.sh args…`
+    Run {
+        #[command(flatten)]
+        conn: Conn,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true, value_name = "CMD")]
+        command: Vec<OsString>,
+    },
+    /// Make a new API token: prints it once, with the `[[ci.tokens]]` snippet for Baton's config.
+    Token {
+        /// The token's name; the pipeline acts as `ci:<name>`.
+        #[arg(long)]
+        name: String,
+        /// Envs the token may touch, comma-separated; globs allowed (`staging-*,prod`).
+        #[arg(long)]
+        envs: String,
+    },
+}
+
+/// Where Baton is and who we are to it. Optional for clap so that `baton ci token` needs neither;
+/// the subcommands that call Baton check them and say what is missing.
+#[derive(Args, Debug, Clone)]
+pub struct Conn {
+    /// Baton's base URL, like https://baton.example.com.
+    #[arg(long, env = "BATON_URL")]
+    url: Option<String>,
+    /// API token (prefer the BATON_TOKEN variable: a flag shows in the process list).
+    #[arg(long, env = "BATON_TOKEN", hide_env_values = true)]
+    token: Option<Secret>,
+}
+
+/// The lock token a `lock` printed, for `unlock` and `extend`.
+#[derive(Args, Debug, Clone)]
+pub struct LockToken {
+    /// The token `baton ci lock` printed.
+    #[arg(long = "lock-token", env = "BATON_LOCK_TOKEN", hide_env_values = true)]
+    lock_token: Secret,
+}
+
+/// What to ask for when taking a lock (`lock` and `run`).
+#[derive(Args, Debug, Clone)]
+pub struct LockArgs {
+    /// The environment.
+    #[arg(long, value_parser = EnvName::parse)]
+    env: EnvName,
+    /// How long the lock lasts, like 20m. `lock`: the env's default when absent. `run`: 20m when
+    /// absent, extended every TTL/3 while CMD runs.
+    #[arg(long, value_parser = Ttl::parse)]
+    ttl: Option<Ttl>,
+    /// How long to wait in line for the lock before giving up with exit code 3 (default: no wait).
+    #[arg(long, value_parser = parse_wait)]
+    wait: Option<Duration>,
+    /// Why, for people looking at `status`.
+    #[arg(long)]
+    reason: Option<String>,
+    /// A label for people, like "api deploy #1234" (default: the pipeline, or this host).
+    #[arg(long)]
+    holder: Option<String>,
+}
+
+/// A secret given on the command line or in the environment; `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<hidden>)")
+    }
+}
+
+/// A failure that ends `baton ci`: the sentence to print and the exit code.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code per docs/ci-api.md.
+    pub code: u8,
+    /// One sentence for the person reading the CI log.
+    pub message: String,
+}
+
+impl Failure {
+    /// Exit 2: the command line or the configuration is wrong.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self {
+            code: 2,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self {
+            code: e.exit_code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs one `baton ci` subcommand; the exit code follows docs/ci-api.md.
+pub async fn run(action: CiCmd) -> anyhow::Result<ExitCode> {
+    Ok(match dispatch(action).await {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("baton: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    })
+}
+
+async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
+    match action {
+        CiCmd::Lock { conn, lock } => {
+            let api = conn.api("lock")?;
+            let grant = api.lock(&lock.request()).await?;
+            eprintln!(
+                "baton: locked {} for \"{}\" with fence {} until {}",
+                grant.env, grant.holder, grant.fence, grant.expires_at
+            );
+            println!("{}", grant.token);
+            Ok(ExitCode::SUCCESS)
+        }
+        CiCmd::Unlock {
+            conn,
+            env,
+            lock_token,
+        } => {
+            let api = conn.api("unlock")?;
+            match api.unlock(&env, &lock_token.lock_token).await {
+                Ok(released) => {
+                    match released.next {
+                        Some(next) => eprintln!("baton: released {env}; it passed to {next}"),
+                        None => eprintln!("baton: released {env}"),
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) if e.code() == Some("not_locked") => {
+                    eprintln!("baton: {env} was not locked, so there was nothing to release");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        CiCmd::Extend {
+            conn,
+            env,
+            lock_token,
+            ttl,
+        } => {
+            let api = conn.api("extend")?;
+            let extended = api.extend(&env, &lock_token.lock_token, ttl).await?;
+            eprintln!(
+                "baton: extended the lock on {env} (fence {}) until {}",
+                extended.fence, extended.expires_at
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CiCmd::Status { conn, env, json } => {
+            let api = conn.api("status")?;
+            let body = api.envs(env.as_ref()).await?;
+            if json {
+                println!("{body}");
+            } else {
+                print!("{}", status::table(&body, env.is_some())?);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        CiCmd::Gate { conn, env, holder } => {
+            let api = conn.api("gate")?;
+            let holder = holder.unwrap_or_else(default_holder);
+            api.gate(&env, &holder).await?;
+            eprintln!(
+                "baton: {env} is open for \"{holder}\": no one else holds it and it is not frozen"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CiCmd::Run {
+            conn,
+            lock,
+            command,
+        } => {
+            let api = conn.api("run")?;
+            run::run(api, lock.request_for_run(), command).await
+        }
+        CiCmd::Token { name, envs } => token::print_new(&name, &envs),
+    }
+}
+
+impl Conn {
+    /// The API client, or a usage failure naming what is missing.
+    fn api(&self, subcommand: &str) -> Result<Api, Failure> {
+        let url = self.url.as_deref().filter(|u| !u.trim().is_empty());
+        let Some(url) = url else {
+            return Err(Failure::usage(format!(
+                "`baton ci {subcommand}` needs Baton's address: pass --url or set BATON_URL"
+            )));
+        };
+        let token = self
+            .token
+            .as_ref()
+            .filter(|t| !t.expose().trim().is_empty());
+        let Some(token) = token else {
+            return Err(Failure::usage(format!(
+                "`baton ci {subcommand}` needs an API token: set BATON_TOKEN (or pass --token); `baton ci token` makes one"
+            )));
+        };
+        Api::new(url.trim(), token.clone())
+    }
+}
+
+/// A lock request as the API takes it.
+#[derive(Debug, Clone)]
+pub struct LockRequest {
+    /// The environment.
+    pub env: EnvName,
+    /// The label people see.
+    pub holder: String,
+    /// None: the env's default.
+    pub ttl: Option<Ttl>,
+    /// None: answer at once.
+    pub wait: Option<Duration>,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// The TTL `run` asks for when none is given: short enough that a runner that dies frees the env
+/// soon, long enough to ride out a brief Baton outage between extensions.
+const RUN_DEFAULT_TTL: Duration = Duration::from_secs(20 * 60);
+
+impl LockArgs {
+    fn request(self) -> LockRequest {
+        LockRequest {
+            env: self.env,
+            holder: self.holder.unwrap_or_else(default_holder),
+            ttl: self.ttl,
+            wait: self.wait,
+            reason: self.reason,
+        }
+    }
+
+    fn request_for_run(self) -> LockRequest {
+        let mut req = self.request();
+        req.ttl = req.ttl.or(Ttl::new(RUN_DEFAULT_TTL));
+        req
+    }
+}
+
+/// How long to wait for a lock: a humantime duration, zero allowed (meaning: do not wait).
+fn parse_wait(raw: &str) -> Result<Duration, String> {
+    humantime::parse_duration(raw)
+        .map_err(|_| format!("`{raw}` is not a duration: use a duration like 30s, 10m or 1h"))
+}
+
+/// The label a lock gets when `--holder` is absent: the pipeline run, so people can find it.
+pub fn default_holder() -> String {
+    holder_from(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+}
+
+fn holder_from(var: impl Fn(&str) -> Option<String>) -> String {
+    if let (Some(repo), Some(run)) = (var("GITHUB_REPOSITORY"), var("GITHUB_RUN_ID")) {
+        return format!("{repo} run {run}");
+    }
+    if let (Some(project), Some(pipeline)) = (var("CI_PROJECT_PATH"), var("CI_PIPELINE_ID")) {
+        return format!("{project} pipeline {pipeline}");
+    }
+    format!("baton ci on {}", hostname())
+}
+
+#[cfg(unix)]
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its whole length; gethostname writes at most that many bytes.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    if rc == 0 && len > 0 {
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    } else {
+        "an unknown host".into()
+    }
+}
+
+#[cfg(not(unix))]
+fn hostname() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "an unknown host".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::holder_from;
+
+    fn vars<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_default_holder_names_the_pipeline_run() {
+        let github = [("GITHUB_REPOSITORY", "acme/api"), ("GITHUB_RUN_ID", "42")];
+        assert_eq!(holder_from(vars(&github)), "acme/api run 42");
+        let gitlab = [("CI_PROJECT_PATH", "acme/web"), ("CI_PIPELINE_ID", "7")];
+        assert_eq!(holder_from(vars(&gitlab)), "acme/web pipeline 7");
+        assert!(holder_from(vars(&[])).starts_with("baton ci on "));
+    }
+}

@@ -56,11 +56,28 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .merge(ci::routes(state.ci))
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(axum::middleware::map_response(json_body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(30),
         ))
         .layer(TraceLayer::new_for_http())
+}
+
+/// The body limit answers 413 in plain text before any handler runs; the API promises JSON.
+async fn json_body_limit(response: axum::response::Response) -> axum::response::Response {
+    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
+        return response;
+    }
+    let message = format!(
+        "the request body is over the limit of {} KiB",
+        BODY_LIMIT / 1024
+    );
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({"error": "too_large", "message": message})),
+    )
+        .into_response()
 }
 
 async fn openapi() -> impl IntoResponse {

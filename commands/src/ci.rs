@@ -222,10 +222,13 @@ impl Baton {
                     format!("{} unlocked {name}", was.display),
                     a.now,
                 );
-                if let Some(next) = a.next {
-                    r = r.field("Next", Value::Person(next.display));
+                if let Some(next) = &a.next {
+                    r = r.field("Next", Value::Person(next.display.clone()));
                 }
-                Ok(r)
+                Ok(r.with_data(ReplyData::Released {
+                    env: name.into(),
+                    next: a.next,
+                }))
             }
             "not_held" => Err(BatonError::NotHeld {
                 env: name.into(),

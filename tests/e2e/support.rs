@@ -7,7 +7,7 @@ use std::sync::Once;
 use std::time::Duration;
 
 use baton::redis_process::RedisProcess;
-use baton_commands::config::Config;
+use baton_commands::config::{CiTokenConfig, Config};
 use baton_commands::{Actor, Baton, BatonError, Reply};
 use redis::AsyncCommands;
 
@@ -44,6 +44,11 @@ admin = ["console:admin"]
 deployer = ["console:alice", "console:bob"]
 "#;
 
+/// A CI token that may touch every env (its identity `ci:all` is a deployer).
+pub const TOKEN_ALL: &str = "baton_test_all_0123456789";
+/// A CI token scoped to `staging-*` and `qa`.
+pub const TOKEN_STAGING: &str = "baton_test_staging_0123456789";
+
 /// A running core (and maybe HTTP app) on its own Redis.
 pub struct TestApp {
     pub redis: RedisProcess,
@@ -72,6 +77,17 @@ pub async fn spawn_core_with(edit: impl FnOnce(&mut Config)) -> TestApp {
         .expect("redis-server must be installed for the tests (apt-get install -y redis-server)");
     let mut config = Config::from_toml_str(TEST_CONFIG).expect("test config is valid");
     config.redis.url = redis.url();
+    for (name, token, envs) in [
+        ("all", TOKEN_ALL, vec!["*"]),
+        ("staging", TOKEN_STAGING, vec!["staging-*", "qa"]),
+    ] {
+        config.ci.tokens.push(CiTokenConfig {
+            name: name.into(),
+            sha256: baton_adapters::ci::sha256_hex(token),
+            envs: envs.into_iter().map(String::from).collect(),
+        });
+    }
+    config.roles.deployer.push("ci:all".into());
     edit(&mut config);
     let baton = baton::app::build(&config).expect("store");
     baton.store().load_scripts().await.expect("scripts load");
@@ -205,6 +221,16 @@ impl TestApp {
                 .await
         });
         self.stop.push(tx);
+    }
+
+    /// An HTTP client that sends `token` as its bearer token.
+    pub fn http(token: &str) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap()
     }
 
     /// `http://<addr><path>` of the first instance.

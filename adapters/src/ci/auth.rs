@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use axum::http::HeaderMap;
+use baton_commands::catalog::Catalog;
 use baton_commands::config::CiTokenConfig;
 use baton_commands::domain::EnvName;
 use baton_commands::{Actor, Touches};
@@ -47,11 +48,15 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Refuses a command that changes an env outside the token's scope.
-    pub fn check(&self, touches: &Touches<'_>) -> Result<(), ApiError> {
+    /// Refuses a command that changes an env outside the token's scope. A pool is in scope when
+    /// every one of its members is.
+    pub fn check(&self, touches: &Touches<'_>, catalog: &Catalog) -> Result<(), ApiError> {
         let allowed = match touches {
             Touches::Nothing => true,
-            Touches::One(env) => self.may(env),
+            Touches::One(name) => match catalog.pool(name) {
+                Some(pool) => pool.members.iter().all(|m| self.may(m)),
+                None => self.may(name),
+            },
             Touches::All => self.envs.iter().any(|g| g == "*"),
         };
         if allowed {

@@ -69,7 +69,7 @@ pub struct ExtendBody {
     /// The lock's token.
     pub token: String,
     /// By how much.
-    #[serde(deserialize_with = "duration")]
+    #[serde(default, deserialize_with = "duration")]
     pub ttl: Option<Duration>,
 }
 

@@ -100,7 +100,7 @@ impl From<BatonError> for ApiError {
         let message = e.to_string();
         match &e {
             BatonError::Usage { .. } | BatonError::UnknownCommand { .. } => {
-                Self::bad_request(message)
+                Self::new(400, e.code(), message)
             }
             BatonError::UnknownEnv { known, .. } => {
                 Self::new(404, "unknown_env", message).with("known", json!(known))
@@ -193,7 +193,7 @@ impl CiState {
     }
 
     async fn run(&self, caller: &Caller, command: Command) -> Result<Reply, ApiError> {
-        caller.check(&command.touches())?;
+        caller.check(&command.touches(), self.baton.catalog())?;
         let invocation = Invocation {
             actor: caller.actor.clone(),
             channel: None,
@@ -431,7 +431,7 @@ async fn command(
                 ApiError::from(e).with("reply", serde_json::to_value(reply).unwrap_or(Value::Null))
             };
             let parsed = grammar::parse(&b.text).map_err(with_reply)?;
-            caller.check(&parsed.touches())?;
+            caller.check(&parsed.touches(), s.baton.catalog())?;
             let invocation = Invocation {
                 actor: caller.actor.clone(),
                 channel: None,

@@ -49,6 +49,8 @@ pub fn build(config: &Config) -> anyhow::Result<Baton> {
 
 /// The routes. Later adapters (Slack, Discord, CI) add theirs here.
 pub fn router(state: AppState) -> Router {
+    // Every route is bounded; a CI lock request may legitimately wait up to `ci.max_wait`.
+    let bound = state.ci.max_wait() + Duration::from_secs(30);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -59,7 +61,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::map_response(json_body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+            bound,
         ))
         .layer(TraceLayer::new_for_http())
 }

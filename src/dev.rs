@@ -4,18 +4,24 @@
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use baton_commands::config::Config;
+use baton_commands::config::{CiTokenConfig, Config};
 use baton_commands::{Actor, Baton};
 use tokio::net::TcpListener;
 
 use crate::app;
 use crate::redis_process::RedisProcess;
 
-/// The demo config, with `user` as an admin.
-pub fn demo_config(user: &str) -> Config {
+/// The demo config, with `user` as an admin and a CI token (`ci:dev`, a deployer) for every env.
+pub fn demo_config(user: &str, ci_token: &str) -> Config {
     let mut config =
         Config::from_toml_str(include_str!("dev.toml")).expect("the built-in demo config is valid");
     config.roles.admin.push(Actor::console(user).id);
+    config.roles.deployer.push("ci:dev".into());
+    config.ci.tokens.push(CiTokenConfig {
+        name: "dev".into(),
+        sha256: baton_adapters::ci::sha256_hex(ci_token),
+        envs: vec!["*".into()],
+    });
     config
 }
 
@@ -25,7 +31,8 @@ pub async fn run(
     listen: Option<SocketAddr>,
     user: &str,
 ) -> anyhow::Result<()> {
-    let mut config = demo_config(user);
+    let ci_token = format!("baton_dev_{:032x}", rand::random::<u128>());
+    let mut config = demo_config(user, &ci_token);
     let _server = match redis {
         Some(url) => {
             config.redis.url = url;
@@ -67,6 +74,8 @@ pub async fn run(
         "  you are   {} (admin); `as alice` (deployer) or `as bob` (no role) to switch",
         Actor::console(user).id
     );
+    println!("  ci token  {ci_token}  (ci:dev, every env; this run only)");
+    println!("            curl -X POST -H 'Authorization: Bearer {ci_token}' http://{addr}/api/v1/locks/qa");
     println!("Try: lock prod 30m testing · status · claim staging 2h QA · history canary · help · quit\n");
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

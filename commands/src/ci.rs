@@ -103,11 +103,23 @@ impl Baton {
         match (a.status.as_str(), wait, events.as_mut()) {
             ("ok", ..) => grant(name, a.lock.ok_or(BatonError::Internal)?, token, a.now),
             ("queued", Some(wait), Some(events)) => {
+                // If the caller goes away mid-wait (disconnect, timeout), leave the queue, or give
+                // back a lock that arrived too late: a cancelled pipeline must not hold it.
+                let guard = AbandonGuard {
+                    baton: self.clone(),
+                    env: env.clone(),
+                    actor: actor.clone(),
+                    holder: holder.clone(),
+                    token: token.clone(),
+                    armed: true,
+                };
                 let deadline = Instant::now() + wait;
-                match self.await_hand_off(env, &holder, deadline, events).await? {
+                let outcome = match self.await_hand_off(env, &holder, deadline, events).await? {
                     Some(hold) => grant(name, hold, token, crate::router::wall_clock()),
                     None => self.give_up_waiting(env, &holder, token).await,
-                }
+                };
+                guard.disarm();
+                outcome
             }
             ("locked", ..) => Err(held(name, HoldKind::Lock, a.lock, a.queue.len(), a.now)),
             ("frozen", ..) => Err(BatonError::Frozen {
@@ -367,6 +379,47 @@ impl Baton {
             }),
             other => Err(unexpected(other)),
         }
+    }
+}
+
+/// Cleans up after a waiting request that was dropped before it answered.
+struct AbandonGuard {
+    baton: Baton,
+    env: EnvSettings,
+    actor: Actor,
+    holder: String,
+    token: String,
+    armed: bool,
+}
+
+impl AbandonGuard {
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (baton, env, actor) = (self.baton.clone(), self.env.clone(), self.actor.clone());
+        let (holder, token) = (self.holder.clone(), self.token.clone());
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            tracing::info!(env = %env.name, holder, "waiting caller went away; leaving the queue");
+            let call = baton
+                .store
+                .script(&scripts::LEAVE, baton.catalog.group_of(&env), &[&env.name])
+                .arg(&holder);
+            let left: Result<Answer, _> = baton.store.eval(call).await;
+            if left.is_ok_and(|a| a.status == "not_queued") {
+                // Granted in the meantime: release it by its token (a no-op if it is not ours).
+                let _ = baton.release_by_token(&actor, &env, &token).await;
+            }
+        });
     }
 }
 

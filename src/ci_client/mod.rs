@@ -261,7 +261,7 @@ async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
             if json {
                 println!("{body}");
             } else {
-                print!("{}", status::table(&body, env.is_some())?);
+                print!("{}", status::table(&body)?);
             }
             Ok(ExitCode::SUCCESS)
         }

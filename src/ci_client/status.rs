@@ -4,9 +4,12 @@ use serde::Deserialize;
 
 use super::Failure;
 
+/// `GET /envs` answers a list; `GET /envs/{env}` one view, or a list when `env` names a pool.
 #[derive(Deserialize)]
-struct Envs {
-    envs: Vec<EnvView>,
+#[serde(untagged)]
+enum Answer {
+    List { envs: Vec<EnvView> },
+    One(Box<EnvView>),
 }
 
 #[derive(Deserialize)]
@@ -64,17 +67,18 @@ struct Deploy {
 
 const HEADERS: [&str; 6] = ["ENV", "LOCK", "CLAIM", "FREEZE", "QUEUE", "LAST DEPLOY"];
 
-/// Renders `GET /api/v1/envs` (or `/envs/{env}` when `one`) as aligned columns.
-pub fn table(body: &str, one: bool) -> Result<String, Failure> {
-    let views = if one {
-        serde_json::from_str::<EnvView>(body).map(|v| vec![v])
-    } else {
-        serde_json::from_str::<Envs>(body).map(|e| e.envs)
-    }
-    .map_err(|e| Failure {
-        code: 6,
-        message: format!("Baton's status answer was not understood ({e}); try --json"),
-    })?;
+/// Renders `GET /api/v1/envs` or `/envs/{env}` as aligned columns.
+pub fn table(body: &str) -> Result<String, Failure> {
+    let views = match serde_json::from_str::<Answer>(body) {
+        Ok(Answer::List { envs }) => envs,
+        Ok(Answer::One(view)) => vec![*view],
+        Err(e) => {
+            return Err(Failure {
+                code: 6,
+                message: format!("Baton's status answer was not understood ({e}); try --json"),
+            })
+        }
+    };
     let rows: Vec<[String; 6]> = views.iter().map(row).collect();
     let mut widths = HEADERS.map(str::len);
     for r in &rows {
@@ -170,7 +174,7 @@ mod tests {
             "queue":[{"holder":"alice","reason":null,"since":"2026-11-26T10:40:00Z"}],"last_deploy":null},
           {"env":"qa","lock":null,"claim":null,"freeze":{"by":"ci:ops","reason":"release","since":"x","until":null},
             "queue":[],"last_deploy":{"sha":"0123456789abcdef","version":null,"url":null,"by":"ci:api","at":"2026-11-25T09:00:00Z"}}]}"#;
-        let out = table(body, false).unwrap();
+        let out = table(body).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 3, "{out}");
         assert!(lines[0].starts_with("ENV   LOCK"), "{out}");
@@ -184,5 +188,11 @@ mod tests {
             "{out}"
         );
         assert!(lines[2].contains("0123456789ab by ci:api"), "{out}");
+        let one =
+            r#"{"env":"qa","lock":null,"claim":null,"freeze":null,"queue":[],"last_deploy":null}"#;
+        assert_eq!(
+            table(one).unwrap().lines().nth(1),
+            Some("qa   -     -      -       -      -")
+        );
     }
 }

@@ -566,3 +566,52 @@ async fn with_redis_down_the_api_answers_503_in_bounded_time_and_recovers_by_its
     }
     assert_eq!(anon_status(&app, "/api/v1/openapi.json").await, 200);
 }
+
+#[tokio::test]
+async fn a_waiter_whose_pipeline_is_cancelled_leaves_the_queue_and_never_gets_the_lock() {
+    let app = spawn_app().await;
+    let http = TestApp::http(TOKEN_ALL);
+    let (_, first) = body(
+        http.post(app.url("/api/v1/locks/qa"))
+            .json(&json!({"holder": "first"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    // The pipeline gives up after 300 ms (its HTTP client times out), long before its 20 s wait.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gone = impatient
+        .post(app.url("/api/v1/locks/qa"))
+        .bearer_auth(TOKEN_ALL)
+        .json(&json!({"holder": "cancelled", "wait": "20s"}))
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client timed out");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, env) = body(http.get(app.url("/api/v1/envs/qa")).send().await.unwrap()).await;
+        if env["queue"] == json!([]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned waiter left the queue: {env}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    http.delete(app.url("/api/v1/locks/qa"))
+        .json(&json!({"token": first["token"]}))
+        .send()
+        .await
+        .unwrap();
+    let (_, env) = body(http.get(app.url("/api/v1/envs/qa")).send().await.unwrap()).await;
+    assert_eq!(
+        env["lock"],
+        Value::Null,
+        "nobody holds qa: the cancelled pipeline was not handed it"
+    );
+}

@@ -4,6 +4,8 @@
 mod support;
 
 mod bad_input;
+mod ci_api;
+mod ci_client;
 mod claims;
 mod cli;
 mod concurrency;

@@ -25,6 +25,7 @@ use baton_commands::{grammar, Baton, BatonError, CiCommand, Command, Invocation,
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
+use tokio::sync::broadcast::error::RecvError;
 
 pub use auth::{glob_match, sha256_hex, Caller, TokenEntry};
 
@@ -44,6 +45,13 @@ impl CiState {
             tokens: config.tokens.iter().map(TokenEntry::from_config).collect(),
             max_wait: config.max_wait,
         }
+    }
+}
+
+impl CiState {
+    /// The longest a lock request may wait, so the server's request timeout can allow for it.
+    pub fn max_wait(&self) -> Duration {
+        self.max_wait
     }
 }
 
@@ -457,24 +465,16 @@ async fn events(State(s): State<CiState>, headers: HeaderMap) -> Response {
 fn event_stream(baton: &Baton) -> impl Stream<Item = Result<SseEvent, Infallible>> {
     let rx = baton.events().subscribe();
     stream::unfold(rx, |mut rx| async move {
-        loop {
-            match rx.recv().await {
-                Ok(BusMessage::Event(e)) => {
-                    return Some((
-                        Ok(SseEvent::default()
-                            .event(e.kind.clone())
-                            .data(e.raw.clone())),
-                        rx,
-                    ))
-                }
-                Ok(BusMessage::Resync) => {
-                    return Some((Ok(SseEvent::default().event("resync").data("{}")), rx))
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                    return Some((Ok(SseEvent::default().event("resync").data("{}")), rx))
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+        let event = match rx.recv().await {
+            Ok(BusMessage::Event(e)) => SseEvent::default()
+                .event(e.kind.clone())
+                .data(e.raw.clone()),
+            // Missed events (a reconnect, or a slow reader): tell the reader to re-read state.
+            Ok(BusMessage::Resync) | Err(RecvError::Lagged(_)) => {
+                SseEvent::default().event("resync").data("{}")
             }
-        }
+            Err(RecvError::Closed) => return None,
+        };
+        Some((Ok(event), rx))
     })
 }

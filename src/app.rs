@@ -47,8 +47,8 @@ pub fn build(config: &Config) -> anyhow::Result<Baton> {
     Ok(Baton::new(config, store))
 }
 
-/// The routes. Later adapters (Slack, Discord, CI) add theirs here.
-pub fn router(state: AppState) -> Router {
+/// The routes: health, the CI API, and every configured chat platform's.
+pub fn router(state: AppState, platforms: Router) -> Router {
     // Every route is bounded; a CI lock request may legitimately wait up to `ci.max_wait`.
     let bound = state.ci.max_wait() + Duration::from_secs(30);
     Router::new()
@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .with_state(state.clone())
         .merge(ci::routes(state.ci))
+        .merge(platforms)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
         .layer(axum::middleware::map_response(json_body_limit))
         .layer(TimeoutLayer::with_status_code(
@@ -125,7 +126,9 @@ pub async fn run(
     };
     // Subscribe to the event bus now, so the first waiter never starts on a cold subscription.
     baton.events();
-    let app = router(AppState::new(config, baton));
+    crate::platforms::spawn_background(config, &baton, &stop_rx)?;
+    let platforms = crate::platforms::routes(config, &baton)?;
+    let app = router(AppState::new(config, baton), platforms);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

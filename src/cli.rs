@@ -65,6 +65,18 @@ pub enum Cmd {
         #[arg(required = true, num_args = 1.., trailing_var_arg = true, allow_hyphen_values = true)]
         text: Vec<String>,
     },
+    /// Slack app tools (`baton slack manifest --url URL`).
+    Slack {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::platforms::slack::SlackCmd,
+    },
+    /// Discord application tools (`baton discord register`).
+    Discord {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::platforms::discord::DiscordCmd,
+    },
     /// Configuration tools.
     Config {
         /// What to do.
@@ -154,6 +166,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::Ci { action } => crate::ci_client::run(action).await,
+        Cmd::Slack { action } => crate::platforms::slack::run(action).await,
+        Cmd::Discord { action } => crate::platforms::discord::run(action).await,
         Cmd::Config {
             action: ConfigCmd::Check { config },
         } => match config.load() {

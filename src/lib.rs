@@ -3,6 +3,7 @@
 //!
 //! - [`cli`]: clap definitions and the dispatch of each subcommand.
 //! - [`app`]: the axum router, `/healthz` and `/readyz`, and the service loop with its sweeper.
+//! - [`platforms`]: Slack and Discord wired into the service (routes, background tasks, CLI).
 //! - [`dev`]: `baton dev`, a zero-config local run with demo data.
 //! - [`ci_client`]: `baton ci`, the CI client of the HTTP API.
 //! - [`console`]: the interactive console and `baton exec`.
@@ -13,4 +14,5 @@ pub mod ci_client;
 pub mod cli;
 pub mod console;
 pub mod dev;
+pub mod platforms;
 pub mod redis_process;

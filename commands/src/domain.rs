@@ -164,6 +164,36 @@ impl Actor {
     }
 }
 
+/// A secret (signing secret, bot token): readable only through [`Secret::expose`], and shown as
+/// `[redacted]` by `Debug` and `Display`, so no log line or error can carry it by accident.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that needs it (signing, an Authorization header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// Renders a duration the way people say it: `1h 30m`, `45s`, `2d 3h` (seconds dropped past an hour).
 pub fn human_duration(d: Duration) -> String {
     let secs = (d.as_millis() as u64).saturating_add(500) / 1000; // nearest second

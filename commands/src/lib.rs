@@ -6,6 +6,7 @@
 //! - [`reply`] / [`error`]: the platform-neutral answer, and every refusal a user can hit.
 //! - [`store`]: the Redis connection, key layout (a hash tag per env group) and Lua scripts.
 //! - [`events`]: the expiry sweeper that hands locks on when they lapse.
+//! - [`delivery`]: the trait each platform implements to post messages outside a request.
 //! - [`bus`]: the Pub/Sub event bus between instances; `ci` waits on it for hand-offs.
 //! - [`config`] / [`catalog`]: configuration, and its resolved view for lookups and roles.
 //! - [`domain`] / [`state`]: newtypes parsed at the edge, and env state as the scripts report it.
@@ -16,6 +17,7 @@ pub mod catalog;
 mod ci;
 pub mod command;
 pub mod config;
+pub mod delivery;
 mod deploy;
 pub mod domain;
 pub mod error;

@@ -21,6 +21,7 @@ impl Config {
         self.check_server_and_limits(ctx, &mut out);
         self.check_roles(ctx, &mut out);
         self.check_ci(ctx, &mut out);
+        self.check_secrets(ctx, &mut out);
         out
     }
 
@@ -236,7 +237,31 @@ impl Config {
     }
 }
 
+/// Secrets may come from the environment only, so config files can be shared and committed.
+const SECRETS: [&str; 4] = [
+    "slack.signing_secret",
+    "slack.bot_token",
+    "slack.app_token",
+    "discord.token",
+];
+
 impl Config {
+    fn check_secrets(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let set = [
+            self.slack.signing_secret.is_some(),
+            self.slack.bot_token.is_some(),
+            self.slack.app_token.is_some(),
+            self.discord.token.is_some(),
+        ];
+        for (path, is_set) in SECRETS.iter().zip(set) {
+            if is_set && !ctx.from_env(path) {
+                let var = format!("BATON_{}", path.replace('.', "__").to_uppercase());
+                let message = format!("`{path}` is a secret: remove it from the file and set {var} in the environment");
+                out.push(ctx.problem(path, message));
+            }
+        }
+    }
+
     fn check_ci(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
         let mut names = HashSet::new();
         let mut hashes = HashSet::new();

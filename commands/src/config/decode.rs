@@ -11,8 +11,8 @@ use serde::Deserialize;
 use toml::{Table, Value};
 
 use super::{
-    CiConfig, Config, ConfigErrors, Defaults, EnvConfig, PoolConfig, Problem, RedisConfig,
-    RolesConfig, ServerConfig,
+    AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig, PoolConfig,
+    Problem, RedisConfig, RolesConfig, ServerConfig, SlackConfig,
 };
 
 /// A `[section]` that environment variables may set. New sections join this list (and
@@ -39,6 +39,9 @@ const SECTIONS: &[Section] = &[
     Section::of::<Defaults>("defaults"),
     Section::of::<RolesConfig>("roles"),
     Section::of::<CiConfig>("ci"),
+    Section::of::<SlackConfig>("slack"),
+    Section::of::<DiscordConfig>("discord"),
+    Section::of::<AdminConfig>("admin"),
 ];
 
 /// Arrays of tables: configured only in the file, because `BATON_ENVS__…` has no way to say which.
@@ -55,6 +58,11 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
+    /// Whether `path` was set by an environment variable rather than the file.
+    pub(super) fn from_env(&self, path: &str) -> bool {
+        self.overridden.contains_key(path)
+    }
+
     pub(super) fn problem(&self, path: &str, message: impl Into<String>) -> Problem {
         match self.overridden.get(path) {
             Some(var) => Problem {
@@ -215,6 +223,9 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         defaults: section(root.remove("defaults"), "defaults", ctx, out),
         roles: section(root.remove("roles"), "roles", ctx, out),
         ci: section(root.remove("ci"), "ci", ctx, out),
+        slack: section(root.remove("slack"), "slack", ctx, out),
+        discord: section(root.remove("discord"), "discord", ctx, out),
+        admin: section(root.remove("admin"), "admin", ctx, out),
         envs,
         pools,
     };

@@ -17,6 +17,14 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
+mod admin;
+mod discord;
+mod slack;
+
+pub use admin::*;
+pub use discord::DiscordConfig;
+pub use slack::SlackConfig;
+
 use serde::Deserialize;
 
 use crate::domain::{preview, EnvName};
@@ -39,6 +47,12 @@ pub struct Config {
     pub roles: RolesConfig,
     /// `[ci]`: the CI API's bearer tokens (hashed) and limits.
     pub ci: CiConfig,
+    /// `[slack]`: the Slack app.
+    pub slack: SlackConfig,
+    /// `[discord]`: the Discord application.
+    pub discord: DiscordConfig,
+    /// `[admin]`: the team's other Redis patterns.
+    pub admin: AdminConfig,
 }
 
 /// The HTTP listener and the background sweep.

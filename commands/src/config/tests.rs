@@ -363,3 +363,24 @@ fn errors_display_one_line_per_problem() {
         "config.toml:12: unknown key `servr`\nconfig.toml: BATON_X__Y: unknown key `y`"
     );
 }
+
+#[test]
+fn secrets_are_refused_in_the_file_and_accepted_from_the_environment() {
+    let found = problems("[slack]\nsigning_secret = \"abc123\"\n");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].line, Some(2));
+    assert!(
+        found[0].message.contains("BATON_SLACK__SIGNING_SECRET"),
+        "{}",
+        found[0].message
+    );
+    assert!(
+        !found[0].message.contains("abc123"),
+        "the secret is never echoed"
+    );
+
+    let config = Config::load(None, vars(&[("BATON_SLACK__SIGNING_SECRET", "abc123")])).unwrap();
+    let secret = config.slack.signing_secret.unwrap();
+    assert_eq!(secret.expose(), "abc123");
+    assert_eq!(format!("{secret:?} {secret}"), "[redacted] [redacted]");
+}

@@ -58,6 +58,7 @@ impl Call {
 /// Baton's handle on Redis. Cheap to clone; clones share one connection.
 #[derive(Clone)]
 pub struct Store {
+    config: Arc<RedisConfig>,
     client: redis::Client,
     conn: ConnectionManager,
     keys: Keys,
@@ -79,6 +80,7 @@ impl Store {
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager)?;
         Ok(Self {
+            config: Arc::new(cfg.clone()),
             client,
             conn,
             keys: Keys::new(&cfg.prefix),
@@ -91,6 +93,11 @@ impl Store {
     /// A fresh Pub/Sub connection (the event bus keeps one per instance), bounded in time.
     pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
         self.bounded(self.client.get_async_pubsub()).await
+    }
+
+    /// Where Redis is, for libraries that open connections of their own (bullmq-official).
+    pub fn config(&self) -> &RedisConfig {
+        &self.config
     }
 
     /// The key layout.

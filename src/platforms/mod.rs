@@ -1,0 +1,28 @@
+//! Chat platforms wired into the service: each contributes HTTP routes, background tasks (Slack
+//! Socket Mode, the Discord gateway) and CLI subcommands. The logic lives in `baton-adapters`.
+
+pub mod discord;
+pub mod slack;
+
+use axum::Router;
+use baton_commands::config::Config;
+use baton_commands::Baton;
+use tokio::sync::watch;
+
+/// The routes of every configured platform.
+pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
+    Ok(Router::new()
+        .merge(slack::routes(config, baton)?)
+        .merge(discord::routes(config, baton)?))
+}
+
+/// Starts every configured platform's background task; each stops when `stop` turns true.
+pub fn spawn_background(
+    config: &Config,
+    baton: &Baton,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    slack::spawn_background(config, baton, stop.clone())?;
+    discord::spawn_background(config, baton, stop.clone())?;
+    Ok(())
+}

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::broadcast;
 
-use crate::store::Store;
+use crate::store::{Store, SubMsg};
 
 /// A state change as published by the scripts.
 #[derive(Clone, Debug, Deserialize)]
@@ -49,20 +49,15 @@ impl EventBus {
         let (tx, _) = broadcast::channel(4096);
         let bus = Self { tx: tx.clone() };
         tokio::spawn(async move {
-            let channel = store.keys().events_channel();
             let mut backoff = Duration::from_millis(100);
             loop {
-                match store.pubsub().await {
-                    Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                        Ok(()) => {
-                            backoff = Duration::from_millis(100);
-                            let _ = tx.send(BusMessage::Resync);
-                            let mut stream = pubsub.on_message();
-                            while let Some(msg) = stream.next().await {
-                                let Ok(raw) = msg.get_payload::<String>() else {
-                                    continue;
-                                };
-                                match serde_json::from_str::<Event>(&raw) {
+                match store.subscribe_events().await {
+                    Ok(mut stream) => {
+                        backoff = Duration::from_millis(100);
+                        let _ = tx.send(BusMessage::Resync);
+                        while let Some(msg) = stream.next().await {
+                            match msg {
+                                SubMsg::Message(raw) => match serde_json::from_str::<Event>(&raw) {
                                     Ok(mut event) => {
                                         event.raw = raw;
                                         let _ = tx.send(BusMessage::Event(Arc::new(event)));
@@ -70,12 +65,14 @@ impl EventBus {
                                     Err(e) => {
                                         tracing::warn!(error = %e, "unreadable event on the bus")
                                     }
+                                },
+                                SubMsg::Reconnected => {
+                                    let _ = tx.send(BusMessage::Resync);
                                 }
                             }
-                            tracing::warn!("event subscription lost; reconnecting");
                         }
-                        Err(e) => tracing::warn!(error = %e, "subscribing to events failed"),
-                    },
+                        tracing::warn!("event subscription lost; reconnecting");
+                    }
                     Err(e) => tracing::debug!(error = %e, "event bus cannot reach Redis yet"),
                 }
                 tokio::time::sleep(backoff).await;

@@ -22,6 +22,7 @@ impl Config {
         self.check_roles(ctx, &mut out);
         self.check_ci(ctx, &mut out);
         self.check_secrets(ctx, &mut out);
+        self.check_redis_topology(ctx, &mut out);
         out
     }
 
@@ -259,6 +260,34 @@ impl Config {
                 let message = format!("`{path}` is a secret: remove it from the file and set {var} in the environment");
                 out.push(ctx.problem(path, message));
             }
+        }
+    }
+
+    fn check_redis_topology(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let r = &self.redis;
+        if !r.cluster.is_empty() && (!r.sentinels.is_empty() || r.master_name.is_some()) {
+            out.push(ctx.problem(
+                "redis.cluster",
+                "use either redis.cluster or redis.sentinels + redis.master_name, not both",
+            ));
+        }
+        if r.master_name.is_some() != !r.sentinels.is_empty() {
+            out.push(ctx.problem("redis.master_name", "Sentinel needs both redis.sentinels (their URLs) and redis.master_name (the service name)"));
+        }
+        for url in r.sentinels.iter().chain(&r.cluster) {
+            if !REDIS_SCHEMES.iter().any(|s| url.starts_with(s)) {
+                let message = format!(
+                    "`{}` is not a Redis URL: start it with redis:// or rediss://",
+                    preview(url)
+                );
+                out.push(ctx.problem("redis", message));
+            }
+        }
+        if r.wait_replicas > 0 && r.wait_timeout.is_zero() {
+            out.push(ctx.problem(
+                "redis.wait_timeout",
+                "redis.wait_timeout must be above zero when wait_replicas is set, like \"100ms\"",
+            ));
         }
     }
 

@@ -22,7 +22,7 @@ mod discord;
 mod slack;
 
 pub use admin::*;
-pub use discord::DiscordConfig;
+pub use discord::{DiscordConfig, DiscordMode};
 pub use slack::SlackConfig;
 
 use serde::Deserialize;
@@ -86,6 +86,18 @@ pub struct RedisConfig {
     /// Hard bound on any one Redis call: locks fail closed quickly instead of hanging a chat reply.
     #[serde(deserialize_with = "duration")]
     pub timeout: Duration,
+    /// Sentinel URLs (`redis://host:26379`); with `master_name`, Baton follows the primary.
+    pub sentinels: Vec<String>,
+    /// The Sentinel service name of the primary.
+    pub master_name: Option<String>,
+    /// Cluster seed URLs; any reachable node is enough to learn the topology.
+    pub cluster: Vec<String>,
+    /// After taking a lock, wait until this many replicas have it (`WAIT`), narrowing the window
+    /// in which a failover loses a just-granted lock. 0 = do not wait.
+    pub wait_replicas: u32,
+    /// How long that `WAIT` may take.
+    #[serde(deserialize_with = "duration")]
+    pub wait_timeout: Duration,
 }
 
 impl Default for RedisConfig {
@@ -94,6 +106,11 @@ impl Default for RedisConfig {
             url: "redis://127.0.0.1:6379".into(),
             prefix: "baton".into(),
             timeout: Duration::from_secs(2),
+            sentinels: Vec::new(),
+            master_name: None,
+            cluster: Vec::new(),
+            wait_replicas: 0,
+            wait_timeout: Duration::from_millis(100),
         }
     }
 }

@@ -1,10 +1,12 @@
-//! The Redis store: one reconnecting connection, the key layout and the scripts.
+//! The Redis store: the connection (one server, Sentinel or Cluster), the key layout and the
+//! scripts.
 //!
-//! Command code sees only [`Store::eval`] and friends, never a connection type, so Sentinel and
-//! Cluster can be added behind [`Store`] without touching it. Every call is bounded in time: a
-//! Redis that is down or hung yields [`StoreError::Unavailable`] within `redis.timeout`, and the
-//! connection comes back by itself when Redis does.
+//! Command code sees only [`Store::eval`] and friends, never a connection type; the
+//! backend (one server, Sentinel, Cluster) decides how a call reaches Redis. Every call is bounded in time: a Redis that is
+//! down or hung yields [`StoreError::Unavailable`] within `redis.timeout`, and the connection
+//! comes back by itself when Redis (or a new primary) does.
 
+mod backend;
 pub mod keys;
 pub mod scripts;
 
@@ -12,12 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use futures_util::stream::BoxStream;
 use redis::{Cmd, ErrorKind, FromRedisValue, Script, ServerErrorKind, Value};
 use serde::de::DeserializeOwned;
 
 use crate::config::RedisConfig;
 use crate::domain::EnvName;
+pub use backend::SubMsg;
+use backend::{Backend, Conn};
 pub use keys::{EnvKeys, Keys};
 
 /// Why the store could not answer. Its `Display` is safe to show people; causes go to `tracing`.
@@ -59,8 +63,7 @@ impl Call {
 #[derive(Clone)]
 pub struct Store {
     config: Arc<RedisConfig>,
-    client: redis::Client,
-    conn: ConnectionManager,
+    backend: Arc<Backend>,
     keys: Keys,
     timeout: Duration,
     history_length: usize,
@@ -68,31 +71,17 @@ pub struct Store {
 }
 
 impl Store {
-    /// Prepares a connection without touching the network: Baton starts, and answers "store
+    /// Prepares the connection without touching the network: Baton starts, and answers "store
     /// unavailable", while Redis is down, and connects once it is up.
     pub fn connect(cfg: &RedisConfig, history_length: usize) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(cfg.url.as_str())?;
-        let step = (cfg.timeout / 4).max(Duration::from_millis(100));
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(step))
-            .set_response_timeout(Some(step))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager)?;
         Ok(Self {
             config: Arc::new(cfg.clone()),
-            client,
-            conn,
+            backend: Arc::new(Backend::connect(cfg)?),
             keys: Keys::new(&cfg.prefix),
             timeout: cfg.timeout,
             history_length,
             round_trips: Arc::new(AtomicU64::new(0)),
         })
-    }
-
-    /// A fresh Pub/Sub connection (the event bus keeps one per instance), bounded in time.
-    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
-        self.bounded(self.client.get_async_pubsub()).await
     }
 
     /// Where Redis is, for libraries that open connections of their own (bullmq-official).
@@ -108,6 +97,19 @@ impl Store {
     /// How many round trips this store (and its clones) has made: what tests and `bench` count.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
+    }
+
+    /// A subscription to the event channel that survives reconnects (the event bus keeps one).
+    pub async fn subscribe_events(&self) -> Result<BoxStream<'static, SubMsg>, StoreError> {
+        let subscribe = self.backend.subscribe(self.keys.events_channel());
+        match tokio::time::timeout(self.timeout, subscribe).await {
+            Ok(Ok(stream)) => Ok(stream),
+            Ok(Err(e)) => {
+                self.backend.failed(&e);
+                Err(classify(&e))
+            }
+            Err(_) => Err(StoreError::Unavailable),
+        }
     }
 
     /// A call of `script` on `envs`, which must all belong to `group`.
@@ -143,49 +145,71 @@ impl Store {
         all.pop().ok_or(StoreError::Unexpected)
     }
 
-    /// Runs several script calls (one per group) in one pipelined round trip.
+    /// Runs several script calls (one per group) in one pipelined round trip. In a Cluster a
+    /// pipeline must stay in one slot, so there the calls go out concurrently instead.
     pub async fn eval_many<T: DeserializeOwned>(
         &self,
         calls: Vec<Call>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        for c in &calls {
-            pipe.add_command(c.cmd());
-        }
-        let mut values: Vec<Value> = self
-            .bounded(pipe.query_async(&mut self.conn.clone()))
-            .await?;
-        // After a Redis restart the script cache is empty: load, then re-run exactly the calls
-        // that were refused with NOSCRIPT (they changed nothing).
+        let values = if self.backend.pipelines_across_groups() || calls.len() < 2 {
+            self.eval_pipeline(&calls).await?
+        } else {
+            let each = calls
+                .iter()
+                .map(|c| self.eval_pipeline(std::slice::from_ref(c)));
+            let mut values = Vec::with_capacity(calls.len());
+            for v in futures_util::future::join_all(each).await {
+                values.extend(v?);
+            }
+            values
+        };
+        values.into_iter().map(decode_json).collect()
+    }
+
+    async fn eval_pipeline(&self, calls: &[Call]) -> Result<Vec<Value>, StoreError> {
+        let mut values = self.send(calls).await?;
+        // After a Redis restart (or on a new Cluster node) the script cache is empty: load, then
+        // re-run exactly the calls that were refused with NOSCRIPT (they changed nothing).
         let missing: Vec<usize> = (0..values.len())
             .filter(|&i| is_noscript(&values[i]))
             .collect();
         if !missing.is_empty() {
             self.load_scripts().await?;
-            let mut retry = redis::pipe();
-            retry.ignore_errors();
-            for &i in &missing {
-                retry.add_command(calls[i].cmd());
-            }
-            let again: Vec<Value> = self
-                .bounded(retry.query_async(&mut self.conn.clone()))
-                .await?;
+            let retry: Vec<&Call> = missing.iter().map(|&i| &calls[i]).collect();
+            let again = self.send_refs(&retry).await?;
             for (i, v) in missing.into_iter().zip(again) {
                 values[i] = v;
             }
         }
-        values.into_iter().map(decode_json).collect()
+        Ok(values)
+    }
+
+    async fn send(&self, calls: &[Call]) -> Result<Vec<Value>, StoreError> {
+        self.send_refs(&calls.iter().collect::<Vec<_>>()).await
+    }
+
+    async fn send_refs(&self, calls: &[&Call]) -> Result<Vec<Value>, StoreError> {
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for c in calls {
+            pipe.add_command(c.cmd());
+        }
+        self.run(|mut conn| async move { pipe.query_async(&mut conn).await })
+            .await
     }
 
     /// Runs one plain command (a read), retried once if the connection had just dropped.
-    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        match self.bounded(cmd.query_async(&mut self.conn.clone())).await {
-            Err(StoreError::Unavailable) => {
-                self.bounded(cmd.query_async(&mut self.conn.clone())).await
-            }
+    pub async fn query<T: FromRedisValue + Send>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        match self.query_once(cmd).await {
+            Err(StoreError::Unavailable) => self.query_once(cmd).await,
             other => other,
         }
+    }
+
+    /// Runs one plain command once (a write that must not be repeated).
+    pub async fn query_once<T: FromRedisValue + Send>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+        self.run(|mut conn| async move { cmd.query_async(&mut conn).await })
+            .await
     }
 
     /// Whether Redis answers right now (`/readyz`).
@@ -195,30 +219,50 @@ impl Store {
     }
 
     /// Loads every script, so that the first command after start-up is already one EVALSHA.
+    /// One pipeline on a single server; in a Cluster each `SCRIPT LOAD` goes to every node.
     pub async fn load_scripts(&self) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for code in scripts::sources() {
-            pipe.cmd("SCRIPT").arg("LOAD").arg(code);
+        if self.backend.pipelines_across_groups() {
+            let mut pipe = redis::pipe();
+            for code in scripts::sources() {
+                pipe.cmd("SCRIPT").arg("LOAD").arg(code);
+            }
+            let _: Vec<String> = self
+                .run(|mut conn| async move { pipe.query_async(&mut conn).await })
+                .await?;
+        } else {
+            for code in scripts::sources() {
+                let mut cmd = redis::cmd("SCRIPT");
+                cmd.arg("LOAD").arg(code);
+                let _: Value = self.query_once(&cmd).await?;
+            }
         }
-        let _: Vec<String> = self
-            .bounded(pipe.query_async(&mut self.conn.clone()))
-            .await?;
         Ok(())
     }
 
-    async fn bounded<T>(
-        &self,
-        fut: impl std::future::Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, StoreError> {
+    /// One round trip on a fresh connection handle, bounded by `redis.timeout`.
+    async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Conn) -> Fut + Send,
+        Fut: std::future::Future<Output = redis::RedisResult<T>> + Send,
+        T: Send,
+    {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout(self.timeout, fut).await {
+        // Boxed: the connection's future types are deep, and every command would inherit them.
+        let call: futures_util::future::BoxFuture<'_, redis::RedisResult<T>> = Box::pin(async {
+            let conn = self.backend.conn().await?;
+            f(conn).await
+        });
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
+                self.backend.failed(&e);
                 Err(classify(&e))
             }
             Err(_) => {
                 tracing::warn!(timeout = ?self.timeout, "redis call timed out");
+                self.backend
+                    .failed(&redis::RedisError::from((ErrorKind::Io, "timed out")));
                 Err(StoreError::Unavailable)
             }
         }

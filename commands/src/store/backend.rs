@@ -1,0 +1,328 @@
+//! The three ways to reach Redis: one server, a Sentinel-managed primary, or a Cluster. Command
+//! code never sees which; it gets a [`Conn`] that speaks `ConnectionLike`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use futures_util::stream::{BoxStream, StreamExt};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::{Cmd, Pipeline, PushKind, RedisFuture, RedisResult, Value};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::config::RedisConfig;
+
+/// A connection for one call: cheap to clone, reconnects by itself.
+#[derive(Clone)]
+pub enum Conn {
+    /// One server, or the current Sentinel primary.
+    Manager(ConnectionManager),
+    /// A Cluster: every call is routed to its key's slot owner.
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Conn::Manager(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Conn::Manager(c) => c.req_packed_commands(cmd, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Manager(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// What a subscription yields.
+pub enum SubMsg {
+    /// A published payload.
+    Message(String),
+    /// The subscription was lost and re-established: anything in between is gone.
+    Reconnected,
+}
+
+/// How this deployment reaches Redis.
+pub enum Backend {
+    /// `redis.url`.
+    Single {
+        client: redis::Client,
+        conn: ConnectionManager,
+    },
+    /// `redis.sentinels` + `redis.master_name`.
+    Sentinel(Arc<SentinelBackend>),
+    /// `redis.cluster`: connected on first use (it needs the topology), retried until it works.
+    Cluster {
+        seeds: Vec<String>,
+        client: ClusterClient,
+        conn: tokio::sync::OnceCell<ClusterConnection>,
+    },
+}
+
+fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
+    let step = (timeout / 4).max(Duration::from_millis(100));
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(step))
+        .set_response_timeout(Some(step))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200))
+}
+
+impl Backend {
+    /// Prepares the backend without touching the network: Baton starts while Redis is down and
+    /// connects once it is up.
+    pub fn connect(cfg: &RedisConfig) -> RedisResult<Self> {
+        if !cfg.cluster.is_empty() {
+            let client = ClusterClient::builder(cfg.cluster.clone())
+                .connection_timeout(Duration::from_millis(500))
+                .response_timeout(cfg.timeout.min(Duration::from_secs(1)))
+                .retries(1)
+                .build()?;
+            let conn = tokio::sync::OnceCell::new();
+            return Ok(Backend::Cluster {
+                seeds: cfg.cluster.clone(),
+                client,
+                conn,
+            });
+        }
+        if let Some(master) = &cfg.master_name {
+            let backend = Arc::new(SentinelBackend::new(&cfg.sentinels, master, cfg.timeout)?);
+            if tokio::runtime::Handle::try_current().is_ok() {
+                backend.clone().watch(cfg.sentinels.clone());
+            }
+            return Ok(Backend::Sentinel(backend));
+        }
+        let client = redis::Client::open(cfg.url.as_str())?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), manager_config(cfg.timeout))?;
+        Ok(Backend::Single { client, conn })
+    }
+
+    /// A connection for the next call.
+    pub async fn conn(&self) -> RedisResult<Conn> {
+        match self {
+            Backend::Single { conn, .. } => Ok(Conn::Manager(conn.clone())),
+            Backend::Sentinel(s) => s.conn().await.map(Conn::Manager),
+            Backend::Cluster { client, conn, .. } => {
+                let conn = conn
+                    .get_or_try_init(|| client.get_async_connection())
+                    .await?;
+                Ok(Conn::Cluster(conn.clone()))
+            }
+        }
+    }
+
+    /// Whether calls may be pipelined across groups (not in a Cluster: one slot per pipeline).
+    pub fn pipelines_across_groups(&self) -> bool {
+        !matches!(self, Backend::Cluster { .. })
+    }
+
+    /// Told about a failed call, so a Sentinel backend can look for a new primary.
+    pub fn failed(&self, e: &redis::RedisError) {
+        if let Backend::Sentinel(s) = self {
+            s.clone().on_error(e);
+        }
+    }
+
+    /// A subscription to `channel` that survives reconnects, each reported as `Reconnected`.
+    pub fn subscribe(
+        &self,
+        channel: String,
+    ) -> BoxFuture<'_, RedisResult<BoxStream<'static, SubMsg>>> {
+        Box::pin(async move {
+            match self {
+                Backend::Single { client, .. } => pubsub_stream(client.clone(), channel).await,
+                Backend::Sentinel(s) => pubsub_stream(s.client().await?, channel).await,
+                Backend::Cluster { seeds, .. } => cluster_stream(seeds.clone(), channel).await,
+            }
+        })
+    }
+}
+
+async fn pubsub_stream(
+    client: redis::Client,
+    channel: String,
+) -> RedisResult<BoxStream<'static, SubMsg>> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(&channel).await?;
+    let messages = pubsub
+        .into_on_message()
+        .filter_map(|m| async move { m.get_payload::<String>().ok().map(SubMsg::Message) });
+    Ok(messages.boxed())
+}
+
+/// Cluster Pub/Sub over RESP3 pushes: the subscription lands on the channel's slot owner and
+/// is re-established by redis-rs after a node restart; a `Disconnection` push means "re-read".
+async fn cluster_stream(
+    seeds: Vec<String>,
+    channel: String,
+) -> RedisResult<BoxStream<'static, SubMsg>> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<redis::PushInfo>();
+    let client = ClusterClient::builder(seeds)
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .push_sender(tx)
+        .connection_timeout(Duration::from_millis(500))
+        .build()?;
+    let mut conn = client.get_async_connection().await?;
+    conn.subscribe(&channel).await?;
+    let pushes = futures_util::stream::poll_fn(move |cx| {
+        let _subscriber = &conn; // keeps the subscribed connection alive as long as the stream
+        rx.poll_recv(cx)
+    });
+    let messages = pushes.filter_map(|push| async move {
+        match push.kind {
+            PushKind::Message | PushKind::SMessage => match push.data.last() {
+                Some(Value::BulkString(b)) => {
+                    String::from_utf8(b.clone()).ok().map(SubMsg::Message)
+                }
+                _ => None,
+            },
+            PushKind::Disconnection => Some(SubMsg::Reconnected),
+            _ => None,
+        }
+    });
+    Ok(messages.boxed())
+}
+
+/// The Sentinel-managed primary. redis-rs resolves the primary once and then stays on that
+/// address forever, so this re-resolves through the sentinels after connection errors and
+/// `READONLY`/`MASTERDOWN` answers, and rebuilds the connection when the primary moved.
+pub struct SentinelBackend {
+    sentinel: Mutex<SentinelClient>,
+    current: RwLock<Option<(String, redis::Client, ConnectionManager)>>,
+    last_refresh: std::sync::Mutex<Option<Instant>>,
+    timeout: Duration,
+}
+
+impl SentinelBackend {
+    fn new(sentinels: &[String], master: &str, timeout: Duration) -> RedisResult<Self> {
+        let sentinel = SentinelClient::build(
+            sentinels.to_vec(),
+            master.to_string(),
+            None,
+            SentinelServerType::Master,
+        )?;
+        Ok(Self {
+            sentinel: Mutex::new(sentinel),
+            current: RwLock::new(None),
+            last_refresh: std::sync::Mutex::new(None),
+            timeout,
+        })
+    }
+
+    async fn conn(&self) -> RedisResult<ConnectionManager> {
+        if let Some((_, _, conn)) = self.current.read().await.as_ref() {
+            return Ok(conn.clone());
+        }
+        self.refresh().await?;
+        self.current
+            .read()
+            .await
+            .as_ref()
+            .map(|(_, _, c)| c.clone())
+            .ok_or_else(|| (redis::ErrorKind::Io, "no primary known yet").into())
+    }
+
+    async fn client(&self) -> RedisResult<redis::Client> {
+        self.conn().await?;
+        self.current
+            .read()
+            .await
+            .as_ref()
+            .map(|(_, c, _)| c.clone())
+            .ok_or_else(|| (redis::ErrorKind::Io, "no primary known yet").into())
+    }
+
+    /// Asks the sentinels for the primary; swaps the connection when it moved.
+    pub async fn refresh(&self) -> RedisResult<()> {
+        let client = {
+            let mut sentinel = self.sentinel.lock().await;
+            tokio::time::timeout(self.timeout, sentinel.async_get_client())
+                .await
+                .map_err(|_| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::Io,
+                        "sentinels did not answer in time",
+                    ))
+                })??
+        };
+        let addr = client.get_connection_info().addr().to_string();
+        let mut current = self.current.write().await;
+        if current.as_ref().is_some_and(|(a, _, _)| *a == addr) {
+            return Ok(());
+        }
+        tracing::warn!(primary = %addr, "Redis primary (re)resolved through Sentinel");
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), manager_config(self.timeout))?;
+        *current = Some((addr, client, conn));
+        Ok(())
+    }
+
+    fn on_error(self: Arc<Self>, e: &redis::RedisError) {
+        let moved = e.is_io_error()
+            || e.is_timeout()
+            || e.is_connection_dropped()
+            || e.is_connection_refusal()
+            || matches!(
+                e.kind(),
+                redis::ErrorKind::Server(
+                    redis::ServerErrorKind::ReadOnly | redis::ServerErrorKind::MasterDown
+                )
+            );
+        if !moved {
+            return;
+        }
+        {
+            let mut last = self.last_refresh.lock().expect("not poisoned");
+            if last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        tokio::spawn(async move {
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "asking the sentinels for the primary failed");
+            }
+        });
+    }
+
+    /// Follows `+switch-master` on the sentinels, so a failover is noticed before the next error.
+    pub fn watch(self: Arc<Self>, sentinels: Vec<String>) {
+        for url in sentinels {
+            let me = self.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Ok(client) = redis::Client::open(url.as_str()) {
+                        if let Ok(mut pubsub) = client.get_async_pubsub().await {
+                            if pubsub.subscribe("+switch-master").await.is_ok() {
+                                let mut messages = pubsub.on_message();
+                                while messages.next().await.is_some() {
+                                    let _ = me.refresh().await;
+                                }
+                            }
+                        }
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        }
+    }
+}

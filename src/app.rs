@@ -2,6 +2,7 @@
 //! shutdown future, so tests bind port 0 and stop them when they are done.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -13,6 +14,7 @@ use baton_adapters::ci::{self, CiState};
 use baton_commands::config::Config;
 use baton_commands::store::Store;
 use baton_commands::Baton;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -55,6 +57,7 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
         .with_state(state.clone())
         .merge(ci::routes(state.ci))
         .merge(platforms)
@@ -83,6 +86,56 @@ async fn json_body_limit(response: axum::response::Response) -> axum::response::
         .into_response()
 }
 
+/// The process-wide Prometheus recorder (installed once, shared by every app in the process).
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let seconds = [
+            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets(&seconds)
+            .expect("static buckets are valid")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!(
+                "a metrics recorder was already installed; /metrics shows only this one's"
+            );
+        }
+        handle
+    })
+}
+
+/// `/metrics`: counters and histograms recorded as commands run, plus the live state of every env
+/// (read at scrape time, one round trip) so the gauges are never stale.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let handle = prometheus();
+    handle.run_upkeep();
+    let envs = state.baton.catalog().envs().iter().collect();
+    match state.baton.env_states(envs).await {
+        Ok((states, _)) => {
+            let count = |f: &dyn Fn(&baton_commands::state::EnvState) -> bool| {
+                states.iter().filter(|s| f(s)).count() as f64
+            };
+            metrics::gauge!("baton_active_locks").set(count(&|s| s.lock.is_some()));
+            metrics::gauge!("baton_active_claims").set(count(&|s| s.claim.is_some()));
+            metrics::gauge!("baton_frozen_envs").set(count(&|s| s.freeze.is_some()));
+            metrics::gauge!("baton_queued_waiters")
+                .set(states.iter().map(|s| s.queue.len()).sum::<usize>() as f64);
+            metrics::gauge!("baton_store_up").set(1.0);
+        }
+        Err(_) => metrics::gauge!("baton_store_up").set(0.0),
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        handle.render(),
+    )
+}
+
 async fn openapi() -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -108,6 +161,7 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    prometheus(); // before the first command, so nothing recorded is lost
     if let Err(e) = baton.store().load_scripts().await {
         tracing::warn!(error = %e, "could not load scripts at start-up; they load on first use");
     }
@@ -128,10 +182,13 @@ pub async fn run(
     baton.events();
     crate::platforms::spawn_background(config, &baton, &stop_rx)?;
     let platforms = crate::platforms::routes(config, &baton)?;
+    let closing = baton.clone();
     let app = router(AppState::new(config, baton), platforms);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;
+            tracing::info!("shutting down: answering waiters, finishing in-flight requests");
+            closing.begin_shutdown();
             let _ = stop_tx.send(true);
         })
         .await;

@@ -15,6 +15,9 @@ use crate::{app, console, dev};
 #[derive(Parser, Debug)]
 #[command(name = "baton", version, about)]
 pub struct Cli {
+    /// Log format on stderr: `text` for people, `json` for log pipelines.
+    #[arg(long, global = true, env = "BATON_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     /// What to run.
     #[command(subcommand)]
     pub command: Cmd,
@@ -77,6 +80,8 @@ pub enum Cmd {
         #[command(subcommand)]
         action: crate::platforms::discord::DiscordCmd,
     },
+    /// Load generator: lock/unlock cycles through the HTTP API; throughput, latency, Redis cost.
+    Bench(crate::bench::BenchArgs),
     /// Configuration tools.
     Config {
         /// What to do.
@@ -166,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::Ci { action } => crate::ci_client::run(action).await,
+        Cmd::Bench(args) => crate::bench::run(args).await,
         Cmd::Slack { action } => crate::platforms::slack::run(action).await,
         Cmd::Discord { action } => crate::platforms::discord::run(action).await,
         Cmd::Config {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use baton_commands::config::{CiTokenConfig, Config};
+use baton_commands::store::Store;
 use baton_commands::{Actor, Baton};
 use tokio::net::TcpListener;
 
@@ -57,6 +58,9 @@ pub async fn run(
     seed(&baton)
         .await
         .context("seeding demo data: is Redis reachable?")?;
+    seed_admin(&config, &baton)
+        .await
+        .context("seeding the admin commands' demo data")?;
 
     println!("Baton dev is running.");
     println!(
@@ -76,7 +80,16 @@ pub async fn run(
     );
     println!("  ci token  {ci_token}  (ci:dev, every env; this run only)");
     println!("            curl -X POST -H 'Authorization: Bearer {ci_token}' http://{addr}/api/v1/locks/qa");
-    println!("Try: lock prod 30m testing · status · claim staging 2h QA · history canary · help · quit\n");
+    println!("  admin     demo BullMQ queues, sessions, rate limits and leaderboards ([admin] in dev.toml)");
+    println!(
+        "Try: lock prod 30m testing · status · claim staging 2h QA · history canary · help · quit"
+    );
+    println!(
+        "     admin queues · admin queues emails · admin session alice · admin ratelimit login bob"
+    );
+    println!(
+        "     admin leaderboard weekly around player-042 · admin kick alice · admin history\n"
+    );
 
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let service = {
@@ -112,5 +125,158 @@ async fn seed(baton: &Baton) -> anyhow::Result<()> {
             tracing::warn!(%e, text, "demo command refused");
         }
     }
+    Ok(())
+}
+
+/// Demo data for every `admin` command, at the keys dev.toml's `[admin]` names: BullMQ queues
+/// written by BullMQ's own scripts (bullmq-official: waiting, failed, completed, delayed,
+/// prioritized, and a paused queue), two sessions, rate-limit counters of each kind and two
+/// leaderboards.
+async fn seed_admin(config: &Config, baton: &Baton) -> anyhow::Result<()> {
+    let admin = &config.admin;
+    let store = baton.store();
+    let run = |cmd: redis::Cmd| async move { store.query::<redis::Value>(&cmd).await };
+    let cmd = |name: &str, args: &[String]| {
+        let mut c = redis::cmd(name);
+        c.arg(args);
+        c
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
+
+    for (user, age_secs) in [("alice", 7200u64), ("bob", 600)] {
+        let key = admin.session_key.replace("{user}", user);
+        let token = format!("{:032x}", rand::random::<u128>());
+        let ttl = (86_400 - age_secs).to_string();
+        run(cmd("SET", &[key, token, "EX".into(), ttl])).await?;
+    }
+
+    let key = |limiter: &str, id: &str, window: &str| {
+        admin
+            .ratelimits
+            .iter()
+            .find(|r| r.name == limiter)
+            .map(|r| r.pattern.replace("{id}", id).replace('*', window))
+    };
+    if let Some(otp) = key("otp", "alice@example.com", "") {
+        run(cmd("SET", &[otp, "4".into(), "EX".into(), "420".into()])).await?;
+    }
+    let minute = now / 60_000;
+    for (ago, count) in [(2, 3), (1, 9), (0, 6)] {
+        if let Some(login) = key("login", "bob", &(minute - ago).to_string()) {
+            run(cmd(
+                "SET",
+                &[login, count.to_string(), "EX".into(), "180".into()],
+            ))
+            .await?;
+        }
+    }
+    if let Some(api) = key("api", "carol", "") {
+        let mut args = vec![api.clone()];
+        for i in 0..40u64 {
+            args.extend([
+                (now - i * 1400).to_string(),
+                format!("req-{}", now - i * 1400),
+            ]);
+        }
+        run(cmd("ZADD", &args)).await?;
+        run(cmd("PEXPIRE", &[api, "60000".into()])).await?;
+    }
+
+    for board in &admin.leaderboards {
+        let mut args = vec![board.key.clone()];
+        for i in 1..=200u64 {
+            let score = match board.order {
+                baton_commands::config::BoardOrder::Desc => (i * 7919 % 10_007).to_string(),
+                baton_commands::config::BoardOrder::Asc => {
+                    format!("{:.2}", 55.0 + (i * 31 % 97) as f64 / 3.0)
+                }
+            };
+            args.extend([score, format!("player-{i:03}")]);
+        }
+        run(cmd("ZADD", &args)).await?;
+    }
+
+    seed_bullmq(config, store).await
+}
+
+/// Two demo queues through bullmq-official, once (a rerun against the same Redis adds nothing).
+async fn seed_bullmq(config: &Config, store: &Store) -> anyhow::Result<()> {
+    use bullmq::options::RedisConnectionOptions;
+    use bullmq::{Job, Queue, QueueOptions, Worker, WorkerOptions};
+    use std::time::Duration;
+
+    let prefix = config.admin.bullmq_prefix.clone();
+    let connection = RedisConnectionOptions::new().url(config.redis.url.clone());
+    let seeded: bool = store
+        .query(redis::cmd("EXISTS").arg(format!("{prefix}:emails:meta")))
+        .await?;
+    if seeded {
+        return Ok(());
+    }
+    let options = QueueOptions::new()
+        .connection(connection.clone())
+        .prefix(prefix.clone());
+    let emails = Queue::with_options("emails", options.clone()).await?;
+    for i in 0..5 {
+        let to = format!("user{i}@example.com");
+        emails
+            .add("send-welcome", serde_json::json!({ "to": to }))
+            .await?;
+    }
+    // Jobs taken the way a worker takes them, then failed or completed, as a real app's would be.
+    let worker = Worker::with_options(
+        "emails",
+        |_job: Job, _token| async move { Ok(serde_json::Value::Null) },
+        WorkerOptions::new()
+            .connection(connection)
+            .prefix(prefix)
+            .autorun(false),
+    )
+    .await?;
+    let reasons = [
+        "SMTP 550: mailbox unavailable",
+        "SMTP 421: service not available, try again later",
+        "template `welcome-v2` not found",
+    ];
+    for reason in reasons {
+        let mut job = worker
+            .get_next_job_nonblocking("baton-dev-seed")
+            .await?
+            .context("a demo job to fail")?;
+        job.move_to_failed(reason).await?;
+    }
+    if let Some(mut job) = worker.get_next_job_nonblocking("baton-dev-seed").await? {
+        job.move_to_completed("\"sent\"").await?;
+    }
+    worker.close(0).await?;
+    for i in 5..8 {
+        let to = format!("user{i}@example.com");
+        emails
+            .add("send-welcome", serde_json::json!({ "to": to }))
+            .await?;
+    }
+    emails
+        .add("weekly-digest", serde_json::json!({}))
+        .delay(Duration::from_secs(3600))
+        .await?;
+    emails
+        .add(
+            "password-reset",
+            serde_json::json!({ "to": "vip@example.com" }),
+        )
+        .priority(1)
+        .await?;
+    emails.close().await;
+
+    let reports = Queue::with_options("reports", options).await?;
+    for month in ["2026-09", "2026-10", "2026-11"] {
+        reports
+            .add("monthly-report", serde_json::json!({ "month": month }))
+            .await?;
+    }
+    reports.pause().await?;
+    reports.close().await;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! tasks, exposed so that end-to-end tests start exactly what `baton serve` and `baton dev` run.
 //!
 //! - [`cli`]: clap definitions and the dispatch of each subcommand.
+//! - [`bench`]: `baton bench`, the load generator behind the README's figures.
 //! - [`app`]: the axum router, `/healthz` and `/readyz`, and the service loop with its sweeper.
 //! - [`platforms`]: Slack and Discord wired into the service (routes, background tasks, CLI).
 //! - [`dev`]: `baton dev`, a zero-config local run with demo data.
@@ -10,6 +11,7 @@
 //! - [`redis_process`]: a throwaway `redis-server` for `dev` and for tests.
 
 pub mod app;
+pub mod bench;
 pub mod ci_client;
 pub mod cli;
 pub mod console;

@@ -4,7 +4,11 @@
 //!
 //! - [`console`]: plain text for the terminal (`baton dev`, `baton console`, `baton exec`).
 //! - [`ci`]: the CI HTTP API (`/api/v1`), bearer tokens stored as SHA-256 hashes.
+//! - [`slack`]: slash commands, buttons and Socket Mode in Block Kit; outbound Slack delivery.
+//! - [`discord`]: `/baton` application command, buttons, HTTP interactions, gateway; delivery.
 #![deny(missing_docs)]
 
 pub mod ci;
 pub mod console;
+pub mod discord;
+pub mod slack;

@@ -98,7 +98,7 @@ impl Baton {
             .arg(if wait.is_some() { "wait" } else { "lock" })
             .arg(self.queue_limit)
             .arg(wait.map_or(0, |w| w.as_millis() as u64));
-        let a: Answer = self.store.eval(call).await?;
+        let a: Answer = self.store.eval_acquire(call).await?;
         let name = env.name.as_str();
         match (a.status.as_str(), wait, events.as_mut()) {
             ("ok", ..) => grant(name, a.lock.ok_or(BatonError::Internal)?, token, a.now),
@@ -114,11 +114,23 @@ impl Baton {
                     armed: true,
                 };
                 let deadline = Instant::now() + wait;
-                let outcome = match self.await_hand_off(env, &holder, deadline, events).await? {
-                    Some(hold) => grant(name, hold, token, crate::router::wall_clock()),
-                    None => self.give_up_waiting(env, &holder, token).await,
+                metrics::gauge!("baton_ci_waiters").increment(1.0);
+                let waited = tokio::select! {
+                    w = self.await_hand_off(env, &holder, deadline, events) => w,
+                    _ = self.closing() => Err(BatonError::ShuttingDown),
                 };
-                guard.disarm();
+                metrics::gauge!("baton_ci_waiters").decrement(1.0);
+                let outcome = match waited {
+                    Ok(Some(hold)) => grant(name, hold, token, crate::router::wall_clock()),
+                    Ok(None) => self.give_up_waiting(env, &holder, token).await,
+                    Err(e) => Err(e), // the guard leaves the queue (or returns a late grant)
+                };
+                if !matches!(
+                    outcome,
+                    Err(BatonError::ShuttingDown) | Err(BatonError::StoreUnavailable)
+                ) {
+                    guard.disarm();
+                }
                 outcome
             }
             ("locked", ..) => Err(held(name, HoldKind::Lock, a.lock, a.queue.len(), a.now)),

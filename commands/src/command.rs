@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use crate::domain::{Actor, EnvName, Ttl};
+use crate::domain::{preview, Actor, EnvName, Ttl};
 
 /// A parsed command. Privileged commands live in [`AdminCommand`], so the router checks the admin
 /// role once, by type, before anything runs.
@@ -162,6 +162,149 @@ pub enum AdminCommand {
         /// Which env.
         env: EnvName,
     },
+    /// `admin queues [<name>]`: every BullMQ queue's counts, or one queue with its newest failures.
+    Queues {
+        /// One queue; all when absent.
+        queue: Option<AdminArg>,
+    },
+    /// `admin queue retry|pause|resume <name>`, through BullMQ's own scripts.
+    Queue {
+        /// What to do.
+        action: QueueAction,
+        /// Which queue.
+        queue: AdminArg,
+    },
+    /// `admin session <user>`: whether the user has a session, its TTL and a fingerprint.
+    Session {
+        /// The user id, as the app writes it into the session key.
+        user: AdminArg,
+    },
+    /// `admin kick <user>`: delete the session and announce it.
+    Kick {
+        /// The user id.
+        user: AdminArg,
+    },
+    /// `admin ratelimit <limiter> <id>`: one identity's counters.
+    RateLimit {
+        /// A configured limiter.
+        limiter: AdminArg,
+        /// The identity (user id, email, IP…), taken literally.
+        id: AdminArg,
+    },
+    /// `admin ratelimit reset <limiter> <id>`: delete exactly that identity's keys.
+    RateLimitReset {
+        /// A configured limiter.
+        limiter: AdminArg,
+        /// The identity, taken literally (glob characters in it match only themselves).
+        id: AdminArg,
+    },
+    /// `admin leaderboard <board> [top <n>] [around <member>]`.
+    Leaderboard {
+        /// A configured board.
+        board: AdminArg,
+        /// How many from the top; with neither option, the top 10.
+        top: Option<usize>,
+        /// Show the ranks around this member.
+        around: Option<AdminArg>,
+    },
+    /// `admin history [<n>]`: the admin audit stream, newest first.
+    History {
+        /// How many entries.
+        count: usize,
+    },
+}
+
+impl AdminCommand {
+    /// The command as typed, for logs and refusals (`admin queue retry`, `unlock --force`).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            AdminCommand::ForceUnlock { .. } => "unlock --force",
+            AdminCommand::ForceRelease { .. } => "release --force",
+            AdminCommand::Queues { .. } => "admin queues",
+            AdminCommand::Queue { action, .. } => match action {
+                QueueAction::Retry => "admin queue retry",
+                QueueAction::Pause => "admin queue pause",
+                QueueAction::Resume => "admin queue resume",
+            },
+            AdminCommand::Session { .. } => "admin session",
+            AdminCommand::Kick { .. } => "admin kick",
+            AdminCommand::RateLimit { .. } => "admin ratelimit",
+            AdminCommand::RateLimitReset { .. } => "admin ratelimit reset",
+            AdminCommand::Leaderboard { .. } => "admin leaderboard",
+            AdminCommand::History { .. } => "admin history",
+        }
+    }
+
+    /// What a refusal to a non-admin names: the `--force` flag, or the admin command.
+    pub fn label(&self) -> &'static str {
+        match self {
+            AdminCommand::ForceUnlock { .. } | AdminCommand::ForceRelease { .. } => "--force",
+            other => other.verb(),
+        }
+    }
+}
+
+/// What `admin queue` does to a BullMQ queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueAction {
+    /// Move every failed job back to waiting.
+    Retry,
+    /// Stop workers from taking new jobs.
+    Pause,
+    /// Let them take jobs again.
+    Resume,
+}
+
+impl QueueAction {
+    /// The word typed.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueAction::Retry => "retry",
+            QueueAction::Pause => "pause",
+            QueueAction::Resume => "resume",
+        }
+    }
+}
+
+/// Longest argument of an admin command, in characters.
+pub const MAX_ADMIN_ARG_LEN: usize = 200;
+
+/// An argument of an admin command: a configured name (queue, limiter, board), checked against the
+/// configuration when the command runs, or a value from another service's data (user id, limiter
+/// identity, leaderboard member). Any text of 1 to 200 characters without control characters; it
+/// reaches Redis only as a literal key part or as an escaped SCAN pattern, never as an env name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AdminArg(String);
+
+impl AdminArg {
+    /// Checks `raw` and says in one sentence what is wrong with it.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let count = raw.chars().count();
+        if count == 0 {
+            return Err("an admin argument cannot be empty".into());
+        }
+        if count > MAX_ADMIN_ARG_LEN {
+            return Err(format!(
+                "`{}` is too long ({count} characters; at most {MAX_ADMIN_ARG_LEN})",
+                preview(raw)
+            ));
+        }
+        if raw.chars().any(char::is_control) {
+            return Err(format!("`{}` contains control characters", preview(raw)));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// The argument as typed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for AdminArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Which envs a command changes, so a caller scoped to some envs can be checked before it runs.
@@ -192,6 +335,8 @@ impl Command {
             | Command::Admin(
                 AdminCommand::ForceUnlock { env } | AdminCommand::ForceRelease { env },
             ) => Touches::One(env),
+            // The other admin commands touch no env: other services' keys, behind the admin role.
+            Command::Admin(_) => Touches::Nothing,
             Command::Freeze { scope, .. } | Command::Unfreeze { scope } => match scope {
                 Scope::Env(env) => Touches::One(env),
                 Scope::All => Touches::All,

@@ -59,7 +59,7 @@ impl Baton {
             .arg(if queue { "queue" } else { "lock" })
             .arg(self.queue_limit)
             .arg(0);
-        let a: Answer = self.store.eval(call).await?;
+        let a: Answer = self.store.eval_acquire(call).await?;
         let name = env.name.as_str();
         match a.status.as_str() {
             "ok" => {

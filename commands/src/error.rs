@@ -111,6 +111,9 @@ pub enum BatonError {
     /// Redis is down or did not answer in time. Locks fail closed.
     #[error("the state store is unavailable, so nothing was changed; try again in a moment")]
     StoreUnavailable,
+    /// This instance is shutting down; another instance (or this one, restarted) will answer.
+    #[error("Baton is restarting, so this request was not kept waiting; try again in a moment")]
+    ShuttingDown,
     /// A bug. Logged with its cause; the user gets an apology, not a stack trace.
     #[error(
         "something went wrong inside Baton and nothing was changed; the details are in its log"
@@ -162,6 +165,7 @@ impl BatonError {
             BatonError::StaleFence { .. } => "stale_fence",
             BatonError::Refused(_) => "refused",
             BatonError::StoreUnavailable => "store_unavailable",
+            BatonError::ShuttingDown => "shutting_down",
             BatonError::Internal => "internal",
         }
     }

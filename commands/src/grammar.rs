@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::command::{AdminCommand, Command, FreezeSpan, Privilege, Scope};
+use crate::command::{AdminArg, AdminCommand, Command, FreezeSpan, Privilege, QueueAction, Scope};
 use crate::domain::{clean_text, preview, EnvName, Ttl, MAX_REASON_LEN};
 use crate::error::BatonError;
 
@@ -16,6 +16,8 @@ pub const MAX_TEXT_LEN: usize = 2000;
 pub const MAX_FREEZE: Duration = Duration::from_secs(366 * 86_400);
 /// Most history entries one `history` shows.
 pub const MAX_HISTORY: usize = 50;
+/// Most leaderboard ranks one `admin leaderboard … top <n>` shows.
+pub const MAX_TOP: usize = 100;
 
 /// What kind of value a parameter takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,6 +40,16 @@ pub enum Kind {
     Topic,
     /// A `--flag`.
     Flag,
+    /// A name from the `[admin]` config (queue, limiter, board), checked when the command runs.
+    Name,
+    /// A literal value from another service's data: a user id, a limiter identity, a member.
+    Value,
+    /// One of a few fixed words.
+    Choice(&'static [&'static str]),
+    /// `top <n>`: a count from 1 to [`MAX_TOP`] after the word `top`.
+    Top,
+    /// `around <member>`: a value after the word `around`.
+    Around,
 }
 
 /// One parameter of a verb.
@@ -56,7 +68,8 @@ pub struct Param {
 /// One verb of the grammar.
 #[derive(Debug)]
 pub struct Verb {
-    /// The word typed.
+    /// The words typed: one (`lock`), or several for a family (`admin ratelimit reset`); the
+    /// longest name that the text starts with wins.
     pub name: &'static str,
     /// Its parameters, in order (flags may appear anywhere after the verb).
     pub params: &'static [Param],
@@ -85,6 +98,30 @@ const TTL: Param = p(
     "how long, like 30m or 2h (default: the env's)",
 );
 const REASON: Param = p("reason", Kind::Text, false, "why, shown to everyone");
+const USER: Param = p(
+    "user",
+    Kind::Value,
+    true,
+    "the user id, as the app writes it into the session key",
+);
+const LIMITER: Param = p(
+    "limiter",
+    Kind::Name,
+    true,
+    "a rate limiter from [admin] config",
+);
+const IDENTITY: Param = p(
+    "id",
+    Kind::Value,
+    true,
+    "whose counters: a user id, email or IP, taken literally",
+);
+const COUNT: Param = p(
+    "n",
+    Kind::Count,
+    false,
+    "how many entries (default 10, at most 50)",
+);
 
 /// Every command Baton understands.
 pub static VERBS: &[Verb] = &[
@@ -224,6 +261,98 @@ pub static VERBS: &[Verb] = &[
         privilege: Privilege::Deployer,
     },
     Verb {
+        name: "admin queues",
+        params: &[p(
+            "queue",
+            Kind::Name,
+            false,
+            "one queue, with its newest failed jobs (default: every queue)",
+        )],
+        summary: "BullMQ queues: job counts, paused or not, BullMQ version",
+        examples: &["admin queues", "admin queues emails"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin queue",
+        params: &[
+            p(
+                "action",
+                Kind::Choice(&["retry", "pause", "resume"]),
+                true,
+                "retry every failed job, pause the queue, or resume it",
+            ),
+            p("queue", Kind::Name, true, "the BullMQ queue"),
+        ],
+        summary: "retry a queue's failed jobs, or pause or resume it, with BullMQ's own scripts",
+        examples: &["admin queue retry emails", "admin queue resume emails"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin session",
+        params: &[USER],
+        summary: "whether a user has a session, its age, TTL and fingerprint; never the token",
+        examples: &["admin session alice"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin kick",
+        params: &[USER],
+        summary: "end a user's session and announce it, so the app drops their connections",
+        examples: &["admin kick alice"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin ratelimit",
+        params: &[LIMITER, IDENTITY],
+        summary: "one identity's rate-limit count, window and TTL",
+        examples: &["admin ratelimit otp alice@example.com"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin ratelimit reset",
+        params: &[LIMITER, IDENTITY],
+        summary: "delete exactly one identity's rate-limit keys, and say how many",
+        examples: &["admin ratelimit reset otp alice@example.com"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin leaderboard",
+        params: &[
+            p(
+                "board",
+                Kind::Name,
+                true,
+                "a leaderboard from [admin] config",
+            ),
+            p(
+                "n",
+                Kind::Top,
+                false,
+                "how many from the top (default 10, at most 100)",
+            ),
+            p(
+                "member",
+                Kind::Around,
+                false,
+                "show the ranks around this member",
+            ),
+        ],
+        summary: "a leaderboard's top ranks, or the ranks around one member",
+        examples: &[
+            "admin leaderboard weekly",
+            "admin leaderboard weekly top 25",
+            "admin leaderboard weekly around alice",
+        ],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin history",
+        params: &[COUNT],
+        summary: "what admins did (kicks, resets, queue actions) and who, newest first",
+        examples: &["admin history", "admin history 25"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
         name: "help",
         params: &[p("command", Kind::Topic, false, "a command to explain")],
         summary: "show this help, or how to use one command",
@@ -241,6 +370,9 @@ impl Verb {
                 Kind::Span => "<duration> | until <time>".to_string(),
                 Kind::Text => format!("{}...", param.name),
                 Kind::Flag => param.name.to_string(),
+                Kind::Choice(words) => words.join("|"),
+                Kind::Top => format!("top <{}>", param.name),
+                Kind::Around => format!("around <{}>", param.name),
                 _ => format!("<{}>", param.name),
             };
             out.push(' ');
@@ -259,6 +391,31 @@ pub fn verb(name: &str) -> Option<&'static Verb> {
     VERBS.iter().find(|v| v.name == name)
 }
 
+/// The verb the words start with (the longest name wins), and how many words it took.
+fn match_verb(words: &[&str]) -> Option<(&'static Verb, usize)> {
+    VERBS
+        .iter()
+        .filter_map(|v| {
+            let parts: Vec<&str> = v.name.split(' ').collect();
+            let matches = parts.len() <= words.len()
+                && parts
+                    .iter()
+                    .zip(words)
+                    .all(|(part, word)| word.eq_ignore_ascii_case(part));
+            matches.then_some((v, parts.len()))
+        })
+        .max_by_key(|(_, len)| *len)
+}
+
+/// The verbs of a family (`admin`), for `help admin` and for `admin` typed alone.
+fn family(first: &str) -> Vec<&'static Verb> {
+    let prefix = format!("{first} ");
+    VERBS
+        .iter()
+        .filter(|v| v.name.starts_with(&prefix))
+        .collect()
+}
+
 /// `help` or `help <command>`, generated from [`VERBS`].
 pub fn help(topic: Option<&str>) -> Result<String, BatonError> {
     match topic {
@@ -274,7 +431,17 @@ pub fn help(topic: Option<&str>) -> Result<String, BatonError> {
             Ok(out)
         }
         Some(name) => {
-            let v = verb(&name.to_lowercase()).ok_or_else(|| unknown(name))?;
+            let name = name.to_lowercase();
+            let members = family(&name);
+            if verb(&name).is_none() && !members.is_empty() {
+                let width = members.iter().map(|v| v.usage().len()).max().unwrap_or(0);
+                let mut out = format!("`{name}` commands:\n");
+                for v in members {
+                    out.push_str(&format!("  {:width$}  {}\n", v.usage(), v.summary));
+                }
+                return Ok(out.trim_end().to_string());
+            }
+            let v = verb(&name).ok_or_else(|| unknown(&name))?;
             let mut out = format!("{}\n  {}\n", v.usage(), v.summary);
             for param in v.params {
                 out.push_str(&format!("  {:<10} {}\n", param.name, param.help));
@@ -323,6 +490,11 @@ fn unknown(verb: &str) -> BatonError {
 /// Values read for a verb's parameters, in the order of its spec.
 #[derive(Default)]
 struct Args {
+    /// Admin names and values, in order.
+    values: Vec<AdminArg>,
+    choice: Option<&'static str>,
+    top: Option<usize>,
+    around: Option<AdminArg>,
     names: Vec<EnvName>,
     ttl: Option<Ttl>,
     span: Option<FreezeSpan>,
@@ -348,10 +520,35 @@ pub fn parse(text: &str) -> Result<Command, BatonError> {
     if words.is_empty() {
         return Ok(Command::Help { topic: None });
     }
-    let name = words.remove(0).to_lowercase();
-    let v = verb(&name).ok_or_else(|| unknown(&name))?;
-    let args = read_args(v, words).map_err(|m| usage_err(m, Some(v.usage())))?;
+    let Some((v, used)) = match_verb(&words) else {
+        return Err(unknown_words(&words));
+    };
+    let args = read_args(v, words.split_off(used)).map_err(|m| usage_err(m, Some(v.usage())))?;
     Ok(build(v, args))
+}
+
+/// No verb matched: a family word alone (`admin`) lists the family; otherwise a suggestion.
+fn unknown_words(words: &[&str]) -> BatonError {
+    let first = words[0].to_lowercase();
+    let members = family(&first);
+    if members.is_empty() {
+        return unknown(&first);
+    }
+    if words.len() == 1 {
+        let mut subs: Vec<&str> = members
+            .iter()
+            .filter_map(|v| v.name.split(' ').nth(1))
+            .collect();
+        subs.dedup();
+        return usage_err(
+            format!(
+                "`{first}` needs one of: {}; `help {first}` explains them",
+                subs.join(", ")
+            ),
+            None,
+        );
+    }
+    unknown(&format!("{first} {}", words[1].to_lowercase()))
 }
 
 fn usage_err(message: String, usage: Option<String>) -> BatonError {
@@ -455,9 +652,57 @@ fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
                     words.next();
                 }
             }
-            (Kind::Topic, Some(w)) => {
-                args.topic = Some(w.to_lowercase());
+            (Kind::Topic, Some(_)) => {
+                // A family's verbs have several words (`help admin kick`).
+                let rest: Vec<&str> = words.clone().collect();
+                let taken = match match_verb(&rest) {
+                    Some((v, used)) if used > 1 => (v.name.to_string(), used),
+                    _ => (rest[0].to_lowercase(), 1),
+                };
+                args.topic = Some(taken.0);
+                for _ in 0..taken.1 {
+                    words.next();
+                }
+            }
+            (Kind::Name | Kind::Value, Some(w)) => {
+                args.values.push(AdminArg::parse(w)?);
                 words.next();
+            }
+            (Kind::Choice(options), Some(w)) => {
+                let lower = w.to_lowercase();
+                let Some(&chosen) = options.iter().find(|o| **o == lower) else {
+                    let (last, rest) = options.split_last().unwrap_or((&"", &[]));
+                    return Err(format!(
+                        "`{}` needs {} or {last} here, not `{}`",
+                        v.name,
+                        rest.join(", "),
+                        preview(w)
+                    ));
+                };
+                args.choice = Some(chosen);
+                words.next();
+            }
+            (Kind::Top, Some(w)) => {
+                if w.eq_ignore_ascii_case("top") {
+                    words.next();
+                    let n = words
+                        .next()
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .filter(|n| (1..=MAX_TOP).contains(n))
+                        .ok_or(format!(
+                            "`top` needs a number from 1 to {MAX_TOP}, like `top 25`"
+                        ))?;
+                    args.top = Some(n);
+                }
+            }
+            (Kind::Around, Some(w)) => {
+                if w.eq_ignore_ascii_case("around") {
+                    words.next();
+                    let member = words
+                        .next()
+                        .ok_or("`around` needs a member, like `around alice`")?;
+                    args.around = Some(AdminArg::parse(member)?);
+                }
             }
         }
     }
@@ -468,7 +713,8 @@ fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
 }
 
 fn article(name: &str) -> &'static str {
-    if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+    // `u` is left out on purpose: "a <user>".
+    if name.starts_with(['a', 'e', 'i', 'o']) {
         "an"
     } else {
         "a"
@@ -554,13 +800,59 @@ fn build(v: &Verb, a: Args) -> Command {
             reason: a.text.clone(),
         },
         "unfreeze" => Command::Unfreeze { scope: scope() },
-        _ => Command::Help { topic: a.topic },
+        "help" => Command::Help { topic: a.topic },
+        _ => Command::Admin(build_admin(v, a.values, a.choice, a.top, a.around, a.count)),
+    }
+}
+
+/// The `admin …` family. `read_args` has checked that every required value is present.
+fn build_admin(
+    v: &Verb,
+    values: Vec<AdminArg>,
+    choice: Option<&str>,
+    top: Option<usize>,
+    around: Option<AdminArg>,
+    count: Option<usize>,
+) -> AdminCommand {
+    let mut values = values.into_iter();
+    let first = values.next();
+    let one = first.clone().unwrap_or_default();
+    let second = values.next().unwrap_or_default();
+    match v.name {
+        "admin queues" => AdminCommand::Queues { queue: first },
+        "admin queue" => AdminCommand::Queue {
+            action: match choice {
+                Some("pause") => QueueAction::Pause,
+                Some("resume") => QueueAction::Resume,
+                _ => QueueAction::Retry,
+            },
+            queue: one,
+        },
+        "admin session" => AdminCommand::Session { user: one },
+        "admin kick" => AdminCommand::Kick { user: one },
+        "admin ratelimit" => AdminCommand::RateLimit {
+            limiter: one,
+            id: second,
+        },
+        "admin ratelimit reset" => AdminCommand::RateLimitReset {
+            limiter: one,
+            id: second,
+        },
+        "admin leaderboard" => AdminCommand::Leaderboard {
+            board: one,
+            top,
+            around,
+        },
+        _ => AdminCommand::History {
+            count: count.unwrap_or(10),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::MAX_ADMIN_ARG_LEN;
 
     #[test]
     fn the_readme_command_table_is_the_generated_one() {
@@ -657,6 +949,94 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("no option `--forse`"));
+    }
+
+    #[test]
+    fn admin_commands_are_multi_word_verbs_with_literal_values() {
+        let arg = |s: &str| AdminArg::parse(s).unwrap();
+        assert_eq!(
+            parse("ADMIN Ratelimit RESET otp A*b?[c]").unwrap(),
+            Command::Admin(AdminCommand::RateLimitReset {
+                limiter: arg("otp"),
+                id: arg("A*b?[c]")
+            })
+        );
+        assert_eq!(
+            parse("admin ratelimit otp reset").unwrap(),
+            Command::Admin(AdminCommand::RateLimit {
+                limiter: arg("otp"),
+                id: arg("reset")
+            })
+        );
+        assert_eq!(
+            parse("admin queue Pause emails").unwrap(),
+            Command::Admin(AdminCommand::Queue {
+                action: QueueAction::Pause,
+                queue: arg("emails")
+            })
+        );
+        assert_eq!(
+            parse("admin leaderboard weekly top 100 around Bob").unwrap(),
+            Command::Admin(AdminCommand::Leaderboard {
+                board: arg("weekly"),
+                top: Some(100),
+                around: Some(arg("Bob"))
+            })
+        );
+        assert_eq!(
+            parse("admin queues").unwrap(),
+            Command::Admin(AdminCommand::Queues { queue: None })
+        );
+    }
+
+    #[test]
+    fn admin_mistakes_say_what_to_type() {
+        for (text, says) in [
+            (
+                "admin",
+                "`admin` needs one of: queues, queue, session, kick, ratelimit",
+            ),
+            ("admin kik bob", "did you mean `admin kick`?"),
+            (
+                "admin queue emails",
+                "needs retry, pause or resume here, not `emails`",
+            ),
+            ("admin leaderboard weekly top 101", "a number from 1 to 100"),
+            ("admin leaderboard weekly around", "`around` needs a member"),
+            ("admin kick", "needs a <user>"),
+            ("admin ratelimit otp", "needs an <id>"),
+            ("admin session alice extra", "unexpected `extra`"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
+        let long = format!("admin kick {}", "x".repeat(MAX_ADMIN_ARG_LEN + 1));
+        assert!(parse(&long)
+            .unwrap_err()
+            .to_string()
+            .contains("at most 200"));
+    }
+
+    #[test]
+    fn help_lists_the_admin_family_and_explains_each_member() {
+        let family = help(Some("admin")).unwrap();
+        assert!(
+            family.contains("admin ratelimit reset <limiter> <id>"),
+            "{family}"
+        );
+        assert!(
+            family.contains("admin queue retry|pause|resume <queue>"),
+            "{family}"
+        );
+        let Command::Help { topic } = parse("help admin ratelimit reset").unwrap() else {
+            panic!()
+        };
+        let one = help(topic.as_deref()).unwrap();
+        assert!(
+            one.starts_with("admin ratelimit reset <limiter> <id>"),
+            "{one}"
+        );
+        assert!(one.contains("needs the admin role"), "{one}");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! - [`grammar`]: chat text → [`command::Command`]; the same table generates `help`.
 //! - [`router`]: [`router::Baton`] checks roles once and dispatches to the command modules
 //!   (`deploy`, `staging`, `status`), each of which is one Redis script call per state change.
+//! - `admin`: the admin-only views and actions on the team's other Redis data (BullMQ queues,
+//!   sessions, rate limits, leaderboards), with their own audit stream.
 //! - [`reply`] / [`error`]: the platform-neutral answer, and every refusal a user can hit.
 //! - [`store`]: the Redis connection, key layout (a hash tag per env group) and Lua scripts.
 //! - [`events`]: the expiry sweeper that hands locks on when they lapse.
@@ -12,6 +14,7 @@
 //! - [`domain`] / [`state`]: newtypes parsed at the edge, and env state as the scripts report it.
 #![deny(missing_docs)]
 
+mod admin;
 pub mod bus;
 pub mod catalog;
 mod ci;

@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::bus::EventBus;
 use crate::catalog::{Catalog, Target};
-use crate::command::{AdminCommand, CiCommand, Command, Invocation, Privilege, Scope};
+use crate::command::{CiCommand, Command, Invocation, Privilege, Scope};
 use crate::config::{Config, EnvSettings};
 use crate::domain::{Actor, EnvName};
 use crate::error::BatonError;
@@ -20,7 +20,9 @@ pub struct Baton {
     pub(crate) store: Store,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) queue_limit: usize,
+    pub(crate) admin: Arc<crate::admin::Admin>,
     bus: Arc<OnceLock<EventBus>>,
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl Baton {
@@ -30,7 +32,9 @@ impl Baton {
             store,
             catalog: Arc::new(Catalog::new(config)),
             queue_limit: config.defaults.queue_limit,
+            admin: Arc::new(crate::admin::Admin::new(config)),
             bus: Arc::new(OnceLock::new()),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
     }
 
@@ -42,6 +46,18 @@ impl Baton {
     /// The instance's event bus, subscribed on first use (call it at start-up to subscribe early).
     pub fn events(&self) -> &EventBus {
         self.bus.get_or_init(|| EventBus::start(self.store.clone()))
+    }
+
+    /// Starts a graceful shutdown: requests waiting for a lock leave the queue and are answered
+    /// at once ("shutting down, retry"), so the server can finish its in-flight requests.
+    pub fn begin_shutdown(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves when a shutdown has begun.
+    pub(crate) async fn closing(&self) {
+        let mut rx = self.closing.subscribe();
+        let _ = rx.wait_for(|closing| *closing).await;
     }
 
     /// The configured envs, pools and roles.
@@ -70,19 +86,23 @@ impl Baton {
     #[tracing::instrument(skip_all, fields(user = %inv.actor.id, command = verb_of(&inv.command)))]
     pub async fn execute(&self, inv: Invocation) -> Result<Reply, BatonError> {
         let started = Instant::now();
+        let verb = verb_of(&inv.command);
         let result = match self.authorize(&inv.actor, &inv.command) {
-            Ok(()) => self.dispatch(&inv.actor, inv.command).await,
+            // Boxed: the command futures are deep (BullMQ, cluster clients), and every caller would
+            // otherwise inherit their whole layout.
+            Ok(()) => Box::pin(self.dispatch(&inv.actor, inv.command)).await,
             Err(e) => Err(e),
         };
         let outcome = match &result {
             Ok(_) => "ok",
             Err(e) => e.code(),
         };
-        tracing::info!(
-            outcome,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "command"
-        );
+        let elapsed = started.elapsed();
+        tracing::info!(outcome, elapsed_ms = elapsed.as_millis() as u64, "command");
+        metrics::counter!("baton_commands_total", "command" => verb, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("baton_command_duration_seconds", "command" => verb)
+            .record(elapsed.as_secs_f64());
         result
     }
 
@@ -106,7 +126,7 @@ impl Baton {
             return Ok(());
         }
         let (what, role) = match (command, needed) {
-            (Command::Admin(_), _) => ("`--force`".to_string(), "admin"),
+            (Command::Admin(a), _) => (format!("`{}`", a.label()), "admin"),
             (Command::Freeze { .. } | Command::Unfreeze { .. }, _) => {
                 ("freezing and unfreezing".into(), "deployer")
             }
@@ -175,12 +195,7 @@ impl Baton {
                 .with_text(text))
             }
             Command::Ci(ci) => self.ci(actor, ci, admin).await,
-            Command::Admin(AdminCommand::ForceUnlock { env }) => {
-                self.unlock(actor, self.catalog.env(&env)?, true).await
-            }
-            Command::Admin(AdminCommand::ForceRelease { env }) => {
-                self.release(actor, self.catalog.env(&env)?, true).await
-            }
+            Command::Admin(admin) => self.run_admin(actor, admin).await,
         }
     }
 
@@ -210,13 +225,12 @@ fn verb_of(command: &Command) -> &'static str {
         Command::Freeze { .. } => "freeze",
         Command::Unfreeze { .. } => "unfreeze",
         Command::Help { .. } => "help",
-        Command::Admin(AdminCommand::ForceUnlock { .. }) => "unlock --force",
         Command::Ci(CiCommand::Acquire { .. }) => "ci lock",
         Command::Ci(CiCommand::Release { .. }) => "ci unlock",
         Command::Ci(CiCommand::Extend { .. }) => "ci extend",
         Command::Ci(CiCommand::Gate { .. }) => "ci gate",
         Command::Ci(CiCommand::RecordDeploy { .. }) => "ci deploy",
-        Command::Admin(AdminCommand::ForceRelease { .. }) => "release --force",
+        Command::Admin(admin) => admin.verb(),
     }
 }
 

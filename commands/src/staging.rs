@@ -40,7 +40,7 @@ impl Baton {
             .arg(&note)
             .arg(ttl.as_millis())
             .arg(new_token());
-        let a: Answer = self.store.eval(call).await?;
+        let a: Answer = self.store.eval_acquire(call).await?;
         match a.status.as_str() {
             "ok" => {
                 let env = a.env.ok_or(BatonError::Internal)?;

@@ -3,13 +3,18 @@
 
 mod support;
 
+mod admin;
 mod bad_input;
 mod ci_api;
 mod ci_client;
 mod claims;
 mod cli;
 mod concurrency;
+mod discord;
 mod expiry;
 mod health;
 mod locks;
+mod resilience;
 mod round_trips;
+mod slack;
+mod topology;

@@ -145,6 +145,7 @@ impl From<BatonError> for ApiError {
             }
             BatonError::Refused(_) => Self::new(409, "refused", message),
             BatonError::StoreUnavailable => Self::new(503, "store_unavailable", message),
+            BatonError::ShuttingDown => Self::new(503, "shutting_down", message),
             BatonError::Internal => Self::new(500, "internal", message),
         }
     }

@@ -22,6 +22,7 @@ impl Config {
         self.check_roles(ctx, &mut out);
         self.check_ci(ctx, &mut out);
         self.check_secrets(ctx, &mut out);
+        self.check_admin(ctx, &mut out);
         self.check_redis_topology(ctx, &mut out);
         out
     }
@@ -255,7 +256,7 @@ impl Config {
             self.discord.token.is_some(),
         ];
         for (path, is_set) in SECRETS.iter().zip(set) {
-            if is_set && !ctx.from_env(path) {
+            if is_set && !ctx.set_by_env(path) {
                 let var = format!("BATON_{}", path.replace('.', "__").to_uppercase());
                 let message = format!("`{path}` is a secret: remove it from the file and set {var} in the environment");
                 out.push(ctx.problem(path, message));
@@ -271,7 +272,7 @@ impl Config {
                 "use either redis.cluster or redis.sentinels + redis.master_name, not both",
             ));
         }
-        if r.master_name.is_some() != !r.sentinels.is_empty() {
+        if r.master_name.is_some() == r.sentinels.is_empty() {
             out.push(ctx.problem("redis.master_name", "Sentinel needs both redis.sentinels (their URLs) and redis.master_name (the service name)"));
         }
         for url in r.sentinels.iter().chain(&r.cluster) {

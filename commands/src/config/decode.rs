@@ -59,7 +59,7 @@ pub(super) struct Ctx {
 
 impl Ctx {
     /// Whether `path` was set by an environment variable rather than the file.
-    pub(super) fn from_env(&self, path: &str) -> bool {
+    pub(super) fn set_by_env(&self, path: &str) -> bool {
         self.overridden.contains_key(path)
     }
 

@@ -72,16 +72,17 @@ pub enum Backend {
     /// `redis.cluster`: connected on first use (it needs the topology), retried until it works.
     Cluster {
         seeds: Vec<String>,
-        client: ClusterClient,
+        client: Box<ClusterClient>,
         conn: tokio::sync::OnceCell<ClusterConnection>,
     },
 }
 
 fn manager_config(timeout: Duration) -> ConnectionManagerConfig {
-    let step = (timeout / 4).max(Duration::from_millis(100));
+    // Every call is also bounded as a whole by `redis.timeout` (Store::run); these only make a
+    // dead connection fail fast. Tighter response timeouts mistook a busy Redis for a dead one.
     ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(step))
-        .set_response_timeout(Some(step))
+        .set_connection_timeout(Some((timeout / 2).max(Duration::from_millis(100))))
+        .set_response_timeout(Some(timeout))
         .set_number_of_retries(1)
         .set_max_delay(Duration::from_millis(200))
 }
@@ -99,7 +100,7 @@ impl Backend {
             let conn = tokio::sync::OnceCell::new();
             return Ok(Backend::Cluster {
                 seeds: cfg.cluster.clone(),
-                client,
+                client: Box::new(client),
                 conn,
             });
         }
@@ -127,6 +128,16 @@ impl Backend {
                     .await?;
                 Ok(Conn::Cluster(conn.clone()))
             }
+        }
+    }
+
+    /// A client for a dedicated connection (`WAIT` must follow the write on its own
+    /// connection); `None` on a Cluster.
+    pub async fn dedicated_client(&self) -> RedisResult<Option<redis::Client>> {
+        match self {
+            Backend::Single { client, .. } => Ok(Some(client.clone())),
+            Backend::Sentinel(s) => s.client().await.map(Some),
+            Backend::Cluster { .. } => Ok(None),
         }
     }
 
@@ -214,12 +225,8 @@ pub struct SentinelBackend {
 
 impl SentinelBackend {
     fn new(sentinels: &[String], master: &str, timeout: Duration) -> RedisResult<Self> {
-        let sentinel = SentinelClient::build(
-            sentinels.to_vec(),
-            master.to_string(),
-            None,
-            SentinelServerType::Master,
-        )?;
+        let sentinel =
+            SentinelClient::build(sentinels.to_vec(), master, None, SentinelServerType::Master)?;
         Ok(Self {
             sentinel: Mutex::new(sentinel),
             current: RwLock::new(None),

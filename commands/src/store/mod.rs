@@ -8,6 +8,7 @@
 
 mod backend;
 pub mod keys;
+pub mod scan;
 pub mod scripts;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -212,6 +213,72 @@ impl Store {
             .await
     }
 
+    /// Runs a lock or claim acquisition. With `redis.wait_replicas` set, the script and a
+    /// `WAIT <n> <wait_timeout>` go out as one pipeline on a dedicated connection: still one round
+    /// trip, the grant is on that many replicas before anyone hears of it (so it survives a
+    /// failover), and the shared connection is never blocked by `WAIT`. A shortfall is logged and
+    /// counted, never fatal: the fencing token still protects the deploy. Not on a Cluster.
+    pub async fn eval_acquire<T: DeserializeOwned>(&self, call: Call) -> Result<T, StoreError> {
+        let (wanted, within) = (self.config.wait_replicas, self.config.wait_timeout);
+        if wanted == 0 {
+            return self.eval(call).await;
+        }
+        let client = match self.backend.dedicated_client().await {
+            Ok(Some(client)) => client,
+            Ok(None) => return self.eval(call).await,
+            Err(e) => {
+                self.backend.failed(&e);
+                return Err(classify(&e));
+            }
+        };
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors()
+            .add_command(call.cmd())
+            .cmd("WAIT")
+            .arg(wanted)
+            .arg(within.as_millis() as u64);
+        let limits = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout + within));
+        let send = || async {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&limits)
+                .await?;
+            pipe.query_async::<Vec<Value>>(&mut conn).await
+        };
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let mut values = match tokio::time::timeout(self.timeout + within, send()).await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis call failed");
+                self.backend.failed(&e);
+                return Err(classify(&e));
+            }
+            Err(_) => {
+                tracing::warn!("redis call with WAIT timed out");
+                return Err(StoreError::Unavailable);
+            }
+        };
+        if values.first().is_some_and(is_noscript) {
+            self.load_scripts().await?;
+            values = match tokio::time::timeout(self.timeout + within, send()).await {
+                Ok(Ok(v)) => v,
+                Ok(Err(e)) => return Err(classify(&e)),
+                Err(_) => return Err(StoreError::Unavailable),
+            };
+        }
+        let mut values = values.into_iter();
+        let answer = values.next().ok_or(StoreError::Unexpected)?;
+        match values.next() {
+            Some(Value::Int(acked)) if acked >= i64::from(wanted) => {}
+            other => {
+                tracing::warn!(acked = ?other, wanted, "fewer replicas than redis.wait_replicas acknowledged a grant");
+                metrics::counter!("baton_replica_wait_short_total").increment(1);
+            }
+        }
+        decode_json(answer)
+    }
+
     /// Whether Redis answers right now (`/readyz`).
     pub async fn ping(&self) -> Result<(), StoreError> {
         let _: String = self.query(&redis::cmd("PING")).await?;
@@ -252,7 +319,17 @@ impl Store {
             let conn = self.backend.conn().await?;
             f(conn).await
         });
-        match tokio::time::timeout(self.timeout, call).await {
+        let started = std::time::Instant::now();
+        let result = tokio::time::timeout(self.timeout, call).await;
+        metrics::histogram!("baton_redis_roundtrip_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let outcome = match &result {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(_)) => "error",
+            Err(_) => "timeout",
+        };
+        metrics::counter!("baton_redis_calls_total", "outcome" => outcome).increment(1);
+        match result {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");

@@ -37,4 +37,10 @@ scripts! {
     SETTLE = "lua/prelude.lua" "lua/settle.lua";
     /// Which deadlines of a group are due.
     DUE = "lua/due.lua";
+    /// `admin session`: existence, TTL, idle time and a fingerprint; the value never leaves Redis.
+    ADMIN_SESSION = "../admin/lua/session.lua" "../admin/lua/session_read.lua";
+    /// `admin kick`: delete a session and announce it, atomically.
+    ADMIN_KICK = "../admin/lua/session.lua" "../admin/lua/session_kick.lua";
+    /// `admin leaderboard … around`: a member's rank and neighbours in one call.
+    ADMIN_AROUND = "../admin/lua/leaderboard_around.lua";
 }

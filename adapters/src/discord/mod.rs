@@ -1,0 +1,304 @@
+//! Discord: `/baton` as an application command, over HTTP interactions or the gateway. Both
+//! transports hand a serenity [`Interaction`] to [`DiscordState::answer`], so the mapping to a
+//! [`Command`](baton_commands::Command) and the rendering are the same; only delivery differs.
+//!
+//! - [`commands`]: the grammar as one application command, and an invocation back to chat text.
+//! - [`render`]: a [`Reply`] as an embed with buttons.
+//! - [`verify`]: Ed25519 signatures and timestamp freshness of HTTP interactions.
+//! - [`gateway`]: serenity's client, for bots without a public URL.
+//! - [`rest`] / [`delivery`]: Discord's REST API, and the core's delivery trait on top of it.
+//! - [`limits`] / [`register`]: Discord's command limits, and `baton discord register`.
+
+pub mod commands;
+pub mod delivery;
+pub mod gateway;
+pub mod limits;
+mod options;
+pub mod register;
+pub mod render;
+pub mod rest;
+pub mod verify;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use baton_commands::config::DiscordConfig;
+use baton_commands::domain::clean_text;
+use baton_commands::{grammar, Actor, Baton, BatonError, Invocation, Reply, Touches};
+use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
+use reqwest::Method;
+use serenity::all::{
+    CommandInteraction, ComponentInteraction, CreateAutocompleteResponse,
+    CreateInteractionResponse, CreateInteractionResponseMessage, Interaction, Member, User,
+};
+use tokio::task::JoinHandle;
+
+use self::render::render;
+use self::rest::{Rest, RestError};
+use self::verify::SignatureCheck;
+
+/// What both transports share: the core, Discord's REST API, and the deadline.
+#[derive(Clone)]
+pub struct DiscordState {
+    baton: Baton,
+    rest: Rest,
+    defer_after: Duration,
+}
+
+/// The answer to one interaction: the response Discord waits for, and maybe work that finishes
+/// afterwards (editing a deferred response).
+pub struct Answer {
+    /// The interaction response.
+    pub response: CreateInteractionResponse,
+    /// Runs after the response is sent.
+    pub later: Option<BoxFuture<'static, ()>>,
+}
+
+impl Answer {
+    fn now(response: CreateInteractionResponse) -> Self {
+        Self {
+            response,
+            later: None,
+        }
+    }
+
+    fn message(reply: &Reply) -> Self {
+        Self::now(CreateInteractionResponse::Message(render(reply).message()))
+    }
+}
+
+/// A command that finished in time, or one still running.
+enum Run {
+    Done(Box<Result<Reply, BatonError>>),
+    Slow(JoinHandle<Result<Reply, BatonError>>),
+}
+
+impl DiscordState {
+    /// The shared state for `config`'s `[discord]` section.
+    pub fn new(baton: Baton, config: &DiscordConfig) -> Self {
+        Self {
+            baton,
+            rest: Rest::new(&config.api_url, config.token.clone()),
+            defer_after: config.deadline(),
+        }
+    }
+
+    /// Answers one interaction, whichever transport it came by.
+    pub async fn answer(&self, interaction: &Interaction) -> Answer {
+        match interaction {
+            Interaction::Ping(_) => Answer::now(CreateInteractionResponse::Pong),
+            Interaction::Command(c) => self.command(c).await,
+            Interaction::Autocomplete(c) => {
+                let choices = commands::suggestions(self.baton.catalog(), &c.data)
+                    .into_iter()
+                    .fold(CreateAutocompleteResponse::new(), |r, name| {
+                        r.add_string_choice(name.clone(), name)
+                    });
+                Answer::now(CreateInteractionResponse::Autocomplete(choices))
+            }
+            Interaction::Component(c) => self.button(c).await,
+            _ => Answer::message(&refusal(BatonError::Usage {
+                message: "Baton does not handle this kind of Discord interaction".into(),
+                usage: None,
+            })),
+        }
+    }
+
+    /// `/baton …`: the options become chat text, parsed by the grammar like any other command.
+    async fn command(&self, c: &CommandInteraction) -> Answer {
+        let parsed = commands::to_text(&c.data).and_then(|text| grammar::parse(&text));
+        let command = match parsed {
+            Ok(command) => command,
+            Err(e) => return Answer::message(&refusal(e)),
+        };
+        // A deferred answer's visibility is fixed when deferring: changes are for the channel,
+        // reads for the asker, as their replies would be.
+        let public = command.touches() != Touches::Nothing;
+        let invocation = Invocation {
+            actor: actor(c.member.as_deref(), &c.user),
+            channel: Some(c.channel_id.to_string()),
+            command,
+        };
+        match self.run(invocation).await {
+            Run::Done(result) => Answer::message(&outcome(*result)),
+            Run::Slow(task) => {
+                let m = CreateInteractionResponseMessage::new();
+                let m = if public { m } else { m.ephemeral(true) };
+                let (rest, app, token) = (self.rest.clone(), c.application_id, c.token.clone());
+                let later = async move {
+                    let edit = render(&outcome(joined(task).await)).edit();
+                    let path = format!("/webhooks/{app}/{token}/messages/@original");
+                    webhook(&rest, Method::PATCH, &path, &edit).await;
+                };
+                Answer {
+                    response: CreateInteractionResponse::Defer(m),
+                    later: Some(later.boxed()),
+                }
+            }
+        }
+    }
+
+    /// A button: its `custom_id` is a command, run as whoever pressed it. Success replaces the
+    /// message with the new state; a refusal goes to the presser alone.
+    async fn button(&self, c: &ComponentInteraction) -> Answer {
+        let command = match grammar::parse(&c.data.custom_id) {
+            Ok(command) => command,
+            Err(e) => return Answer::message(&refusal(e)),
+        };
+        let invocation = Invocation {
+            actor: actor(c.member.as_ref(), &c.user),
+            channel: Some(c.channel_id.to_string()),
+            command,
+        };
+        match self.run(invocation).await {
+            Run::Done(result) => match *result {
+                Ok(reply) => Answer::now(CreateInteractionResponse::UpdateMessage(
+                    render(&reply).update(),
+                )),
+                Err(e) => Answer::message(&refusal(e)),
+            },
+            Run::Slow(task) => {
+                let (rest, app, token) = (self.rest.clone(), c.application_id, c.token.clone());
+                let later = async move {
+                    match joined(task).await {
+                        Ok(reply) => {
+                            let path = format!("/webhooks/{app}/{token}/messages/@original");
+                            webhook(&rest, Method::PATCH, &path, &render(&reply).edit()).await;
+                        }
+                        Err(e) => {
+                            let path = format!("/webhooks/{app}/{token}");
+                            let followup = render(&refusal(e)).followup();
+                            webhook(&rest, Method::POST, &path, &followup).await;
+                        }
+                    }
+                };
+                Answer {
+                    response: CreateInteractionResponse::Acknowledge,
+                    later: Some(later.boxed()),
+                }
+            }
+        }
+    }
+
+    /// Runs the command, waiting at most `defer_after` for it.
+    async fn run(&self, invocation: Invocation) -> Run {
+        let baton = self.baton.clone();
+        let mut task = tokio::spawn(async move { baton.execute(invocation).await });
+        if self.defer_after.is_zero() {
+            return Run::Slow(task);
+        }
+        match tokio::time::timeout(self.defer_after, &mut task).await {
+            Ok(result) => Run::Done(Box::new(result.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "discord command task failed");
+                Err(BatonError::Internal)
+            }))),
+            Err(_) => Run::Slow(task),
+        }
+    }
+}
+
+async fn joined(task: JoinHandle<Result<Reply, BatonError>>) -> Result<Reply, BatonError> {
+    task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "discord command task failed");
+        Err(BatonError::Internal)
+    })
+}
+
+/// A call on the interaction's webhook after a deferral. Discord may not have registered the
+/// deferred response yet when a command finishes just after the deadline, so a 404 is retried.
+async fn webhook(rest: &Rest, method: Method, path: &str, body: &impl serde::Serialize) {
+    for attempt in 0..3 {
+        match rest.webhook(method.clone(), path, Some(body)).await {
+            Ok(_) => return,
+            Err(RestError::Status { status: 404, .. }) if attempt < 2 => {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not update the deferred Discord response");
+                return;
+            }
+        }
+    }
+}
+
+fn outcome(result: Result<Reply, BatonError>) -> Reply {
+    result.unwrap_or_else(refusal)
+}
+
+fn refusal(e: BatonError) -> Reply {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    e.reply(now)
+}
+
+/// `discord:<user id>`, shown by global name or username, carrying `discord-role:<id>` for each
+/// guild role (the interaction's `member` is present in guilds, `user` in DMs).
+pub fn actor(member: Option<&Member>, user: &User) -> Actor {
+    let user = member.map_or(user, |m| &m.user);
+    let display = user
+        .global_name
+        .as_deref()
+        .map(clean_text)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| clean_text(&user.name));
+    let groups = member
+        .map(|m| {
+            m.roles
+                .iter()
+                .map(|r| format!("discord-role:{r}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    Actor {
+        id: format!("discord:{}", user.id),
+        display: commands::clip(&display, 64),
+        groups,
+    }
+}
+
+/// What the HTTP route needs.
+#[derive(Clone)]
+struct HttpState {
+    discord: DiscordState,
+    check: SignatureCheck,
+}
+
+/// `POST /discord/interactions`, for the application's public key.
+pub fn routes(state: DiscordState, public_key: &str) -> Result<Router, String> {
+    let check = SignatureCheck::new(public_key)?;
+    Ok(Router::new()
+        .route("/discord/interactions", post(interactions))
+        .with_state(HttpState {
+            discord: state,
+            check,
+        }))
+}
+
+async fn interactions(State(s): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(why) = s.check.check(&headers, &body, SystemTime::now()) {
+        tracing::info!(?why, "discord interaction refused");
+        return (StatusCode::UNAUTHORIZED, "invalid request signature").into_response();
+    }
+    let interaction: Interaction = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable discord interaction");
+            return (StatusCode::BAD_REQUEST, "unreadable interaction").into_response();
+        }
+    };
+    if let Interaction::Ping(_) = interaction {
+        return Json(serde_json::json!({"type": 1})).into_response();
+    }
+    let answer = s.discord.answer(&interaction).await;
+    if let Some(later) = answer.later {
+        tokio::spawn(later);
+    }
+    Json(answer.response).into_response()
+}

@@ -1,0 +1,378 @@
+//! One code path for HTTP and Socket Mode: a slash command or a button press comes in as a
+//! [`SlashCommand`] or [`ButtonPress`], runs through the router as its Slack user, and goes out
+//! as Block Kit.
+//!
+//! Slack wants an answer within 3 seconds. Every command runs on its own task; what finishes
+//! within [`DEADLINE`] is answered directly, anything slower gets an ephemeral "working on it"
+//! at once and its real answer through the `response_url` when it is done.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use baton_commands::config::SlackConfig;
+use baton_commands::domain::clean_text;
+use baton_commands::reply::Button;
+use baton_commands::{grammar, Actor, Baton, BatonError, Invocation, Reply};
+use slack_morphism::prelude::*;
+use tokio::task::{JoinError, JoinHandle};
+
+use super::blocks::{self, ACTION_PREFIX};
+use super::delivery::{self, ResponseMessage};
+
+/// How long a request may run before Slack is answered "working on it" (Slack allows 3 s).
+pub const DEADLINE: Duration = Duration::from_millis(2500);
+
+/// What both Slack front ends (HTTP and Socket Mode) share: the core, the outbound client for
+/// `response_url`, and which answers go to the channel.
+#[derive(Clone)]
+pub struct SlackHandler {
+    baton: Baton,
+    client: Arc<SlackHyperClient>,
+    config: Arc<SlackConfig>,
+}
+
+/// `/baton TEXT` from someone, in a channel.
+#[derive(Debug, Clone)]
+pub struct SlashCommand {
+    /// Who typed it.
+    pub actor: Actor,
+    /// The channel it was typed in.
+    pub channel: String,
+    /// What follows the command name.
+    pub text: String,
+    /// The command name as typed (`/baton`), for hints.
+    pub command: String,
+    /// Where late answers go.
+    pub response_url: SlackResponseUrl,
+}
+
+/// A press on one of Baton's buttons.
+#[derive(Debug, Clone)]
+pub struct ButtonPress {
+    /// Who pressed it.
+    pub actor: Actor,
+    /// The channel of the message.
+    pub channel: Option<String>,
+    /// The command the button carries, e.g. `unlock prod`.
+    pub command: String,
+    /// Where the answer goes.
+    pub response_url: SlackResponseUrl,
+    /// Whether the pressed message was visible only to the presser.
+    pub ephemeral_original: bool,
+    /// The pressed message's Baton buttons, kept when the answer leaves the hold in place.
+    pub original_buttons: Vec<Button>,
+}
+
+/// The identity roles match (`slack:U…`), shown by Slack user name; Socket Mode gives no name, so
+/// there it is a mention, which Slack renders as the person's name. The workspace goes in the
+/// groups as `slack-team:T…`.
+pub fn actor(user_id: &str, team_id: Option<&str>, user_name: Option<&str>) -> Actor {
+    let name = user_name
+        .map(clean_text)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.chars().take(80).collect())
+        .unwrap_or_else(|| format!("<@{user_id}>"));
+    Actor {
+        id: format!("slack:{user_id}"),
+        display: name,
+        groups: team_id
+            .map(|t| vec![format!("slack-team:{t}")])
+            .unwrap_or_default(),
+    }
+}
+
+impl SlashCommand {
+    /// From slack-morphism's event; `user_name` is in Slack's form but not in that model.
+    pub fn from_event(event: &SlackCommandEvent, user_name: Option<&str>) -> Self {
+        Self {
+            actor: actor(&event.user_id.0, Some(&event.team_id.0), user_name),
+            channel: event.channel_id.0.clone(),
+            text: event.text.clone().unwrap_or_default(),
+            command: event.command.0.clone(),
+            response_url: event.response_url.clone(),
+        }
+    }
+}
+
+impl ButtonPress {
+    /// The press of a Baton button; `None` for other apps' actions or payloads Slack sent without
+    /// a user or a `response_url` (nothing can be answered then).
+    pub fn from_event(event: &SlackInteractionBlockActionsEvent) -> Option<Self> {
+        let user = event.user.as_ref()?;
+        let action = event
+            .actions
+            .iter()
+            .flatten()
+            .find(|a| a.action_id.0.starts_with(ACTION_PREFIX))?;
+        let command = action
+            .value
+            .clone()
+            .unwrap_or_else(|| action.action_id.0[ACTION_PREFIX.len()..].to_string());
+        let name = user.username.as_deref().or(user.name.as_deref());
+        let team = user.team_id.as_ref().unwrap_or(&event.team.id);
+        let (channel, ephemeral_original) = match &event.container {
+            SlackInteractionActionContainer::Message(m) => (
+                m.channel_id.as_ref().map(|c| c.0.clone()),
+                m.is_ephemeral.unwrap_or(false),
+            ),
+            _ => (None, false),
+        };
+        Some(Self {
+            actor: actor(&user.id.0, Some(&team.0), name),
+            channel: channel.or_else(|| event.channel.as_ref().map(|c| c.id.0.clone())),
+            command,
+            response_url: event.response_url.clone()?,
+            ephemeral_original,
+            original_buttons: event
+                .message
+                .as_ref()
+                .map(|m| buttons_of(&m.content))
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// Baton's buttons in a message Slack sent back.
+fn buttons_of(content: &SlackMessageContent) -> Vec<Button> {
+    let elements = content.blocks.iter().flatten().filter_map(|b| match b {
+        SlackBlock::Actions(a) => Some(a.elements.iter()),
+        _ => None,
+    });
+    elements
+        .flatten()
+        .filter_map(|e| match e {
+            SlackActionBlockElement::Button(b) => Some(b),
+            _ => None,
+        })
+        .filter(|b| {
+            b.action_id
+                .as_ref()
+                .is_some_and(|id| id.0.starts_with(ACTION_PREFIX))
+        })
+        .filter_map(|b| {
+            let json = serde_json::to_value(b).ok()?;
+            Some(Button {
+                label: json["text"]["text"].as_str()?.to_string(),
+                command: b.value.clone()?,
+                primary: json["style"] == "primary",
+            })
+        })
+        .collect()
+}
+
+/// A command's verb and what the router made of it.
+struct Outcome {
+    verb: String,
+    result: Result<Reply, (BatonError, Reply)>,
+}
+
+impl SlackHandler {
+    /// The handler for `[slack]` over `baton`.
+    pub fn new(baton: Baton, config: &SlackConfig) -> Self {
+        Self {
+            baton,
+            client: delivery::client(&config.api_url),
+            config: Arc::new(config.clone()),
+        }
+    }
+
+    /// Answers a slash command: directly when it is quick, else "working on it" and the real
+    /// answer through the `response_url`.
+    pub async fn command(&self, cmd: SlashCommand) -> SlackCommandEventResponse {
+        let work = {
+            let this = self.clone();
+            let (actor, channel, text) = (cmd.actor.clone(), cmd.channel.clone(), cmd.text.clone());
+            async move { this.run(actor, Some(channel), &text).await }
+        };
+        match within(DEADLINE, work).await {
+            Ok(joined) => {
+                let (content, kind) = self.answer(&settled(joined), &cmd.command);
+                SlackCommandEventResponse::new(content).with_response_type(kind)
+            }
+            Err(late) => {
+                let this = self.clone();
+                let (url, name) = (cmd.response_url.clone(), cmd.command.clone());
+                tokio::spawn(async move {
+                    let outcome = settled(late.await);
+                    let (content, kind) = this.answer(&outcome, &name);
+                    this.post(&url, ResponseMessage::new_message(content, kind))
+                        .await;
+                });
+                let shown = blocks::escape(&baton_commands::domain::preview(&cmd.text));
+                let working = SlackMessageContent::new().with_text(format!(
+                    ":hourglass_flowing_sand: Working on `{shown}`; the answer follows here."
+                ));
+                SlackCommandEventResponse::new(working)
+                    .with_response_type(SlackMessageResponseType::Ephemeral)
+            }
+        }
+    }
+
+    /// Runs a button's command as the presser and answers through the `response_url`: a refusal
+    /// to the presser alone, a success by updating the pressed message. Returns once the answer
+    /// is posted, or at the deadline while it is still on its way.
+    pub async fn press(&self, press: ButtonPress) {
+        let this = self.clone();
+        let work = async move { this.settle_press(press).await };
+        if within(DEADLINE, work).await.is_err() {
+            tracing::debug!("slow button press acknowledged; its answer follows via response_url");
+        }
+    }
+
+    async fn settle_press(&self, press: ButtonPress) {
+        let outcome = self
+            .run(press.actor.clone(), press.channel.clone(), &press.command)
+            .await;
+        let messages = match outcome.result {
+            Err((_, reply)) => vec![ResponseMessage::new_message(
+                blocks::content(&reply, None),
+                SlackMessageResponseType::Ephemeral,
+            )],
+            Ok(mut reply) => {
+                // An extension leaves the hold in place, so the hold's buttons still apply.
+                if reply.buttons.is_empty() && outcome.verb == "extend" {
+                    reply.buttons = press.original_buttons.clone();
+                }
+                let content = blocks::content(&reply, None);
+                if press.ephemeral_original && self.config.posts_in_channel(&outcome.verb) {
+                    // A state change pressed on a private prompt is announced to the channel.
+                    vec![
+                        ResponseMessage::new_message(content, SlackMessageResponseType::InChannel),
+                        ResponseMessage::delete_original(),
+                    ]
+                } else {
+                    vec![ResponseMessage::replacing(content)]
+                }
+            }
+        };
+        for message in messages {
+            self.post(&press.response_url, message).await;
+        }
+    }
+
+    async fn run(&self, actor: Actor, channel: Option<String>, text: &str) -> Outcome {
+        let verb = text
+            .split_whitespace()
+            .next()
+            .unwrap_or("help")
+            .to_lowercase();
+        let result = match grammar::parse(text) {
+            Ok(command) => {
+                let invocation = Invocation {
+                    actor,
+                    channel,
+                    command,
+                };
+                self.baton.execute(invocation).await
+            }
+            Err(e) => Err(e),
+        };
+        let result = result.map_err(|e| {
+            let reply = e.reply(wall_clock());
+            (e, reply)
+        });
+        Outcome { verb, result }
+    }
+
+    /// The message and who sees it: refusals and reads only the asker, configured verbs the
+    /// channel. Help, usage and unknown verbs come with what to type.
+    fn answer(
+        &self,
+        outcome: &Outcome,
+        command: &str,
+    ) -> (SlackMessageContent, SlackMessageResponseType) {
+        let ephemeral = SlackMessageResponseType::Ephemeral;
+        let command = blocks::escape(command);
+        match &outcome.result {
+            Ok(reply) => {
+                let hint = (outcome.verb == "help").then(|| {
+                    format!("Type these after `{command}`, like `{command} lock prod 30m hotfix`.")
+                });
+                let kind = if self.config.posts_in_channel(&outcome.verb) {
+                    SlackMessageResponseType::InChannel
+                } else {
+                    ephemeral
+                };
+                (blocks::content(reply, hint.as_deref()), kind)
+            }
+            Err((BatonError::UnknownCommand { .. }, reply)) => {
+                let mut reply = reply.clone();
+                reply.text = grammar::help(None).ok();
+                let hint = format!("Type `{command} help &lt;command&gt;` to see how one works.");
+                (blocks::content(&reply, Some(&hint)), ephemeral)
+            }
+            Err((BatonError::Usage { usage: Some(_), .. }, reply)) => {
+                let verb = blocks::escape(&outcome.verb);
+                let hint = format!("Type `{command} help {verb}` for examples.");
+                (blocks::content(reply, Some(&hint)), ephemeral)
+            }
+            Err((_, reply)) => (blocks::content(reply, None), ephemeral),
+        }
+    }
+
+    async fn post(&self, url: &SlackResponseUrl, message: ResponseMessage) {
+        if let Err(e) = delivery::respond(&self.client, url, &message).await {
+            tracing::warn!(error = %e, "could not answer Slack through the response_url");
+        }
+    }
+}
+
+/// Runs `work` on its own task: how it ended if that was within `deadline`, else the task,
+/// which keeps running.
+async fn within<T: Send + 'static>(
+    deadline: Duration,
+    work: impl Future<Output = T> + Send + 'static,
+) -> Result<Result<T, JoinError>, JoinHandle<T>> {
+    let mut task = tokio::spawn(work);
+    match tokio::time::timeout(deadline, &mut task).await {
+        Ok(joined) => Ok(joined),
+        Err(_) => Err(task),
+    }
+}
+
+fn settled(joined: Result<Outcome, JoinError>) -> Outcome {
+    joined.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a Slack command task failed");
+        Outcome {
+            verb: String::new(),
+            result: Err((
+                BatonError::Internal,
+                BatonError::Internal.reply(wall_clock()),
+            )),
+        }
+    })
+}
+
+fn wall_clock() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn quick_work_is_answered_and_slow_work_keeps_running_past_the_deadline() {
+        let quick = within(Duration::from_millis(200), async { 7 }).await;
+        assert_eq!(quick.ok().and_then(Result::ok), Some(7));
+        let slow = within(Duration::from_millis(20), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            8
+        })
+        .await;
+        let task = slow.expect_err("past the deadline");
+        assert_eq!(task.await.unwrap(), 8, "the work finished after the ack");
+    }
+
+    #[test]
+    fn the_actor_is_the_slack_user_shown_by_name_or_as_a_mention() {
+        let a = actor("U1", Some("T1"), Some("jane"));
+        assert_eq!((a.id.as_str(), a.display.as_str()), ("slack:U1", "jane"));
+        assert_eq!(a.groups, ["slack-team:T1"]);
+        assert_eq!(actor("U2", None, None).display, "<@U2>");
+        assert_eq!(actor("U3", None, Some(" \u{202e}")).display, "<@U3>");
+    }
+}

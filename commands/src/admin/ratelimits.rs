@@ -1,0 +1,305 @@
+//! Rate limits: named limiters in `[[admin.ratelimits]]`, each a key pattern with `{id}` for the
+//! identity (`rl:otp:{id}`, or `rl:login:{id}:*` for a key per window) and a kind: fixed-window
+//! counters (strings) or sliding logs (sorted sets of timestamps).
+//!
+//! The identity is always literal. An exact pattern names one key. A pattern with glob characters
+//! is found with SCAN, the identity escaped in `MATCH`, and every key found is checked again
+//! against the pattern with each `*` and `?` kept inside one `:`-separated segment, so
+//! `reset login alice` touches neither `alice:bob`'s keys nor, for `reset otp *`, anyone else's.
+//!
+//! # Format
+//! `admin ratelimit <limiter> <id>` · `admin ratelimit reset <limiter> <id>`
+
+use redis::Value as RedisValue;
+
+use super::glob::Glob;
+use super::{decode, must, shown, ttl_text, unknown_name, SCAN_COUNT};
+use crate::command::AdminArg;
+use crate::config::{LimiterKind, RateLimitConfig};
+use crate::domain::Actor;
+use crate::error::BatonError;
+use crate::reply::{Reply, Table, Tone, Value};
+use crate::router::{wall_clock, Baton};
+use crate::store::scan::escape_glob;
+
+/// Keys listed in one reply; the rest are counted.
+const SHOWN: usize = 20;
+
+impl Baton {
+    fn limiter(&self, name: &AdminArg) -> Result<&RateLimitConfig, BatonError> {
+        let limiters = &self.admin.config.ratelimits;
+        limiters
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(name.as_str()))
+            .ok_or_else(|| {
+                let names: Vec<&str> = limiters.iter().map(|l| l.name.as_str()).collect();
+                unknown_name(
+                    "rate limiter",
+                    name,
+                    &names,
+                    "add [[admin.ratelimits]] to the config",
+                )
+            })
+    }
+
+    /// The identity's keys: the one key of an exact pattern (whether or not it exists), or the
+    /// keys SCAN finds for a glob pattern, each checked against the pattern again.
+    async fn limiter_keys(
+        &self,
+        limiter: &RateLimitConfig,
+        id: &AdminArg,
+    ) -> Result<(Vec<String>, bool), BatonError> {
+        let (before, after) = limiter
+            .pattern
+            .split_once("{id}")
+            .unwrap_or((limiter.pattern.as_str(), ""));
+        if !is_glob(before) && !is_glob(after) {
+            return Ok((vec![format!("{before}{id}{after}")], true));
+        }
+        let pattern = format!("{before}{}{after}", escape_glob(id.as_str()));
+        let matcher = Glob::new(before, id.as_str(), after);
+        let keys = self.store.scan_match(&pattern, SCAN_COUNT).await?;
+        Ok((
+            keys.into_iter().filter(|k| matcher.matches(k)).collect(),
+            false,
+        ))
+    }
+
+    /// `admin ratelimit <limiter> <id>`: count, window and TTL of each of the identity's keys.
+    pub(super) async fn admin_ratelimit(
+        &self,
+        limiter: &AdminArg,
+        id: &AdminArg,
+    ) -> Result<Reply, BatonError> {
+        let cfg = self.limiter(limiter)?;
+        let (keys, exact) = self.limiter_keys(cfg, id).await?;
+        let now = wall_clock();
+        let window = cfg
+            .window
+            .map(crate::domain::human_duration)
+            .unwrap_or_else(|| "not configured".into());
+        let per_key = match cfg.kind {
+            LimiterKind::Fixed => 2,
+            LimiterKind::Sliding => 4,
+        };
+        let mut cmds = Vec::new();
+        for key in keys.iter().take(SHOWN) {
+            match cfg.kind {
+                LimiterKind::Fixed => cmds.push(one("GET", key)),
+                LimiterKind::Sliding => {
+                    cmds.push(one("ZCARD", key));
+                    cmds.push(zend(key, 0));
+                    cmds.push(zend(key, -1));
+                }
+            }
+            cmds.push(one("PTTL", key));
+        }
+        let answers = self.store.query_many(cmds).await?;
+        let reads: Vec<Read> = answers.chunks(per_key).map(|a| read(cfg.kind, a)).collect();
+        let limit = |count: &str| match cfg.limit {
+            Some(limit) => format!("{count} of {limit}"),
+            None => count.to_string(),
+        };
+        if exact {
+            let (key, r) = (&keys[0], &reads[0]);
+            if r.pttl == -2 {
+                return Ok(Reply::new(
+                    Tone::Info,
+                    format!("{id} has no {} counter: nothing counted now", cfg.name),
+                    now,
+                )
+                .field("Key", Value::Text(key.clone()))
+                .field("Window", Value::Text(window)));
+            }
+            let mut reply = Reply::new(
+                Tone::Info,
+                format!("{id} on {}: {}", cfg.name, limit(&r.count)),
+                now,
+            )
+            .field("Key", Value::Text(key.clone()))
+            .field("Count", Value::Text(limit(&r.count)))
+            .field("Window", Value::Text(window))
+            .field("TTL", Value::Text(ttl_text(r.pttl)));
+            if let Some(oldest) = &r.oldest {
+                reply = reply.field("Oldest", oldest.clone());
+            }
+            if let Some(newest) = &r.newest {
+                reply = reply.field("Newest", newest.clone());
+            }
+            return Ok(reply.button(
+                "Reset",
+                format!("admin ratelimit reset {} {id}", cfg.name),
+                false,
+            ));
+        }
+        if keys.is_empty() {
+            return Ok(Reply::new(
+                Tone::Info,
+                format!("{id} has no {} keys: nothing counted now", cfg.name),
+                now,
+            )
+            .field("Pattern", Value::Text(cfg.pattern.clone())));
+        }
+        let sliding = cfg.kind == LimiterKind::Sliding;
+        let rows = keys
+            .iter()
+            .zip(&reads)
+            .map(|(key, r)| {
+                let mut row = vec![
+                    Value::Text(shown(key.as_bytes(), 120)),
+                    Value::Text(limit(&r.count)),
+                    Value::Text(ttl_text(r.pttl)),
+                ];
+                if sliding {
+                    row.push(r.newest.clone().unwrap_or(Value::Text(String::new())));
+                }
+                row
+            })
+            .collect();
+        let more = match keys.len().saturating_sub(SHOWN) {
+            0 => String::new(),
+            n => format!(" ({n} more not shown)"),
+        };
+        let mut reply = Reply::new(
+            Tone::Info,
+            format!("{id} on {}: {} keys{more}", cfg.name, keys.len()),
+            now,
+        )
+        .field("Window", Value::Text(window))
+        .button(
+            "Reset",
+            format!("admin ratelimit reset {} {id}", cfg.name),
+            false,
+        );
+        reply.table = Some(Table {
+            headers: ["Key", "Count", "TTL", "Newest"][..if sliding { 4 } else { 3 }]
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            rows,
+        });
+        Ok(reply)
+    }
+
+    /// `admin ratelimit reset <limiter> <id>`: DEL exactly the identity's keys, with the audit
+    /// entry, in one round trip after the SCAN.
+    pub(super) async fn admin_ratelimit_reset(
+        &self,
+        actor: &Actor,
+        limiter: &AdminArg,
+        id: &AdminArg,
+    ) -> Result<Reply, BatonError> {
+        let cfg = self.limiter(limiter)?;
+        let (keys, _) = self.limiter_keys(cfg, id).await?;
+        let listed: Vec<&str> = keys.iter().take(5).map(String::as_str).collect();
+        let detail = format!(
+            "{} key(s): {}{}",
+            keys.len(),
+            listed.join(", "),
+            if keys.len() > 5 { ", …" } else { "" }
+        );
+        let target = format!("{} {id}", cfg.name);
+        let mut cmds: Vec<redis::Cmd> = keys.iter().map(|k| one("DEL", k)).collect();
+        cmds.push(self.admin.audit(actor, "ratelimit reset", &target, &detail));
+        let answers = self.store.query_many(cmds).await?;
+        let mut removed = 0;
+        for answer in &answers[..keys.len()] {
+            removed += must::<u64>(Some(answer))?;
+        }
+        if let Some(RedisValue::ServerError(e)) = answers.last() {
+            tracing::error!(error = ?e, "admin audit entry not written");
+        }
+        let now = wall_clock();
+        if removed == 0 {
+            return Ok(Reply::new(
+                Tone::Info,
+                format!("{id} had no {} keys, so nothing was reset", cfg.name),
+                now,
+            ));
+        }
+        let shown_keys: Vec<String> = keys
+            .iter()
+            .take(SHOWN)
+            .map(|k| shown(k.as_bytes(), 120))
+            .collect();
+        Ok(Reply::new(
+            Tone::Success,
+            format!(
+                "{} reset {} for {id}: {removed} {} removed",
+                actor.display,
+                cfg.name,
+                if removed == 1 { "key" } else { "keys" }
+            ),
+            now,
+        )
+        .field("Keys", Value::Text(shown_keys.join(", "))))
+    }
+}
+
+/// One identity key, read.
+struct Read {
+    count: String,
+    pttl: i64,
+    oldest: Option<Value>,
+    newest: Option<Value>,
+}
+
+fn read(kind: LimiterKind, answers: &[RedisValue]) -> Read {
+    let nil = RedisValue::Nil;
+    let at = |i: usize| answers.get(i).unwrap_or(&nil);
+    let pttl = decode::<i64>(at(answers.len().saturating_sub(1))).unwrap_or(-2);
+    match kind {
+        LimiterKind::Fixed => Read {
+            count: match decode::<Option<String>>(at(0)) {
+                Ok(v) => v.unwrap_or_else(|| "0".into()),
+                Err(e) => format!("unreadable ({e}); is kind = \"fixed\" right?"),
+            },
+            pttl,
+            oldest: None,
+            newest: None,
+        },
+        LimiterKind::Sliding => {
+            let end = |i| {
+                decode::<Vec<(Vec<u8>, String)>>(at(i))
+                    .ok()
+                    .and_then(|v| v.into_iter().next())
+                    .map(|(_, score)| stamp(&score))
+            };
+            Read {
+                count: match decode::<u64>(at(0)) {
+                    Ok(n) => n.to_string(),
+                    Err(e) => format!("unreadable ({e}); is kind = \"sliding\" right?"),
+                },
+                pttl,
+                oldest: end(1),
+                newest: end(2),
+            }
+        }
+    }
+}
+
+/// A sliding log's score: a moment when it looks like Unix seconds or milliseconds.
+fn stamp(score: &str) -> Value {
+    match score.parse::<f64>() {
+        Ok(s) if (1e12..1e14).contains(&s) => Value::Time(s as u64),
+        Ok(s) if (1e9..1e11).contains(&s) => Value::Time((s * 1000.0) as u64),
+        _ => Value::Text(score.to_string()),
+    }
+}
+
+fn one(name: &str, key: &str) -> redis::Cmd {
+    let mut cmd = redis::cmd(name);
+    cmd.arg(key);
+    cmd
+}
+
+/// The first (0) or last (-1) entry of a sorted set, with its score.
+fn zend(key: &str, at: i64) -> redis::Cmd {
+    let mut cmd = redis::cmd("ZRANGE");
+    cmd.arg(key).arg(at).arg(at).arg("WITHSCORES");
+    cmd
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}

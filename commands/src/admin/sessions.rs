@@ -1,0 +1,125 @@
+//! Single-session logins: one key per user (`admin.session_key`, `session:{user}` by default),
+//! overwritten at each login, so a user has at most one session.
+//!
+//! The session's value is the secret. Both commands are Lua scripts that work out a fingerprint
+//! inside Redis, so the token never reaches Baton, its logs or the chat.
+//!
+//! # Format
+//! `admin session <user>` · `admin kick <user>`
+
+use std::time::Duration;
+
+use super::{evalsha, must, ttl_text};
+use crate::command::AdminArg;
+use crate::domain::{human_duration, Actor};
+use crate::error::BatonError;
+use crate::reply::{clock, Reply, Tone, Value};
+use crate::router::{wall_clock, Baton};
+use crate::store::scripts;
+
+impl Baton {
+    fn session_key(&self, user: &AdminArg) -> String {
+        self.admin
+            .config
+            .session_key
+            .replace("{user}", user.as_str())
+    }
+
+    /// `admin session <user>`: whether there is a session, its TTL, age and a fingerprint.
+    pub(super) async fn admin_session(&self, user: &AdminArg) -> Result<Reply, BatonError> {
+        let key = self.session_key(user);
+        let read = evalsha(&scripts::ADMIN_SESSION, &[&key], &[]);
+        let answers = self.store.query_many(vec![read]).await?;
+        let (exists, kind, pttl, idle, fingerprint, size): (i64, String, i64, i64, String, i64) =
+            must(answers.first())?;
+        let now = wall_clock();
+        if exists == 0 {
+            return Ok(
+                Reply::new(Tone::Info, format!("{user} has no session"), now)
+                    .field("Key", Value::Text(key)),
+            );
+        }
+        let mut reply = Reply::new(Tone::Info, format!("{user} has a session"), now)
+            .field("Key", Value::Text(key))
+            .field("Fingerprint", Value::Text(format!("sha1:{fingerprint}")))
+            .field("TTL", Value::Text(ttl_text(pttl)));
+        if let (Some(lifetime), true) = (self.admin.config.session_ttl, pttl >= 0) {
+            let left = Duration::from_millis(pttl as u64);
+            let age = match lifetime.checked_sub(left) {
+                Some(age) => {
+                    let at = now.saturating_sub(age.as_millis() as u64);
+                    format!("{}, logged in at {}", human_duration(age), clock(at))
+                }
+                None => "unknown: more TTL is left than admin.session_ttl".into(),
+            };
+            reply = reply.field("Age", Value::Text(age));
+        }
+        if idle >= 0 {
+            // Redis 7.0 cannot read without touching: this look counts as a use for the next one.
+            let idle = human_duration(Duration::from_secs(idle as u64));
+            let text = format!("{idle} since the last read or write (an admin look included)");
+            reply = reply.field("Idle", Value::Text(text));
+        }
+        let shape = match kind.as_str() {
+            "string" => format!("string of {size} bytes"),
+            "hash" => format!("hash of {size} fields"),
+            other => format!("{other} (no fingerprint for this type)"),
+        };
+        Ok(reply.field("Value", Value::Text(shape)).button(
+            "Kick",
+            format!("admin kick {user}"),
+            false,
+        ))
+    }
+
+    /// `admin kick <user>`: delete the session and announce it on `admin.session_channel`, in one
+    /// script; the audit entry goes out in the same round trip.
+    pub(super) async fn admin_kick(
+        &self,
+        actor: &Actor,
+        user: &AdminArg,
+    ) -> Result<Reply, BatonError> {
+        let key = self.session_key(user);
+        let channel = self
+            .admin
+            .config
+            .session_channel
+            .clone()
+            .unwrap_or_default();
+        let kick = evalsha(
+            &scripts::ADMIN_KICK,
+            &[&key],
+            &[&channel, user.as_str(), &actor.id],
+        );
+        let audit = self
+            .admin
+            .audit(actor, "kick", user.as_str(), &format!("session key {key}"));
+        let answers = self.store.query_many(vec![kick, audit]).await?;
+        let (existed, fingerprint, reached): (i64, String, i64) = must(answers.first())?;
+        if let Some(redis::Value::ServerError(e)) = answers.get(1) {
+            tracing::error!(error = ?e, "admin audit entry not written");
+        }
+        let now = wall_clock();
+        if existed == 0 {
+            return Ok(Reply::new(
+                Tone::Info,
+                format!("{user} has no session, so there was nothing to end"),
+                now,
+            )
+            .field("Key", Value::Text(key)));
+        }
+        let announced = match (channel.as_str(), reached) {
+            ("", _) => "not announced: no admin.session_channel is configured".to_string(),
+            (channel, 1) => format!("on {channel}, to 1 subscriber"),
+            (channel, n) => format!("on {channel}, to {} subscribers", n.max(0)),
+        };
+        Ok(Reply::new(
+            Tone::Success,
+            format!("{} ended {user}'s session", actor.display),
+            now,
+        )
+        .field("Key", Value::Text(key))
+        .field("Fingerprint", Value::Text(format!("sha1:{fingerprint}")))
+        .field("Announced", Value::Text(announced)))
+    }
+}

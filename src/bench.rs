@@ -1,0 +1,292 @@
+//! `baton bench`: a load generator against a running Baton. Each worker runs lock/unlock cycles
+//! (or chat commands) through the HTTP API for a fixed time; the report gives throughput,
+//! latency percentiles, and, with `--redis`, Redis commands per operation from `INFO
+//! commandstats`, plus the `redis-benchmark` line that runs the same script at the same
+//! concurrency for comparison.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde_json::{json, Value};
+
+/// `baton bench` options.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Baton's base URL.
+    #[arg(long, env = "BATON_URL")]
+    url: String,
+    /// A CI token that may lock the envs.
+    #[arg(long, env = "BATON_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Redis to read `INFO commandstats` from (commands per operation).
+    #[arg(long)]
+    redis: Option<String>,
+    /// Envs to cycle on; worker i uses env i mod n (one env: every worker contends).
+    #[arg(long, value_delimiter = ',', default_value = "qa")]
+    envs: Vec<String>,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// How long to run.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    duration: Duration,
+    /// Baton's key prefix (`redis.prefix`), for the `redis-benchmark` comparison line.
+    #[arg(long, default_value = "baton")]
+    prefix: String,
+    /// Drive chat commands (`lock`/`unlock` through /api/v1/commands) instead of the lock API.
+    #[arg(long)]
+    chat: bool,
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies: Vec<Duration>,
+    by_status: BTreeMap<u16, u64>,
+    cycles: u64,
+}
+
+/// Runs the benchmark and prints the report.
+pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.concurrency == 0 || args.envs.is_empty() {
+        bail!("--concurrency must be at least 1 and --envs must name at least one env");
+    }
+    let http = client(&args.token)?;
+    let base = args.url.trim_end_matches('/').to_string();
+    http.get(format!("{base}/readyz"))
+        .send()
+        .await
+        .with_context(|| format!("Baton at {base} is not reachable"))?;
+    let before = match &args.redis {
+        Some(url) => Some(commandstats(url).await?),
+        None => None,
+    };
+
+    let started = Instant::now();
+    let deadline = started + args.duration;
+    let workers: Vec<_> = (0..args.concurrency)
+        .map(|i| {
+            let (http, base) = (http.clone(), base.clone());
+            let env = args.envs[i % args.envs.len()].clone();
+            let chat = args.chat;
+            tokio::spawn(async move { worker(http, base, env, i, chat, deadline).await })
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for w in workers {
+        let t = w.await??;
+        tally.latencies.extend(t.latencies);
+        tally.cycles += t.cycles;
+        for (status, n) in t.by_status {
+            *tally.by_status.entry(status).or_default() += n;
+        }
+    }
+    let elapsed = started.elapsed();
+    let after = match &args.redis {
+        Some(url) => Some(commandstats(url).await?),
+        None => None,
+    };
+    report(&args, &tally, elapsed, before.zip(after));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn client(token: &str) -> anyhow::Result<reqwest::Client> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+        .context("the token is not a valid header value")?;
+    auth.set_sensitive(true);
+    headers.insert(reqwest::header::AUTHORIZATION, auth);
+    Ok(reqwest::Client::builder()
+        .default_headers(headers)
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+async fn worker(
+    http: reqwest::Client,
+    base: String,
+    env: String,
+    i: usize,
+    chat: bool,
+    deadline: Instant,
+) -> anyhow::Result<Tally> {
+    let mut t = Tally::default();
+    let timed = |status: u16, since: Instant, t: &mut Tally| {
+        t.latencies.push(since.elapsed());
+        *t.by_status.entry(status).or_default() += 1;
+    };
+    while Instant::now() < deadline {
+        let since = Instant::now();
+        if chat {
+            let lock = http
+                .post(format!("{base}/api/v1/commands"))
+                .json(&json!({"text": format!("lock {env} 1m bench")}))
+                .send()
+                .await?;
+            let status = lock.status().as_u16();
+            timed(status, since, &mut t);
+            if status == 200 {
+                let since = Instant::now();
+                let unlock = http
+                    .post(format!("{base}/api/v1/commands"))
+                    .json(&json!({"text": format!("unlock {env}")}))
+                    .send()
+                    .await?;
+                timed(unlock.status().as_u16(), since, &mut t);
+                t.cycles += 1;
+            }
+            continue;
+        }
+        let lock = http
+            .post(format!("{base}/api/v1/locks/{env}"))
+            .json(&json!({"holder": format!("bench worker {i}"), "ttl": "1m", "reason": "baton bench"}))
+            .send()
+            .await?;
+        let status = lock.status().as_u16();
+        let body: Value = lock.json().await.unwrap_or(Value::Null);
+        timed(status, since, &mut t);
+        if status == 200 {
+            let since = Instant::now();
+            let unlock = http
+                .delete(format!("{base}/api/v1/locks/{env}"))
+                .json(&json!({"token": body["token"]}))
+                .send()
+                .await?;
+            timed(unlock.status().as_u16(), since, &mut t);
+            t.cycles += 1;
+        } else if status != 423 {
+            bail!("lock answered {status}: {body}");
+        }
+    }
+    Ok(t)
+}
+
+/// `cmdstat_<name>` → calls.
+async fn commandstats(url: &str) -> anyhow::Result<BTreeMap<String, u64>> {
+    let client = redis::Client::open(url).context("--redis is not a Redis URL")?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .context("connecting to --redis")?;
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await?;
+    Ok(info
+        .lines()
+        .filter_map(|l| {
+            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+            let calls = rest
+                .strip_prefix("calls=")?
+                .split(',')
+                .next()?
+                .parse()
+                .ok()?;
+            Some((name.to_string(), calls))
+        })
+        .collect())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn report(
+    args: &BenchArgs,
+    t: &Tally,
+    elapsed: Duration,
+    stats: Option<(BTreeMap<String, u64>, BTreeMap<String, u64>)>,
+) {
+    let mut sorted = t.latencies.clone();
+    sorted.sort();
+    let ops = sorted.len() as f64;
+    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
+    let mode = if args.chat {
+        "chat commands (lock/unlock via /api/v1/commands)"
+    } else {
+        "lock API (POST + DELETE /api/v1/locks)"
+    };
+    println!(
+        "baton bench: {mode}, {} workers on {} env(s), {:.1} s",
+        args.concurrency,
+        args.envs.len(),
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "  requests      {} ({:.0}/s)",
+        sorted.len(),
+        ops / elapsed.as_secs_f64()
+    );
+    println!(
+        "  lock cycles   {} ({:.0}/s)",
+        t.cycles,
+        t.cycles as f64 / elapsed.as_secs_f64()
+    );
+    let statuses: Vec<String> = t
+        .by_status
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    println!("  statuses      {}", statuses.join(", "));
+    println!(
+        "  latency       p50 {}  p90 {}  p99 {}  max {}",
+        ms(percentile(&sorted, 50.0)),
+        ms(percentile(&sorted, 90.0)),
+        ms(percentile(&sorted, 99.0)),
+        ms(sorted.last().copied().unwrap_or_default())
+    );
+    if let Some((before, after)) = stats {
+        let delta = |name: &str| {
+            after
+                .get(name)
+                .unwrap_or(&0)
+                .saturating_sub(*before.get(name).unwrap_or(&0))
+        };
+        let total: u64 = after
+            .keys()
+            .filter(|k| k.as_str() != "info")
+            .map(|k| delta(k))
+            .sum();
+        let evalsha = delta("evalsha");
+        println!("  redis         {:.2} round trips (EVALSHA) per request; {:.1} commands per request including those inside scripts", evalsha as f64 / ops.max(1.0), total as f64 / ops.max(1.0));
+        let mut top: Vec<(String, u64)> = after
+            .keys()
+            .map(|k| (k.clone(), delta(k)))
+            .filter(|(k, n)| *n > 0 && k != "info")
+            .collect();
+        top.sort_by_key(|t| std::cmp::Reverse(t.1));
+        let top: Vec<String> = top
+            .iter()
+            .take(8)
+            .map(|(k, n)| format!("{k} {:.2}", *n as f64 / ops.max(1.0)))
+            .collect();
+        println!("                per request: {}", top.join(", "));
+    }
+    println!("Compare with Redis alone running the lock script at the same concurrency:");
+    println!("  {}", redis_benchmark_line(args));
+}
+
+/// The `redis-benchmark` command that runs the lock script (a `locked` answer, the common case
+/// under contention) `-c` times concurrently, on the keys of the first env, as a single-env group.
+fn redis_benchmark_line(args: &BenchArgs) -> String {
+    use baton_commands::domain::EnvName;
+    use baton_commands::store::{scripts, Keys};
+    let env = &args.envs[0];
+    let keys = match EnvName::parse(env) {
+        Ok(name) => Keys::new(&args.prefix).env(&name, &name).0.join(" "),
+        Err(e) => return format!("(no comparison: {e})"),
+    };
+    format!(
+        "redis-benchmark -h HOST -p PORT -c {} -n 200000 EVALSHA {} 10 {keys} {env} {}:events 500 bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0",
+        args.concurrency,
+        scripts::LOCK.get_hash(),
+        args.prefix,
+    )
+}

@@ -260,7 +260,13 @@ impl Baton {
                     a.now,
                 )
                 .field("Expires", Value::Time(hold.expires))
-                .text_field("Reason", &hold.reason))
+                .text_field("Reason", &hold.reason)
+                .button(
+                    if kind == HoldKind::Lock { "Unlock" } else { "Release" },
+                    format!("{} {name}", if kind == HoldKind::Lock { "unlock" } else { "release" }),
+                    false,
+                )
+                .button("Extend 1h", format!("extend {name} 1h"), false))
             }
             "too_long" => {
                 let max = human_duration(Duration::from_millis(a.max.unwrap_or(0)));

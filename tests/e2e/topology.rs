@@ -5,6 +5,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton::redis_process::RedisProcess;
+use baton_commands::config::{LimiterKind, RateLimitConfig};
 use baton_commands::BatonError;
 use serde_json::{json, Value};
 
@@ -71,7 +72,17 @@ impl Cluster {
 async fn every_chat_and_ci_command_works_on_a_three_master_cluster() {
     let cluster = Cluster::start();
     let urls = cluster.urls();
-    let mut app = spawn_core_with(move |c| c.redis.cluster = urls).await;
+    let mut app = spawn_core_with(move |c| {
+        c.redis.cluster = urls;
+        c.admin.ratelimits.push(RateLimitConfig {
+            name: "login".into(),
+            pattern: "rl:login:{id}:*".into(),
+            kind: LimiterKind::Fixed,
+            limit: None,
+            window: None,
+        });
+    })
+    .await;
     app.start_instance().await;
     app.start_sweeper(Duration::from_millis(100));
 
@@ -162,6 +173,43 @@ async fn every_chat_and_ci_command_works_on_a_three_master_cluster() {
         .await
         .unwrap();
     assert_eq!(envs["envs"].as_array().unwrap().len(), 6);
+
+    // Admin scans walk every master: 30 of alice's window keys land on all three nodes.
+    let seed = redis::cluster::ClusterClient::new(cluster.urls()).unwrap();
+    let mut seed = seed.get_async_connection().await.unwrap();
+    for i in 0..30 {
+        let _: () = redis::AsyncCommands::set(&mut seed, format!("rl:login:alice:{i}"), 3)
+            .await
+            .unwrap();
+        let _: () = redis::AsyncCommands::set(&mut seed, format!("rl:login:bob:{i}"), 1)
+            .await
+            .unwrap();
+    }
+    let nodes_with_alice = cluster
+        .nodes
+        .iter()
+        .filter(|n| {
+            let out = Command::new("redis-cli")
+                .args([
+                    "-p",
+                    &n.port().to_string(),
+                    "--scan",
+                    "--pattern",
+                    "rl:login:alice:*",
+                ])
+                .output()
+                .unwrap();
+            !out.stdout.is_empty()
+        })
+        .count();
+    assert_eq!(nodes_with_alice, 3, "the keys are spread over every master");
+    let reset = app.ok("admin", "admin ratelimit reset login alice").await;
+    assert!(reset.title.contains("30 keys removed"), "{}", reset.title);
+    let bob = app.ok("admin", "admin ratelimit login bob").await;
+    assert!(
+        format!("{bob:?}").contains("30"),
+        "bob's keys are untouched: {bob:?}"
+    );
 
     // A lapse on a cluster is handed on by the sweeper too.
     app.ok("alice", "lock qa 1s short").await;

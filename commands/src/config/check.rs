@@ -10,7 +10,7 @@ use super::{Config, EnvConfig, PoolConfig, Problem};
 use crate::domain::{preview, EnvName, Ttl};
 
 /// Platforms an identity in `[roles]` may name; anything else could never match an actor.
-const PLATFORMS: [&str; 5] = ["slack", "discord", "discord-role", "ci", "console"];
+const PLATFORMS: [&str; 6] = ["slack", "slack-team", "discord", "discord-role", "ci", "console"];
 const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
 
 impl Config {

@@ -141,6 +141,56 @@ impl Backend {
         }
     }
 
+    /// The masters a SCAN must visit: `None` for "the one server this connection reaches"; on a
+    /// Cluster, every master's address from `CLUSTER SLOTS` (a plain SCAN there sees only one
+    /// node's keys, silently).
+    pub async fn scan_targets(&self) -> RedisResult<Vec<Option<(String, u16)>>> {
+        let Backend::Cluster { .. } = self else {
+            return Ok(vec![None]);
+        };
+        let mut conn = self.conn().await?;
+        let slots: Vec<Value> = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query_async(&mut conn)
+            .await?;
+        let mut masters: Vec<(String, u16)> = Vec::new();
+        for range in slots {
+            // [start, end, [host, port, id, …], replicas…]: the first node is the master.
+            let Value::Array(parts) = range else { continue };
+            let Some(Value::Array(node)) = parts.get(2) else {
+                continue;
+            };
+            let host = match node.first() {
+                Some(Value::BulkString(h)) => String::from_utf8_lossy(h).to_string(),
+                _ => continue,
+            };
+            let Some(Value::Int(port)) = node.get(1) else {
+                continue;
+            };
+            let master = (host, *port as u16);
+            if !masters.contains(&master) {
+                masters.push(master);
+            }
+        }
+        Ok(masters.into_iter().map(Some).collect())
+    }
+
+    /// One SCAN page, on the node at `target` (Cluster) or the one server.
+    pub async fn scan_page(&self, target: &Option<(String, u16)>, cmd: Cmd) -> RedisResult<Value> {
+        match (self.conn().await?, target) {
+            (Conn::Cluster(mut c), Some((host, port))) => {
+                let routing = redis::cluster_routing::RoutingInfo::SingleNode(
+                    redis::cluster_routing::SingleNodeRoutingInfo::ByAddress {
+                        host: host.clone(),
+                        port: *port,
+                    },
+                );
+                c.route_command(cmd, routing).await
+            }
+            (mut conn, _) => cmd.query_async(&mut conn).await,
+        }
+    }
+
     /// Whether calls may be pipelined across groups (not in a Cluster: one slot per pipeline).
     pub fn pipelines_across_groups(&self) -> bool {
         !matches!(self, Backend::Cluster { .. })

@@ -306,6 +306,23 @@ impl Store {
         Ok(())
     }
 
+    /// A backend call (one round trip) bounded by `redis.timeout`, failures reported like `run`.
+    pub(crate) async fn bounded_redis<T>(
+        &self,
+        call: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis call failed");
+                self.backend.failed(&e);
+                Err(classify(&e))
+            }
+            Err(_) => Err(StoreError::Unavailable),
+        }
+    }
+
     /// One round trip on a fresh connection handle, bounded by `redis.timeout`.
     async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where

@@ -27,27 +27,34 @@ impl Store {
     /// sorted and once each (SCAN may repeat a key); keys that are not UTF-8 are skipped.
     pub async fn scan_match(&self, pattern: &str, count: usize) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut cmd = redis::cmd("SCAN");
-            cmd.arg(cursor)
-                .arg("MATCH")
-                .arg(pattern)
-                .arg("COUNT")
-                .arg(count.max(1));
-            let (next, batch): (u64, Vec<Vec<u8>>) = self.query(&cmd).await?;
-            for raw in batch {
-                match String::from_utf8(raw) {
-                    Ok(key) => keys.push(key),
-                    Err(e) => {
-                        tracing::warn!(key = ?e.as_bytes(), "SCAN returned a non-UTF-8 key; skipped")
+        let targets = self.bounded_redis(self.backend.scan_targets()).await?;
+        for target in &targets {
+            let mut cursor: u64 = 0;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(cursor)
+                    .arg("MATCH")
+                    .arg(pattern)
+                    .arg("COUNT")
+                    .arg(count.max(1));
+                let page = self
+                    .bounded_redis(self.backend.scan_page(target, cmd))
+                    .await?;
+                let (next, batch): (u64, Vec<Vec<u8>>) =
+                    redis::from_redis_value(page).map_err(|_| StoreError::Unexpected)?;
+                for raw in batch {
+                    match String::from_utf8(raw) {
+                        Ok(key) => keys.push(key),
+                        Err(e) => {
+                            tracing::warn!(key = ?e.as_bytes(), "SCAN returned a non-UTF-8 key; skipped")
+                        }
                     }
                 }
+                if next == 0 {
+                    break;
+                }
+                cursor = next;
             }
-            if next == 0 {
-                break;
-            }
-            cursor = next;
         }
         keys.sort_unstable();
         keys.dedup();

@@ -72,18 +72,22 @@ impl Baton {
                 .hold_fields(&hold)
                 .button("Unlock", format!("unlock {name}"), false)
                 .button("Extend 1h", format!("extend {name} 1h"), false);
+                let mut notes = Vec::new();
                 if let Some(f) = &a.freeze {
-                    r = r.with_text(format!(
+                    notes.push(format!(
                         "{name} is frozen by {} ({}); you took it as an admin.",
                         f.display, f.reason
                     ));
                 }
                 if let Some(c) = a.claim.as_ref().filter(|c| c.holder != actor.id) {
-                    r = r.with_text(format!(
+                    notes.push(format!(
                         "Heads-up: {name} is claimed by {} until {}.",
                         c.display,
                         clock(c.expires)
                     ));
+                }
+                if !notes.is_empty() {
+                    r = r.with_text(notes.join("\n"));
                 }
                 Ok(r.with_data(ReplyData::Grant {
                     env: name.into(),

@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// How often due reminders and expiries are looked for; bounds how late a notice can be.
     #[serde(deserialize_with = "duration")]
     pub sweep_interval: Duration,
+    /// Serves the live status page (`GET /`, `/status/envs.json`, `/status/events`) without a
+    /// token, read-only, to anyone who can reach the listener. It shows display names, reasons and
+    /// times, never a token; `false` removes the three routes.
+    pub status_page: bool,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             sweep_interval: Duration::from_millis(500),
+            status_page: true,
         }
     }
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Reproduces the README's performance figures: a throwaway redis-server, `baton serve` (release
+# build) against it, `baton bench` through the HTTP API, and redis-benchmark running Baton's lock
+# script at the same concurrency. Everything runs on loopback and stops by itself.
+#
+#   scripts/bench.sh [concurrency] [duration]        e.g. scripts/bench.sh 16 10s
+set -euo pipefail
+cd "$(dirname "$0")/.."
+concurrency=${1:-16}
+duration=${2:-10s}
+work=$(mktemp -d)
+redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+http_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cleanup() { kill "${baton_pid:-}" 2>/dev/null || true; redis-cli -p "$redis_port" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+cargo build --release --quiet --bin baton
+baton=target/release/baton
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize yes --logfile "$work/redis.log"
+token="baton_bench_$(od -An -tx8 -N16 /dev/urandom | tr -d ' \n')"
+envs=$(seq -f 'bench-%g' 1 "$concurrency" | paste -sd, -)
+{
+  echo "[redis]"; echo "url = \"redis://127.0.0.1:$redis_port\""
+  echo "[defaults]"; echo 'queue_limit = 1000'
+  for e in ${envs//,/ }; do echo "[[envs]]"; echo "name = \"$e\""; done
+  echo "[[envs]]"; echo 'name = "contended"'
+  echo "[[ci.tokens]]"; echo 'name = "bench"'; echo "sha256 = \"$(printf %s "$token" | sha256sum | cut -d' ' -f1)\""; echo 'envs = ["*"]'
+} > "$work/bench.toml"
+"$baton" serve --config "$work/bench.toml" --listen "127.0.0.1:$http_port" 2>"$work/baton.log" &
+baton_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.1; done
+
+echo "== $(nproc) cores, $(redis-server --version | cut -d' ' -f3), Baton release build, loopback"
+echo
+echo "== lock/unlock cycles, one env per worker (no contention)"
+"$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" \
+  --envs "$envs" --concurrency "$concurrency" --duration "$duration" | tee "$work/bench1.txt"
+echo
+echo "== every worker on one env (contention: most answers are 423 locked)"
+"$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" \
+  --envs contended --concurrency "$concurrency" --duration "$duration"
+echo
+echo "== redis-benchmark: Baton's lock script alone, same concurrency"
+line=$(grep -A1 '^Compare with' "$work/bench1.txt" | tail -1 | sed 's/^ *//')
+line=${line/HOST/127.0.0.1}; line=${line/PORT/$redis_port}
+eval "$line -q"

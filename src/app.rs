@@ -12,6 +12,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use baton_adapters::ci::{self, CiState};
 use baton_commands::config::Config;
+use baton_commands::notify::Notifier;
 use baton_commands::store::Store;
 use baton_commands::Baton;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -31,6 +32,8 @@ pub struct AppState {
     pub baton: Baton,
     /// The CI API's tokens and limits.
     pub ci: CiState,
+    /// `[server] status_page`: whether `GET /` and its public feeds are served.
+    pub status_page: bool,
 }
 
 impl AppState {
@@ -39,6 +42,7 @@ impl AppState {
         Self {
             ci: CiState::new(baton.clone(), &config.ci),
             baton,
+            status_page: config.server.status_page,
         }
     }
 }
@@ -59,6 +63,7 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
+        .merge(crate::status_page::routes(&state))
         .merge(ci::routes(state.ci))
         .merge(platforms)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
@@ -154,7 +159,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Runs the service until `shutdown` resolves: HTTP on `listener` and the expiry sweeper.
+/// Runs the service until `shutdown` resolves: HTTP on `listener`, the expiry sweeper, and the
+/// notifier when a platform can deliver messages.
 pub async fn run(
     config: &Config,
     baton: Baton,
@@ -180,6 +186,15 @@ pub async fn run(
     };
     // Subscribe to the event bus now, so the first waiter never starts on a cold subscription.
     baton.events();
+    // Announcements, reminders and hand-off notices, when a platform can post them.
+    let deliveries = crate::platforms::deliveries(config);
+    let notifier = (!deliveries.is_empty()).then(|| {
+        let notifier = Notifier::new(&baton, config, deliveries);
+        let mut rx = stop_rx.clone();
+        tokio::spawn(notifier.run(async move {
+            let _ = rx.changed().await;
+        }))
+    });
     crate::platforms::spawn_background(config, &baton, &stop_rx)?;
     let platforms = crate::platforms::routes(config, &baton)?;
     let closing = baton.clone();
@@ -193,6 +208,9 @@ pub async fn run(
         })
         .await;
     let _ = sweeper.await;
+    if let Some(notifier) = notifier {
+        let _ = notifier.await;
+    }
     served?;
     Ok(())
 }

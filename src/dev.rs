@@ -22,6 +22,7 @@ pub fn demo_config(user: &str, ci_token: &str) -> Config {
         name: "dev".into(),
         sha256: baton_adapters::ci::sha256_hex(ci_token),
         envs: vec!["*".into()],
+        ..Default::default()
     });
     config
 }

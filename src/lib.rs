@@ -9,6 +9,7 @@
 //! - [`ci_client`]: `baton ci`, the CI client of the HTTP API.
 //! - [`console`]: the interactive console and `baton exec`.
 //! - [`redis_process`]: a throwaway `redis-server` for `dev` and for tests.
+//! - [`status_page`]: `GET /`, the live status page, and its public read-only feeds.
 
 pub mod app;
 pub mod bench;
@@ -18,3 +19,4 @@ pub mod console;
 pub mod dev;
 pub mod platforms;
 pub mod redis_process;
+pub mod status_page;

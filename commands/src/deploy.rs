@@ -266,8 +266,19 @@ impl Baton {
                 .field("Expires", Value::Time(hold.expires))
                 .text_field("Reason", &hold.reason)
                 .button(
-                    if kind == HoldKind::Lock { "Unlock" } else { "Release" },
-                    format!("{} {name}", if kind == HoldKind::Lock { "unlock" } else { "release" }),
+                    if kind == HoldKind::Lock {
+                        "Unlock"
+                    } else {
+                        "Release"
+                    },
+                    format!(
+                        "{} {name}",
+                        if kind == HoldKind::Lock {
+                            "unlock"
+                        } else {
+                            "release"
+                        }
+                    ),
                     false,
                 )
                 .button("Extend 1h", format!("extend {name} 1h"), false))

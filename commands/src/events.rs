@@ -1,6 +1,7 @@
-//! Time-driven work: the expiry sweeper settles due locks, claims and freezes so that a hand-off
-//! happens when a lock lapses, not when someone next looks. Every instance runs it; the settle
-//! script is atomic and idempotent, so each expiry is applied (and announced) exactly once.
+//! Time-driven work: the expiry sweeper settles due locks, claims, freezes and reminders so that a
+//! hand-off happens when a lock lapses, not when someone next looks. Every instance runs it; the
+//! settle script is atomic and idempotent, so each expiry and each reminder is recorded (and
+//! announced) exactly once.
 
 use std::time::Duration;
 
@@ -36,7 +37,8 @@ impl Baton {
             let mut envs: Vec<EnvName> = due
                 .due
                 .iter()
-                .filter_map(|member| member.split_once(':'))
+                // `lock:<env>`, `claim:<env>`, `freeze:<env>`, `remind:<kind>:<env>`.
+                .filter_map(|member| member.rsplit_once(':'))
                 .filter_map(|(_, env)| EnvName::parse(env).ok())
                 .collect();
             envs.sort();

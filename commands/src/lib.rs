@@ -9,6 +9,8 @@
 //! - [`store`]: the Redis connection, key layout (a hash tag per env group) and Lua scripts.
 //! - [`events`]: the expiry sweeper that hands locks on when they lapse.
 //! - [`delivery`]: the trait each platform implements to post messages outside a request.
+//! - [`notify`]: announcements, reminders and hand-off notices, each delivered once across
+//!   instances through a Redis consumer group on every env's audit stream.
 //! - [`bus`]: the Pub/Sub event bus between instances; `ci` waits on it for hand-offs.
 //! - [`config`] / [`catalog`]: configuration, and its resolved view for lookups and roles.
 //! - [`domain`] / [`state`]: newtypes parsed at the edge, and env state as the scripts report it.
@@ -26,6 +28,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grammar;
+pub mod notify;
 pub mod reply;
 pub mod router;
 mod staging;

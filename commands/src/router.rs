@@ -28,8 +28,12 @@ pub struct Baton {
 impl Baton {
     /// The core for a validated config and a store.
     pub fn new(config: &Config, store: Store) -> Self {
+        let leads = config
+            .all_envs()
+            .into_iter()
+            .filter_map(|e| e.remind_before.map(|lead| (e.name, lead)));
         Self {
-            store,
+            store: store.with_reminders(leads),
             catalog: Arc::new(Catalog::new(config)),
             queue_limit: config.defaults.queue_limit,
             admin: Arc::new(crate::admin::Admin::new(config)),

@@ -238,6 +238,8 @@ fn describe_event(fields: &[(String, String)]) -> String {
         "force_released" => format!("force-released by {actor} (claimed by {who})"),
         "claim_expired" => format!("claim of {who} expired"),
         "claim_extended" => format!("claim of {who} extended"),
+        "lock_reminder" => format!("{who} reminded that their lock ends soon"),
+        "claim_reminder" => format!("{who} reminded that their claim ends soon"),
         "frozen" => format!("frozen by {actor}"),
         "unfrozen" => format!("unfrozen by {actor}"),
         "freeze_ended" => "freeze ended".to_string(),

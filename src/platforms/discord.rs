@@ -1,13 +1,16 @@
 //! Discord in the service: routes, the gateway, and `baton discord …`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
 use axum::Router;
+use baton_adapters::discord::delivery::DiscordDelivery;
 use baton_adapters::discord::register::{register, RegisterError};
 use baton_adapters::discord::rest::Rest;
 use baton_adapters::discord::{self, gateway, DiscordState};
 use baton_commands::config::{Config, DiscordMode};
+use baton_commands::delivery::Delivery;
 use baton_commands::Baton;
 use clap::Subcommand;
 use tokio::sync::watch;
@@ -21,6 +24,12 @@ pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
     };
     let state = DiscordState::new(baton.clone(), &config.discord);
     discord::routes(state, key).map_err(|why| anyhow!(why))
+}
+
+/// Posts announcements and DMs as the bot, when `BATON_DISCORD__TOKEN` is set.
+pub fn delivery(config: &Config) -> Option<Arc<dyn Delivery>> {
+    let delivery = DiscordDelivery::from_config(&config.discord)?;
+    Some(Arc::new(delivery))
 }
 
 /// The gateway, when `[discord] mode = "gateway"`; it stops when `stop` turns true.

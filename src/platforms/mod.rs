@@ -4,8 +4,11 @@
 pub mod discord;
 pub mod slack;
 
+use std::sync::Arc;
+
 use axum::Router;
 use baton_commands::config::Config;
+use baton_commands::delivery::Delivery;
 use baton_commands::Baton;
 use tokio::sync::watch;
 
@@ -25,4 +28,13 @@ pub fn spawn_background(
     slack::spawn_background(config, baton, stop.clone())?;
     discord::spawn_background(config, baton, stop.clone())?;
     Ok(())
+}
+
+/// Outbound messages (announcements, reminders, hand-off notices) of every platform that has a
+/// bot token; empty when none has, and then no notifier runs.
+pub fn deliveries(config: &Config) -> Vec<Arc<dyn Delivery>> {
+    [slack::delivery(config), discord::delivery(config)]
+        .into_iter()
+        .flatten()
+        .collect()
 }

@@ -1,12 +1,14 @@
 //! Slack in the service: routes, Socket Mode, and `baton slack …`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::bail;
 use axum::Router;
 use baton_adapters::slack::manifest::{manifest, ManifestOptions};
 use baton_adapters::slack::{self, SlackHandler};
 use baton_commands::config::Config;
+use baton_commands::delivery::Delivery;
 use baton_commands::Baton;
 use clap::Subcommand;
 use tokio::sync::watch;
@@ -21,6 +23,12 @@ pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
     }
     let handler = SlackHandler::new(baton.clone(), &config.slack);
     Ok(slack::routes(handler, secret))
+}
+
+/// Posts announcements and DMs with the bot token, when `[slack] bot_token` is set.
+pub fn delivery(config: &Config) -> Option<Arc<dyn Delivery>> {
+    let delivery = slack::SlackDelivery::from_config(&config.slack)?;
+    Some(Arc::new(delivery))
 }
 
 /// Socket Mode, when `[slack] app_token` is set; it stops when `stop` turns true.

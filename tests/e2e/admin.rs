@@ -8,17 +8,13 @@ mod ratelimits;
 mod sessions;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
-use std::time::Duration;
 
 use baton_commands::config::Config;
 use baton_commands::reply::Reply;
 use baton_commands::BatonError;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::mpsc;
 
+use crate::monitor::Monitor;
 use crate::support::{spawn_core_with, TestApp, TEST_CONFIG, TOKEN_ALL};
 
 /// The `[admin]` section every admin test runs with (BullMQ: the default prefix, discovered).
@@ -110,62 +106,6 @@ async fn command_calls(app: &TestApp) -> BTreeMap<String, u64> {
             (name != "info").then(|| (name.to_string(), calls))
         })
         .collect()
-}
-
-/// A `redis-cli monitor` on the test's Redis: which commands arrive from clients, left apart
-/// from those a script runs (tagged `lua`).
-struct Monitor {
-    _child: Child,
-    lines: mpsc::UnboundedReceiver<String>,
-    marker: usize,
-}
-
-impl Monitor {
-    async fn start(app: &TestApp) -> Self {
-        let mut child = Command::new("redis-cli")
-            .args(["-p", &app.redis.port().to_string(), "monitor"])
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-cli is installed with redis-server");
-        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = out.next_line().await {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut m = Self {
-            _child: child,
-            lines,
-            marker: 0,
-        };
-        // MONITOR attaches asynchronously: mark until the server shows a marker.
-        while tokio::time::timeout(Duration::from_millis(300), m.mark(app))
-            .await
-            .is_err()
-        {}
-        m
-    }
-
-    /// Top-level commands since the previous mark.
-    async fn mark(&mut self, app: &TestApp) -> Vec<String> {
-        self.marker += 1;
-        let marker = format!("admin-marker-{}", self.marker);
-        let _: String = redis(app, redis::cmd("ECHO").arg(&marker)).await;
-        let mut seen = Vec::new();
-        while let Some(line) = self.lines.recv().await {
-            if line.contains(&marker) {
-                break;
-            }
-            if !line.contains(" lua]") && !line.contains("\"ECHO\"") {
-                seen.push(line.split('"').nth(1).unwrap_or("").to_uppercase());
-            }
-        }
-        seen
-    }
 }
 
 /// Every admin command, each with arguments that would read or change something.

@@ -1,6 +1,7 @@
 //! End-to-end tests against real `redis-server` processes the tests start themselves.
 //! One test binary with a module per feature keeps link time low.
 
+mod monitor;
 mod support;
 
 mod admin;
@@ -17,4 +18,5 @@ mod locks;
 mod resilience;
 mod round_trips;
 mod slack;
+mod status_page;
 mod topology;

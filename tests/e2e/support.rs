@@ -85,6 +85,7 @@ pub async fn spawn_core_with(edit: impl FnOnce(&mut Config)) -> TestApp {
             name: name.into(),
             sha256: baton_adapters::ci::sha256_hex(token),
             envs: envs.into_iter().map(String::from).collect(),
+            ..Default::default()
         });
     }
     config.roles.deployer.push("ci:all".into());
@@ -158,9 +159,12 @@ impl TestApp {
 
     /// A direct connection to the test's Redis, for looking behind Baton's back.
     pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        // Test seeding (a million-member board) can take seconds on a busy machine.
+        let limits =
+            redis::AsyncConnectionConfig::new().set_response_timeout(Some(Duration::from_secs(60)));
         redis::Client::open(self.redis.url())
             .unwrap()
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&limits)
             .await
             .unwrap()
     }

@@ -177,6 +177,7 @@ mod tests {
             name: "gh".into(),
             sha256: sha256_hex("s3cret"),
             envs: vec!["qa".into()],
+            ..Default::default()
         };
         let tokens = [TokenEntry::from_config(&t)];
         let mut headers = HeaderMap::new();

@@ -4,7 +4,7 @@
 
 pub mod auth;
 mod body;
-mod views;
+pub mod views;
 
 use std::convert::Infallible;
 use std::time::Duration;

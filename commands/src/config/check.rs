@@ -10,7 +10,14 @@ use super::{Config, EnvConfig, PoolConfig, Problem};
 use crate::domain::{preview, EnvName, Ttl};
 
 /// Platforms an identity in `[roles]` may name; anything else could never match an actor.
-const PLATFORMS: [&str; 6] = ["slack", "slack-team", "discord", "discord-role", "ci", "console"];
+const PLATFORMS: [&str; 6] = [
+    "slack",
+    "slack-team",
+    "discord",
+    "discord-role",
+    "ci",
+    "console",
+];
 const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
 
 impl Config {
@@ -24,6 +31,7 @@ impl Config {
         self.check_secrets(ctx, &mut out);
         self.check_admin(ctx, &mut out);
         self.check_redis_topology(ctx, &mut out);
+        self.check_notify(ctx, &mut out);
         out
     }
 
@@ -384,5 +392,109 @@ fn also_on(message: String, ctx: &Ctx, first: &str) -> String {
     match ctx.line(first) {
         Some(line) => format!("{message} (first on line {line})"),
         None => message,
+    }
+}
+
+impl Config {
+    /// Announcement channels name a platform and a channel id; a reminder comes before the hold
+    /// can end, so `remind_before` is below the env's `max_ttl`.
+    fn check_notify(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let lists = self
+            .envs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (ctx.env_path(i), &e.announce))
+            .chain(
+                self.pools
+                    .iter()
+                    .enumerate()
+                    .map(|(j, p)| (ctx.pool_path(j), &p.announce)),
+            );
+        for (at, list) in lists {
+            let at = format!("{at}.announce");
+            let mut seen = HashSet::new();
+            for channel in list.iter().flatten() {
+                if let Err(why) = check_channel(channel) {
+                    out.push(ctx.problem(&at, format!("`{}` in {at}: {why}", preview(channel))));
+                } else if !seen.insert(channel) {
+                    out.push(ctx.problem(&at, format!("`{channel}` is listed twice in {at}")));
+                }
+            }
+        }
+        let mut reported = HashSet::new();
+        if let Some(remind) = self.defaults.remind_before {
+            if remind < Duration::from_secs(1) {
+                reported.insert("defaults.remind_before".to_string());
+                out.push(ctx.problem(
+                    "defaults.remind_before",
+                    "`defaults.remind_before` must be at least 1s; leave it out for no reminders",
+                ));
+            }
+        }
+        for name in self.env_names() {
+            let Some((remind, at, from)) = self.remind_source(ctx, name) else {
+                continue;
+            };
+            let (max, mfrom, _) =
+                self.ttl_source(ctx, name, |e| e.max_ttl, |p| p.max_ttl, "max_ttl");
+            let message = if remind < Duration::from_secs(1) {
+                format!("`{at}` must be at least 1s; leave it out for no reminders")
+            } else if remind >= max {
+                format!(
+                    "env `{name}`: remind_before {} ({from}) is not below max_ttl {} ({mfrom}), so no hold could be reminded in time",
+                    format_duration(remind),
+                    format_duration(max)
+                )
+            } else {
+                continue;
+            };
+            if reported.insert(at.clone()) {
+                out.push(ctx.problem(&at, message));
+            }
+        }
+    }
+
+    /// An env's effective `remind_before`, the key that set it, and where that is in words.
+    fn remind_source(&self, ctx: &Ctx, name: &EnvName) -> Option<(Duration, String, String)> {
+        let own = self.envs.iter().position(|e| &e.name == name);
+        if let Some((i, d)) = own.and_then(|i| self.envs[i].remind_before.map(|d| (i, d))) {
+            let at = format!("{}.remind_before", ctx.env_path(i));
+            return Some((d, at, "set in [[envs]]".into()));
+        }
+        let pool = self.pools.iter().position(|p| p.members.contains(name));
+        if let Some((j, d)) = pool.and_then(|j| self.pools[j].remind_before.map(|d| (j, d))) {
+            let at = format!("{}.remind_before", ctx.pool_path(j));
+            return Some((d, at, format!("from pool `{}`", self.pools[j].name)));
+        }
+        let d = self.defaults.remind_before?;
+        Some((d, "defaults.remind_before".into(), "from [defaults]".into()))
+    }
+}
+
+/// `slack:<channel id>` or `discord:<channel id>`: ids, not names, because names change.
+fn check_channel(channel: &str) -> Result<(), String> {
+    match channel.split_once(':') {
+        Some(("slack", id)) => {
+            let ok = !id.is_empty()
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+            if ok {
+                Ok(())
+            } else {
+                Err("a Slack channel is named by its id, like `slack:C024BE91L` (channel details → About, at the bottom), not by its name".into())
+            }
+        }
+        Some(("discord", id)) => {
+            let ok = (17..=20).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit());
+            if ok {
+                Ok(())
+            } else {
+                Err("a Discord channel is named by its id, like `discord:123456789012345678` (Developer Mode → right-click the channel → Copy Channel ID)".into())
+            }
+        }
+        _ => Err(
+            "write announcement channels as `slack:<channel id>` or `discord:<channel id>`".into(),
+        ),
     }
 }

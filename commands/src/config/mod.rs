@@ -134,6 +134,9 @@ pub struct Defaults {
     pub history_length: usize,
     /// Waiters per env, for the same reason.
     pub queue_limit: usize,
+    /// How long before a lock or claim ends its holder gets a reminder; `None`: no reminders.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub remind_before: Option<Duration>,
 }
 
 impl Default for Defaults {
@@ -143,6 +146,7 @@ impl Default for Defaults {
             max_ttl: Duration::from_secs(8 * 3600),
             history_length: 500,
             queue_limit: 20,
+            remind_before: None,
         }
     }
 }
@@ -161,6 +165,13 @@ pub struct EnvConfig {
     /// Overrides the pool's and `[defaults]` value.
     #[serde(default, deserialize_with = "opt_duration")]
     pub max_ttl: Option<Duration>,
+    /// Channels (`slack:<channel id>`, `discord:<channel id>`) where its changes are announced;
+    /// overrides the pool's list (an empty list silences a pool member).
+    #[serde(default)]
+    pub announce: Option<Vec<String>>,
+    /// Overrides the pool's and `[defaults]` value.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub remind_before: Option<Duration>,
 }
 
 /// Interchangeable envs: `claim staging` takes any free member, and the pool is the members' Redis
@@ -178,6 +189,12 @@ pub struct PoolConfig {
     /// For members that set none themselves.
     #[serde(default, deserialize_with = "opt_duration")]
     pub max_ttl: Option<Duration>,
+    /// For members that set none themselves.
+    #[serde(default)]
+    pub announce: Option<Vec<String>>,
+    /// For members that set none themselves.
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub remind_before: Option<Duration>,
 }
 
 /// Platform identities (`slack:U123`, `discord:…`, `discord-role:…`, `ci:<token name>`,
@@ -221,6 +238,9 @@ pub struct CiTokenConfig {
     pub sha256: String,
     /// Envs the token may touch; globs like `staging-*` allowed.
     pub envs: Vec<String>,
+    /// Changes this pipeline makes are not announced in the envs' channels.
+    #[serde(default)]
+    pub quiet: bool,
 }
 
 /// One env's effective settings, resolved env → pool → `[defaults]`, so callers never redo the
@@ -237,6 +257,10 @@ pub struct EnvSettings {
     pub max_ttl: Duration,
     /// Its pool, which is also its Redis hash tag.
     pub pool: Option<EnvName>,
+    /// Where its changes are announced (`slack:<channel id>`, `discord:<channel id>`).
+    pub announce: Vec<String>,
+    /// How long before a lock or claim on it ends the holder is reminded; `None`: never.
+    pub remind_before: Option<Duration>,
 }
 
 /// One thing wrong with the configuration.
@@ -338,6 +362,14 @@ impl Config {
             ),
             max_ttl: pick(|e| e.max_ttl, |p| p.max_ttl, self.defaults.max_ttl),
             pool: pool.map(|p| p.name.clone()),
+            announce: own
+                .and_then(|e| e.announce.clone())
+                .or_else(|| pool.and_then(|p| p.announce.clone()))
+                .unwrap_or_default(),
+            remind_before: own
+                .and_then(|e| e.remind_before)
+                .or_else(|| pool.and_then(|p| p.remind_before))
+                .or(self.defaults.remind_before),
         })
     }
 

@@ -323,6 +323,8 @@ max_ttl = "4h"
             default_ttl,
             max_ttl,
             pool: pool.map(name),
+            announce: Vec::new(),
+            remind_before: None,
         };
         assert_eq!(
             config.env_settings(&name(env)),

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod scan;
 pub mod scripts;
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,6 +69,8 @@ pub struct Store {
     keys: Keys,
     timeout: Duration,
     history_length: usize,
+    /// Reminder lead per env name, in ms: the scripts arm a reminder with every grant.
+    reminders: Arc<HashMap<String, u64>>,
     round_trips: Arc<AtomicU64>,
 }
 
@@ -81,8 +84,21 @@ impl Store {
             keys: Keys::new(&cfg.prefix),
             timeout: cfg.timeout,
             history_length,
+            reminders: Arc::default(),
             round_trips: Arc::new(AtomicU64::new(0)),
         })
+    }
+
+    /// The store with each env's reminder lead (`remind_before`): every script call passes its
+    /// envs' leads along, so whichever script grants or extends a hold arms the reminder.
+    pub fn with_reminders(mut self, leads: impl IntoIterator<Item = (EnvName, Duration)>) -> Self {
+        let leads = leads
+            .into_iter()
+            .map(|(env, lead)| (env.to_string(), lead.as_millis() as u64))
+            .filter(|(_, ms)| *ms > 0)
+            .collect();
+        self.reminders = Arc::new(leads);
+        self
     }
 
     /// Where Redis is, for libraries that open connections of their own (bullmq-official).
@@ -119,7 +135,14 @@ impl Store {
             .iter()
             .flat_map(|env| self.keys.env(group, env).0)
             .collect();
-        let names: Vec<&str> = envs.iter().map(|e| e.as_str()).collect();
+        // `name` or `name=<reminder lead ms>`: the prelude reads both (see prelude.lua).
+        let names: Vec<String> = envs
+            .iter()
+            .map(|e| match self.reminders.get(e.as_str()) {
+                Some(ms) => format!("{e}={ms}"),
+                None => e.to_string(),
+            })
+            .collect();
         Call {
             script,
             keys,

@@ -16,11 +16,13 @@ async fn spawn_with_ci_token() -> (TestApp, String) {
             name: "pipeline".into(),
             sha256: sha256_hex(TOKEN),
             envs: vec!["*".into()],
+            ..Default::default()
         });
         cfg.ci.tokens.push(CiTokenConfig {
             name: "previews".into(),
             sha256: sha256_hex(PREVIEWS_TOKEN),
             envs: vec!["staging-*".into()],
+            ..Default::default()
         });
         cfg.roles.deployer.push("ci:pipeline".into());
     })

@@ -2,7 +2,9 @@
 -- settling due expiries, the change itself, the fence, the audit entry and the event happen together.
 --
 -- KEYS: ten per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
--- ARGV[1]: comma-separated env names, one per block of KEYS   ARGV[2]: event channel
+-- ARGV[1]: comma-separated env names, one per block of KEYS; `name=<ms>` gives the env's reminder
+--          lead (remind_before): its holders are reminded that long before a hold ends
+-- ARGV[2]: event channel
 -- ARGV[3]: history length (stream MAXLEN ~)                   ARGV[4..]: the script's own arguments
 local KEYS_PER_ENV = 10
 local CHANNEL = ARGV[2]
@@ -16,10 +18,11 @@ local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ENVS = {}
 do
   local i = 0
-  for name in string.gmatch(ARGV[1], '[^,]+') do
+  for item in string.gmatch(ARGV[1], '[^,]+') do
+    local name, lead = string.match(item, '^([^=]+)=?(%d*)$')
     local b = i * KEYS_PER_ENV
     ENVS[#ENVS + 1] = {
-      name = name, lock = KEYS[b + 1], lockmeta = KEYS[b + 2], claim = KEYS[b + 3],
+      name = name, remind = tonumber(lead) or 0, lock = KEYS[b + 1], lockmeta = KEYS[b + 2], claim = KEYS[b + 3],
       claimmeta = KEYS[b + 4], fence = KEYS[b + 5], queue = KEYS[b + 6], freeze = KEYS[b + 7],
       history = KEYS[b + 8], deadlines = KEYS[b + 9], deploy = KEYS[b + 10],
     }
@@ -60,13 +63,41 @@ local function slot_keys(e, kind)
   return e.claim, e.claimmeta
 end
 
+-- Reminders share the deadline set: `remind:<kind>:<env>` is due `remind` ms before the hold ends.
+local function remind_member(e, kind)
+  return 'remind:' .. kind .. ':' .. e.name
+end
+
+-- (Re)arms the reminder of a hold ending at `expires`; none when it would already be due.
+local function remind_arm(e, kind, expires)
+  local at = expires - e.remind
+  if e.remind > 0 and at > NOW then
+    redis.call('ZADD', e.deadlines, at, remind_member(e, kind))
+  else
+    redis.call('ZREM', e.deadlines, remind_member(e, kind))
+  end
+end
+
+-- A due reminder becomes a `<kind>_reminder` entry (the notifier DMs the holder), exactly once:
+-- the entry is removed in the same step.
+local function remind_due(e, kind, m)
+  local member = remind_member(e, kind)
+  local at = redis.call('ZSCORE', e.deadlines, member)
+  if not at or tonumber(at) > NOW then return end
+  redis.call('ZREM', e.deadlines, member)
+  if m then
+    record(e, { kind = kind .. '_reminder', holder = m.holder, display = m.display,
+                reason = m.reason, fence = m.fence, expires = m.expires })
+  end
+end
+
 -- Returns the live hold of `kind` ('lock' or 'claim') on `e`, expiring it first when it is due.
 local function hold_live(e, kind)
   local key, meta = slot_keys(e, kind)
   local m = hash_read(meta)
   if m and tonumber(m.expires) > NOW and redis.call('GET', key) == m.token then return m end
   redis.call('DEL', key)
-  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name)
+  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
   if m then
     redis.call('DEL', meta)
     record(e, { kind = kind .. '_expired', holder = m.holder, display = m.display,
@@ -86,13 +117,14 @@ local function hold_grant(e, kind, holder, display, reason, ttl, token)
              'expires', NOW + ttl, 'fence', fence, 'token', token)
   redis.call('PEXPIRE', meta, ttl + GRACE)
   redis.call('ZADD', e.deadlines, NOW + ttl, kind .. ':' .. e.name)
+  remind_arm(e, kind, NOW + ttl)
   return hash_read(meta)
 end
 
 local function hold_drop(e, kind)
   local key, meta = slot_keys(e, kind)
   redis.call('DEL', key, meta)
-  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name)
+  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
 end
 
 -- Moves a hold's deadline: the token key, the details and the deadline entry together.
@@ -102,6 +134,7 @@ local function hold_move(e, kind, m, expires)
   redis.call('HSET', meta, 'expires', expires)
   redis.call('PEXPIRE', meta, expires - NOW + GRACE)
   redis.call('ZADD', e.deadlines, expires, kind .. ':' .. e.name)
+  remind_arm(e, kind, expires)
   m.expires = expires
 end
 
@@ -156,10 +189,13 @@ local function hand_off(e)
   end
 end
 
--- Brings `e` up to date: due expiries and freeze ends are applied, a free lock goes to the queue.
+-- Brings `e` up to date: due expiries, reminders and freeze ends are applied, a free lock goes to
+-- the queue.
 local function settle(e)
   local lock = hold_live(e, 'lock')
   local claim = hold_live(e, 'claim')
+  remind_due(e, 'lock', lock)
+  remind_due(e, 'claim', claim)
   local freeze = freeze_live(e)
   if not lock and not freeze then lock = hand_off(e) end
   return lock, claim, freeze

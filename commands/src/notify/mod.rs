@@ -1,0 +1,394 @@
+//! Notifications: every state change announced in its env's channels, reminders and hand-offs
+//! sent to the holder directly, each delivered once however many instances run.
+//!
+//! The outbox is the env's audit stream: the scripts already append every change there, in the
+//! same atomic step as the change (reminders too: the sweeper turns a due reminder into an entry).
+//! Every instance runs a [`Notifier`]; through one Redis consumer group per stream each entry is
+//! claimed by exactly one of them, acknowledged once delivered (or given up on), and taken over by
+//! another instance if its claimer dies first (after [`NotifyOptions::redeliver_after`]). Pub/Sub
+//! only wakes the notifier early; it polls every second anyway. Delivery runs on its own task, so
+//! a platform that is down or rate limiting never slows a command.
+//!
+//! - `outbox`: the consumer groups: read, take over, keep claims alive, acknowledge.
+//! - `render`: entries as messages; the changes of one moment become one message per channel.
+//! - `deliver`: one message to one target, with backoff and the platform's Retry-After.
+
+mod deliver;
+mod outbox;
+mod render;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::broadcast::Receiver;
+
+pub use deliver::RetryPolicy;
+use outbox::{Entry, Outbox};
+
+use crate::bus::{BusMessage, EventBus};
+use crate::config::Config;
+use crate::delivery::Delivery;
+use crate::reply::Reply;
+use crate::router::{wall_clock, Baton};
+
+/// How often gone instances' consumers are pruned from the groups.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
+/// Where a message goes: a platform and an id on it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Target {
+    /// An announcement channel.
+    Channel(String, String),
+    /// A person, by user id (a direct message).
+    Person(String, String),
+}
+
+impl Target {
+    fn platform(&self) -> &str {
+        match self {
+            Target::Channel(p, _) | Target::Person(p, _) => p,
+        }
+    }
+
+    /// `slack:C024BE91L` or `discord:80351110224678912` (an identity or a configured channel).
+    fn parse(text: &str, person: bool) -> Option<Self> {
+        let (platform, id) = text.split_once(':')?;
+        if id.is_empty() {
+            return None;
+        }
+        let (platform, id) = (platform.to_string(), id.to_string());
+        Some(if person {
+            Target::Person(platform, id)
+        } else {
+            Target::Channel(platform, id)
+        })
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Channel(p, id) => write!(f, "{p}:{id}"),
+            Target::Person(p, id) => write!(f, "dm:{p}:{id}"),
+        }
+    }
+}
+
+/// Timings of the notifier; the defaults suit production, tests shorten them.
+#[derive(Clone, Debug)]
+pub struct NotifyOptions {
+    /// An entry claimed by an instance that has not acknowledged it this long (and is not
+    /// keeping its claim alive) is taken over by another: the bound on how late a message is
+    /// when its first claimer died.
+    pub redeliver_after: Duration,
+    /// How often the outbox is read when no wake-up came over Pub/Sub.
+    pub poll_interval: Duration,
+    /// After a wake-up, how long to let the rest of the moment's changes arrive, so that one
+    /// `freeze all` is one message and not one per env.
+    pub batch_window: Duration,
+    /// Retries of one message.
+    pub retry: RetryPolicy,
+}
+
+impl Default for NotifyOptions {
+    fn default() -> Self {
+        Self {
+            redeliver_after: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            batch_window: Duration::from_millis(150),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// One message planned in a tick: its target, its text, and the entries it covers.
+struct Message {
+    target: Target,
+    reply: Reply,
+    entries: Vec<usize>,
+}
+
+/// Delivers announcements, reminders and hand-off notices for one instance.
+pub struct Notifier {
+    outbox: Outbox,
+    bus: EventBus,
+    /// Announcement channels per env (only those of platforms that can deliver).
+    channels: HashMap<String, Vec<Target>>,
+    /// `ci:<name>` of the quiet CI tokens: their changes are not announced.
+    quiet: HashSet<String>,
+    deliveries: HashMap<&'static str, Arc<dyn Delivery>>,
+    options: NotifyOptions,
+}
+
+impl Notifier {
+    /// A notifier for `baton`'s envs that posts through `deliveries` (one per platform).
+    pub fn new(baton: &Baton, config: &Config, deliveries: Vec<Arc<dyn Delivery>>) -> Self {
+        let deliveries: HashMap<&'static str, Arc<dyn Delivery>> =
+            deliveries.into_iter().map(|d| (d.platform(), d)).collect();
+        let catalog = baton.catalog();
+        let mut channels = HashMap::new();
+        for env in catalog.envs() {
+            let mut targets = Vec::new();
+            for channel in &env.announce {
+                match Target::parse(channel, false) {
+                    Some(t) if deliveries.contains_key(t.platform()) => targets.push(t),
+                    _ => {
+                        tracing::warn!(env = %env.name, %channel, "announcements to this channel are skipped: its platform has no bot token configured")
+                    }
+                }
+            }
+            channels.insert(env.name.to_string(), targets);
+        }
+        let keys = baton.store().keys();
+        let groups = catalog
+            .by_group(catalog.envs())
+            .into_iter()
+            .map(|(group, envs)| envs.iter().map(|e| keys.history(&group, e)).collect())
+            .collect();
+        let quiet = config
+            .ci
+            .tokens
+            .iter()
+            .filter(|t| t.quiet)
+            .map(|t| format!("ci:{}", t.name))
+            .collect();
+        let options = NotifyOptions::default();
+        Self {
+            outbox: Outbox::new(baton.store().clone(), groups, options.redeliver_after),
+            bus: baton.events().clone(),
+            channels,
+            quiet,
+            deliveries,
+            options,
+        }
+    }
+
+    /// The same notifier with other timings.
+    pub fn with_options(mut self, options: NotifyOptions) -> Self {
+        self.outbox.set_redeliver_after(options.redeliver_after);
+        self.options = options;
+        self
+    }
+
+    /// Delivers until `shutdown` resolves. What is in flight then is left unacknowledged, so
+    /// another instance delivers it after `redeliver_after`. Never stops on an error.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut wake = self.bus.subscribe();
+        let mut ready = false;
+        let mut prune_at = Instant::now() + PRUNE_EVERY;
+        tracing::info!(consumer = self.outbox.consumer(), platforms = ?self.deliveries.keys().collect::<Vec<_>>(), "notifier started");
+        loop {
+            let cycle = async {
+                if !ready {
+                    match self.outbox.create_groups().await {
+                        Ok(()) => ready = true,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "notifier cannot prepare its outbox yet; retrying");
+                            tokio::time::sleep(self.options.poll_interval).await;
+                            return;
+                        }
+                    }
+                }
+                self.drain().await;
+                if Instant::now() >= prune_at {
+                    prune_at = Instant::now() + PRUNE_EVERY;
+                    match self.outbox.prune_consumers().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            consumers = n,
+                            "pruned consumers of instances that are gone"
+                        ),
+                        Err(e) => tracing::debug!(error = %e, "pruning consumers failed"),
+                    }
+                }
+                self.wait_for_news(&mut wake).await;
+            };
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = cycle => {}
+            }
+        }
+    }
+
+    /// Waits for a change on the bus (then lets the moment's other changes arrive) or the poll.
+    async fn wait_for_news(&self, wake: &mut Receiver<BusMessage>) {
+        match tokio::time::timeout(self.options.poll_interval, wake.recv()).await {
+            Err(_) => {}
+            Ok(Err(RecvError::Closed)) => tokio::time::sleep(self.options.poll_interval).await,
+            Ok(_) => {
+                tokio::time::sleep(self.options.batch_window).await;
+                // Their entries are in the streams already (appended with the publish).
+                while !matches!(
+                    wake.try_recv(),
+                    Err(TryRecvError::Empty | TryRecvError::Closed)
+                ) {}
+            }
+        }
+    }
+
+    /// Ticks until the outbox has nothing more for this instance.
+    async fn drain(&self) {
+        loop {
+            match self.tick().await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the notification outbox failed; retrying");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// One read of the outbox, delivered: returns how many entries it settled.
+    async fn tick(&self) -> Result<usize, crate::store::StoreError> {
+        let mut entries = self.outbox.read().await?;
+        if entries.is_empty() {
+            return Ok(0);
+        }
+        entries.sort_by_key(Entry::order);
+        let now = wall_clock();
+        let mut wanted: Vec<Vec<Target>> = entries.iter().map(|e| self.targets(e, now)).collect();
+        // An entry taken over from a dead instance may have reached some targets already.
+        let owed: Vec<(usize, Target)> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.redelivered)
+            .flat_map(|(i, _)| wanted[i].iter().map(move |t| (i, t.clone())))
+            .collect();
+        if !owed.is_empty() {
+            let pairs: Vec<(&Entry, String)> = owed
+                .iter()
+                .map(|(i, t)| (&entries[*i], t.to_string()))
+                .collect();
+            let done = self.outbox.delivered(&pairs).await?;
+            for ((i, t), done) in owed.iter().zip(done) {
+                if done {
+                    wanted[*i].retain(|w| w != t);
+                }
+            }
+        }
+        let messages = plan(&entries, &wanted, now);
+        let mut owing = vec![0usize; entries.len()];
+        for m in &messages {
+            for &i in &m.entries {
+                owing[i] += 1;
+            }
+        }
+        let silent: Vec<&Entry> = entries
+            .iter()
+            .zip(&owing)
+            .filter(|(_, n)| **n == 0)
+            .map(|(e, _)| e)
+            .collect();
+        self.outbox.skip(&silent).await;
+        if messages.is_empty() {
+            return Ok(entries.len());
+        }
+        let owing = Mutex::new(owing);
+        let sends = messages.iter().map(|m| self.send(m, &entries, &owing));
+        tokio::select! {
+            _ = futures_util::future::join_all(sends) => {}
+            _ = self.outbox.keep_alive(&entries) => {}
+        }
+        Ok(entries.len())
+    }
+
+    /// Delivers one message, then acknowledges the entries it finished.
+    async fn send(&self, m: &Message, entries: &[Entry], owing: &Mutex<Vec<usize>>) {
+        if let Some(delivery) = self.deliveries.get(m.target.platform()) {
+            deliver::deliver(delivery.as_ref(), &m.target, &m.reply, &self.options.retry).await;
+        }
+        let (done, partly): (Vec<&Entry>, Vec<&Entry>) = {
+            let mut owing = owing.lock().unwrap_or_else(|p| p.into_inner());
+            let mut done = Vec::new();
+            let mut partly = Vec::new();
+            for &i in &m.entries {
+                owing[i] -= 1;
+                if owing[i] == 0 {
+                    done.push(&entries[i]);
+                } else {
+                    partly.push(&entries[i]);
+                }
+            }
+            (done, partly)
+        };
+        self.outbox
+            .finish(&done, &m.target.to_string(), &partly)
+            .await;
+    }
+
+    /// Who hears of an entry: its env's channels (not for reminders, nor for a quiet CI token's
+    /// own changes), and the holder directly for reminders and hand-offs.
+    fn targets(&self, e: &Entry, now: u64) -> Vec<Target> {
+        let kind = e.get("kind");
+        let reminder = kind.ends_with("_reminder");
+        let mut out = Vec::new();
+        if !reminder && !self.quiet.contains(initiator(e)) {
+            out.extend(
+                self.channels
+                    .get(e.get("env"))
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
+        }
+        // A reminder or "you hold it now" that arrives after the hold ended would mislead.
+        let current = e.ms("expires") > now;
+        if (reminder || kind == "handed_off") && current {
+            let person = Target::parse(e.get("holder"), true)
+                .filter(|t| self.deliveries.contains_key(t.platform()));
+            out.extend(person);
+        }
+        out
+    }
+}
+
+/// The identity that made the change: the actor, else the holder (who locked, claimed, queued),
+/// without the `#…` a CI lock's holder carries (`ci:deploy#1a2b3c4d`). Expiries are Baton's own
+/// doing, whoever held the env.
+fn initiator(e: &Entry) -> &str {
+    let who = match e.get("kind") {
+        "lock_expired" | "claim_expired" | "freeze_ended" => "",
+        _ => match e.get("actor") {
+            "" => e.get("holder"),
+            actor => actor,
+        },
+    };
+    who.split('#').next().unwrap_or(who)
+}
+
+/// The tick's messages: per channel, the entries' announcements (batched); per person, one
+/// message per entry (each has its own buttons).
+fn plan(entries: &[Entry], wanted: &[Vec<Target>], now: u64) -> Vec<Message> {
+    let mut channels: BTreeMap<&Target, Vec<usize>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (i, targets) in wanted.iter().enumerate() {
+        for t in targets {
+            match t {
+                Target::Channel(..) => channels.entry(t).or_default().push(i),
+                Target::Person(..) => out.push(Message {
+                    target: t.clone(),
+                    reply: render::direct(&entries[i], now),
+                    entries: vec![i],
+                }),
+            }
+        }
+    }
+    for (target, members) in channels {
+        let batch: Vec<&Entry> = members.iter().map(|&i| &entries[i]).collect();
+        for (covered, reply) in render::announcements(&batch, now) {
+            out.push(Message {
+                target: target.clone(),
+                reply,
+                entries: covered.into_iter().map(|j| members[j]).collect(),
+            });
+        }
+    }
+    out
+}

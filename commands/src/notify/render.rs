@@ -1,0 +1,349 @@
+//! Audit entries as messages: announcements for channels (what changed, on which env, by whom,
+//! why, until when) and direct messages for the holder (a reminder, a hand-off) with buttons that
+//! run chat commands. Entries of one moment that say the same thing about several envs (`freeze
+//! all`) become one line.
+
+use crate::reply::{clock, relative, Reply, Tone, Value, Visibility};
+
+use super::outbox::Entry;
+
+/// Lines per announcement; more go in another message.
+const MAX_LINES: usize = 20;
+/// Env names on one merged line before "and N more".
+const MAX_NAMES: usize = 30;
+
+/// The announcements for one channel: each message with the indices (into `entries`) it covers.
+pub(crate) fn announcements(entries: &[&Entry], now: u64) -> Vec<(Vec<usize>, Reply)> {
+    // A line per distinct change; the same change on several envs shares a line.
+    let mut lines: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let key = merge_key(e);
+        match lines.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(i),
+            None => lines.push((key, vec![i])),
+        }
+    }
+    lines
+        .chunks(MAX_LINES)
+        .map(|chunk| {
+            let covered: Vec<usize> = chunk.iter().flat_map(|(_, m)| m.clone()).collect();
+            let reply = match chunk {
+                [(_, members)] => single(entries, members, now),
+                _ => {
+                    let text: Vec<String> = chunk
+                        .iter()
+                        .map(|(_, members)| {
+                            let first = entries[members[0]];
+                            let envs = env_list(entries, members);
+                            format!("• {}{}", sentence(first, &envs), details(first, now))
+                        })
+                        .collect();
+                    notice(Tone::Info, format!("{} changes", covered.len()), now)
+                        .with_text(text.join("\n"))
+                }
+            };
+            (covered, reply)
+        })
+        .collect()
+}
+
+/// What the holder is told directly: a reminder before the hold ends, or that a hand-off made
+/// them the holder. Both carry the buttons that act on the hold.
+pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
+    let env = e.get("env");
+    let expires = e.ms("expires");
+    let (tone, title, text) = match e.get("kind") {
+        "lock_reminder" | "claim_reminder" => {
+            let what = if is_lock(e) { "deploy lock" } else { "claim" };
+            (
+                Tone::Info,
+                format!("Your {what} on {env} ends {}", relative(expires, now)),
+                "Extend it if you still need it; otherwise let it go so the next person can have it.",
+            )
+        }
+        _ => (
+            Tone::Success,
+            format!("You now hold {env}, until {}", short_clock(expires, now)),
+            "Your turn: the deploy lock passed to you from the queue.",
+        ),
+    };
+    let (end_label, end) = if is_lock(e) {
+        ("Unlock", format!("unlock {env}"))
+    } else {
+        ("Release", format!("release {env}"))
+    };
+    notice(tone, title, now)
+        .with_text(text)
+        .field("Expires", Value::Time(expires))
+        .text_field("Reason", e.get("reason"))
+        .button("Extend 1h", format!("extend {env} 1h"), true)
+        .button(end_label, end, false)
+}
+
+fn is_lock(e: &Entry) -> bool {
+    !e.get("kind").starts_with("claim")
+}
+
+fn notice(tone: Tone, title: String, now: u64) -> Reply {
+    let mut r = Reply::new(tone, title, now);
+    r.visibility = Visibility::InChannel;
+    r
+}
+
+/// A message of one line: the sentence as the title, the details as fields.
+fn single(entries: &[&Entry], members: &[usize], now: u64) -> Reply {
+    let e = entries[members[0]];
+    let tone = match e.get("kind") {
+        "lock_expired" | "claim_expired" => Tone::Info,
+        _ => Tone::Success,
+    };
+    let mut r = notice(tone, sentence(e, &env_list(entries, members)), now);
+    if has_reason(e) {
+        r = r.text_field("Reason", e.get("reason"));
+    }
+    match e.get("kind") {
+        "frozen" if e.ms("until") > 0 => r.field("Until", Value::Time(e.ms("until"))),
+        "frozen" => r.field("Until", Value::Text("someone unfreezes it".into())),
+        "queued" if e.ms("position") > 0 => {
+            r.field("Position", Value::Text(format!("#{}", e.ms("position"))))
+        }
+        "deployed" => r
+            .text_field("Version", e.get("version"))
+            .text_field("Commit", e.get("sha"))
+            .text_field("Link", e.get("url")),
+        _ if e.ms("expires") > 0 => r.field("Expires", Value::Time(e.ms("expires"))),
+        _ => r,
+    }
+}
+
+/// `alice locked prod`, with `env` standing for one env or a list.
+fn sentence(e: &Entry, env: &str) -> String {
+    let who = e.get("display");
+    let actor = match e.get("actor_display") {
+        "" => who,
+        a => a,
+    };
+    match e.get("kind") {
+        "locked" => format!("{who} locked {env}"),
+        "queued" => format!("{who} joined the queue for {env}"),
+        "left_queue" if e.get("reason") == "wait ran out" => {
+            format!("{who} left the queue for {env}: their wait ran out")
+        }
+        "left_queue" => format!("{who} left the queue for {env}"),
+        "handed_off" => format!("{who} now holds {env}, next in the queue"),
+        "unlocked" => format!("{actor} unlocked {env}"),
+        "force_unlocked" => format!("{actor} force-unlocked {env}, held by {who}"),
+        "lock_expired" => format!("{who}'s lock on {env} expired"),
+        "lock_extended" => format!("{who} extended their lock on {env}"),
+        "claimed" => format!("{who} claimed {env}"),
+        "released" => format!("{actor} released {env}"),
+        "force_released" => format!("{actor} force-released {env}, claimed by {who}"),
+        "claim_expired" => format!("{who}'s claim on {env} expired"),
+        "claim_extended" => format!("{who} extended their claim on {env}"),
+        "lock_reminder" => format!("{who}'s lock on {env} ends soon"),
+        "claim_reminder" => format!("{who}'s claim on {env} ends soon"),
+        "frozen" => format!("{actor} froze {env}"),
+        "unfrozen" => format!("{actor} unfroze {env}"),
+        "freeze_ended" => format!("the freeze on {env} ended"),
+        "deployed" => {
+            let what = match (e.get("version"), e.get("sha")) {
+                ("", "") => "a build".to_string(),
+                ("", sha) => sha.chars().take(12).collect(),
+                (version, _) => version.to_string(),
+            };
+            format!("{who} deployed {what} to {env}")
+        }
+        other => format!("{env}: {}", other.replace('_', " ")),
+    }
+}
+
+/// What a line adds after the sentence: until when, and why.
+fn details(e: &Entry, now: u64) -> String {
+    let mut out = match e.get("kind") {
+        "frozen" if e.ms("until") > 0 => format!(" until {}", short_clock(e.ms("until"), now)),
+        "frozen" => " until someone unfreezes it".into(),
+        "queued" if e.ms("position") > 0 => format!(" (#{})", e.ms("position")),
+        "locked" | "handed_off" | "claimed" | "lock_extended" | "claim_extended"
+            if e.ms("expires") > 0 =>
+        {
+            format!(" until {}", short_clock(e.ms("expires"), now))
+        }
+        _ => String::new(),
+    };
+    if has_reason(e) {
+        out.push_str(": ");
+        out.push_str(e.get("reason"));
+    }
+    out
+}
+
+/// Whether the entry's `reason` is the change's own (not the ended freeze's, nor "left").
+fn has_reason(e: &Entry) -> bool {
+    !e.get("reason").is_empty()
+        && !matches!(e.get("kind"), "left_queue" | "unfrozen" | "freeze_ended")
+}
+
+/// Entries that read the same apart from the env: same change, same people, same reason, and
+/// times in the same minute (one `freeze all` is one script per group, a few ms apart).
+fn merge_key(e: &Entry) -> String {
+    let minute = |f: &str| e.ms(f) / 60_000;
+    format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+        e.get("kind"),
+        e.get("holder"),
+        e.get("actor"),
+        e.get("reason"),
+        e.get("version"),
+        e.get("sha"),
+        minute("expires"),
+        minute("until"),
+    )
+}
+
+/// `prod`, `prod and qa`, `prod, canary and qa`, … `and 12 more`.
+fn env_list(entries: &[&Entry], members: &[usize]) -> String {
+    let mut names: Vec<&str> = members.iter().map(|&i| entries[i].get("env")).collect();
+    names.dedup();
+    let more = names.len().saturating_sub(MAX_NAMES);
+    names.truncate(MAX_NAMES);
+    match (names.split_last(), more) {
+        (None, _) => String::new(),
+        (Some((last, [])), 0) => last.to_string(),
+        (Some((last, rest)), 0) => format!("{} and {last}", rest.join(", ")),
+        (Some(_), more) => format!("{} and {more} more", names.join(", ")),
+    }
+}
+
+/// `16:40 UTC` today, `2026-11-27 09:00 UTC` otherwise.
+fn short_clock(ms: u64, now: u64) -> String {
+    let (at, today) = (clock(ms), clock(now));
+    if at.get(..10) == today.get(..10) {
+        at.get(11..).unwrap_or(&at).to_string()
+    } else {
+        at
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    const NOW: u64 = 1_795_711_200_000; // 2026-11-26 16:40 UTC
+
+    fn entry(id: u64, fields: &[(&str, &str)]) -> Entry {
+        Entry {
+            stream: "s".into(),
+            id: format!("{id}-0"),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<HashMap<_, _>>(),
+            redelivered: false,
+        }
+    }
+
+    fn frozen(env: &str, until: u64) -> Entry {
+        let until = until.to_string();
+        entry(
+            1,
+            &[
+                ("kind", "frozen"),
+                ("env", env),
+                ("actor", "slack:UALICE"),
+                ("actor_display", "alice"),
+                ("reason", "release week"),
+                ("until", &until),
+            ],
+        )
+    }
+
+    #[test]
+    fn a_freeze_of_many_envs_is_one_line_and_one_message() {
+        let envs: Vec<Entry> = ["prod", "canary", "qa"]
+            .iter()
+            .enumerate()
+            .map(|(i, env)| frozen(env, NOW + 3_600_000 + i as u64))
+            .collect();
+        let refs: Vec<&Entry> = envs.iter().collect();
+        let out = announcements(&refs, NOW);
+        assert_eq!(out.len(), 1);
+        let (covered, reply) = &out[0];
+        assert_eq!(covered, &[0, 1, 2]);
+        assert_eq!(reply.title, "alice froze prod, canary and qa");
+        assert_eq!(reply.visibility, Visibility::InChannel);
+        assert!(reply
+            .fields
+            .iter()
+            .any(|f| f.name == "Reason" && f.value == Value::Text("release week".into())));
+    }
+
+    #[test]
+    fn different_changes_in_one_moment_are_lines_of_one_message() {
+        let a = frozen("prod", 0);
+        let b = entry(
+            2,
+            &[
+                ("kind", "lock_expired"),
+                ("env", "qa"),
+                ("holder", "slack:UBOB"),
+                ("display", "bob"),
+            ],
+        );
+        let out = announcements(&[&a, &b], NOW);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].1.title, "2 changes");
+        assert_eq!(
+            out[0].1.text.as_deref(),
+            Some("• alice froze prod until someone unfreezes it: release week\n• bob's lock on qa expired")
+        );
+    }
+
+    #[test]
+    fn a_reminder_dm_carries_extend_and_release_buttons() {
+        let expires = (NOW + 15 * 60_000).to_string();
+        let e = entry(
+            3,
+            &[
+                ("kind", "claim_reminder"),
+                ("env", "staging-2"),
+                ("holder", "slack:UJANE"),
+                ("display", "jane"),
+                ("expires", &expires),
+            ],
+        );
+        let r = direct(&e, NOW);
+        assert_eq!(r.title, "Your claim on staging-2 ends in 15m");
+        let buttons: Vec<(&str, &str)> = r
+            .buttons
+            .iter()
+            .map(|b| (b.label.as_str(), b.command.as_str()))
+            .collect();
+        assert_eq!(
+            buttons,
+            [
+                ("Extend 1h", "extend staging-2 1h"),
+                ("Release", "release staging-2")
+            ]
+        );
+    }
+
+    #[test]
+    fn the_new_holder_is_told_until_when() {
+        let expires = (NOW + 3_600_000).to_string();
+        let e = entry(
+            4,
+            &[
+                ("kind", "handed_off"),
+                ("env", "staging-2"),
+                ("holder", "discord:80351110224678912"),
+                ("display", "jane"),
+                ("expires", &expires),
+            ],
+        );
+        let r = direct(&e, NOW);
+        assert_eq!(r.title, "You now hold staging-2, until 17:40 UTC");
+        assert_eq!(r.buttons[1].command, "unlock staging-2");
+    }
+}

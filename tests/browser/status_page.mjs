@@ -3,7 +3,8 @@
 //   {"url": page URL, "expect": [texts that must appear], "absent": [texts that must not, yet],
 //    "screenshot": PNG path}
 // Protocol on stdout: prints `ready` once the page is loaded and its event stream is live, then
-// waits (up to 5 s) for every `expect` text to appear without a reload, checks the page, takes the
+// waits (up to 5 s) for every `expect` text to appear without a reload, checks the page (no
+// markup from users, a running countdown, the same markup as the server's first paint), takes the
 // screenshots and prints one JSON line. Any failure exits non-zero with the reason on stderr.
 import { chromium } from "playwright-core";
 
@@ -57,6 +58,16 @@ try {
     (was) => document.querySelector("[data-until]").textContent !== was, first, { timeout: 3_000 },
   ).catch(() => fail(`the countdown did not move in 3 s: ${first}`));
   const second = await page.textContent("[data-until]");
+
+  // The server's first paint (JavaScript off) and the script's render build the same markup.
+  const still = await browser.newContext({ javaScriptEnabled: false });
+  const firstPaint = await (await still.newPage()).goto(url).then((r) => r.frame().innerHTML("#envs"));
+  await still.close();
+  const untimed = (html) => html.replace(/(data-(?:until|since)="[^"]*">)[^<]*</g, "$1<");
+  const rendered = await page.innerHTML("#envs");
+  if (untimed(firstPaint) !== untimed(rendered)) {
+    fail(`the first paint and the script render differently:\n${firstPaint}\n---\n${rendered}`);
+  }
 
   await page.screenshot({ path: screenshot });
   await page.setViewportSize({ width: 420, height: 900 });

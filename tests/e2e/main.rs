@@ -15,6 +15,7 @@ mod discord;
 mod expiry;
 mod health;
 mod locks;
+mod notify;
 mod resilience;
 mod round_trips;
 mod slack;

@@ -253,3 +253,42 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// Node.js (with `npm ci` run in `dir`) for the interop tests that drive real Node libraries.
+///
+/// Beyond Rust and redis-server, two tests need more: the BullMQ interop (Node) and the status
+/// page (Node and Chromium). Under CI (`CI` set, as `.ci/run` runs) a missing tool FAILS the test
+/// with how to install it, and `.ci/run` installs them. On a developer's machine the test instead
+/// says loudly what it did not check, so the README's `cargo test` passes with only Rust and
+/// redis-server installed. When Node is there, the npm packages install themselves.
+pub fn node_packages(dir: &str, what: &str) -> bool {
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return missing(
+            what,
+            "Node.js and npm (Debian/Ubuntu: `sudo apt-get install -y nodejs npm`)",
+        );
+    }
+    if !std::path::Path::new(dir).join("node_modules").exists() {
+        let installed = std::process::Command::new("npm")
+            .args(["ci", "--prefix", dir, "--no-audit", "--no-fund"])
+            .status();
+        if !installed.is_ok_and(|s| s.success()) {
+            return missing(
+                what,
+                &format!("its npm packages (`npm ci --prefix {dir}` failed)"),
+            );
+        }
+    }
+    true
+}
+
+/// Reports a missing prerequisite: a failure under CI, a loud notice elsewhere. Returns false.
+pub fn missing(what: &str, needs: &str) -> bool {
+    let message = format!("{what} needs {needs}");
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{message}; .ci/run installs it");
+    }
+    eprintln!("\n*** NOT CHECKED: {message}. Install it to run this test (CI always does). ***\n");
+    false
+}

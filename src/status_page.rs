@@ -416,8 +416,8 @@ fn left(ms: u64) -> String {
     }
     let s = ms.div_ceil(1000);
     match s {
-        ..3600 => format!("{}m {:02}s left", s / 60, s % 60),
-        ..86400 => format!("{}h {:02}m left", s / 3600, s / 60 % 60),
+        0..3600 => format!("{}m {:02}s left", s / 60, s % 60),
+        3600..86400 => format!("{}h {:02}m left", s / 3600, s / 60 % 60),
         _ => format!("{}d {}h left", s / 86400, s / 3600 % 24),
     }
 }
@@ -425,9 +425,9 @@ fn left(ms: u64) -> String {
 /// `just now`, `12m ago`, `3h ago`, `2d ago`: the script's `ago`.
 fn ago(ms: u64) -> String {
     match ms / 1000 {
-        ..60 => "just now".into(),
-        s @ ..3600 => format!("{}m ago", s / 60),
-        s @ ..86400 => format!("{}h ago", s / 3600),
+        0..60 => "just now".into(),
+        s @ 60..3600 => format!("{}m ago", s / 60),
+        s @ 3600..86400 => format!("{}h ago", s / 3600),
         s => format!("{}d ago", s / 86400),
     }
 }

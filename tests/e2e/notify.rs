@@ -538,7 +538,10 @@ async fn slack_api(State(fake): State<FakeSlack>, uri: Uri, body: Bytes) -> Resp
         )
             .into_response();
     }
-    Json(json!({"ok": true, "channel": body["channel"], "ts": "1795711200.000100"})).into_response()
+    let ts = "1795711200.000100";
+    let message = json!({"text": body["text"], "ts": ts});
+    Json(json!({"ok": true, "channel": body["channel"], "ts": ts, "message": message}))
+        .into_response()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

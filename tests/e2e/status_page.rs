@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use crate::support::{spawn_app, spawn_core_with, TestApp, TOKEN_ALL};
+use crate::support::{missing, node_packages, spawn_app, spawn_core_with, TestApp, TOKEN_ALL};
 
 const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
 const SCREENSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/status-page.png");
@@ -166,33 +166,30 @@ async fn with_redis_down_the_page_says_so_and_the_feed_answers_503() {
     assert!(json.contains("store_unavailable"), "{json}");
 }
 
-/// Fails, never skips, when the browser or the npm package is missing.
-fn browser_prerequisites() -> String {
-    let node = std::process::Command::new("node").arg("--version").output();
-    assert!(
-        node.is_ok_and(|o| o.status.success()),
-        "the status page browser test needs Node.js and npm: install them (Debian/Ubuntu: \
-         `sudo apt-get install -y nodejs npm`), then `npm ci --prefix tests/browser`"
-    );
+/// Chromium, Node and playwright-core (see `support::node_packages` for when a missing one fails).
+fn browser_prerequisites() -> Option<String> {
+    const WHAT: &str = "the status page browser test";
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "the status page browser test needs Chromium at {chromium}: install Debian's package \
-         (`sudo apt-get install -y chromium`; .ci/run does) or point CHROMIUM at a Chromium binary"
-    );
+    if !Path::new(&chromium).exists() {
+        missing(WHAT, &format!("Chromium at {chromium} (Debian/Ubuntu: `sudo apt-get install -y chromium`, or set CHROMIUM)"));
+        return None;
+    }
+    if !node_packages(BROWSER_DIR, WHAT) {
+        return None;
+    }
     let package = Path::new(BROWSER_DIR).join("node_modules/playwright-core/package.json");
     assert!(
         package.exists(),
-        "the npm packages of tests/browser are not installed (playwright-core is missing): run \
-         `npm ci --prefix tests/browser` (.ci/run does); it drives the system Chromium and \
-         downloads no browser"
+        "playwright-core is missing: run `npm ci --prefix tests/browser`"
     );
-    chromium
+    Some(chromium)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_headless_chromium_a_lock_taken_through_the_ci_api_shows_without_a_reload() {
-    let chromium = browser_prerequisites();
+    let Some(chromium) = browser_prerequisites() else {
+        return;
+    };
     let app = spawn_app().await;
     // Something in every state, so the screenshot shows the whole design.
     app.ok("alice", "lock prod 45m hotfix for checkout latency")

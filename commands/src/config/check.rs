@@ -423,12 +423,24 @@ impl Config {
         }
         let mut reported = HashSet::new();
         if let Some(remind) = self.defaults.remind_before {
-            if remind < Duration::from_secs(1) {
+            let max = self.defaults.max_ttl;
+            let message = if remind < Duration::from_secs(1) {
+                Some(
+                    "`defaults.remind_before` must be at least 1s; leave it out for no reminders"
+                        .to_string(),
+                )
+            } else if remind >= max {
+                Some(format!(
+                    "[defaults] remind_before {} is not below max_ttl {}, so no hold could be reminded in time",
+                    format_duration(remind),
+                    format_duration(max)
+                ))
+            } else {
+                None
+            };
+            if let Some(message) = message {
                 reported.insert("defaults.remind_before".to_string());
-                out.push(ctx.problem(
-                    "defaults.remind_before",
-                    "`defaults.remind_before` must be at least 1s; leave it out for no reminders",
-                ));
+                out.push(ctx.problem("defaults.remind_before", message));
             }
         }
         for name in self.env_names() {

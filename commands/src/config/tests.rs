@@ -386,3 +386,74 @@ fn secrets_are_refused_in_the_file_and_accepted_from_the_environment() {
     assert_eq!(secret.expose(), "abc123");
     assert_eq!(format!("{secret:?} {secret}"), "[redacted] [redacted]");
 }
+
+#[test]
+fn announcement_channels_and_reminders_resolve_env_then_pool_then_defaults() {
+    let config = Config::from_toml_str(
+        r#"
+[defaults]
+remind_before = "15m"
+
+[[envs]]
+name = "prod"
+announce = ["slack:C024BE91L", "discord:123456789012345678"]
+remind_before = "5m"
+
+[[envs]]
+name = "staging-2"
+announce = []
+
+[[pools]]
+name = "staging"
+members = ["staging-1", "staging-2"]
+announce = ["slack:C0STAGING"]
+remind_before = "10m"
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let env = |n: &str| config.env_settings(&name(n)).unwrap();
+    let min = |m: u64| Some(Duration::from_secs(m * 60));
+    assert_eq!(
+        env("prod").announce,
+        ["slack:C024BE91L", "discord:123456789012345678"]
+    );
+    assert_eq!(env("prod").remind_before, min(5));
+    assert_eq!(env("staging-1").announce, ["slack:C0STAGING"]);
+    assert_eq!(env("staging-1").remind_before, min(10));
+    assert!(
+        env("staging-2").announce.is_empty(),
+        "an empty list silences a member"
+    );
+}
+
+#[test]
+fn bad_announcement_channels_and_late_reminders_are_reported() {
+    let text = r##"[defaults]
+max_ttl = "1h"
+remind_before = "2h"
+
+[[envs]]
+name = "prod"
+announce = ["#deploys", "slack:C024BE91L", "slack:C024BE91L", "discord:12", "teams:x"]
+remind_before = "0s"
+
+[[pools]]
+name = "staging"
+members = ["s1", "s2"]
+default_ttl = "10m"
+max_ttl = "30m"
+remind_before = "45m"
+"##;
+    assert_problems(
+        &problems(text),
+        &[
+            (Some(3), "[defaults] remind_before 2h is not below max_ttl 1h"),
+            (Some(7), "`#deploys` in envs[0].announce: write announcement channels as"),
+            (Some(7), "`slack:C024BE91L` is listed twice"),
+            (Some(7), "`discord:12` in envs[0].announce: a Discord channel is named by its id"),
+            (Some(7), "`teams:x` in envs[0].announce: write announcement channels as"),
+            (Some(8), "`envs[0].remind_before` must be at least 1s"),
+            (Some(15), "env `s1`: remind_before 45m (from pool `staging`) is not below max_ttl 30m (from pool `staging`)"),
+        ],
+    );
+}

@@ -30,7 +30,7 @@ envs=$(seq -f 'bench-%g' 1 "$concurrency" | paste -sd, -)
 baton_pid=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$http_port/readyz" >/dev/null && break; sleep 0.1; done
 
-echo "== $(nproc) cores, $(redis-server --version | cut -d' ' -f3), Baton release build, loopback"
+echo "== $(nproc) cores, $(redis-server --version | cut -d' ' -f3), Baton release build, loopback, load average $(cut -d' ' -f1 /proc/loadavg) before the run"
 echo
 echo "== lock/unlock cycles, one env per worker (no contention)"
 "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" \
@@ -43,4 +43,4 @@ echo
 echo "== redis-benchmark: Baton's lock script alone, same concurrency"
 line=$(grep -A1 '^Compare with' "$work/bench1.txt" | tail -1 | sed 's/^ *//')
 line=${line/HOST/127.0.0.1}; line=${line/PORT/$redis_port}
-eval "$line -q"
+eval "${line/redis-benchmark/redis-benchmark -q}" | tr '\r' '\n' | grep -v 'overall' | tail -2

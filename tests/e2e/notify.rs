@@ -109,7 +109,12 @@ impl Drop for Instance {
     }
 }
 
-fn start(app: &TestApp, deliveries: Vec<Arc<dyn Delivery>>, options: NotifyOptions) -> Instance {
+/// Starts an instance whose notifier has joined the outbox, so the next change is news to it.
+async fn start(
+    app: &TestApp,
+    deliveries: Vec<Arc<dyn Delivery>>,
+    options: NotifyOptions,
+) -> Instance {
     let baton: Baton = baton::app::build(&app.config).unwrap();
     let sweeper = {
         let baton = baton.clone();
@@ -120,6 +125,10 @@ fn start(app: &TestApp, deliveries: Vec<Arc<dyn Delivery>>, options: NotifyOptio
         })
     };
     let notifier = Notifier::new(&baton, &app.config, deliveries).with_options(options);
+    notifier
+        .prepare()
+        .await
+        .expect("the notifier joins the outbox");
     Instance {
         tasks: vec![sweeper, tokio::spawn(notifier.run(std::future::pending()))],
     }
@@ -143,28 +152,6 @@ fn announce(config: &mut Config, name: &str, channels: &[&str]) {
     } else {
         panic!("no env or pool {name}");
     }
-}
-
-/// Waits until every notifier's consumer group exists on `streams` (changes made before that
-/// are history, not news).
-async fn outbox_ready(app: &TestApp, streams: &[String]) {
-    let mut con = app.redis().await;
-    for _ in 0..200 {
-        let mut ready = true;
-        for s in streams {
-            let groups: redis::RedisResult<Vec<redis::Value>> = redis::cmd("XINFO")
-                .arg("GROUPS")
-                .arg(s)
-                .query_async(&mut con)
-                .await;
-            ready &= groups.is_ok_and(|g| !g.is_empty());
-        }
-        if ready {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the notify consumer groups were never created on {streams:?}");
 }
 
 fn stream(group: &str, env: &str) -> String {
@@ -215,7 +202,7 @@ async fn pending(app: &TestApp, stream: &str) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_instances_deliver_each_reminder_and_each_expiry_notice_exactly_once() {
+async fn threeinstances_deliver_each_reminder_and_each_expiry_notice_exactly_once() {
     let members: Vec<EnvName> = (1..=50)
         .map(|i| EnvName::parse(&format!("load-{i:02}")).unwrap())
         .collect();
@@ -232,11 +219,10 @@ async fn three_instances_deliver_each_reminder_and_each_expiry_notice_exactly_on
     })
     .await;
     let log = Log::default();
-    let _instances: Vec<Instance> = (0..3)
-        .map(|i| start(&app, vec![recorder("slack", i, &log)], quick()))
-        .collect();
-    let streams: Vec<String> = members.iter().map(|m| stream("load", m.as_str())).collect();
-    outbox_ready(&app, &streams).await;
+    let mut instances = Vec::new();
+    for i in 0..3 {
+        instances.push(start(&app, vec![recorder("slack", i, &log)], quick()).await);
+    }
 
     let claims = (1..=50).map(|i| {
         let baton = app.baton.clone();
@@ -344,14 +330,13 @@ async fn a_message_whose_claimer_dies_before_sending_arrives_once_from_another_i
         redeliver_after: Duration::from_secs(1),
         ..quick()
     };
-    let doomed = start(&app, vec![hangs], options.clone());
-    outbox_ready(&app, &[stream("canary", "canary")]).await;
+    let doomed = start(&app, vec![hangs], options.clone()).await;
 
     app.ok("slack:UALICE", "lock canary 10m hotfix").await;
     tokio::time::timeout(Duration::from_secs(5), entered.notified())
         .await
         .expect("the first instance claimed the announcement and started sending it");
-    let _survivor = start(&app, vec![recorder("slack", 1, &log)], options);
+    let _survivor = start(&app, vec![recorder("slack", 1, &log)], options).await;
     // The first instance is slow, not dead: it keeps its claim, and nobody sends a second copy.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert!(log.lock().unwrap().is_empty(), "{:?}", log.lock().unwrap());
@@ -385,12 +370,11 @@ async fn freeze_all_is_one_message_per_channel_not_one_per_env() {
     })
     .await;
     let log = Log::default();
-    let _instances: Vec<Instance> = (0..3)
-        .map(|i| {
-            let platforms = vec![recorder("slack", i, &log), recorder("discord", i, &log)];
-            start(&app, platforms, quick())
-        })
-        .collect();
+    let mut instances = Vec::new();
+    for i in 0..3 {
+        let platforms = vec![recorder("slack", i, &log), recorder("discord", i, &log)];
+        instances.push(start(&app, platforms, quick()).await);
+    }
     let envs = [
         "prod",
         "canary",
@@ -399,11 +383,6 @@ async fn freeze_all_is_one_message_per_channel_not_one_per_env() {
         "staging-2",
         "staging-3",
     ];
-    let streams: Vec<String> = envs
-        .iter()
-        .map(|e| stream(e.split('-').next().unwrap(), e))
-        .collect();
-    outbox_ready(&app, &streams).await;
 
     app.ok("alice", "freeze all 1h release week").await;
     let to = |channel: &str| -> Vec<Sent> {
@@ -443,9 +422,8 @@ async fn changes_by_a_quiet_ci_token_are_not_announced_and_a_loud_ones_are() {
     .await;
     app.start_instance().await;
     let log = Log::default();
-    let _instance = start(&app, vec![recorder("slack", 0, &log)], quick());
-    let (qa, canary) = (stream("qa", "qa"), stream("canary", "canary"));
-    outbox_ready(&app, &[qa.clone(), canary.clone()]).await;
+    let _instance = start(&app, vec![recorder("slack", 0, &log)], quick()).await;
+    let qa = stream("qa", "qa");
 
     let quiet = TestApp::http(TOKEN_STAGING);
     let lock = |http: &reqwest::Client, env: &str, holder: &str| {
@@ -550,8 +528,7 @@ async fn a_429_from_slack_delays_the_announcement_until_retry_after_and_hand_off
     let (fake, url) = FakeSlack::start().await;
     let app = spawn_core_with(|c| announce(c, "canary", &["slack:CDEPLOY"])).await;
     let slack: Arc<dyn Delivery> = Arc::new(SlackDelivery::new(&url, &Secret::new("xoxb-test")));
-    let _instance = start(&app, vec![slack], quick());
-    outbox_ready(&app, &[stream("canary", "canary")]).await;
+    let _instance = start(&app, vec![slack], quick()).await;
 
     app.ok("slack:UALICE", "lock canary 10m hotfix").await;
     assert!(until(10, || fake.calls("chat.postMessage").len() >= 2).await);

@@ -20,6 +20,7 @@ mod render;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -122,6 +123,8 @@ pub struct Notifier {
     quiet: HashSet<String>,
     deliveries: HashMap<&'static str, Arc<dyn Delivery>>,
     options: NotifyOptions,
+    /// Whether the consumer groups were joined.
+    ready: AtomicBool,
 }
 
 impl Notifier {
@@ -144,10 +147,10 @@ impl Notifier {
             channels.insert(env.name.to_string(), targets);
         }
         let keys = baton.store().keys();
-        let groups = catalog
-            .by_group(catalog.envs())
-            .into_iter()
-            .map(|(group, envs)| envs.iter().map(|e| keys.history(&group, e)).collect())
+        let streams = catalog
+            .envs()
+            .iter()
+            .map(|e| keys.history(catalog.group_of(e), &e.name))
             .collect();
         let quiet = config
             .ci
@@ -158,12 +161,13 @@ impl Notifier {
             .collect();
         let options = NotifyOptions::default();
         Self {
-            outbox: Outbox::new(baton.store().clone(), groups, options.redeliver_after),
+            outbox: Outbox::new(baton.store().clone(), streams, options.redeliver_after),
             bus: baton.events().clone(),
             channels,
             quiet,
             deliveries,
             options,
+            ready: AtomicBool::new(false),
         }
     }
 
@@ -174,24 +178,29 @@ impl Notifier {
         self
     }
 
+    /// Joins the consumer groups of the streams that exist; `run` does it first when this was
+    /// not called (or failed). Changes made before this are history, not news: a caller that must
+    /// not miss the very next change (a test) awaits it before making one.
+    pub async fn prepare(&self) -> Result<(), crate::store::StoreError> {
+        self.outbox.create_groups().await?;
+        self.ready.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// Delivers until `shutdown` resolves. What is in flight then is left unacknowledged, so
     /// another instance delivers it after `redeliver_after`. Never stops on an error.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut wake = self.bus.subscribe();
-        let mut ready = false;
         let mut prune_at = Instant::now() + PRUNE_EVERY;
         tracing::info!(consumer = self.outbox.consumer(), platforms = ?self.deliveries.keys().collect::<Vec<_>>(), "notifier started");
         loop {
             let cycle = async {
-                if !ready {
-                    match self.outbox.create_groups().await {
-                        Ok(()) => ready = true,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "notifier cannot prepare its outbox yet; retrying");
-                            tokio::time::sleep(self.options.poll_interval).await;
-                            return;
-                        }
+                if !self.ready.load(Ordering::Relaxed) {
+                    if let Err(e) = self.prepare().await {
+                        tracing::warn!(error = %e, "notifier cannot prepare its outbox yet; retrying");
+                        tokio::time::sleep(self.options.poll_interval).await;
+                        return;
                     }
                 }
                 self.drain().await;

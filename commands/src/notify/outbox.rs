@@ -10,7 +10,8 @@
 //! are marked (`<stream>:sent:<id>:<target>`, a day's TTL) so that a take-over sends only the rest.
 //! Every key used here is the stream itself or starts with it, so it stays in the env's hash tag.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use redis::{Cmd, Value};
@@ -66,13 +67,15 @@ impl Entry {
 pub(crate) struct Outbox {
     store: Store,
     consumer: String,
-    /// The history streams, per hash-tag group (one `XREADGROUP` reads a whole group).
-    groups: Vec<Vec<String>>,
+    /// Every env's history stream.
+    streams: Vec<String>,
+    /// The streams known to carry the group; the others get it once they exist.
+    joined: Mutex<HashSet<String>>,
     redeliver_after: Duration,
 }
 
 impl Outbox {
-    pub fn new(store: Store, groups: Vec<Vec<String>>, redeliver_after: Duration) -> Self {
+    pub fn new(store: Store, streams: Vec<String>, redeliver_after: Duration) -> Self {
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "baton".into());
         let consumer = format!(
             "{host}-{}-{:08x}",
@@ -82,7 +85,8 @@ impl Outbox {
         Self {
             store,
             consumer,
-            groups,
+            streams,
+            joined: Mutex::default(),
             redeliver_after,
         }
     }
@@ -97,62 +101,51 @@ impl Outbox {
         &self.consumer
     }
 
-    fn streams(&self) -> impl Iterator<Item = &String> {
-        self.groups.iter().flatten()
+    fn joined(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.joined.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Creates the group on every stream that lacks it, starting at new entries (`$`): history
-    /// written before notifications were turned on is not announced. Idempotent.
+    /// Puts the group on every stream that exists, starting at its end (`$`): history written
+    /// before notifications were turned on is not announced. Streams that do not exist yet are
+    /// not created (looking never writes); they get the group from their first entry on (`0`)
+    /// when [`Outbox::read`] finds them.
     pub async fn create_groups(&self) -> Result<(), StoreError> {
-        let streams: Vec<&String> = self.streams().collect();
-        self.create_groups_on(&streams).await
-    }
-
-    async fn create_groups_on(&self, streams: &[&String]) -> Result<(), StoreError> {
-        let cmds = streams
-            .iter()
-            .map(|s| {
-                let mut c = redis::cmd("XGROUP");
-                c.arg("CREATE").arg(*s).arg(GROUP).arg("$").arg("MKSTREAM");
-                c
-            })
-            .collect();
-        for (stream, v) in streams.iter().zip(self.store.query_many(cmds).await?) {
-            if let Value::ServerError(e) = v {
-                if e.code() != "BUSYGROUP" {
-                    tracing::warn!(%stream, error = ?e, "cannot create the notify consumer group");
-                    return Err(StoreError::Unexpected);
-                }
+        let cmds = self.streams.iter().map(|s| create(s, "$")).collect();
+        let values = self.store.query_many(cmds).await?;
+        let mut joined = self.joined();
+        for (stream, v) in self.streams.iter().zip(&values) {
+            if created(v) {
+                joined.insert(stream.clone());
             }
         }
         Ok(())
     }
 
     /// New entries for this consumer, and entries another consumer left pending for longer than
-    /// `redeliver_after`: one pipelined round trip (one call per group or stream in a Cluster).
+    /// `redeliver_after`: one pipelined round trip (each command on its own in a Cluster). Streams
+    /// born since the last look get the group first, in the same pipeline.
     pub async fn read(&self) -> Result<Vec<Entry>, StoreError> {
-        let mut cmds: Vec<Cmd> = self
-            .groups
-            .iter()
-            .map(|streams| {
-                let mut c = redis::cmd("XREADGROUP");
-                c.arg("GROUP")
-                    .arg(GROUP)
-                    .arg(&self.consumer)
-                    .arg("COUNT")
-                    .arg(BATCH)
-                    .arg("STREAMS")
-                    .arg(streams);
-                for _ in streams {
-                    c.arg(">");
-                }
-                c
-            })
-            .collect();
+        let (newborn, joined): (Vec<&String>, Vec<&String>) = {
+            let known = self.joined();
+            self.streams.iter().partition(|s| !known.contains(*s))
+        };
+        let mut cmds: Vec<Cmd> = newborn.iter().map(|s| create(s, "0")).collect();
+        cmds.extend(self.streams.iter().map(|s| {
+            let mut c = redis::cmd("XREADGROUP");
+            c.arg("GROUP")
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .arg("COUNT")
+                .arg(BATCH)
+                .arg("STREAMS")
+                .arg(s)
+                .arg(">");
+            c
+        }));
         let stale_ms = self.redeliver_after.as_millis() as u64;
-        cmds.extend(self.streams().map(|s| {
+        cmds.extend(joined.iter().map(|s| {
             let mut c = redis::cmd("XAUTOCLAIM");
-            c.arg(s)
+            c.arg(*s)
                 .arg(GROUP)
                 .arg(&self.consumer)
                 .arg(stale_ms)
@@ -162,19 +155,32 @@ impl Outbox {
             c
         }));
         let values = self.store.query_many(cmds).await?;
-        let (fresh, stale) = values.split_at(self.groups.len().min(values.len()));
+        if values.len() != newborn.len() + self.streams.len() + joined.len() {
+            return Err(StoreError::Unexpected);
+        }
+        let (made, rest) = values.split_at(newborn.len());
+        let (fresh, stale) = rest.split_at(self.streams.len());
+        let mut known = self.joined();
+        for (stream, v) in newborn.iter().zip(made) {
+            if created(v) {
+                known.insert(stream.to_string());
+            }
+        }
         let mut entries = Vec::new();
-        let mut lost_groups = Vec::new();
-        for (streams, v) in self.groups.iter().zip(fresh) {
+        for (stream, v) in self.streams.iter().zip(fresh) {
             match v {
-                Value::ServerError(e) if e.code() == "NOGROUP" => lost_groups.extend(streams),
+                // No stream yet, or it was deleted (and its group with it): join it once it is back.
+                Value::ServerError(e) if e.code() == "NOGROUP" => {
+                    known.remove(stream);
+                }
                 Value::ServerError(e) => {
-                    tracing::warn!(error = ?e, "reading the notify outbox failed")
+                    tracing::warn!(%stream, error = ?e, "reading the notify outbox failed")
                 }
                 v => entries.extend(read_reply(v)),
             }
         }
-        for (stream, v) in self.streams().zip(stale) {
+        drop(known);
+        for (stream, v) in joined.iter().zip(stale) {
             match v {
                 Value::ServerError(e) if e.code() == "NOGROUP" => {}
                 Value::ServerError(e) => tracing::warn!(%stream, error = ?e, "XAUTOCLAIM failed"),
@@ -186,11 +192,6 @@ impl Outbox {
                     entries.extend(taken);
                 }
             }
-        }
-        if !lost_groups.is_empty() {
-            // The stream was deleted (and with it the group): start over from new entries.
-            tracing::warn!(streams = ?lost_groups, "notify consumer group missing; recreating it");
-            self.create_groups_on(&lost_groups).await?;
         }
         Ok(entries)
     }
@@ -291,12 +292,12 @@ impl Outbox {
     /// Removes the consumers of instances that are gone: idle for an hour with nothing pending
     /// (a live instance reads every second). Keeps the groups from growing with every restart.
     pub async fn prune_consumers(&self) -> Result<usize, StoreError> {
-        let streams: Vec<&String> = self.streams().collect();
+        let streams: Vec<String> = self.joined().iter().cloned().collect();
         let cmds = streams
             .iter()
             .map(|s| {
                 let mut c = redis::cmd("XINFO");
-                c.arg("CONSUMERS").arg(*s).arg(GROUP);
+                c.arg("CONSUMERS").arg(s).arg(GROUP);
                 c
             })
             .collect();
@@ -313,7 +314,7 @@ impl Outbox {
                 if let (Some(name), Some(0), Some(idle)) = (name, num("pending"), num("idle")) {
                     if idle > GONE_AFTER_MS && name != self.consumer {
                         let mut c = redis::cmd("XGROUP");
-                        c.arg("DELCONSUMER").arg(*stream).arg(GROUP).arg(name);
+                        c.arg("DELCONSUMER").arg(stream).arg(GROUP).arg(name);
                         gone.push(c);
                     }
                 }
@@ -328,6 +329,21 @@ impl Outbox {
 }
 
 /// `XREADGROUP`: per stream, its entries (RESP2 arrays or a RESP3 map; nil when nothing is new).
+/// `XGROUP CREATE <stream> notify <from>`, never creating the stream.
+fn create(stream: &str, from: &str) -> Cmd {
+    let mut c = redis::cmd("XGROUP");
+    c.arg("CREATE").arg(stream).arg(GROUP).arg(from);
+    c
+}
+
+/// Whether the group is now there: made, or made before (BUSYGROUP). A missing stream is not.
+fn created(v: &Value) -> bool {
+    match v {
+        Value::ServerError(e) => e.code() == "BUSYGROUP",
+        _ => true,
+    }
+}
+
 fn read_reply(v: &Value) -> Vec<Entry> {
     let mut out = Vec::new();
     for (stream, list) in pairs(v) {

@@ -315,6 +315,64 @@ async fn threeinstances_deliver_each_reminder_and_each_expiry_notice_exactly_onc
     );
 }
 
+#[tokio::test]
+async fn a_reminder_is_armed_with_each_grant_moved_by_extend_and_dropped_with_the_hold() {
+    let app = spawn_core_with(|c| {
+        let qa = c.envs.iter_mut().find(|e| e.name.as_str() == "qa").unwrap();
+        qa.remind_before = Some(Duration::from_secs(15 * 60));
+    })
+    .await;
+    let mut con = app.redis().await;
+    let deadline = |member: &'static str| {
+        let mut con = con.clone();
+        async move {
+            let score: Option<f64> = redis::cmd("ZSCORE")
+                .arg("baton:{qa}:deadlines")
+                .arg(member)
+                .query_async(&mut con)
+                .await
+                .unwrap();
+            score.map(|s| s as u64)
+        }
+    };
+    let minutes = |n: u64| n * 60_000;
+
+    let trips = app.baton.store().round_trips();
+    app.ok("alice", "lock qa 30m").await;
+    assert_eq!(
+        app.baton.store().round_trips() - trips,
+        1,
+        "arming the reminder is part of the lock's one script call"
+    );
+    let expires = deadline("lock:qa").await.unwrap();
+    assert_eq!(
+        deadline("remind:lock:qa").await,
+        Some(expires - minutes(15))
+    );
+    app.ok("alice", "extend qa 20m").await;
+    assert_eq!(
+        deadline("remind:lock:qa").await,
+        Some(expires + minutes(20) - minutes(15))
+    );
+    // A hold shorter than the lead gets no reminder; other envs get none at all.
+    app.ok("bob", "lock canary 1h").await;
+    assert_eq!(deadline("remind:lock:canary").await, None);
+    app.ok("alice", "unlock qa").await;
+    assert_eq!(deadline("remind:lock:qa").await, None);
+    app.ok("alice", "lock qa 10m").await;
+    assert_eq!(deadline("remind:lock:qa").await, None);
+    let kinds: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg("baton:{qa}:history:qa")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert!(kinds
+        .iter()
+        .all(|(_, f)| !f.iter().any(|(_, v)| v.ends_with("_reminder"))));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_message_whose_claimer_dies_before_sending_arrives_once_from_another_instance() {
     let app = spawn_core_with(|c| announce(c, "canary", &["slack:CDEPLOY"])).await;
@@ -464,16 +522,20 @@ async fn changes_by_a_quiet_ci_token_are_not_announced_and_a_loud_ones_are() {
     assert_eq!(sent()[1].reply.title, "alice locked qa");
 }
 
-/// Slack's Web API, as far as delivery needs it: the first `chat.postMessage` gets a 429 with
-/// `Retry-After: 2`, later ones succeed; `conversations.open` opens DM `D0DM`.
+/// Slack's Web API, as far as delivery needs it: with `limited`, the first `chat.postMessage`
+/// gets a 429 with `Retry-After: 2`; the others succeed; `conversations.open` opens DM `D0DM`.
 #[derive(Clone, Default)]
 struct FakeSlack {
     calls: Arc<Mutex<Vec<(String, Value, Instant)>>>,
+    limited: bool,
 }
 
 impl FakeSlack {
-    async fn start() -> (Self, String) {
-        let fake = Self::default();
+    async fn start(limited: bool) -> (Self, String) {
+        let fake = Self {
+            limited,
+            ..Self::default()
+        };
         let app = axum::Router::new()
             .fallback(slack_api)
             .with_state(fake.clone());
@@ -507,7 +569,7 @@ async fn slack_api(State(fake): State<FakeSlack>, uri: Uri, body: Bytes) -> Resp
     if path.ends_with("conversations.open") {
         return Json(json!({"ok": true, "channel": {"id": "D0DM"}})).into_response();
     }
-    if posts == 1 {
+    if fake.limited && posts == 1 {
         let limited = json!({"ok": false, "error": "ratelimited"});
         return (
             StatusCode::TOO_MANY_REQUESTS,
@@ -525,7 +587,7 @@ async fn slack_api(State(fake): State<FakeSlack>, uri: Uri, body: Bytes) -> Resp
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_429_from_slack_delays_the_announcement_until_retry_after_and_hand_offs_reach_the_new_holder(
 ) {
-    let (fake, url) = FakeSlack::start().await;
+    let (fake, url) = FakeSlack::start(true).await;
     let app = spawn_core_with(|c| announce(c, "canary", &["slack:CDEPLOY"])).await;
     let slack: Arc<dyn Delivery> = Arc::new(SlackDelivery::new(&url, &Secret::new("xoxb-test")));
     let _instance = start(&app, vec![slack], quick()).await;
@@ -573,4 +635,42 @@ async fn a_429_from_slack_delays_the_announcement_until_retry_after_and_hand_off
             .any(|b| b.contains("UBOB now holds canary")),
         "{announced:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_service_announces_through_slack_once_a_bot_token_is_set() {
+    let (fake, url) = FakeSlack::start(false).await;
+    let mut app = spawn_core_with(|c| {
+        announce(c, "canary", &["slack:CDEPLOY"]);
+        c.slack.bot_token = Some(Secret::new("xoxb-test"));
+        c.slack.api_url = url;
+    })
+    .await;
+    app.ok("alice", "lock canary 5m before").await;
+    app.ok("alice", "unlock canary").await;
+    app.start_instance().await;
+    // `baton serve` joined the outbox: what happened before it is history, not news.
+    let mut con = app.redis().await;
+    let mut joined = false;
+    for _ in 0..200 {
+        let groups: redis::RedisResult<Vec<redis::Value>> = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(stream("canary", "canary"))
+            .query_async(&mut con)
+            .await;
+        joined = groups.is_ok_and(|g| !g.is_empty());
+        if joined {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(joined, "the service's notifier never joined the outbox");
+
+    app.ok("alice", "lock canary 5m release 1.2").await;
+    assert!(until(10, || !fake.calls("chat.postMessage").is_empty()).await);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let posts = fake.calls("chat.postMessage");
+    assert_eq!(posts.len(), 1, "{posts:#?}");
+    assert_eq!(posts[0].0["channel"], "CDEPLOY");
+    assert_eq!(posts[0].0["text"], "alice locked canary");
 }

@@ -299,8 +299,21 @@ impl Notifier {
         if messages.is_empty() {
             return Ok(entries.len());
         }
+        // Targets in parallel (a slow channel does not hold up the others); one target's messages
+        // in order.
+        let mut queues: BTreeMap<&Target, Vec<&Message>> = BTreeMap::new();
+        for m in &messages {
+            queues.entry(&m.target).or_default().push(m);
+        }
         let owing = Mutex::new(owing);
-        let sends = messages.iter().map(|m| self.send(m, &entries, &owing));
+        let sends = queues.into_values().map(|queue| {
+            let (entries, owing) = (&entries, &owing);
+            async move {
+                for m in queue {
+                    self.send(m, entries, owing).await;
+                }
+            }
+        });
         tokio::select! {
             _ = futures_util::future::join_all(sends) => {}
             _ = self.outbox.keep_alive(&entries) => {}

@@ -22,7 +22,8 @@ do
     local name, lead = string.match(item, '^([^=]+)=?(%d*)$')
     local b = i * KEYS_PER_ENV
     ENVS[#ENVS + 1] = {
-      name = name, remind = tonumber(lead) or 0, lock = KEYS[b + 1], lockmeta = KEYS[b + 2], claim = KEYS[b + 3],
+      name = name, remind = tonumber(lead) or 0,
+      lock = KEYS[b + 1], lockmeta = KEYS[b + 2], claim = KEYS[b + 3],
       claimmeta = KEYS[b + 4], fence = KEYS[b + 5], queue = KEYS[b + 6], freeze = KEYS[b + 7],
       history = KEYS[b + 8], deadlines = KEYS[b + 9], deploy = KEYS[b + 10],
     }

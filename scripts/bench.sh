@@ -40,6 +40,10 @@ echo "== every worker on one env (contention: most answers are 423 locked)"
 "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" \
   --envs contended --concurrency "$concurrency" --duration "$duration"
 echo
+echo "== memory after both runs"
+echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
+echo "  redis         $(redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '/^used_memory_human/ {print "used " $2}'), $(redis-cli -p "$redis_port" dbsize | tr -d '\r') keys"
+echo
 echo "== redis-benchmark: Baton's lock script alone, same concurrency"
 line=$(grep -A1 '^Compare with' "$work/bench1.txt" | tail -1 | sed 's/^ *//')
 line=${line/HOST/127.0.0.1}; line=${line/PORT/$redis_port}

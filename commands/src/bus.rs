@@ -45,10 +45,11 @@ pub struct EventBus {
 impl EventBus {
     /// Subscribes on a connection of its own and keeps reconnecting, with backoff, for as long
     /// as the runtime lives.
-    pub fn start(store: Store) -> Self {
+    /// Stops (quietly) once `closing` turns true, when the service shuts down.
+    pub fn start(store: Store, mut closing: tokio::sync::watch::Receiver<bool>) -> Self {
         let (tx, _) = broadcast::channel(4096);
         let bus = Self { tx: tx.clone() };
-        tokio::spawn(async move {
+        let subscription = async move {
             let mut backoff = Duration::from_millis(100);
             loop {
                 match store.subscribe_events().await {
@@ -77,6 +78,12 @@ impl EventBus {
                 }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        };
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = subscription => {}
+                _ = closing.wait_for(|closing| *closing) => {}
             }
         });
         bus

@@ -49,7 +49,8 @@ impl Baton {
 
     /// The instance's event bus, subscribed on first use (call it at start-up to subscribe early).
     pub fn events(&self) -> &EventBus {
-        self.bus.get_or_init(|| EventBus::start(self.store.clone()))
+        self.bus
+            .get_or_init(|| EventBus::start(self.store.clone(), self.closing.subscribe()))
     }
 
     /// Starts a graceful shutdown: requests waiting for a lock leave the queue and are answered

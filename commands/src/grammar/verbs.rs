@@ -1,0 +1,370 @@
+//! The table of verbs: every command, its parameters and help, defined once.
+
+use crate::command::Privilege;
+
+/// What kind of value a parameter takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// An env name.
+    Env,
+    /// An env or pool name.
+    Target,
+    /// An env name, or `all`.
+    Scope,
+    /// A duration (`30m`).
+    Duration,
+    /// A duration, or `until <date> [<time>]`.
+    Span,
+    /// The rest of the line.
+    Text,
+    /// A whole number.
+    Count,
+    /// A command name.
+    Topic,
+    /// A `--flag`.
+    Flag,
+    /// A name from the `[admin]` config (queue, limiter, board), checked when the command runs.
+    Name,
+    /// A literal value from another service's data: a user id, a limiter identity, a member.
+    Value,
+    /// One of a few fixed words.
+    Choice(&'static [&'static str]),
+    /// `top <n>`: a count from 1 to [`MAX_TOP`] after the word `top`.
+    Top,
+    /// `around <member>`: a value after the word `around`.
+    Around,
+}
+
+/// One parameter of a verb.
+#[derive(Debug)]
+pub struct Param {
+    /// Its name in usage lines.
+    pub name: &'static str,
+    /// What it takes.
+    pub kind: Kind,
+    /// Whether it must be given.
+    pub required: bool,
+    /// One line of help (also the Discord option description).
+    pub help: &'static str,
+}
+
+/// One verb of the grammar.
+#[derive(Debug)]
+pub struct Verb {
+    /// The words typed: one (`lock`), or several for a family (`admin ratelimit reset`); the
+    /// longest name that the text starts with wins.
+    pub name: &'static str,
+    /// Its parameters, in order (flags may appear anywhere after the verb).
+    pub params: &'static [Param],
+    /// One line of help.
+    pub summary: &'static str,
+    /// Examples, shown by `help <verb>`.
+    pub examples: &'static [&'static str],
+    /// The least role it needs (some envs need more; see the router).
+    pub privilege: Privilege,
+}
+
+const fn p(name: &'static str, kind: Kind, required: bool, help: &'static str) -> Param {
+    Param {
+        name,
+        kind,
+        required,
+        help,
+    }
+}
+
+const ENV: Param = p("env", Kind::Env, true, "the environment");
+const TTL: Param = p(
+    "duration",
+    Kind::Duration,
+    false,
+    "how long, like 30m or 2h (default: the env's)",
+);
+const REASON: Param = p("reason", Kind::Text, false, "why, shown to everyone");
+const USER: Param = p(
+    "user",
+    Kind::Value,
+    true,
+    "the user id, as the app writes it into the session key",
+);
+const LIMITER: Param = p(
+    "limiter",
+    Kind::Name,
+    true,
+    "a rate limiter from [admin] config",
+);
+const IDENTITY: Param = p(
+    "id",
+    Kind::Value,
+    true,
+    "whose counters: a user id, email or IP, taken literally",
+);
+const COUNT: Param = p(
+    "n",
+    Kind::Count,
+    false,
+    "how many entries (default 10, at most 50)",
+);
+
+/// Every command Baton understands.
+pub static VERBS: &[Verb] = &[
+    Verb {
+        name: "lock",
+        params: &[ENV, TTL, REASON],
+        summary: "take the deploy lock on an env",
+        examples: &["lock prod 30m hotfix for login", "lock canary"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "unlock",
+        params: &[
+            ENV,
+            p(
+                "--force",
+                Kind::Flag,
+                false,
+                "admins: release someone else's lock",
+            ),
+        ],
+        summary: "release your deploy lock (the next in the queue gets it)",
+        examples: &["unlock prod", "unlock prod --force"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "extend",
+        params: &[
+            ENV,
+            p(
+                "duration",
+                Kind::Duration,
+                true,
+                "how much longer, like 30m",
+            ),
+        ],
+        summary: "keep your lock or claim longer",
+        examples: &["extend prod 30m"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "queue",
+        params: &[ENV, TTL, REASON],
+        summary: "wait in line for the deploy lock; you get it as soon as it is free",
+        examples: &["queue prod 20m release 4.2"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "leave",
+        params: &[ENV],
+        summary: "leave an env's queue",
+        examples: &["leave prod"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "status",
+        params: &[p(
+            "env|pool",
+            Kind::Target,
+            false,
+            "an env or pool (default: all)",
+        )],
+        summary: "who holds what, why, until when, and who waits",
+        examples: &["status", "status prod"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "claim",
+        params: &[
+            p(
+                "env|pool",
+                Kind::Target,
+                true,
+                "a staging env, or a pool for any free one",
+            ),
+            TTL,
+            p("note", Kind::Text, false, "what you are using it for"),
+        ],
+        summary: "claim a staging env, or any free env of a pool",
+        examples: &["claim staging 3h testing payments", "claim staging-2"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "release",
+        params: &[
+            ENV,
+            p(
+                "--force",
+                Kind::Flag,
+                false,
+                "admins: release someone else's claim",
+            ),
+        ],
+        summary: "release your claim",
+        examples: &["release staging-2"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "history",
+        params: &[
+            ENV,
+            p(
+                "n",
+                Kind::Count,
+                false,
+                "how many entries (default 10, at most 50)",
+            ),
+        ],
+        summary: "what happened on an env, newest first",
+        examples: &["history prod", "history prod 25"],
+        privilege: Privilege::Anyone,
+    },
+    Verb {
+        name: "freeze",
+        params: &[
+            p("env|all", Kind::Scope, true, "an env, a pool, or all"),
+            p(
+                "duration",
+                Kind::Span,
+                false,
+                "how long, or `until 2026-12-24 18:00` (UTC); default: until unfrozen",
+            ),
+            REASON,
+        ],
+        summary: "refuse deploy locks (except to admins) for a while",
+        examples: &[
+            "freeze prod 2h incident 4711",
+            "freeze all until 2026-12-24 18:00 holidays",
+        ],
+        privilege: Privilege::Deployer,
+    },
+    Verb {
+        name: "unfreeze",
+        params: &[p("env|all", Kind::Scope, true, "an env, a pool, or all")],
+        summary: "lift a freeze",
+        examples: &["unfreeze all"],
+        privilege: Privilege::Deployer,
+    },
+    Verb {
+        name: "admin queues",
+        params: &[p(
+            "queue",
+            Kind::Name,
+            false,
+            "one queue, with its newest failed jobs (default: every queue)",
+        )],
+        summary: "BullMQ queues: job counts, paused or not, BullMQ version",
+        examples: &["admin queues", "admin queues emails"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin queue",
+        params: &[
+            p(
+                "action",
+                Kind::Choice(&["retry", "pause", "resume"]),
+                true,
+                "retry every failed job, pause the queue, or resume it",
+            ),
+            p("queue", Kind::Name, true, "the BullMQ queue"),
+        ],
+        summary: "retry a queue's failed jobs, or pause or resume it, with BullMQ's own scripts",
+        examples: &["admin queue retry emails", "admin queue resume emails"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin session",
+        params: &[USER],
+        summary: "whether a user has a session, its age, TTL and fingerprint; never the token",
+        examples: &["admin session alice"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin kick",
+        params: &[USER],
+        summary: "end a user's session and announce it, so the app drops their connections",
+        examples: &["admin kick alice"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin ratelimit",
+        params: &[LIMITER, IDENTITY],
+        summary: "one identity's rate-limit count, window and TTL",
+        examples: &["admin ratelimit otp alice@example.com"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin ratelimit reset",
+        params: &[LIMITER, IDENTITY],
+        summary: "delete exactly one identity's rate-limit keys, and say how many",
+        examples: &["admin ratelimit reset otp alice@example.com"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin leaderboard",
+        params: &[
+            p(
+                "board",
+                Kind::Name,
+                true,
+                "a leaderboard from [admin] config",
+            ),
+            p(
+                "n",
+                Kind::Top,
+                false,
+                "how many from the top (default 10, at most 100)",
+            ),
+            p(
+                "member",
+                Kind::Around,
+                false,
+                "show the ranks around this member",
+            ),
+        ],
+        summary: "a leaderboard's top ranks, or the ranks around one member",
+        examples: &[
+            "admin leaderboard weekly",
+            "admin leaderboard weekly top 25",
+            "admin leaderboard weekly around alice",
+        ],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "admin history",
+        params: &[COUNT],
+        summary: "what admins did (kicks, resets, queue actions) and who, newest first",
+        examples: &["admin history", "admin history 25"],
+        privilege: Privilege::Admin,
+    },
+    Verb {
+        name: "help",
+        params: &[p("command", Kind::Topic, false, "a command to explain")],
+        summary: "show this help, or how to use one command",
+        examples: &["help lock"],
+        privilege: Privilege::Anyone,
+    },
+];
+
+impl Verb {
+    /// The usage line: `lock <env> [<duration>] [reason...]`.
+    pub fn usage(&self) -> String {
+        let mut out = self.name.to_string();
+        for param in self.params {
+            let shown = match param.kind {
+                Kind::Span => "<duration> | until <time>".to_string(),
+                Kind::Text => format!("{}...", param.name),
+                Kind::Flag => param.name.to_string(),
+                Kind::Choice(words) => words.join("|"),
+                Kind::Top => format!("top <{}>", param.name),
+                Kind::Around => format!("around <{}>", param.name),
+                _ => format!("<{}>", param.name),
+            };
+            out.push(' ');
+            if param.required {
+                out.push_str(&shown);
+            } else {
+                out.push_str(&format!("[{shown}]"));
+            }
+        }
+        out
+    }
+}

@@ -38,34 +38,11 @@ pub fn render(reply: &Reply) -> String {
 }
 
 fn render_table(table: &Table, now: u64) -> String {
-    let cells: Vec<Vec<String>> = table
-        .rows
+    table
+        .plain_lines(now, usize::MAX)
         .iter()
-        .map(|row| row.iter().map(|v| v.plain(now)).collect())
-        .collect();
-    let widths: Vec<usize> = (0..table.headers.len())
-        .map(|i| {
-            cells
-                .iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-                .chain(std::iter::once(table.headers[i].chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |row: &[String]| {
-        let padded: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:w$}"))
-            .collect();
-        format!("  {}\n", padded.join("  ").trim_end())
-    };
-    let mut out = line(&table.headers);
-    for row in &cells {
-        out.push_str(&line(row));
-    }
-    out
+        .map(|line| format!("  {line}\n"))
+        .collect()
 }
 
 #[cfg(test)]

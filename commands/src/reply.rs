@@ -82,6 +82,50 @@ pub struct Table {
     pub rows: Vec<Vec<Value>>,
 }
 
+impl Table {
+    /// The table as aligned plain-text lines, headers first, with times relative to `now`.
+    /// Cells longer than `max_cell` characters are cut with `…`, so one long reason cannot push
+    /// every other column off a narrow screen.
+    pub fn plain_lines(&self, now: u64, max_cell: usize) -> Vec<String> {
+        let clip = |c: String| {
+            if c.chars().count() <= max_cell {
+                c
+            } else {
+                let mut cut: String = c.chars().take(max_cell.saturating_sub(1)).collect();
+                cut.push('…');
+                cut
+            }
+        };
+        let headers: Vec<String> = self.headers.iter().cloned().map(clip).collect();
+        let rows: Vec<Vec<String>> = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|v| clip(v.plain(now))).collect())
+            .collect();
+        let widths: Vec<usize> = (0..headers.len())
+            .map(|i| {
+                rows.iter()
+                    .filter_map(|r| r.get(i))
+                    .chain(std::iter::once(&headers[i]))
+                    .map(|c| c.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        std::iter::once(&headers)
+            .chain(&rows)
+            .map(|row| {
+                let padded: Vec<String> = row
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:w$}"))
+                    .collect();
+                padded.join("  ").trim_end().to_string()
+            })
+            .collect()
+    }
+}
+
 /// Structured facts for machine readers (the CI API), alongside the text for people.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -247,5 +291,27 @@ mod tests {
         assert_eq!(relative(t, t - 29 * 60_000), "in 29m");
         assert_eq!(relative(t, t + 300_000), "5m ago");
         assert_eq!(Value::Time(t).plain(t), "2026-11-26 16:40 UTC (now)");
+    }
+
+    #[test]
+    fn a_table_aligns_its_columns_and_cuts_long_cells() {
+        let table = Table {
+            headers: vec!["Env".into(), "Lock".into()],
+            rows: vec![
+                vec![
+                    Value::Text("prod".into()),
+                    Value::Text("alice: a very long reason".into()),
+                ],
+                vec![Value::Text("staging-10".into()), Value::Text("free".into())],
+            ],
+        };
+        assert_eq!(
+            table.plain_lines(0, 12),
+            [
+                "Env         Lock",
+                "prod        alice: a ve…",
+                "staging-10  free"
+            ]
+        );
     }
 }

@@ -170,4 +170,15 @@ async fn metrics_expose_commands_latency_redis_round_trips_and_live_state() {
         text.contains(r#"baton_commands_total{command="lock",outcome="locked"}"#),
         "{text}"
     );
+    // The recorder is process-wide, so counters may include other tests' traffic; the live-state
+    // gauges are read from this app's Redis at scrape time, so they must match it exactly.
+    let gauge = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} has no value:\n{text}"))
+    };
+    assert_eq!(gauge("baton_active_locks"), 1.0);
+    assert_eq!(gauge("baton_active_claims"), 1.0);
+    assert_eq!(gauge("baton_queued_waiters"), 1.0);
+    assert_eq!(gauge("baton_store_up"), 1.0);
 }

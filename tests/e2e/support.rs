@@ -292,3 +292,12 @@ pub fn missing(what: &str, needs: &str) -> bool {
     eprintln!("\n*** NOT CHECKED: {message}. Install it to run this test (CI always does). ***\n");
     false
 }
+
+/// One request Baton made to a fake platform API (the Slack and Discord stand-ins record these).
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub method: String,
+    pub path: String,
+    pub auth: Option<String>,
+    pub body: serde_json::Value,
+}

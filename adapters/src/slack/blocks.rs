@@ -150,41 +150,18 @@ fn code(text: &str) -> String {
 
 /// The status table, columns aligned, as many rows as fit one section; the rest are counted.
 fn table_text(table: &Table, now: u64) -> String {
-    let cells: Vec<Vec<String>> = table
-        .rows
-        .iter()
-        .map(|row| row.iter().map(|v| v.plain(now)).collect())
-        .collect();
-    let widths: Vec<usize> = (0..table.headers.len())
-        .map(|i| {
-            cells
-                .iter()
-                .filter_map(|r| r.get(i))
-                .chain(std::iter::once(&table.headers[i]))
-                .map(|c| c.chars().count().min(40))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |row: &[String]| {
-        let padded: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{:w$}", truncate(c, 40)))
-            .collect();
-        padded.join("  ").trim_end().to_string()
-    };
+    let lines = table.plain_lines(now, 40);
+    let (header, rows) = lines.split_first().expect("a table has a header line");
     let budget = SECTION_MAX - 200; // escaping and the closing line need room
-    let mut out = line(&table.headers);
-    for (i, row) in cells.iter().enumerate() {
-        let next = line(row);
+    let mut out = header.clone();
+    for (i, next) in rows.iter().enumerate() {
         if out.len() + next.len() + 1 > budget {
-            let left = cells.len() - i;
+            let left = rows.len() - i;
             out.push_str(&format!("\n… and {left} more; `status <env>` shows one"));
             break;
         }
         out.push('\n');
-        out.push_str(&next);
+        out.push_str(next);
     }
     out
 }

@@ -55,13 +55,7 @@ pub const DM_USER: Who = Who {
 
 // ---------- a fake of Discord's REST API ----------
 
-#[derive(Clone, Debug)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub auth: Option<String>,
-    pub body: Value,
-}
+pub use crate::support::Call;
 
 #[derive(Clone, Default)]
 pub struct FakeDiscord {

@@ -18,14 +18,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-/// One request Baton made.
-#[derive(Clone, Debug)]
-pub struct Call {
-    pub method: String,
-    pub path: String,
-    pub auth: Option<String>,
-    pub body: Value,
-}
+pub use crate::support::Call;
 
 /// The fake. Paths under `/limited` answer 429 with `Retry-After: 7`, under `/gone`
 /// `channel_not_found`, under `/down` a 503; `/response/…` is a `response_url`.

@@ -151,10 +151,10 @@ async fn openapi() -> impl IntoResponse {
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.baton.store().ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
-        Err(_) => (
+        Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"ready": false, "error": "store_unavailable",
-                "message": "Redis is not reachable; Baton will reconnect by itself when it is back"})),
+                "message": format!("{e}; Baton reconnects by itself once it is fixed or back")})),
         ),
     }
 }

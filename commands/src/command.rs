@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use crate::domain::{preview, Actor, EnvName, Ttl};
+use crate::domain::{preview, Actor, EnvName, IdempotencyKey, Ttl};
 
 /// A parsed command. Privileged commands live in [`AdminCommand`], so the router checks the admin
 /// role once, by type, before anything runs.
@@ -110,6 +110,8 @@ pub enum CiCommand {
         label: String,
         /// How long to wait for the lock; fail at once when absent.
         wait: Option<std::time::Duration>,
+        /// Makes a retry safe: the same key gets the first attempt's answer.
+        key: Option<IdempotencyKey>,
     },
     /// Release the lock this token was granted.
     Release {
@@ -117,6 +119,8 @@ pub enum CiCommand {
         env: EnvName,
         /// The lock's token.
         token: String,
+        /// Makes a retry safe: the same key gets the first attempt's answer.
+        key: Option<IdempotencyKey>,
     },
     /// Extend the lock this token was granted.
     Extend {
@@ -126,6 +130,8 @@ pub enum CiCommand {
         token: String,
         /// By how much.
         by: Ttl,
+        /// Makes a retry safe: the same key gets the first attempt's answer.
+        key: Option<IdempotencyKey>,
     },
     /// May a deploy go ahead now? Yes when nobody else holds the lock and no freeze is on.
     Gate {
@@ -146,6 +152,8 @@ pub enum CiCommand {
         url: String,
         /// When given, the deploy is refused unless the env's current lock has this fence.
         fence: Option<u64>,
+        /// Makes a retry safe: the same key gets the first attempt's answer.
+        key: Option<IdempotencyKey>,
     },
 }
 

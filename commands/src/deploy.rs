@@ -5,12 +5,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::command::{FreezeSpan, Scope};
 use crate::config::EnvSettings;
-use crate::domain::{human_duration, Actor, Ttl};
+use crate::domain::{human_duration, Actor, EnvName, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::reply::{clock, Reply, ReplyData, Tone, Value};
 use crate::router::{new_token, wall_clock, Baton};
 use crate::state::{Answer, Hold};
-use crate::store::scripts;
+use crate::store::{scripts, StoreError};
 
 impl Baton {
     /// The TTL to use: the one asked for, else the env's default; refused above the env's max.
@@ -58,7 +58,8 @@ impl Baton {
             .arg(if admin { "1" } else { "0" })
             .arg(if queue { "queue" } else { "lock" })
             .arg(self.queue_limit)
-            .arg(0);
+            .arg(0) // the queue entry's wait: the default
+            .arg(0); // a person in the queue holds no lease
         let a: Answer = self.store.eval_acquire(call).await?;
         let name = env.name.as_str();
         match a.status.as_str() {
@@ -369,9 +370,8 @@ impl Baton {
         } else {
             "env"
         };
-        let answers = self
-            .freeze_calls(actor, envs, "freeze", &reason, until, rel, scope_arg)
-            .await?;
+        let (answers, unreached) =
+            reached(self.freeze_calls(actor, envs, "freeze", &reason, until, rel, scope_arg).await)?;
         let now = answers.first().map(|a| a.now).unwrap_or_else(wall_clock);
         let names: Vec<String> = answers
             .iter()
@@ -396,7 +396,11 @@ impl Baton {
             format!(
                 "{} froze {} {span_text}",
                 actor.display,
-                describe(scope, &names)
+                if unreached.is_empty() {
+                    describe(scope, &names)
+                } else {
+                    names.join(", ")
+                }
             ),
             now,
         )
@@ -408,7 +412,7 @@ impl Baton {
                 held.join(", ")
             ));
         }
-        Ok(r)
+        Ok(with_unreached(r, unreached))
     }
 
     /// `unfreeze`.
@@ -418,9 +422,8 @@ impl Baton {
         scope: &Scope,
         envs: Vec<&EnvSettings>,
     ) -> Result<Reply, BatonError> {
-        let answers = self
-            .freeze_calls(actor, envs, "unfreeze", "", 0, 0, "env")
-            .await?;
+        let (answers, unreached) =
+            reached(self.freeze_calls(actor, envs, "unfreeze", "", 0, 0, "env").await)?;
         let now = answers.first().map(|a| a.now).unwrap_or_else(wall_clock);
         let changed: Vec<_> = answers.iter().flat_map(|a| a.changed.iter()).collect();
         if changed.is_empty() {
@@ -444,7 +447,7 @@ impl Baton {
         if let Some(reason) = reasons.first() {
             r = r.text_field("Was frozen for", reason);
         }
-        Ok(r)
+        Ok(with_unreached(r, unreached))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -457,15 +460,14 @@ impl Baton {
         until: u64,
         rel: u64,
         scope: &str,
-    ) -> Result<Vec<Answer>, BatonError> {
-        let calls = self
-            .catalog
-            .by_group(envs)
-            .into_iter()
+    ) -> Vec<(Vec<EnvName>, Result<Answer, StoreError>)> {
+        let groups = self.catalog.by_group(envs);
+        let calls = groups
+            .iter()
             .map(|(group, names)| {
                 let refs: Vec<_> = names.iter().collect();
                 self.store
-                    .script(&scripts::FREEZE, &group, &refs)
+                    .script(&scripts::FREEZE, group, &refs)
                     .arg(mode)
                     .arg(&actor.id)
                     .arg(&actor.display)
@@ -475,8 +477,41 @@ impl Baton {
                     .arg(rel)
             })
             .collect();
-        Ok(self.store.eval_many(calls).await?)
+        let outcomes = self.store.eval_each(calls).await;
+        groups.into_iter().map(|(_, names)| names).zip(outcomes).collect()
     }
+}
+
+/// Splits a multi-group change into the answers of the groups it reached and the envs of those it
+/// could not, with why. When it reached none, it fails as a whole.
+type Unreached = Vec<(Vec<EnvName>, StoreError)>;
+fn reached(
+    outcomes: Vec<(Vec<EnvName>, Result<Answer, StoreError>)>,
+) -> Result<(Vec<Answer>, Unreached), BatonError> {
+    let (mut answers, mut unreached) = (Vec::new(), Vec::new());
+    for (names, outcome) in outcomes {
+        match outcome {
+            Ok(a) => answers.push(a),
+            Err(e) => unreached.push((names, e)),
+        }
+    }
+    match unreached.first() {
+        Some((_, e)) if answers.is_empty() => Err(e.clone().into()),
+        _ => Ok((answers, unreached)),
+    }
+}
+
+/// Says which envs a multi-group change could not reach, and whether they changed.
+fn with_unreached(mut r: Reply, unreached: Unreached) -> Reply {
+    for (names, e) in unreached {
+        let names: Vec<&str> = names.iter().map(EnvName::as_str).collect();
+        let what = match e {
+            StoreError::Unknown => "did not answer in time, so they may or may not have changed; check `status`",
+            _ => "could not be reached, so they did not change; try again for them",
+        };
+        r = r.with_text(format!("Not done for {}: their part of the state store {what} ({e}).", names.join(", ")));
+    }
+    r
 }
 
 /// The refusal for a hold someone else has.

@@ -11,6 +11,33 @@ pub const MAX_NAME_LEN: usize = 64;
 /// Longest reason or note kept with a lock, claim or freeze.
 pub const MAX_REASON_LEN: usize = 300;
 
+/// A client's key for a retry-safe request (`Idempotency-Key`): 1 to 200 characters of
+/// `A-Z a-z 0-9 . _ : -`. A retry with the same key gets the first attempt's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Longest key accepted.
+    pub const MAX_LEN: usize = 200;
+
+    /// Checks `raw` and says in one sentence what is wrong with it.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.chars().all(ok) {
+            return Err(format!(
+                "an Idempotency-Key must be 1 to {} characters of letters, digits, `.`, `_`, `:` and `-`",
+                Self::MAX_LEN
+            ));
+        }
+        Ok(Self(raw.to_string()))
+    }
+
+    /// The key as sent.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The name of an environment or pool: 1 to 64 characters of `a-z A-Z 0-9 . _ -`, starting with a
 /// letter or digit. Glob characters, spaces, colons and braces can never reach a Redis key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -4,9 +4,10 @@
 
 use crate::reply::{clock, relative, Reply, Tone};
 use crate::state::{Freeze, Hold};
-use crate::store::StoreError;
+use crate::store::{Cause, StoreError};
 
-/// Why a command was refused or failed. Nothing changed when one of these is returned.
+/// Why a command was refused or failed. Nothing changed when one of these is returned, except
+/// [`BatonError::OutcomeUnknown`], which says exactly that it cannot tell.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BatonError {
     /// The text could not be parsed: what was wrong, and the usage of the command.
@@ -108,9 +109,18 @@ pub enum BatonError {
     /// A request that is well-formed but cannot be done as asked (too long, queue full, …).
     #[error("{0}")]
     Refused(String),
-    /// Redis is down or did not answer in time. Locks fail closed.
-    #[error("the state store is unavailable, so nothing was changed; try again in a moment")]
-    StoreUnavailable,
+    /// Redis could not be used, so nothing was done. Locks fail closed.
+    #[error("the state store is unavailable ({0}), so nothing was changed; try again in a moment")]
+    StoreUnavailable(Cause),
+    /// Redis did not answer in time: the change may or may not have been made.
+    #[error("the state store did not answer in time, so Baton cannot tell whether this took effect; check `status` before trying again (a CI request retried with the same Idempotency-Key is safe)")]
+    OutcomeUnknown,
+    /// Redis is at `maxmemory`: the change was refused before anything was written.
+    #[error("the state store is full (Redis reached its maxmemory), so nothing was changed; whoever runs Redis must free memory or raise maxmemory")]
+    StoreFull,
+    /// An idempotency key came back with a different request.
+    #[error("this Idempotency-Key was already used for a different request; use a new key for a new request")]
+    IdempotencyKeyReused,
     /// This instance is shutting down; another instance (or this one, restarted) will answer.
     #[error("Baton is restarting, so this request was not kept waiting; try again in a moment")]
     ShuttingDown,
@@ -143,7 +153,9 @@ impl HoldKind {
 impl From<StoreError> for BatonError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable => BatonError::StoreUnavailable,
+            StoreError::Unavailable(cause) => BatonError::StoreUnavailable(cause),
+            StoreError::Unknown => BatonError::OutcomeUnknown,
+            StoreError::Full => BatonError::StoreFull,
             StoreError::Unexpected => BatonError::Internal,
         }
     }
@@ -164,7 +176,10 @@ impl BatonError {
             BatonError::NotHeld { .. } => "not_locked",
             BatonError::StaleFence { .. } => "stale_fence",
             BatonError::Refused(_) => "refused",
-            BatonError::StoreUnavailable => "store_unavailable",
+            BatonError::StoreUnavailable(_) => "store_unavailable",
+            BatonError::OutcomeUnknown => "outcome_unknown",
+            BatonError::StoreFull => "store_full",
+            BatonError::IdempotencyKeyReused => "idempotency_key_reused",
             BatonError::ShuttingDown => "shutting_down",
             BatonError::Internal => "internal",
         }

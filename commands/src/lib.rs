@@ -28,6 +28,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod grammar;
+pub mod hashing;
 pub mod notify;
 pub mod reply;
 pub mod router;

@@ -112,6 +112,9 @@ pub(crate) struct Answer {
     pub freeze: Option<Freeze>,
     #[serde(default)]
     pub held: Option<Hold>,
+    /// The lock's token, given back to its own holder (a retried CI request).
+    #[serde(default)]
+    pub token: Option<String>,
     #[serde(default)]
     pub next: Option<Hold>,
     #[serde(default, deserialize_with = "lua_list")]

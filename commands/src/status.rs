@@ -9,7 +9,7 @@ use crate::error::BatonError;
 use crate::reply::{clock, Reply, ReplyData, Table, Tone, Value};
 use crate::router::{wall_clock, Baton};
 use crate::state::{Answer, EnvState};
-use crate::store::scripts;
+use crate::store::{scripts, StoreError};
 
 impl Baton {
     /// The current state of `envs`, settled first (one pipelined round trip).
@@ -26,7 +26,12 @@ impl Baton {
                 self.store.script(&scripts::SETTLE, &group, &refs)
             })
             .collect();
-        let answers: Vec<Answer> = self.store.eval_many(calls).await?;
+        // A read: if it got no answer, nothing anyone asked for changed.
+        let answers: Vec<Answer> = self
+            .store
+            .eval_many(calls)
+            .await
+            .map_err(StoreError::for_read)?;
         let now = answers.first().map(|a| a.now).unwrap_or_else(wall_clock);
         Ok((answers.into_iter().flat_map(|a| a.envs).collect(), now))
     }

@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use baton_commands::bus::BusMessage;
 use baton_commands::config::CiConfig;
+use baton_commands::domain::IdempotencyKey;
 use baton_commands::error::HoldKind;
 use baton_commands::reply::ReplyData;
 use baton_commands::{grammar, Baton, BatonError, CiCommand, Command, Invocation, Reply};
@@ -144,7 +145,10 @@ impl From<BatonError> for ApiError {
                 Self::new(409, "stale_fence", message).with("fence", json!(current))
             }
             BatonError::Refused(_) => Self::new(409, "refused", message),
-            BatonError::StoreUnavailable => Self::new(503, "store_unavailable", message),
+            BatonError::StoreUnavailable(_)
+            | BatonError::OutcomeUnknown
+            | BatonError::StoreFull => Self::new(503, e.code(), message),
+            BatonError::IdempotencyKeyReused => Self::new(409, e.code(), message),
             BatonError::ShuttingDown => Self::new(503, "shutting_down", message),
             BatonError::Internal => Self::new(500, "internal", message),
         }
@@ -196,6 +200,20 @@ fn bytes(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+/// The request's `Idempotency-Key`, if it sent one: a retry with the same key gets the first
+/// attempt's answer.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(raw) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let raw = raw.to_str().map_err(|_| {
+        ApiError::bad_request("the Idempotency-Key header must be plain ASCII")
+    })?;
+    IdempotencyKey::parse(raw)
+        .map(Some)
+        .map_err(ApiError::bad_request)
+}
+
 impl CiState {
     fn caller(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
         auth::authenticate(headers, &self.tokens)
@@ -234,6 +252,7 @@ async fn lock(
                 reason: body::reason(b.reason)?,
                 label: body::label(b.holder)?,
                 wait: b.wait,
+                key: idempotency_key(&headers)?,
             };
             let reply = s.run(&caller, Command::Ci(command)).await?;
             match reply.data {
@@ -270,6 +289,7 @@ async fn unlock(
             let command = CiCommand::Release {
                 env,
                 token: body::token(b.token)?,
+                key: idempotency_key(&headers)?,
             };
             let reply = s.run(&caller, Command::Ci(command)).await?;
             match reply.data {
@@ -302,6 +322,7 @@ async fn extend(
                 env,
                 token: body::token(b.token)?,
                 by,
+                key: idempotency_key(&headers)?,
             };
             let reply = s.run(&caller, Command::Ci(command)).await?;
             match reply.data {
@@ -413,6 +434,7 @@ async fn deploy(
                 version: field("version", b.version)?,
                 url: field("url", b.url)?,
                 fence: b.fence,
+                key: idempotency_key(&headers)?,
             };
             s.run(&caller, Command::Ci(command)).await?;
             Ok(Json(json!({"env": env, "recorded": true})).into_response())

@@ -17,6 +17,7 @@ use super::queues::{shown_count, SCRIPTS_MAJOR};
 use crate::command::{AdminArg, QueueAction};
 use crate::domain::Actor;
 use crate::error::BatonError;
+use crate::store::{classify, Cause};
 use crate::reply::{Reply, Tone, Value};
 use crate::router::{wall_clock, Baton};
 
@@ -126,15 +127,13 @@ impl Baton {
             Ok(Err(e)) => {
                 tracing::error!(error = %e, queue = name, action = action.as_str(), "BullMQ call failed");
                 Err(match e {
-                    bullmq::Error::Redis(e) if e.is_io_error() || e.is_timeout() => {
-                        BatonError::StoreUnavailable
-                    }
+                    bullmq::Error::Redis(e) => classify(&e, true).into(),
                     _ => BatonError::Internal,
                 })
             }
             Err(_) => {
                 tracing::error!(queue = name, ?bound, "BullMQ call timed out");
-                Err(BatonError::StoreUnavailable)
+                Err(BatonError::OutcomeUnknown)
             }
         }
     }
@@ -157,9 +156,12 @@ impl Baton {
                 Ok(Ok(conn)) => Ok(conn),
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "bullmq-official could not connect");
-                    Err(BatonError::StoreUnavailable)
+                    Err(match e {
+                        bullmq::Error::Redis(e) => classify(&e, false).into(),
+                        _ => BatonError::StoreUnavailable(Cause::Unreachable),
+                    })
                 }
-                Err(_) => Err(BatonError::StoreUnavailable),
+                Err(_) => Err(BatonError::StoreUnavailable(Cause::Timeout)),
             }
         };
         self.admin.bullmq.get_or_try_init(|| open).await.cloned()

@@ -1,6 +1,7 @@
 //! The three ways to reach Redis: one server, a Sentinel-managed primary, or a Cluster. Command
 //! code never sees which; it gets a [`Conn`] that speaks `ConnectionLike`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,10 +64,7 @@ pub enum SubMsg {
 /// How this deployment reaches Redis.
 pub enum Backend {
     /// `redis.url`.
-    Single {
-        client: redis::Client,
-        conn: ConnectionManager,
-    },
+    Single(SingleBackend),
     /// `redis.sentinels` + `redis.master_name`.
     Sentinel(Arc<SentinelBackend>),
     /// `redis.cluster`: connected on first use (it needs the topology), retried until it works.
@@ -111,16 +109,32 @@ impl Backend {
             }
             return Ok(Backend::Sentinel(backend));
         }
-        let client = redis::Client::open(cfg.url.as_str())?;
-        let conn =
-            ConnectionManager::new_lazy_with_config(client.clone(), manager_config(cfg.timeout))?;
-        Ok(Backend::Single { client, conn })
+        Ok(Backend::Single(SingleBackend::new(&cfg.url, cfg.timeout)?))
+    }
+
+    /// Which connection calls use now; see [`Backend::replace_suspect`].
+    pub fn generation(&self) -> u64 {
+        match self {
+            Backend::Single(s) => s.generation.load(Ordering::Acquire),
+            _ => 0,
+        }
+    }
+
+    /// A call on connection `generation` got no answer: replace that connection (unless that
+    /// happened already), so the next call opens a fresh one. Only the single-server backend
+    /// needs this: Sentinel re-resolves on errors and the Cluster client heals per node.
+    /// Returns whether a connection was replaced.
+    pub fn replace_suspect(&self, generation: u64) -> bool {
+        match self {
+            Backend::Single(s) => s.replace(generation),
+            _ => false,
+        }
     }
 
     /// A connection for the next call.
     pub async fn conn(&self) -> RedisResult<Conn> {
         match self {
-            Backend::Single { conn, .. } => Ok(Conn::Manager(conn.clone())),
+            Backend::Single(s) => Ok(Conn::Manager(s.current())),
             Backend::Sentinel(s) => s.conn().await.map(Conn::Manager),
             Backend::Cluster { client, conn, .. } => {
                 let conn = conn
@@ -135,7 +149,7 @@ impl Backend {
     /// connection); `None` on a Cluster.
     pub async fn dedicated_client(&self) -> RedisResult<Option<redis::Client>> {
         match self {
-            Backend::Single { client, .. } => Ok(Some(client.clone())),
+            Backend::Single(s) => Ok(Some(s.client.clone())),
             Backend::Sentinel(s) => s.client().await.map(Some),
             Backend::Cluster { .. } => Ok(None),
         }
@@ -191,6 +205,27 @@ impl Backend {
         }
     }
 
+    /// Whether Redis answers: on a Cluster, every master must (a slot whose owner is down makes
+    /// Baton not ready even when other nodes answer).
+    pub async fn ping(&self) -> RedisResult<()> {
+        use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+        match self.conn().await? {
+            Conn::Cluster(mut c) => {
+                let every_master = RoutingInfo::MultiNode((
+                    MultipleNodeRoutingInfo::AllMasters,
+                    Some(ResponsePolicy::AllSucceeded),
+                ));
+                c.route_command(redis::cmd("PING"), every_master).await?;
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut c).await?;
+                if !info.contains("cluster_state:ok") {
+                    return Err((redis::ErrorKind::ClusterConnectionNotFound, "the cluster reports state fail").into());
+                }
+                Ok(())
+            }
+            mut conn => redis::cmd("PING").query_async(&mut conn).await,
+        }
+    }
+
     /// Whether calls may be pipelined across groups (not in a Cluster: one slot per pipeline).
     pub fn pipelines_across_groups(&self) -> bool {
         !matches!(self, Backend::Cluster { .. })
@@ -210,12 +245,72 @@ impl Backend {
     ) -> BoxFuture<'_, RedisResult<BoxStream<'static, SubMsg>>> {
         Box::pin(async move {
             match self {
-                Backend::Single { client, .. } => pubsub_stream(client.clone(), channel).await,
+                Backend::Single(s) => pubsub_stream(s.client.clone(), channel).await,
                 Backend::Sentinel(s) => pubsub_stream(s.client().await?, channel).await,
                 Backend::Cluster { seeds, .. } => cluster_stream(seeds.clone(), channel).await,
             }
         })
     }
+}
+
+/// One server. redis-rs' `ConnectionManager` reconnects when a connection breaks, but not when it
+/// merely stops answering (half-open behind a load balancer or NAT), so a call that times out
+/// replaces it here. TCP keepalive is on, so a peer that vanished is noticed by the kernel too.
+pub struct SingleBackend {
+    client: redis::Client,
+    conn: std::sync::RwLock<ConnectionManager>,
+    generation: AtomicU64,
+    timeout: Duration,
+}
+
+impl SingleBackend {
+    fn new(url: &str, timeout: Duration) -> RedisResult<Self> {
+        let client = redis::Client::open(url)?;
+        let info = client
+            .get_connection_info()
+            .clone()
+            .set_tcp_settings(keepalive());
+        let client = redis::Client::open(info)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))?;
+        Ok(Self {
+            client,
+            conn: std::sync::RwLock::new(conn),
+            generation: AtomicU64::new(0),
+            timeout,
+        })
+    }
+
+    fn current(&self) -> ConnectionManager {
+        self.conn.read().expect("not poisoned").clone()
+    }
+
+    fn replace(&self, generation: u64) -> bool {
+        let mut conn = self.conn.write().expect("not poisoned");
+        if self.generation.load(Ordering::Acquire) != generation {
+            return false; // another call replaced it already
+        }
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), manager_config(self.timeout)) {
+            Ok(fresh) => {
+                *conn = fresh;
+                self.generation.fetch_add(1, Ordering::AcqRel);
+                tracing::warn!("replaced a Redis connection that stopped answering");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not prepare a new Redis connection");
+                false
+            }
+        }
+    }
+}
+
+/// TCP keepalive for every connection Baton opens itself: probes after 10 s of silence.
+fn keepalive() -> redis::io::tcp::TcpSettings {
+    use redis::io::tcp::socket2::TcpKeepalive;
+    let probe = TcpKeepalive::new()
+        .with_time(Duration::from_secs(10))
+        .with_interval(Duration::from_secs(5));
+    redis::io::tcp::TcpSettings::default().set_keepalive(probe)
 }
 
 async fn pubsub_stream(

@@ -50,6 +50,11 @@ impl Keys {
         self.env(group, env).0[7].clone()
     }
 
+    /// Where an idempotent call on `env` keeps its answer (`digest` names the caller and key).
+    pub fn idempotency(&self, group: &EnvName, env: &EnvName, digest: &str) -> String {
+        format!("{}:{{{group}}}:idem:{env}:{digest}", self.prefix)
+    }
+
     /// The Pub/Sub channel every state change is published on.
     pub fn events_channel(&self) -> String {
         format!("{}:events", self.prefix)

@@ -3,10 +3,12 @@
 //!
 //! Command code sees only [`Store::eval`] and friends, never a connection type; the
 //! backend (one server, Sentinel, Cluster) decides how a call reaches Redis. Every call is bounded in time: a Redis that is
-//! down or hung yields [`StoreError::Unavailable`] within `redis.timeout`, and the connection
+//! down yields [`StoreError::Unavailable`], one that does not answer [`StoreError::Unknown`] (the
+//! call may have run), within `redis.timeout`, and the connection
 //! comes back by itself when Redis (or a new primary) does.
 
 mod backend;
+mod error;
 pub mod keys;
 pub mod scan;
 pub mod scripts;
@@ -17,25 +19,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::BoxStream;
-use redis::{Cmd, ErrorKind, FromRedisValue, Script, ServerErrorKind, Value};
+use redis::{Cmd, FromRedisValue, Script, Value};
 use serde::de::DeserializeOwned;
 
 use crate::config::RedisConfig;
 use crate::domain::EnvName;
 pub use backend::SubMsg;
+pub(crate) use error::classify;
+pub use error::{Cause, StoreError};
 use backend::{Backend, Conn};
 pub use keys::{EnvKeys, Keys};
-
-/// Why the store could not answer. Its `Display` is safe to show people; causes go to `tracing`.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Redis could not be reached or did not answer in time.
-    #[error("the state store (Redis) is unavailable")]
-    Unavailable,
-    /// Redis answered, but not as Baton expects (a bug, or someone else's data in our keys).
-    #[error("the state store gave an unexpected answer")]
-    Unexpected,
-}
 
 /// A script call on the envs of one group. Built by [`Store::script`].
 pub struct Call {
@@ -45,9 +38,18 @@ pub struct Call {
 }
 
 impl Call {
-    /// Adds the script's next own argument (`ARGV[4]` onwards).
+    /// Adds the script's next own argument (`ARGV[5]` onwards).
     pub fn arg(mut self, a: impl ToString) -> Self {
         self.args.push(a.to_string());
+        self
+    }
+
+    /// Makes the call retry-safe: `record` is the key (in the call's slot, see
+    /// [`Keys::idempotency`]) where its answer is kept, `fingerprint` what the request asked, so a
+    /// retry with the same key gets the first answer and a different request under it is refused.
+    pub fn idempotent(mut self, record: String, fingerprint: &str) -> Self {
+        self.keys.push(record);
+        self.args[3] = fingerprint.to_string();
         self
     }
 
@@ -72,6 +74,7 @@ pub struct Store {
     /// Reminder lead per env name, in ms: the scripts arm a reminder with every grant.
     reminders: Arc<HashMap<String, u64>>,
     round_trips: Arc<AtomicU64>,
+    healed: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Store {
@@ -86,6 +89,7 @@ impl Store {
             history_length,
             reminders: Arc::default(),
             round_trips: Arc::new(AtomicU64::new(0)),
+            healed: Arc::new(tokio::sync::watch::Sender::new(0)),
         })
     }
 
@@ -123,10 +127,23 @@ impl Store {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => {
                 self.backend.failed(&e);
-                Err(classify(&e))
+                Err(classify(&e, false))
             }
-            Err(_) => Err(StoreError::Unavailable),
+            Err(_) => Err(StoreError::Unavailable(Cause::Timeout)),
         }
+    }
+
+    /// Changes each time a connection that stopped answering is replaced: the event bus then
+    /// subscribes again, since its connection went through the same broken path.
+    pub fn connection_replaced(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.healed.subscribe()
+    }
+
+    /// The record key of an idempotent call on `env`: in the env's slot, named by a hash of who
+    /// asked and their key, so neither the key nor the caller shows in Redis.
+    pub fn idempotency_record(&self, group: &EnvName, env: &EnvName, caller: &str, key: &str) -> String {
+        let digest = crate::hashing::sha256_hex(format!("{caller}\n{key}").as_bytes());
+        self.keys.idempotency(group, env, &digest)
     }
 
     /// A call of `script` on `envs`, which must all belong to `group`.
@@ -150,6 +167,7 @@ impl Store {
                 names.join(","),
                 self.keys.events_channel(),
                 self.history_length.to_string(),
+                String::new(), // the idempotency fingerprint, see `Call::idempotent`
             ],
         }
     }
@@ -169,25 +187,38 @@ impl Store {
         all.pop().ok_or(StoreError::Unexpected)
     }
 
-    /// Runs several script calls (one per group) in one pipelined round trip. In a Cluster a
-    /// pipeline must stay in one slot, so there the calls go out concurrently instead.
+    /// Runs several script calls (one per group) in one pipelined round trip, and fails as a
+    /// whole if any of them failed. For calls whose partial success matters, see [`eval_each`].
+    ///
+    /// [`eval_each`]: Store::eval_each
     pub async fn eval_many<T: DeserializeOwned>(
         &self,
         calls: Vec<Call>,
     ) -> Result<Vec<T>, StoreError> {
-        let values = if self.backend.pipelines_across_groups() || calls.len() < 2 {
-            self.eval_pipeline(&calls).await?
-        } else {
-            let each = calls
-                .iter()
-                .map(|c| self.eval_pipeline(std::slice::from_ref(c)));
-            let mut values = Vec::with_capacity(calls.len());
-            for v in futures_util::future::join_all(each).await {
-                values.extend(v?);
-            }
-            values
-        };
-        values.into_iter().map(decode_json).collect()
+        self.eval_each(calls).await.into_iter().collect()
+    }
+
+    /// Runs several script calls (one per group) and reports each one's own outcome. One
+    /// pipelined round trip on a single server; in a Cluster a pipeline must stay in one slot,
+    /// so there the calls go out concurrently, and a master that is down fails only its own.
+    pub async fn eval_each<T: DeserializeOwned>(
+        &self,
+        calls: Vec<Call>,
+    ) -> Vec<Result<T, StoreError>> {
+        if self.backend.pipelines_across_groups() || calls.len() < 2 {
+            return match self.eval_pipeline(&calls).await {
+                Ok(values) => values.into_iter().map(decode_json).collect(),
+                Err(e) => calls.iter().map(|_| Err(e.clone())).collect(),
+            };
+        }
+        let each = calls
+            .iter()
+            .map(|c| self.eval_pipeline(std::slice::from_ref(c)));
+        futures_util::future::join_all(each)
+            .await
+            .into_iter()
+            .map(|v| decode_json(v?.pop().ok_or(StoreError::Unexpected)?))
+            .collect()
     }
 
     async fn eval_pipeline(&self, calls: &[Call]) -> Result<Vec<Value>, StoreError> {
@@ -224,8 +255,10 @@ impl Store {
 
     /// Runs one plain command (a read), retried once if the connection had just dropped.
     pub async fn query<T: FromRedisValue + Send>(&self, cmd: &Cmd) -> Result<T, StoreError> {
-        match self.query_once(cmd).await {
-            Err(StoreError::Unavailable) => self.query_once(cmd).await,
+        match self.query_once(cmd).await.map_err(StoreError::for_read) {
+            Err(StoreError::Unavailable(_)) => {
+                self.query_once(cmd).await.map_err(StoreError::for_read)
+            }
             other => other,
         }
     }
@@ -251,7 +284,7 @@ impl Store {
             Ok(None) => return self.eval(call).await,
             Err(e) => {
                 self.backend.failed(&e);
-                return Err(classify(&e));
+                return Err(classify(&e, false));
             }
         };
         let mut pipe = redis::pipe();
@@ -275,19 +308,19 @@ impl Store {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                return Err(classify(&e));
+                return Err(classify(&e, true));
             }
             Err(_) => {
                 tracing::warn!("redis call with WAIT timed out");
-                return Err(StoreError::Unavailable);
+                return Err(StoreError::Unknown);
             }
         };
         if values.first().is_some_and(is_noscript) {
             self.load_scripts().await?;
             values = match tokio::time::timeout(self.timeout + within, send()).await {
                 Ok(Ok(v)) => v,
-                Ok(Err(e)) => return Err(classify(&e)),
-                Err(_) => return Err(StoreError::Unavailable),
+                Ok(Err(e)) => return Err(classify(&e, true)),
+                Err(_) => return Err(StoreError::Unknown),
             };
         }
         let mut values = values.into_iter();
@@ -302,10 +335,11 @@ impl Store {
         decode_json(answer)
     }
 
-    /// Whether Redis answers right now (`/readyz`).
+    /// Whether Redis answers right now (`/readyz`); on a Cluster, every master.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let _: String = self.query(&redis::cmd("PING")).await?;
-        Ok(())
+        self.run(|_| async move { self.backend.ping().await })
+            .await
+            .map_err(StoreError::for_read)
     }
 
     /// Loads every script, so that the first command after start-up is already one EVALSHA.
@@ -340,13 +374,15 @@ impl Store {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                Err(classify(&e))
+                Err(classify(&e, true))
             }
-            Err(_) => Err(StoreError::Unavailable),
+            Err(_) => Err(StoreError::Unknown),
         }
     }
 
-    /// One round trip on a fresh connection handle, bounded by `redis.timeout`.
+    /// One round trip, bounded by `redis.timeout`. A call that gets no answer in time leaves
+    /// its outcome unknown and its connection suspect: the connection is replaced at once, so a
+    /// half-open connection costs one timeout, not minutes.
     async fn run<T, F, Fut>(&self, f: F) -> Result<T, StoreError>
     where
         F: FnOnce(Conn) -> Fut + Send,
@@ -354,6 +390,7 @@ impl Store {
         T: Send,
     {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let generation = self.backend.generation();
         // Boxed: the connection's future types are deep, and every command would inherit them.
         let call: futures_util::future::BoxFuture<'_, redis::RedisResult<T>> = Box::pin(async {
             let conn = self.backend.conn().await?;
@@ -369,38 +406,28 @@ impl Store {
             Err(_) => "timeout",
         };
         metrics::counter!("baton_redis_calls_total", "outcome" => outcome).increment(1);
-        match result {
-            Ok(Ok(v)) => Ok(v),
+        let error = match result {
+            Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                Err(classify(&e))
+                let error = classify(&e, true);
+                if error != StoreError::Unknown {
+                    return Err(error);
+                }
+                error
             }
             Err(_) => {
                 tracing::warn!(timeout = ?self.timeout, "redis call timed out");
                 self.backend
-                    .failed(&redis::RedisError::from((ErrorKind::Io, "timed out")));
-                Err(StoreError::Unavailable)
+                    .failed(&redis::RedisError::from((redis::ErrorKind::Io, "timed out")));
+                StoreError::Unknown
             }
+        };
+        if self.backend.replace_suspect(generation) {
+            self.healed.send_modify(|g| *g += 1);
         }
-    }
-}
-
-fn classify(e: &redis::RedisError) -> StoreError {
-    let down = e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || matches!(
-            e.kind(),
-            ErrorKind::Server(ServerErrorKind::BusyLoading | ServerErrorKind::TryAgain)
-                | ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown)
-                | ErrorKind::Server(ServerErrorKind::ClusterDown)
-        );
-    if down {
-        StoreError::Unavailable
-    } else {
-        StoreError::Unexpected
+        Err(error)
     }
 }
 
@@ -415,7 +442,7 @@ fn decode_json<T: DeserializeOwned>(v: Value) -> Result<T, StoreError> {
         Value::ServerError(e) => {
             tracing::error!(error = ?e, "script failed");
             let err: redis::RedisError = e.into();
-            return Err(classify(&err));
+            return Err(classify(&err, true));
         }
         other => {
             tracing::error!(value = ?other, "script answered a non-string");

@@ -1,7 +1,7 @@
 -- claim: take a staging env, or the first free member of a pool (all members share one hash tag,
 -- so picking a free one and taking it is a single atomic step).
--- ARGV[4] holder  [5] display  [6] note  [7] ttl ms  [8] token
-local holder, display, note, ttl, token = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
+-- ARGV[5] holder  [6] display  [7] note  [8] ttl ms  [9] token
+local holder, display, note, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local free, soonest = nil, nil
 for _, e in ipairs(ENVS) do
   local _, claim = settle(e)

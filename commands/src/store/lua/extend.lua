@@ -1,9 +1,9 @@
 -- extend: push back the end of the caller's lock (or, failing that, claim) on the env.
--- ARGV[4] kind ('lock' | 'claim' | 'any')  [5] actor  [6] token ('' to match by holder)
--- ARGV[7] extension ms  [8] max ms from now (lock)  [9] max ms from now (claim)
+-- ARGV[5] kind ('lock' | 'claim' | 'any')  [6] actor  [7] token ('' to match by holder)
+-- ARGV[8] extension ms  [9] max ms from now (lock)  [10] max ms from now (claim)
 local e = ENVS[1]
-local kind, actor, token = ARGV[4], ARGV[5], ARGV[6]
-local by, max_lock, max_claim = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local kind, actor, token = ARGV[5], ARGV[6], ARGV[7]
+local by, max_lock, max_claim = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
 local lock, claim = settle(e)
 
 local target, tkind, max = nil, nil, nil

@@ -1,9 +1,9 @@
 -- freeze / unfreeze: every env named in ARGV[1] (one group) in one step.
--- ARGV[4] 'freeze' | 'unfreeze'  [5] actor  [6] display  [7] reason  [8] until ms (0: until lifted)
--- ARGV[9] scope ('env' or 'all', kept so status can say how the freeze was made)
--- ARGV[10] a duration in ms from now (0: use ARGV[8])
-local mode, actor, display, reason, till, scope = ARGV[4], ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
-if tonumber(ARGV[10]) > 0 then till = NOW + tonumber(ARGV[10]) end
+-- ARGV[5] 'freeze' | 'unfreeze'  [6] actor  [7] display  [8] reason  [9] until ms (0: until lifted)
+-- ARGV[10] scope ('env' or 'all', kept so status can say how the freeze was made)
+-- ARGV[11] a duration in ms from now (0: use ARGV[9])
+local mode, actor, display, reason, till, scope = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
+if tonumber(ARGV[11]) > 0 then till = NOW + tonumber(ARGV[11]) end
 local changed = {}
 for _, e in ipairs(ENVS) do
   local lock, _, freeze = settle(e)

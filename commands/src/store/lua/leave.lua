@@ -1,7 +1,7 @@
 -- leave: take the caller out of the env's wait queue.
--- ARGV[4] holder
+-- ARGV[5] holder
 local e = ENVS[1]
-local holder = ARGV[4]
+local holder = ARGV[5]
 settle(e)
 for i, w in ipairs(queue_entries(e)) do
   if w.holder == holder then

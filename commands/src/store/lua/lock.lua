@@ -1,9 +1,11 @@
 -- lock / queue: take the env's deploy lock, or (queue) wait for it in FIFO order.
--- ARGV[4] holder  [5] display  [6] reason  [7] ttl ms  [8] token  [9] '1' if admin
--- ARGV[10] 'lock', 'queue', or 'wait' (a queue entry that refuses a frozen env, for CI)  [11] queue limit  [12] wait ms for a queue entry (0: the default)
+-- ARGV[5] holder  [6] display  [7] reason  [8] ttl ms  [9] token  [10] '1' if admin
+-- ARGV[11] 'lock', 'queue', or 'wait' (a queue entry that refuses a frozen env, for CI)  [12] queue limit  [13] wait ms for a queue entry (0: the default)
+-- ARGV[14] lease ms of a `wait` entry (0: none): the waiting request renews it (renew.lua)
 local e = ENVS[1]
-local holder, display, reason, ttl, token = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), ARGV[8]
-local admin, mode, limit, wait = ARGV[9] == '1', ARGV[10], tonumber(ARGV[11]), tonumber(ARGV[12])
+local holder, display, reason, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local admin, mode, limit, wait = ARGV[10] == '1', ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
+local lease = tonumber(ARGV[14])
 local lock, claim, freeze = settle(e)
 local function answer(status, extra)
   local r = { status = status, now = NOW, lock = view(lock), claim = view(claim), freeze = freeze }
@@ -11,7 +13,8 @@ local function answer(status, extra)
   return cjson.encode(r)
 end
 
-if lock and lock.holder == holder then return answer('already') end
+-- The holder's own lock (a retried CI request has the same holder): its token goes back with it.
+if lock and lock.holder == holder then return answer('already', { token = lock.token }) end
 local entries = queue_entries(e)
 for i, w in ipairs(entries) do
   if w.holder == holder then return answer('already_queued', { position = i }) end
@@ -22,7 +25,7 @@ if free and (mode == 'lock' or #entries == 0) then
   lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
   record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
               fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or 0 })
-  return answer('ok', { fence = lock.fence })
+  return answer('ok', { fence = lock.fence, token = token })
 end
 if mode == 'lock' then
   if lock then return answer('locked', { queue = queue_view(e) }) end
@@ -32,8 +35,10 @@ end
 if mode == 'wait' and freeze and not admin then return answer('frozen') end
 if #entries >= limit then return answer('queue_full', { limit = limit }) end
 if wait <= 0 then wait = WAIT_DEFAULT end
-redis.call('RPUSH', e.queue, cjson.encode({ holder = holder, display = display, reason = reason,
-  ttl = ttl, token = token, at = NOW, ['until'] = NOW + wait }))
+local entry = { holder = holder, display = display, reason = reason, ttl = ttl, token = token,
+  at = NOW, ['until'] = NOW + wait }
+if lease > 0 then entry.lease = NOW + lease end
+redis.call('RPUSH', e.queue, cjson.encode(entry))
 if redis.call('PTTL', e.queue) < wait + GRACE then redis.call('PEXPIRE', e.queue, wait + GRACE) end
 record(e, { kind = 'queued', holder = holder, display = display, reason = reason, position = #entries + 1 })
 return answer('queued', { position = #entries + 1 })

@@ -5,10 +5,14 @@
 -- ARGV[1]: comma-separated env names, one per block of KEYS; `name=<ms>` gives the env's reminder
 --          lead (remind_before): its holders are reminded that long before a hold ends
 -- ARGV[2]: event channel
--- ARGV[3]: history length (stream MAXLEN ~)                   ARGV[4..]: the script's own arguments
+-- ARGV[3]: history length (stream MAXLEN ~)
+-- ARGV[4]: the request's fingerprint when the call is idempotent (then the last KEY is its record)
+-- ARGV[5..]: the script's own arguments
 local KEYS_PER_ENV = 10
 local CHANNEL = ARGV[2]
 local HISTLEN = tonumber(ARGV[3])
+local IDEM_FP = ARGV[4]
+local IDEM_TTL = 86400000 -- a retry with the same idempotency key gets the first answer for a day
 local GRACE = 86400000 -- hold details outlive the hold by a day, so an expiry can still name its holder
 local WAIT_DEFAULT = 86400000 -- a queue entry without its own wait limit lapses after a day
 
@@ -30,6 +34,7 @@ do
     i = i + 1
   end
 end
+local IDEM = KEYS[#ENVS * KEYS_PER_ENV + 1]
 
 local function hash_read(key)
   local h = redis.call('HGETALL', key)
@@ -174,19 +179,41 @@ local function queue_view(e)
   return out
 end
 
--- Hands a free, unfrozen lock to the first waiter whose wait has not run out.
+-- Why a waiter can no longer be handed the lock, or nil while it can. A CI waiter's entry carries
+-- a lease that its request renews while it waits: one whose lease ran out went away (request
+-- cancelled, instance dead or paused, Redis restarted under it) and is never handed the lock.
+local function waiter_gone(w)
+  if w['until'] <= NOW then return 'wait ran out' end
+  if w.lease and w.lease <= NOW then return 'waiter went away' end
+  return nil
+end
+
+-- Hands a free, unfrozen lock to the first waiter that is still there.
 local function hand_off(e)
   while true do
     local raw = redis.call('LPOP', e.queue)
     if not raw then return nil end
     local w = cjson.decode(raw)
-    if w['until'] > NOW then
+    local gone = waiter_gone(w)
+    if not gone then
       local m = hold_grant(e, 'lock', w.holder, w.display, w.reason, w.ttl, w.token)
       record(e, { kind = 'handed_off', holder = w.holder, display = w.display, reason = w.reason,
                   fence = m.fence, expires = m.expires, waited = NOW - w.at })
       return m
     end
-    record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = 'wait ran out' })
+    record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = gone })
+  end
+end
+
+-- Takes waiters that are gone out of a queue that is not moving (the lock is held or frozen), so
+-- `status` never shows them and positions stay true.
+local function queue_prune(e)
+  for _, w in ipairs(queue_entries(e)) do
+    local gone = waiter_gone(w)
+    if gone then
+      redis.call('LREM', e.queue, 1, w.raw)
+      record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = gone })
+    end
   end
 end
 
@@ -198,11 +225,38 @@ local function settle(e)
   remind_due(e, 'lock', lock)
   remind_due(e, 'claim', claim)
   local freeze = freeze_live(e)
-  if not lock and not freeze then lock = hand_off(e) end
+  if not lock and not freeze then
+    lock = hand_off(e)
+  else
+    queue_prune(e)
+  end
   return lock, claim, freeze
 end
 
 local function holds(m, holder, token)
   if token ~= '' then return m.token == token end
   return m.holder == holder
+end
+
+-- Runs the script's own step. An idempotent call (a retry-safe CI request) first looks for the
+-- answer a previous attempt with the same key recorded, and records its own final answer: a
+-- retry after a lost answer gets the original outcome (the same token, fence and expiry), and a
+-- key reused for a different request is refused. Answers that are not final (`queued`: the
+-- waiter is still in line) are not recorded, so a retry finds its own queue entry again.
+local NOT_FINAL = { queued = true, already_queued = true }
+local function idempotent(step)
+  if not IDEM then return step() end
+  local seen = redis.call('GET', IDEM)
+  if seen then
+    local rec = cjson.decode(seen)
+    if rec.fp ~= IDEM_FP then
+      return cjson.encode({ status = 'idempotency_mismatch', now = NOW })
+    end
+    return rec.answer
+  end
+  local answer = step()
+  if not NOT_FINAL[cjson.decode(answer).status] then
+    redis.call('SET', IDEM, cjson.encode({ fp = IDEM_FP, answer = answer }), 'PX', IDEM_TTL)
+  end
+  return answer
 end

@@ -1,8 +1,8 @@
 -- unlock / release: end a deploy lock or a staging claim; a released lock goes to the next waiter.
--- ARGV[4] kind ('lock' | 'claim')  [5] actor  [6] display  [7] token ('' to match by holder)
--- ARGV[8] '1' to force (admins; the holder is named in the audit entry)
+-- ARGV[5] kind ('lock' | 'claim')  [6] actor  [7] display  [8] token ('' to match by holder)
+-- ARGV[9] '1' to force (admins; the holder is named in the audit entry)
 local e = ENVS[1]
-local kind, actor, display, token, force = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8] == '1'
+local kind, actor, display, token, force = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9] == '1'
 local lock, claim, freeze = settle(e)
 local held = lock
 if kind == 'claim' then held = claim end

@@ -1,0 +1,320 @@
+//! Acquiring a lock for a pipeline, at once or by waiting in the env's queue.
+//!
+//! Waiting is a lease. The queue entry of a waiting request carries a deadline a few seconds out
+//! that the request renews while it waits ([`RENEW_EVERY`], [`LEASE`]); the scripts never hand
+//! the lock to an entry whose lease ran out. So a waiter that went away (its client hung up, its
+//! instance died or paused, Redis restarted under it) is never handed the lock, on any instance,
+//! even if no cleanup ran. Cleanup still runs, and keeps trying while Redis is away.
+//!
+//! A waiting request is woken through the event bus the moment the lock is handed to it on any
+//! instance; each check-in also renews its lease.
+
+use std::time::Duration;
+
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::time::Instant;
+
+use super::{grant, reused, Retry};
+use crate::bus::BusMessage;
+use crate::config::EnvSettings;
+use crate::deploy::{held, unexpected};
+use crate::domain::{Actor, Ttl};
+use crate::error::{BatonError, HoldKind};
+use crate::hashing::sha256_hex;
+use crate::reply::Reply;
+use crate::router::{new_token, Baton};
+use crate::state::Answer;
+use crate::store::{scripts, Call, StoreError};
+
+/// How often a waiting request checks in when nothing woke it.
+pub const RENEW_EVERY: Duration = Duration::from_secs(1);
+/// How long a queue entry stays eligible after its last check-in.
+pub const LEASE: Duration = Duration::from_secs(3);
+
+/// What a pipeline asked for.
+pub(crate) struct Acquire {
+    pub ttl: Option<Ttl>,
+    pub reason: String,
+    pub label: String,
+    pub wait: Option<Duration>,
+    pub admin: bool,
+}
+
+/// One acquisition: who it is for, in Redis' terms.
+#[derive(Clone)]
+struct Ticket {
+    env: EnvSettings,
+    actor: Actor,
+    holder: String,
+    display: String,
+    reason: String,
+    ttl: Ttl,
+    token: String,
+}
+
+impl Baton {
+    /// Takes the lock for a pipeline, waiting in line up to `request.wait`.
+    pub(crate) async fn acquire(
+        &self,
+        actor: &Actor,
+        env: &EnvSettings,
+        request: Acquire,
+        retry: Retry,
+    ) -> Result<Reply, BatonError> {
+        let ttl = self.ttl_for(env.name.as_str(), request.ttl, env.default_ttl, env.max_ttl)?;
+        // Each acquisition is its own holder. A retried request (same key) is the same holder, so
+        // it finds its own lock or its own place in line instead of queuing behind itself.
+        let ticket_id = match &retry {
+            Some((key, _)) => sha256_hex(key.as_str().as_bytes())[..8].to_string(),
+            None => format!("{:08x}", rand::random::<u32>()),
+        };
+        let ticket = Ticket {
+            env: env.clone(),
+            actor: actor.clone(),
+            holder: format!("{}#{ticket_id}", actor.id),
+            display: if request.label.is_empty() {
+                actor.id.clone()
+            } else {
+                request.label
+            },
+            reason: request.reason,
+            ttl,
+            token: new_token(),
+        };
+        let wait = request.wait.filter(|w| !w.is_zero());
+        // Listen before queuing, so the hand-off event cannot slip by in between.
+        let events = wait.map(|_| self.events().subscribe());
+        let call = self.lock_call(&ticket, request.admin, wait);
+        let call = self.retry_safe(call, actor, env, &retry);
+        let a: Answer = self.store.eval_acquire(call).await?;
+        let name = env.name.as_str();
+        match (a.status.as_str(), wait.zip(events)) {
+            ("ok" | "already", _) => granted(&ticket, a),
+            ("queued" | "already_queued", Some((wait, events))) => {
+                let deadline = Instant::now() + wait;
+                metrics::gauge!("baton_ci_waiters").increment(1.0);
+                let outcome = tokio::select! {
+                    w = self.wait_in_line(&ticket, request.admin, deadline, events) => w,
+                    _ = self.closing() => Err(BatonError::ShuttingDown),
+                };
+                metrics::gauge!("baton_ci_waiters").decrement(1.0);
+                outcome
+            }
+            ("locked", _) => Err(held(name, HoldKind::Lock, a.lock, a.queue.len(), a.now)),
+            ("frozen", _) => Err(frozen(name, a)),
+            ("queue_full", _) => Err(BatonError::Refused(format!(
+                "the queue for {name} is full ({} waiting); try again later",
+                a.limit.unwrap_or(self.queue_limit)
+            ))),
+            _ => Err(reused(&a).unwrap_or_else(|| unexpected(&a.status))),
+        }
+    }
+
+    fn lock_call(&self, t: &Ticket, admin: bool, wait: Option<Duration>) -> Call {
+        self.store
+            .script(&scripts::LOCK, self.catalog.group_of(&t.env), &[&t.env.name])
+            .arg(&t.holder)
+            .arg(&t.display)
+            .arg(&t.reason)
+            .arg(t.ttl.as_millis())
+            .arg(&t.token)
+            .arg(if admin { "1" } else { "0" })
+            .arg(if wait.is_some() { "wait" } else { "lock" })
+            .arg(self.queue_limit)
+            .arg(wait.map_or(0, |w| w.as_millis() as u64))
+            .arg(if wait.is_some() { LEASE.as_millis() } else { 0 })
+    }
+
+    /// Waits in line until the lock is this ticket's, or the deadline passes. If the request is
+    /// dropped meanwhile (client gone, shutdown), the guard leaves the queue behind it.
+    async fn wait_in_line(
+        &self,
+        ticket: &Ticket,
+        admin: bool,
+        deadline: Instant,
+        mut events: broadcast::Receiver<BusMessage>,
+    ) -> Result<Reply, BatonError> {
+        let guard = Abandon::arm(self.clone(), ticket.clone());
+        let mut checked_in = Instant::now();
+        while Instant::now() < deadline {
+            self.until_woken(ticket, deadline, &mut events).await;
+            let call = self
+                .store
+                .script(&scripts::RENEW, self.catalog.group_of(&ticket.env), &[&ticket.env.name])
+                .arg(&ticket.holder)
+                .arg(LEASE.as_millis());
+            let a: Answer = match self.store.eval(call).await {
+                Ok(a) => a,
+                Err(e) => {
+                    // Keep waiting: the lease runs out by itself if this lasts.
+                    tracing::warn!(env = %ticket.env.name, error = %e, "a waiting request could not check in");
+                    continue;
+                }
+            };
+            match a.status.as_str() {
+                "granted" => return guard.disarm(granted(ticket, a)),
+                "waiting" => checked_in = Instant::now(),
+                // Our entry lapsed (this instance was paused, or Redis lost it): line up again.
+                "gone" => {
+                    tracing::warn!(env = %ticket.env.name, holder = ticket.holder, "a waiting request lost its place in line; queuing again");
+                    let call = self.lock_call(ticket, admin, Some(deadline - Instant::now()));
+                    match self.store.eval::<Answer>(call).await {
+                        Ok(a) if matches!(a.status.as_str(), "ok" | "already") => {
+                            return guard.disarm(granted(ticket, a))
+                        }
+                        Ok(a) if matches!(a.status.as_str(), "queued" | "already_queued") => {
+                            checked_in = Instant::now()
+                        }
+                        Ok(a) if a.status == "frozen" => {
+                            return guard.disarm(Err(frozen(ticket.env.name.as_str(), a)))
+                        }
+                        Ok(_) | Err(_) => {}
+                    }
+                }
+                other => return guard.disarm(Err(unexpected(other))),
+            }
+        }
+        match self.give_up(ticket).await {
+            Ok(outcome) => guard.disarm(outcome),
+            Err(e) => {
+                // We cannot tell whether the lock reached us before the store failed. Answer only
+                // once our entry can no longer be handed over; the guard keeps trying to leave
+                // (or to give back a lock that did reach us) after we answer.
+                tokio::time::sleep_until(checked_in + LEASE + Duration::from_millis(100)).await;
+                drop(guard);
+                Err(e)
+            }
+        }
+    }
+
+    /// Sleeps until an event may concern this ticket, or it is time to check in.
+    async fn until_woken(
+        &self,
+        ticket: &Ticket,
+        deadline: Instant,
+        events: &mut broadcast::Receiver<BusMessage>,
+    ) {
+        let check_in = (Instant::now() + RENEW_EVERY).min(deadline);
+        loop {
+            match tokio::time::timeout_at(check_in, events.recv()).await {
+                Ok(Ok(BusMessage::Event(e))) => {
+                    let ours = e.env == ticket.env.name.as_str()
+                        && e.holder.as_deref() == Some(ticket.holder.as_str());
+                    if ours {
+                        return;
+                    }
+                }
+                Ok(Ok(BusMessage::Resync)) | Ok(Err(RecvError::Lagged(_))) | Err(_) => return,
+                Ok(Err(RecvError::Closed)) => {
+                    tokio::time::sleep_until(check_in).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The wait ran out: the lock if it is ours or free by now, else the refusal that says who
+    /// holds it (423) or that it is frozen (403).
+    async fn give_up(&self, t: &Ticket) -> Result<Result<Reply, BatonError>, BatonError> {
+        let call = self
+            .store
+            .script(&scripts::GIVE_UP, self.catalog.group_of(&t.env), &[&t.env.name])
+            .arg(&t.holder)
+            .arg(&t.display)
+            .arg(&t.reason)
+            .arg(t.ttl.as_millis())
+            .arg(&t.token);
+        let a: Answer = self.store.eval(call).await?;
+        let name = t.env.name.as_str();
+        Ok(match a.status.as_str() {
+            "ok" => granted(t, a),
+            "locked" => Err(held(name, HoldKind::Lock, a.lock, a.queue.len(), a.now)),
+            "frozen" => Err(frozen(name, a)),
+            other => Err(unexpected(other)),
+        })
+    }
+}
+
+fn granted(t: &Ticket, a: Answer) -> Result<Reply, BatonError> {
+    let hold = a.lock.ok_or(BatonError::Internal)?;
+    let token = a.token.unwrap_or_else(|| t.token.clone());
+    grant(t.env.name.as_str(), hold, token, a.now)
+}
+
+fn frozen(env: &str, a: Answer) -> BatonError {
+    match a.freeze {
+        Some(freeze) => BatonError::Frozen {
+            env: env.into(),
+            freeze: Box::new(freeze),
+            now: a.now,
+        },
+        None => BatonError::Internal,
+    }
+}
+
+/// Leaves the queue behind a waiting request that ends without the lock (dropped, shut down, or
+/// failed), and gives back a lock that reached it too late. It keeps trying while the store is
+/// away, for as long as such a lock could live.
+struct Abandon {
+    work: Option<(Baton, Ticket)>,
+}
+
+impl Abandon {
+    fn arm(baton: Baton, ticket: Ticket) -> Self {
+        Self {
+            work: Some((baton, ticket)),
+        }
+    }
+
+    /// The request ended with an answer that needs no cleanup.
+    fn disarm<T>(mut self, outcome: T) -> T {
+        self.work = None;
+        outcome
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        let Some((baton, ticket)) = self.work.take() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            tracing::info!(env = %ticket.env.name, holder = ticket.holder, "a waiting request ended; leaving the queue");
+            let give_up_by = Instant::now() + ticket.ttl.duration() + LEASE;
+            let mut pause = Duration::from_millis(250);
+            while Instant::now() < give_up_by {
+                match leave(&baton, &ticket).await {
+                    Ok(()) => return,
+                    Err(e) => tracing::debug!(error = %e, "leaving the queue failed; trying again"),
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        });
+    }
+}
+
+/// Out of the queue, and the lock given back if it reached this ticket after all.
+async fn leave(baton: &Baton, t: &Ticket) -> Result<(), StoreError> {
+    let call = baton
+        .store
+        .script(&scripts::LEAVE, baton.catalog.group_of(&t.env), &[&t.env.name])
+        .arg(&t.holder);
+    let left: Answer = baton.store.eval(call).await?;
+    if left.status == "not_queued" {
+        // Matched by holder (no token): a retried request's lock may carry an earlier token.
+        let call = baton
+            .store
+            .script(&scripts::UNLOCK, baton.catalog.group_of(&t.env), &[&t.env.name])
+            .arg("lock")
+            .arg(&t.holder)
+            .arg(&t.actor.display)
+            .arg("")
+            .arg("0");
+        let _: Answer = baton.store.eval(call).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! What can go wrong between Baton and Redis, in the words a person needs: whether the change
+//! happened (known not, or unknown), and why the store could not be used.
+
+use redis::{ErrorKind, RedisError, ServerErrorKind};
+
+/// Why the store could not answer. Its `Display` is safe to show people (never a password or a
+/// URL); causes go to `tracing`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The call was not carried out: Redis could not be reached, or refused it before running it.
+    #[error("the state store (Redis) is unavailable: {0}")]
+    Unavailable(Cause),
+    /// The call went out but no answer came back in time: it may or may not have been carried out.
+    #[error("the state store (Redis) did not answer in time")]
+    Unknown,
+    /// Redis is at `maxmemory` and refused the write before running it.
+    #[error("the state store (Redis) is full")]
+    Full,
+    /// Redis answered, but not as Baton expects (a bug, or someone else's data in our keys).
+    #[error("the state store gave an unexpected answer")]
+    Unexpected,
+}
+
+/// Why the store is unavailable, for the person who has to fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Cause {
+    /// No connection could be made.
+    #[error("Baton cannot connect to it")]
+    Unreachable,
+    /// A read got no answer in time.
+    #[error("it did not answer in time")]
+    Timeout,
+    /// The password or user name was refused.
+    #[error("it refused Baton's credentials; check the user and password of redis.url")]
+    Auth,
+    /// The ACL user lacks a permission Baton needs.
+    #[error("Baton's Redis user lacks a permission it needs; check its ACL rules (Baton needs scripts, Pub/Sub and its key prefix)")]
+    Permission,
+    /// The TLS handshake failed.
+    #[error("the TLS handshake with it failed; check redis.url's scheme and the CA and certificates Baton trusts")]
+    Tls,
+    /// Redis is loading its data set after a restart.
+    #[error("it is loading its data after a restart")]
+    Loading,
+    /// The node is a replica, or its primary is down.
+    #[error("the node Baton reached is not a writable primary")]
+    NotPrimary,
+    /// Part of the Cluster has no reachable owner.
+    #[error("part of the Redis Cluster has no reachable node")]
+    ClusterDown,
+}
+
+impl StoreError {
+    /// What this error means for a call that only reads: a read that got no answer changed
+    /// nothing anyone cares about, so it is simply unavailable.
+    pub fn for_read(self) -> Self {
+        match self {
+            StoreError::Unknown => StoreError::Unavailable(Cause::Timeout),
+            other => other,
+        }
+    }
+}
+
+/// Classifies a failed call. `sent` says whether the request may have reached Redis: a dropped
+/// connection after sending leaves the outcome unknown, one that was refused does not.
+pub fn classify(e: &RedisError, sent: bool) -> StoreError {
+    if let Some(cause) = cause_of(e) {
+        return StoreError::Unavailable(cause);
+    }
+    if e.code() == Some("OOM") {
+        return StoreError::Full;
+    }
+    if e.is_connection_refusal() {
+        return StoreError::Unavailable(Cause::Unreachable);
+    }
+    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+        return if sent {
+            StoreError::Unknown
+        } else {
+            StoreError::Unavailable(Cause::Unreachable)
+        };
+    }
+    StoreError::Unexpected
+}
+
+/// The causes that mean "Redis did not run it", read from the error's kind and code.
+fn cause_of(e: &RedisError) -> Option<Cause> {
+    let code = e.code().unwrap_or_default();
+    if matches!(code, "NOAUTH" | "WRONGPASS") || e.kind() == ErrorKind::AuthenticationFailed {
+        return Some(Cause::Auth);
+    }
+    if code == "NOPERM" || e.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) {
+        return Some(Cause::Permission);
+    }
+    match e.kind() {
+        ErrorKind::Server(ServerErrorKind::BusyLoading) => return Some(Cause::Loading),
+        ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown) => {
+            return Some(Cause::NotPrimary)
+        }
+        ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::TryAgain)
+        | ErrorKind::ClusterConnectionNotFound => return Some(Cause::ClusterDown),
+        _ => {}
+    }
+    let text = e.to_string().to_ascii_lowercase();
+    let tls = ["tls", "certificate", "handshake", "unknownissuer", "invalidcertificate"];
+    if e.is_io_error() && tls.iter().any(|w| text.contains(w)) {
+        return Some(Cause::Tls);
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_after_sending_is_unknown_and_before_it_unavailable() {
+        let timed_out = RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        assert_eq!(classify(&timed_out, true), StoreError::Unknown);
+        assert_eq!(
+            classify(&timed_out, false),
+            StoreError::Unavailable(Cause::Unreachable)
+        );
+        assert_eq!(
+            StoreError::Unknown.for_read(),
+            StoreError::Unavailable(Cause::Timeout)
+        );
+    }
+
+    #[test]
+    fn credentials_and_permissions_are_named() {
+        let wrongpass = RedisError::from((
+            ErrorKind::AuthenticationFailed,
+            "WRONGPASS invalid username-password pair",
+        ));
+        assert_eq!(
+            classify(&wrongpass, true),
+            StoreError::Unavailable(Cause::Auth)
+        );
+        let msg = classify(&wrongpass, true).to_string();
+        assert!(msg.contains("credentials"), "{msg}");
+    }
+}

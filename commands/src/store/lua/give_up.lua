@@ -1,0 +1,24 @@
+-- give_up: a waiting CI request's wait ran out. If the lock is its own by now, or free, it takes
+-- it; otherwise it leaves the queue and learns who holds the env (or that it is frozen).
+-- ARGV[5] holder  [6] display  [7] reason  [8] ttl ms  [9] token
+local e = ENVS[1]
+local holder, display, reason, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
+local lock, claim, freeze = settle(e)
+if lock and lock.holder == holder then
+  return cjson.encode({ status = 'ok', now = NOW, lock = view(lock), token = lock.token })
+end
+for _, w in ipairs(queue_entries(e)) do
+  if w.holder == holder then
+    redis.call('LREM', e.queue, 1, w.raw)
+    record(e, { kind = 'left_queue', holder = holder, display = w.display, reason = 'wait ran out' })
+  end
+end
+if lock then
+  return cjson.encode({ status = 'locked', now = NOW, lock = view(lock), queue = queue_view(e) })
+end
+if freeze then return cjson.encode({ status = 'frozen', now = NOW, freeze = freeze }) end
+-- Free and nobody live in line (settle would have handed it over): the wait ends with the lock.
+lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
+record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
+            fence = lock.fence, expires = lock.expires, over_freeze = 0 })
+return cjson.encode({ status = 'ok', now = NOW, lock = view(lock), token = token })

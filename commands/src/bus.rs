@@ -51,12 +51,21 @@ impl EventBus {
         let bus = Self { tx: tx.clone() };
         let subscription = async move {
             let mut backoff = Duration::from_millis(100);
+            // When the store replaces a connection that stopped answering, the subscription went
+            // through the same broken path: subscribe again on a fresh connection too.
+            let mut replaced = store.connection_replaced();
             loop {
                 match store.subscribe_events().await {
                     Ok(mut stream) => {
                         backoff = Duration::from_millis(100);
+                        replaced.mark_unchanged();
                         let _ = tx.send(BusMessage::Resync);
-                        while let Some(msg) = stream.next().await {
+                        loop {
+                            let msg = tokio::select! {
+                                msg = stream.next() => msg,
+                                _ = replaced.changed() => None,
+                            };
+                            let Some(msg) = msg else { break };
                             match msg {
                                 SubMsg::Message(raw) => match serde_json::from_str::<Event>(&raw) {
                                     Ok(mut event) => {

@@ -35,7 +35,7 @@ async fn a_redis_crash_mid_load_never_hangs_a_request_and_an_fsynced_lock_surviv
                     let actor = baton_commands::Actor::console(&format!("load{i}"));
                     match baton.run_text(actor, "status canary").await {
                         Ok(_) => ok += 1,
-                        Err((BatonError::StoreUnavailable, _)) => unavailable += 1,
+                        Err((BatonError::StoreUnavailable(_), _)) => unavailable += 1,
                         Err((e, _)) => panic!("unexpected: {e}"),
                     }
                     slowest = slowest.max(started.elapsed());

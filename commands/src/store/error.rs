@@ -70,7 +70,7 @@ pub fn classify(e: &RedisError, sent: bool) -> StoreError {
     if e.code() == Some("OOM") {
         return StoreError::Full;
     }
-    if e.is_connection_refusal() {
+    if e.is_connection_refusal() || never_sent(e) {
         return StoreError::Unavailable(Cause::Unreachable);
     }
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
@@ -81,6 +81,13 @@ pub fn classify(e: &RedisError, sent: bool) -> StoreError {
         };
     }
     StoreError::Unexpected
+}
+
+/// A write that failed on a connection the peer had already closed (`EPIPE`, not connected):
+/// the request never left, unlike a reset or end of stream after sending, which may follow a run.
+fn never_sent(e: &RedisError) -> bool {
+    let text = e.to_string().to_ascii_lowercase();
+    text.contains("broken pipe") || text.contains("not connected")
 }
 
 /// The causes that mean "Redis did not run it", read from the error's kind and code.

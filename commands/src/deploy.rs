@@ -370,8 +370,10 @@ impl Baton {
         } else {
             "env"
         };
-        let (answers, unreached) =
-            reached(self.freeze_calls(actor, envs, "freeze", &reason, until, rel, scope_arg).await)?;
+        let (answers, unreached) = reached(
+            self.freeze_calls(actor, envs, "freeze", &reason, until, rel, scope_arg)
+                .await,
+        )?;
         let now = answers.first().map(|a| a.now).unwrap_or_else(wall_clock);
         let names: Vec<String> = answers
             .iter()
@@ -422,8 +424,10 @@ impl Baton {
         scope: &Scope,
         envs: Vec<&EnvSettings>,
     ) -> Result<Reply, BatonError> {
-        let (answers, unreached) =
-            reached(self.freeze_calls(actor, envs, "unfreeze", "", 0, 0, "env").await)?;
+        let (answers, unreached) = reached(
+            self.freeze_calls(actor, envs, "unfreeze", "", 0, 0, "env")
+                .await,
+        )?;
         let now = answers.first().map(|a| a.now).unwrap_or_else(wall_clock);
         let changed: Vec<_> = answers.iter().flat_map(|a| a.changed.iter()).collect();
         if changed.is_empty() {
@@ -478,7 +482,11 @@ impl Baton {
             })
             .collect();
         let outcomes = self.store.eval_each(calls).await;
-        groups.into_iter().map(|(_, names)| names).zip(outcomes).collect()
+        groups
+            .into_iter()
+            .map(|(_, names)| names)
+            .zip(outcomes)
+            .collect()
     }
 }
 
@@ -506,10 +514,15 @@ fn with_unreached(mut r: Reply, unreached: Unreached) -> Reply {
     for (names, e) in unreached {
         let names: Vec<&str> = names.iter().map(EnvName::as_str).collect();
         let what = match e {
-            StoreError::Unknown => "did not answer in time, so they may or may not have changed; check `status`",
+            StoreError::Unknown => {
+                "did not answer in time, so they may or may not have changed; check `status`"
+            }
             _ => "could not be reached, so they did not change; try again for them",
         };
-        r = r.with_text(format!("Not done for {}: their part of the state store {what} ({e}).", names.join(", ")));
+        r = r.with_text(format!(
+            "Not done for {}: their part of the state store {what} ({e}).",
+            names.join(", ")
+        ));
     }
     r
 }

@@ -13,6 +13,7 @@ mod cli;
 mod concurrency;
 mod discord;
 mod expiry;
+mod faults;
 mod health;
 mod locks;
 mod notify;

@@ -58,7 +58,7 @@ pub struct TestApp {
     stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
-fn init_logs() {
+pub fn init_logs() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if std::env::var_os("TEST_LOG").is_some() {
@@ -72,9 +72,14 @@ fn init_logs() {
 
 /// The core on a fresh Redis, with `edit` applied to the test config first. No sweeper runs.
 pub async fn spawn_core_with(edit: impl FnOnce(&mut Config)) -> TestApp {
-    init_logs();
     let redis = RedisProcess::start()
         .expect("redis-server must be installed for the tests (apt-get install -y redis-server)");
+    spawn_core_on(redis, edit).await
+}
+
+/// The core on `redis` (started by the test with the options it needs), with `edit` applied.
+pub async fn spawn_core_on(redis: RedisProcess, edit: impl FnOnce(&mut Config)) -> TestApp {
+    init_logs();
     let mut config = Config::from_toml_str(TEST_CONFIG).expect("test config is valid");
     config.redis.url = redis.url();
     for (name, token, envs) in [

@@ -206,9 +206,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<IdempotencyKey>, ApiErr
     let Some(raw) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let raw = raw.to_str().map_err(|_| {
-        ApiError::bad_request("the Idempotency-Key header must be plain ASCII")
-    })?;
+    let raw = raw
+        .to_str()
+        .map_err(|_| ApiError::bad_request("the Idempotency-Key header must be plain ASCII"))?;
     IdempotencyKey::parse(raw)
         .map(Some)
         .map_err(ApiError::bad_request)

@@ -17,9 +17,9 @@ use super::queues::{shown_count, SCRIPTS_MAJOR};
 use crate::command::{AdminArg, QueueAction};
 use crate::domain::Actor;
 use crate::error::BatonError;
-use crate::store::{classify, Cause};
 use crate::reply::{Reply, Tone, Value};
 use crate::router::{wall_clock, Baton};
+use crate::store::{classify, Cause};
 
 /// Jobs moved per retry script call (BullMQ's own default).
 const RETRY_BATCH: u32 = 1000;

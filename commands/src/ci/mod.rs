@@ -14,8 +14,8 @@ use crate::config::EnvSettings;
 use crate::deploy::{held, unexpected};
 use crate::domain::{Actor, IdempotencyKey, Ttl};
 use crate::error::{BatonError, HoldKind};
-use crate::reply::{Reply, ReplyData, Tone, Value};
 use crate::hashing::sha256_hex;
+use crate::reply::{Reply, ReplyData, Tone, Value};
 use crate::router::Baton;
 use crate::state::{Answer, Hold};
 use crate::store::{scripts, Call};
@@ -75,7 +75,12 @@ impl Baton {
                 let env = self.catalog.env(env)?;
                 self.release_by_token(actor, env, token, retry(key)).await
             }
-            CiCommand::Extend { env, token, by, key } => {
+            CiCommand::Extend {
+                env,
+                token,
+                by,
+                key,
+            } => {
                 let env = self.catalog.env(env)?;
                 self.extend_by_token(actor, env, token, *by, retry(key))
                     .await
@@ -101,13 +106,7 @@ impl Baton {
 
     /// `call` made retry-safe when the request carried a key: the record lives in the env's slot,
     /// named by who asked and their key.
-    fn retry_safe(
-        &self,
-        call: Call,
-        actor: &Actor,
-        env: &EnvSettings,
-        retry: &Retry,
-    ) -> Call {
+    fn retry_safe(&self, call: Call, actor: &Actor, env: &EnvSettings, retry: &Retry) -> Call {
         match retry {
             None => call,
             Some((key, fingerprint)) => {

@@ -112,7 +112,11 @@ impl Baton {
 
     fn lock_call(&self, t: &Ticket, admin: bool, wait: Option<Duration>) -> Call {
         self.store
-            .script(&scripts::LOCK, self.catalog.group_of(&t.env), &[&t.env.name])
+            .script(
+                &scripts::LOCK,
+                self.catalog.group_of(&t.env),
+                &[&t.env.name],
+            )
             .arg(&t.holder)
             .arg(&t.display)
             .arg(&t.reason)
@@ -140,7 +144,11 @@ impl Baton {
             self.until_woken(ticket, deadline, &mut events).await;
             let call = self
                 .store
-                .script(&scripts::RENEW, self.catalog.group_of(&ticket.env), &[&ticket.env.name])
+                .script(
+                    &scripts::RENEW,
+                    self.catalog.group_of(&ticket.env),
+                    &[&ticket.env.name],
+                )
                 .arg(&ticket.holder)
                 .arg(LEASE.as_millis());
             let a: Answer = match self.store.eval(call).await {
@@ -218,7 +226,11 @@ impl Baton {
     async fn give_up(&self, t: &Ticket) -> Result<Result<Reply, BatonError>, BatonError> {
         let call = self
             .store
-            .script(&scripts::GIVE_UP, self.catalog.group_of(&t.env), &[&t.env.name])
+            .script(
+                &scripts::GIVE_UP,
+                self.catalog.group_of(&t.env),
+                &[&t.env.name],
+            )
             .arg(&t.holder)
             .arg(&t.display)
             .arg(&t.reason)
@@ -301,14 +313,22 @@ impl Drop for Abandon {
 async fn leave(baton: &Baton, t: &Ticket) -> Result<(), StoreError> {
     let call = baton
         .store
-        .script(&scripts::LEAVE, baton.catalog.group_of(&t.env), &[&t.env.name])
+        .script(
+            &scripts::LEAVE,
+            baton.catalog.group_of(&t.env),
+            &[&t.env.name],
+        )
         .arg(&t.holder);
     let left: Answer = baton.store.eval(call).await?;
     if left.status == "not_queued" {
         // Matched by holder (no token): a retried request's lock may carry an earlier token.
         let call = baton
             .store
-            .script(&scripts::UNLOCK, baton.catalog.group_of(&t.env), &[&t.env.name])
+            .script(
+                &scripts::UNLOCK,
+                baton.catalog.group_of(&t.env),
+                &[&t.env.name],
+            )
             .arg("lock")
             .arg(&t.holder)
             .arg(&t.actor.display)

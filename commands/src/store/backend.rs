@@ -216,9 +216,16 @@ impl Backend {
                     Some(ResponsePolicy::AllSucceeded),
                 ));
                 c.route_command(redis::cmd("PING"), every_master).await?;
-                let info: String = redis::cmd("CLUSTER").arg("INFO").query_async(&mut c).await?;
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut c)
+                    .await?;
                 if !info.contains("cluster_state:ok") {
-                    return Err((redis::ErrorKind::ClusterConnectionNotFound, "the cluster reports state fail").into());
+                    return Err((
+                        redis::ErrorKind::ClusterConnectionNotFound,
+                        "the cluster reports state fail",
+                    )
+                        .into());
                 }
                 Ok(())
             }
@@ -271,7 +278,8 @@ impl SingleBackend {
             .clone()
             .set_tcp_settings(keepalive());
         let client = redis::Client::open(info)?;
-        let conn = ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))?;
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), manager_config(timeout))?;
         Ok(Self {
             client,
             conn: std::sync::RwLock::new(conn),
@@ -289,7 +297,10 @@ impl SingleBackend {
         if self.generation.load(Ordering::Acquire) != generation {
             return false; // another call replaced it already
         }
-        match ConnectionManager::new_lazy_with_config(self.client.clone(), manager_config(self.timeout)) {
+        match ConnectionManager::new_lazy_with_config(
+            self.client.clone(),
+            manager_config(self.timeout),
+        ) {
             Ok(fresh) => {
                 *conn = fresh;
                 self.generation.fetch_add(1, Ordering::AcqRel);

@@ -93,10 +93,20 @@ fn never_sent(e: &RedisError) -> bool {
 /// The causes that mean "Redis did not run it", read from the error's kind and code.
 fn cause_of(e: &RedisError) -> Option<Cause> {
     let code = e.code().unwrap_or_default();
-    if matches!(code, "NOAUTH" | "WRONGPASS") || e.kind() == ErrorKind::AuthenticationFailed {
+    // Pipelines fold their commands' errors into one message, and an unauthenticated client gets
+    // "Protocol error: unauthenticated multibulk length" for a long command: read the text too.
+    let text = e.to_string().to_ascii_lowercase();
+    let says = |words: &[&str]| words.iter().any(|w| text.contains(w));
+    if matches!(code, "NOAUTH" | "WRONGPASS")
+        || e.kind() == ErrorKind::AuthenticationFailed
+        || says(&["noauth", "wrongpass", "unauthenticated"])
+    {
         return Some(Cause::Auth);
     }
-    if code == "NOPERM" || e.kind() == ErrorKind::Server(ServerErrorKind::NoPerm) {
+    if code == "NOPERM"
+        || e.kind() == ErrorKind::Server(ServerErrorKind::NoPerm)
+        || says(&["noperm"])
+    {
         return Some(Cause::Permission);
     }
     match e.kind() {
@@ -108,9 +118,14 @@ fn cause_of(e: &RedisError) -> Option<Cause> {
         | ErrorKind::ClusterConnectionNotFound => return Some(Cause::ClusterDown),
         _ => {}
     }
-    let text = e.to_string().to_ascii_lowercase();
-    let tls = ["tls", "certificate", "handshake", "unknownissuer", "invalidcertificate"];
-    if e.is_io_error() && tls.iter().any(|w| text.contains(w)) {
+    let tls = [
+        "tls",
+        "certificate",
+        "handshake",
+        "unknownissuer",
+        "invalidcertificate",
+    ];
+    if e.is_io_error() && says(&tls) {
         return Some(Cause::Tls);
     }
     None

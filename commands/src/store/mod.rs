@@ -25,9 +25,9 @@ use serde::de::DeserializeOwned;
 use crate::config::RedisConfig;
 use crate::domain::EnvName;
 pub use backend::SubMsg;
+use backend::{Backend, Conn};
 pub(crate) use error::classify;
 pub use error::{Cause, StoreError};
-use backend::{Backend, Conn};
 pub use keys::{EnvKeys, Keys};
 
 /// A script call on the envs of one group. Built by [`Store::script`].
@@ -141,7 +141,13 @@ impl Store {
 
     /// The record key of an idempotent call on `env`: in the env's slot, named by a hash of who
     /// asked and their key, so neither the key nor the caller shows in Redis.
-    pub fn idempotency_record(&self, group: &EnvName, env: &EnvName, caller: &str, key: &str) -> String {
+    pub fn idempotency_record(
+        &self,
+        group: &EnvName,
+        env: &EnvName,
+        caller: &str,
+        key: &str,
+    ) -> String {
         let digest = crate::hashing::sha256_hex(format!("{caller}\n{key}").as_bytes());
         self.keys.idempotency(group, env, &digest)
     }
@@ -336,10 +342,16 @@ impl Store {
     }
 
     /// Whether Redis answers right now (`/readyz`); on a Cluster, every master.
+    /// Then one read-only script on Baton's own keys: an ACL user that may `PING` but not run
+    /// scripts or read Baton's keys is not ready either.
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.run(|_| async move { self.backend.ping().await })
             .await
-            .map_err(StoreError::for_read)
+            .map_err(StoreError::for_read)?;
+        let group = EnvName::parse("readyz").expect("a valid name");
+        let probe = self.script_on_keys(&scripts::DUE, vec![self.keys.deadlines(&group)]);
+        let _: serde_json::Value = self.eval(probe).await.map_err(StoreError::for_read)?;
+        Ok(())
     }
 
     /// Loads every script, so that the first command after start-up is already one EVALSHA.
@@ -419,8 +431,10 @@ impl Store {
             }
             Err(_) => {
                 tracing::warn!(timeout = ?self.timeout, "redis call timed out");
-                self.backend
-                    .failed(&redis::RedisError::from((redis::ErrorKind::Io, "timed out")));
+                self.backend.failed(&redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "timed out",
+                )));
                 StoreError::Unknown
             }
         };

@@ -1,0 +1,113 @@
+//! A Redis that pauses mid-request: the answer is "outcome unknown", and a retry with the same
+//! idempotency key gets the original outcome.
+
+use std::time::Duration;
+
+use baton::redis_process::RedisProcess;
+use redis::AsyncCommands;
+use serde_json::json;
+
+use super::ci_lock;
+use crate::support::{spawn_core_on, TestApp, TOKEN_ALL};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_that_same_lock() {
+    let redis = RedisProcess::start_with(&["--enable-debug-command", "local"]).unwrap();
+    let mut app = spawn_core_on(redis, |_| {}).await;
+    app.start_instance().await;
+    let body = json!({"holder": "deploy-42", "ttl": "30m", "reason": "release 4.2"});
+    let key = "deploy-42-lock-prod";
+
+    // Redis stops answering for 3 s; the test config's redis.timeout is 1 s.
+    let mut direct = app.redis().await;
+    let pause = tokio::spawn(async move {
+        let _: () = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(3)
+            .query_async(&mut direct)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, first) = ci_lock(&app, "prod", body.clone(), Some(key)).await;
+    assert_eq!(status, 503, "{first}");
+    assert_eq!(first["error"], "outcome_unknown", "{first}");
+    let message = first["message"].as_str().unwrap();
+    assert!(message.contains("cannot tell whether"), "{message}");
+    assert!(!message.contains("nothing was changed"), "{message}");
+    pause.await.unwrap();
+
+    // Redis ran the script when it woke: prod is locked by that request. The retry is told so,
+    // with the lock's own token, instead of "locked by deploy-42".
+    let (status, retry) = ci_lock(&app, "prod", body.clone(), Some(key)).await;
+    assert_eq!(status, 200, "{retry}");
+    assert_eq!(retry["holder"], "deploy-42");
+    assert_eq!(retry["fence"], 1, "one acquisition, not two: {retry}");
+    let token = retry["token"].as_str().unwrap().to_string();
+    let mut con = app.redis().await;
+    let in_redis: String = con.get("baton:{prod}:lock:prod").await.unwrap();
+    assert_eq!(
+        in_redis, token,
+        "the token given back is the lock Redis holds"
+    );
+    let (status, again) = ci_lock(&app, "prod", body.clone(), Some(key)).await;
+    assert_eq!(
+        (status, &again),
+        (200, &retry),
+        "every retry gets the same answer"
+    );
+
+    // The same key with a different request is refused, and changes nothing.
+    let other = json!({"holder": "deploy-43", "ttl": "30m"});
+    let (status, reused) = ci_lock(&app, "prod", other, Some(key)).await;
+    assert_eq!(status, 409, "{reused}");
+    assert_eq!(reused["error"], "idempotency_key_reused");
+
+    // With its token the pipeline releases the lock: nothing is left behind.
+    let res = TestApp::http(TOKEN_ALL)
+        .delete(app.url("/api/v1/locks/prod"))
+        .header("Idempotency-Key", "deploy-42-unlock-prod")
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let exists: bool = con.exists("baton:{prod}:lock:prod").await.unwrap();
+    assert!(!exists, "prod is free again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_unlock_gets_its_first_answer_not_a_refusal() {
+    let mut app = crate::support::spawn_app().await;
+    let _ = &mut app;
+    let (_, lock) = ci_lock(&app, "qa", json!({"ttl": "10m"}), Some("lock-qa-1")).await;
+    let token = lock["token"].as_str().unwrap();
+    let unlock = || async {
+        let res = TestApp::http(TOKEN_ALL)
+            .delete(app.url("/api/v1/locks/qa"))
+            .header("Idempotency-Key", "unlock-qa-1")
+            .json(&json!({"token": token}))
+            .send()
+            .await
+            .unwrap();
+        (
+            res.status().as_u16(),
+            res.json::<serde_json::Value>().await.unwrap(),
+        )
+    };
+    let first = unlock().await;
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(
+        unlock().await,
+        first,
+        "a retry after a lost answer is not told `not_locked`"
+    );
+    let bad = TestApp::http(TOKEN_ALL)
+        .delete(app.url("/api/v1/locks/qa"))
+        .header("Idempotency-Key", "not a valid key!")
+        .json(&json!({"token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

@@ -1,0 +1,139 @@
+//! Refused credentials, missing ACL rights and a full Redis: a clear 503 naming the cause, never
+//! a 500, never the password, and nothing written.
+
+use std::time::Duration;
+
+use baton::redis_process::RedisProcess;
+use baton_commands::config::Config;
+use baton_commands::store::Cause;
+use baton_commands::BatonError;
+use serde_json::{json, Value};
+
+use crate::support::{spawn_core_on, TestApp, TEST_CONFIG};
+
+/// Baton serving HTTP on `url`, without loading scripts first (it may not be allowed to).
+async fn serve_on(url: String) -> (baton_commands::Baton, String) {
+    crate::support::init_logs();
+    let mut config = Config::from_toml_str(TEST_CONFIG).unwrap();
+    config.redis.url = url;
+    let baton = baton::app::build(&config).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = baton.clone();
+    tokio::spawn(async move {
+        baton::app::run(&config, served, listener, std::future::pending()).await
+    });
+    (baton, base)
+}
+
+/// `/readyz` and a chat lock both say the store is unavailable because of `cause`, in words that
+/// never include `secret`.
+async fn unavailable_because(url: String, cause: Cause, words: &str, secret: &str) {
+    let (baton, base) = serve_on(url).await;
+    let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(words), "{message}");
+    assert!(!body.to_string().contains(secret), "{body}");
+    let actor = baton_commands::Actor::console("alice");
+    match baton.run_text(actor, "lock qa 5m").await {
+        Err((BatonError::StoreUnavailable(c), reply)) => {
+            assert_eq!(c, cause);
+            assert!(reply.title.contains(words), "{}", reply.title);
+            assert!(!format!("{reply:?}").contains(secret));
+        }
+        other => panic!("expected the store to be unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_or_missing_password_is_a_503_that_names_credentials_and_never_the_password() {
+    let redis = RedisProcess::start().unwrap();
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "requirepass", "the-right-secret"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let port = redis.port();
+    let wrong = format!("redis://:hunter2-wrong@127.0.0.1:{port}");
+    unavailable_because(wrong, Cause::Auth, "credentials", "hunter2-wrong").await;
+    let missing = format!("redis://127.0.0.1:{port}");
+    unavailable_because(missing, Cause::Auth, "credentials", "the-right-secret").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_without_the_rights_baton_needs_is_a_503_that_says_so() {
+    let redis = RedisProcess::start().unwrap();
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd("ACL")
+        .arg(
+            &[
+                "SETUSER",
+                "baton",
+                "on",
+                ">acl-pass-77",
+                "~*",
+                "+ping",
+                "+hello",
+                "+client",
+            ][..],
+        )
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let url = format!("redis://baton:acl-pass-77@127.0.0.1:{}", redis.port());
+    unavailable_because(url, Cause::Permission, "permission", "acl-pass-77").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_redis_refuses_a_lock_before_anything_is_written() {
+    let redis = RedisProcess::start_with(&["--maxmemory-policy", "noeviction"]).unwrap();
+    let mut app = spawn_core_on(redis, |_| {}).await;
+    app.start_instance().await;
+    app.ok("alice", "lock canary 5m before it filled up").await;
+    let before = app.snapshot().await;
+    let mut con = app.redis().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "1"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+
+    let err = app.refused("bob", "lock qa 5m").await;
+    assert_eq!(err, BatonError::StoreFull);
+    assert!(err.to_string().contains("state store is full"), "{err}");
+    let res = TestApp::http(crate::support::TOKEN_ALL)
+        .post(app.url("/api/v1/locks/prod"))
+        .json(&json!({"ttl": "10m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "store_full", "{body}");
+    let err = app.refused("alice", "unlock canary").await;
+    assert_eq!(err, BatonError::StoreFull, "an unlock writes too");
+
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "0"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.snapshot().await,
+        before,
+        "nothing was written while Redis was full"
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    app.ok("bob", "lock qa 5m once there is room").await;
+}

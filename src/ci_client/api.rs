@@ -6,19 +6,20 @@
 use std::fmt;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use baton_commands::domain::{EnvName, Ttl};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::retry::{
+    shown, with_retries, IdempotencyKey, Op, Patience, Schedule, STORE_FULL_ATTEMPTS,
+};
 use super::{Failure, LockRequest, Secret};
 
 /// How long a TCP (and TLS) connection to Baton may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long any call but a waiting lock may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// What a waiting lock request gets on top of its wait.
-const LOCK_GRACE: Duration = Duration::from_secs(30);
 
 /// A client of one Baton instance with one API token.
 #[derive(Clone)]
@@ -26,13 +27,19 @@ pub struct Api {
     http: reqwest::Client,
     base: Url,
     token: Secret,
+    patience: Patience,
 }
 
 /// Why a call did not succeed.
 #[derive(Debug, Clone)]
 pub enum ApiError {
     /// No HTTP answer: refused, timed out, TLS failure, connection dropped.
-    Unreachable(String),
+    Unreachable {
+        /// The sentence to show.
+        message: String,
+        /// Whether the request may have reached Baton (false: the connection was never made).
+        sent: bool,
+    },
     /// Baton answered with an error status; `code` is the body's `error` if it had one.
     Refused {
         /// The HTTP status.
@@ -42,19 +49,43 @@ pub enum ApiError {
         /// The sentence to show.
         message: String,
     },
+    /// A success status whose body was not Baton's API v1: most likely a wrong `--url`.
+    Malformed(String),
+    /// Retries ran out (or a full store stopped them); `last` is the final attempt's failure.
+    GaveUp {
+        /// The last attempt's failure.
+        last: Box<ApiError>,
+        /// How many requests were sent.
+        attempts: u32,
+        /// From the first request to giving up.
+        elapsed: Duration,
+        /// Whether the operation changes state.
+        writes: bool,
+        /// Whether any attempt may have taken effect.
+        outcome_unknown: bool,
+    },
+}
+
+/// A failure worth another attempt with the same idempotency key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transient {
+    /// The attempt may have taken effect (its answer was lost, or Baton said so).
+    pub outcome_unknown: bool,
+    /// A cap on attempts below the deadline's, if this failure has one.
+    pub max_attempts: Option<u32>,
 }
 
 impl ApiError {
     /// The exit code of docs/ci-api.md for this failure.
     pub fn exit_code(&self) -> u8 {
         let (status, code) = match self {
-            Self::Unreachable(_) => return 6,
+            Self::Unreachable { .. } | Self::Malformed(_) | Self::GaveUp { .. } => return 6,
             Self::Refused { status, code, .. } => (*status, code.as_deref()),
         };
         match (status.as_u16(), code) {
             (_, Some("frozen")) => 4,
+            (_, Some("idempotency_key_reused")) => 2,
             (_, Some("locked" | "not_holder" | "not_locked" | "stale_fence")) => 3,
-            (_, Some("store_unavailable")) => 6,
             (401 | 403, _) => 5,
             (409 | 423, _) => 3,
             (500..=599, _) => 6,
@@ -67,25 +98,82 @@ impl ApiError {
     pub fn code(&self) -> Option<&str> {
         match self {
             Self::Refused { code, .. } => code.as_deref(),
-            Self::Unreachable(_) => None,
+            Self::Unreachable { .. } | Self::Malformed(_) | Self::GaveUp { .. } => None,
         }
     }
 
-    /// Worth trying again: Baton or its store may be back in a moment.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Unreachable(_) => true,
-            Self::Refused { status, .. } => {
-                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+    /// Baton refused the request itself (a 4xx): the same request would be refused again.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Refused { status, .. } if status.is_client_error())
+    }
+
+    /// Whether the operation may have taken effect even though it failed.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Self::GaveUp {
+                outcome_unknown: true,
+                ..
             }
-        }
+        )
+    }
+
+    /// Whether a retry with the same idempotency key may succeed, and what this attempt may have
+    /// done. Connection failures, timeouts, 503 (every code Baton gives it) and the 502/504 of a
+    /// proxy whose Baton is restarting are retried; 4xx never, nor a 500 (a fault in Baton).
+    pub fn transient(&self) -> Option<Transient> {
+        let (outcome_unknown, max_attempts) = match self {
+            Self::Unreachable { sent, .. } => (*sent, None),
+            Self::Refused { status, code, .. } => match (status.as_u16(), code.as_deref()) {
+                // Baton's word that nothing was changed.
+                (503, Some("store_unavailable" | "shutting_down")) => (false, None),
+                (503, Some("store_full")) => (false, Some(STORE_FULL_ATTEMPTS)),
+                // `outcome_unknown`, or a 503 from something in front of Baton.
+                (502..=504, _) => (true, None),
+                _ => return None,
+            },
+            Self::Malformed(_) | Self::GaveUp { .. } => return None,
+        };
+        Some(Transient {
+            outcome_unknown,
+            max_attempts,
+        })
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Unreachable(m) | Self::Refused { message: m, .. } => f.write_str(m),
+            Self::Unreachable { message: m, .. }
+            | Self::Refused { message: m, .. }
+            | Self::Malformed(m) => f.write_str(m),
+            Self::GaveUp {
+                last,
+                attempts,
+                elapsed,
+                writes,
+                outcome_unknown,
+            } => {
+                let tries = if *attempts == 1 {
+                    "attempt"
+                } else {
+                    "attempts"
+                };
+                let m = last.to_string();
+                let m = m.trim_end_matches('.');
+                write!(
+                    f,
+                    "{m}. Gave up after {attempts} {tries} in {}",
+                    shown(*elapsed)
+                )?;
+                match (writes, outcome_unknown) {
+                    (true, true) => {
+                        f.write_str("; the outcome is unknown: it may or may not have taken effect")
+                    }
+                    (true, false) => f.write_str("; nothing was changed"),
+                    (false, _) => Ok(()),
+                }
+            }
         }
     }
 }
@@ -147,7 +235,7 @@ fn secs(d: Duration) -> u64 {
 
 impl Api {
     /// A client for Baton at `url` (http or https), or a usage failure saying what is wrong.
-    pub fn new(url: &str, token: Secret) -> Result<Self, Failure> {
+    pub fn new(url: &str, token: Secret, patience: Patience) -> Result<Self, Failure> {
         let base = Url::parse(url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
@@ -161,7 +249,24 @@ impl Api {
             .user_agent(concat!("baton-ci/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Failure::usage(format!("cannot set up HTTPS: {}", root_cause(&e))))?;
-        Ok(Self { http, base, token })
+        Ok(Self {
+            http,
+            base,
+            token,
+            patience,
+        })
+    }
+
+    /// The same client sending each request once: for callers that run their own retry loop.
+    pub fn once(&self) -> Self {
+        let mut api = self.clone();
+        api.patience.retry_for = Duration::ZERO;
+        api
+    }
+
+    /// How long one operation's retries may go on (on top of any wait).
+    pub fn retry_for(&self) -> Duration {
+        self.patience.retry_for
     }
 
     /// Baton's address as it may be shown: without user or password.
@@ -186,11 +291,21 @@ impl Api {
         u
     }
 
-    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        self.http
+    /// A request with the API token and, for a state change, its operation's idempotency key.
+    fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+        key: Option<&IdempotencyKey>,
+    ) -> RequestBuilder {
+        let req = self
+            .http
             .request(method, self.endpoint(segments))
-            .bearer_auth(self.token.expose())
-            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(self.token.expose());
+        match key {
+            Some(key) => req.header("Idempotency-Key", key.as_str()),
+            None => req,
+        }
     }
 
     /// Sends a request and returns the body of a 2xx answer.
@@ -236,7 +351,7 @@ impl Api {
     ) -> Result<T, ApiError> {
         let body = self.send(req, timeout).await?;
         serde_json::from_str(&body).map_err(|e| {
-            ApiError::Unreachable(format!(
+            ApiError::Malformed(format!(
                 "{} did not answer like Baton's API v1 ({e}); check --url",
                 self.shown()
             ))
@@ -245,76 +360,118 @@ impl Api {
 
     fn unreachable(&self, e: &reqwest::Error, timeout: Duration) -> ApiError {
         let at = self.shown();
-        ApiError::Unreachable(if e.is_timeout() {
+        // A failed connect never carried the request; anything later may have reached Baton.
+        let sent = !e.is_connect();
+        let message = if e.is_timeout() && sent {
             format!(
                 "Baton at {at} did not answer within {}",
                 humantime::format_duration(timeout)
             )
         } else {
             format!("could not reach Baton at {at}: {}", root_cause(e))
-        })
+        };
+        ApiError::Unreachable { message, sent }
     }
 
-    /// `POST /api/v1/locks/{env}`, waiting up to the request's `wait`.
-    pub async fn lock(&self, req: &LockRequest) -> Result<Grant, ApiError> {
+    /// Runs one operation under this client's patience: `call` builds and sends one attempt.
+    async fn operation<T, F, Fut>(&self, op: Op<'_>, wait: Duration, call: F) -> Result<T, ApiError>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let schedule = Schedule::new(Instant::now(), &self.patience, wait);
+        let own = wait + self.patience.request_timeout;
+        with_retries(op, schedule, own, call).await
+    }
+
+    /// `POST /api/v1/locks/{env}`, waiting up to the request's `wait`; retried with `key`.
+    pub async fn lock(&self, req: &LockRequest, key: &IdempotencyKey) -> Result<Grant, ApiError> {
         let body = LockBody {
             holder: &req.holder,
             ttl: req.ttl.map(|t| secs(t.duration())),
             reason: req.reason.as_deref(),
             wait: req.wait.map(secs),
         };
-        let timeout = req.wait.unwrap_or_default() + LOCK_GRACE;
-        let http = self
-            .request(Method::POST, &["locks", req.env.as_str()])
-            .json(&body);
-        self.send_json(http, timeout).await
+        let what = format!("take the lock on {}", req.env);
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, req.wait.unwrap_or_default(), |limit| {
+            let http = self
+                .request(Method::POST, &["locks", req.env.as_str()], Some(key))
+                .json(&body);
+            self.send_json(http, limit)
+        })
+        .await
     }
 
-    /// `DELETE /api/v1/locks/{env}` with the lock token.
-    pub async fn unlock(&self, env: &EnvName, token: &Secret) -> Result<Released, ApiError> {
-        self.unlock_within(env, token, REQUEST_TIMEOUT).await
-    }
-
-    /// `unlock` with its own time limit, for releases racing a deadline.
-    pub async fn unlock_within(
+    /// `DELETE /api/v1/locks/{env}` with the lock token; retried with `key`.
+    pub async fn unlock(
         &self,
         env: &EnvName,
         token: &Secret,
-        timeout: Duration,
+        key: &IdempotencyKey,
     ) -> Result<Released, ApiError> {
         let body = TokenBody {
             token: token.expose(),
             ttl: None,
         };
-        let http = self
-            .request(Method::DELETE, &["locks", env.as_str()])
-            .json(&body);
-        self.send_json(http, timeout).await
+        let what = format!("release the lock on {env}");
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = self
+                .request(Method::DELETE, &["locks", env.as_str()], Some(key))
+                .json(&body);
+            self.send_json(http, limit)
+        })
+        .await
     }
 
-    /// `POST /api/v1/locks/{env}/extend`.
+    /// `POST /api/v1/locks/{env}/extend`; retried with `key`.
     pub async fn extend(
         &self,
         env: &EnvName,
         token: &Secret,
         ttl: Ttl,
+        key: &IdempotencyKey,
     ) -> Result<Extended, ApiError> {
         let body = TokenBody {
             token: token.expose(),
             ttl: Some(secs(ttl.duration())),
         };
-        let http = self
-            .request(Method::POST, &["locks", env.as_str(), "extend"])
-            .json(&body);
-        self.send_json(http, REQUEST_TIMEOUT).await
+        let what = format!("extend the lock on {env}");
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = self
+                .request(Method::POST, &["locks", env.as_str(), "extend"], Some(key))
+                .json(&body);
+            self.send_json(http, limit)
+        })
+        .await
     }
 
     /// `GET /api/v1/gate/{env}?holder=H`: Ok when the deploy may go ahead.
     pub async fn gate(&self, env: &EnvName, holder: &str) -> Result<(), ApiError> {
-        let http = self
-            .request(Method::GET, &["gate", env.as_str()])
-            .query(&[("holder", holder)]);
-        let answer: Value = self.send_json(http, REQUEST_TIMEOUT).await?;
+        let what = format!("ask whether {env} is open");
+        let op = Op {
+            what: &what,
+            writes: false,
+        };
+        let answer: Value = self
+            .operation(op, Duration::ZERO, |limit| {
+                let http = self
+                    .request(Method::GET, &["gate", env.as_str()], None)
+                    .query(&[("holder", holder)]);
+                self.send_json(http, limit)
+            })
+            .await?;
         match answer.get("allowed").and_then(Value::as_bool) {
             Some(true) => Ok(()),
             _ => Err(ApiError::Refused {
@@ -327,11 +484,18 @@ impl Api {
 
     /// `GET /api/v1/envs` or `GET /api/v1/envs/{env}`, the body as it came.
     pub async fn envs(&self, env: Option<&EnvName>) -> Result<String, ApiError> {
-        let http = match env {
-            Some(env) => self.request(Method::GET, &["envs", env.as_str()]),
-            None => self.request(Method::GET, &["envs"]),
+        let op = Op {
+            what: "read Baton's status",
+            writes: false,
         };
-        self.send(http, REQUEST_TIMEOUT).await
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = match env {
+                Some(env) => self.request(Method::GET, &["envs", env.as_str()], None),
+                None => self.request(Method::GET, &["envs"], None),
+            };
+            self.send(http, limit)
+        })
+        .await
     }
 }
 
@@ -380,8 +544,16 @@ mod tests {
             ("wrong --url path", refused(404, None), 2),
             (
                 "connection refused",
-                ApiError::Unreachable(String::new()),
+                ApiError::Unreachable {
+                    message: String::new(),
+                    sent: false,
+                },
                 6,
+            ),
+            (
+                "a key reused for another request",
+                refused(409, Some("idempotency_key_reused")),
+                2,
             ),
         ];
         for (what, err, code) in cases {
@@ -390,8 +562,96 @@ mod tests {
     }
 
     #[test]
+    fn only_lost_answers_and_503s_are_retried_and_only_some_leave_the_outcome_unknown() {
+        let lost = ApiError::Unreachable {
+            message: String::new(),
+            sent: true,
+        };
+        let never_connected = ApiError::Unreachable {
+            message: String::new(),
+            sent: false,
+        };
+        let retried = |unknown| {
+            Some(Transient {
+                outcome_unknown: unknown,
+                max_attempts: None,
+            })
+        };
+        let cases = [
+            ("answer lost or timed out", lost, retried(true)),
+            ("connection never made", never_connected, retried(false)),
+            (
+                "store unreachable",
+                refused(503, Some("store_unavailable")),
+                retried(false),
+            ),
+            (
+                "instance shutting down",
+                refused(503, Some("shutting_down")),
+                retried(false),
+            ),
+            (
+                "store did not answer in time",
+                refused(503, Some("outcome_unknown")),
+                retried(true),
+            ),
+            ("a proxy's bare 503", refused(503, None), retried(true)),
+            ("a proxy's 502", refused(502, None), retried(true)),
+            ("a proxy's 504", refused(504, None), retried(true)),
+            (
+                "store full: a few tries only",
+                refused(503, Some("store_full")),
+                Some(Transient {
+                    outcome_unknown: false,
+                    max_attempts: Some(STORE_FULL_ATTEMPTS),
+                }),
+            ),
+            ("a fault inside Baton", refused(500, Some("internal")), None),
+            ("locked", refused(423, Some("locked")), None),
+            ("rate limited is still 4xx", refused(429, None), None),
+            ("not ours", refused(409, Some("not_holder")), None),
+            ("wrong --url", ApiError::Malformed(String::new()), None),
+        ];
+        for (what, err, expected) in cases {
+            assert_eq!(err.transient(), expected, "{what}");
+        }
+    }
+
+    #[test]
+    fn giving_up_says_whether_anything_may_have_changed() {
+        let gave_up = |writes, unknown| ApiError::GaveUp {
+            last: Box::new(refused(503, Some("store_unavailable"))),
+            attempts: 4,
+            elapsed: Duration::from_millis(2345),
+            writes,
+            outcome_unknown: unknown,
+        };
+        let unknown = gave_up(true, true);
+        assert_eq!(unknown.exit_code(), 6);
+        assert!(unknown.outcome_unknown());
+        assert!(
+            unknown.to_string().ends_with(
+                "Gave up after 4 attempts in 2s 300ms; the outcome is unknown: it may or may not have taken effect"
+            ),
+            "{unknown}"
+        );
+        let unchanged = gave_up(true, false);
+        assert!(!unchanged.outcome_unknown());
+        assert!(unchanged.to_string().ends_with("; nothing was changed"));
+        assert!(gave_up(false, false).to_string().ends_with("in 2s 300ms"));
+    }
+
+    #[test]
     fn endpoints_keep_a_path_prefix_and_escape_nothing_unexpected() {
-        let api = Api::new("https://u:p@ci.example.com/baton/", Secret("t".into())).unwrap();
+        let api = Api::new(
+            "https://u:p@ci.example.com/baton/",
+            Secret("t".into()),
+            Patience {
+                retry_for: Duration::ZERO,
+                request_timeout: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
         assert_eq!(
             api.endpoint(&["locks", "prod", "extend"]).as_str(),
             "https://u:p@ci.example.com/baton/api/v1/locks/prod/extend"

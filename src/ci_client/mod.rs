@@ -2,7 +2,8 @@
 //! HTTP API (docs/ci-api.md). Every outcome ends in one of the documented exit codes, so a
 //! pipeline can branch on them without parsing text.
 //!
-//! - [`api`]: the HTTP calls, and how each answer or failure maps to an exit code.
+//! - [`api`]: the HTTP calls, each one operation retried under `--retry-for`.
+//! - [`error`]: how each answer or failure maps to an exit code, and which are retried.
 //! - [`retry`]: idempotency keys, backoff and the deadline of one operation's retries.
 //! - [`run`]: `baton ci run`, which holds a lock for as long as a command runs.
 //! - [`status`]: the `baton ci status` table.
@@ -11,6 +12,7 @@
 //! The API token is a secret: it is never printed, logged, or put into an error message.
 
 mod api;
+mod error;
 mod retry;
 mod run;
 mod status;
@@ -24,7 +26,8 @@ use std::time::Duration;
 use baton_commands::domain::{EnvName, Ttl};
 use clap::{Args, Subcommand};
 
-pub use api::{Api, ApiError};
+pub use api::Api;
+pub use error::ApiError;
 pub use retry::{IdempotencyKey, Patience};
 
 /// `baton ci …`: exit codes 0 ok · 2 usage or config · 3 locked by someone else · 4 frozen ·

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rand::RngCore;
 use tokio::time::Instant;
 
-use super::api::ApiError;
+use super::error::ApiError;
 
 /// The first pause between attempts (before jitter); each later pause doubles, up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(250);

@@ -7,6 +7,7 @@
 
 mod fake_baton;
 mod real_server;
+mod retries;
 
 use std::fmt;
 use std::process::Stdio;
@@ -16,12 +17,12 @@ use axum::http::Method;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use fake_baton::{FakeBaton, API_TOKEN};
+use fake_baton::{FakeBaton, Fault, API_TOKEN};
 
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
 
 /// `baton ci ARGS` pointed at `url` with API token `token` (empty: unset), with none of this
-/// machine's `BATON_*` variables.
+/// machine's `BATON_*` variables, and 2 s of retries unless ARGS say otherwise (`--retry-for`).
 fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BATON);
     cmd.arg("ci").args(args);
@@ -36,6 +37,7 @@ fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process::Command {
     if !token.is_empty() {
         cmd.env("BATON_TOKEN", token);
     }
+    cmd.env("BATON_RETRY_FOR", "2s");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -403,7 +405,12 @@ async fn run_extends_the_lock_every_third_of_its_ttl_while_the_command_runs() {
 #[tokio::test]
 async fn a_failing_extension_is_retried_and_never_stops_the_command() {
     let fake = FakeBaton::start().await;
-    fake.fail_extends(true);
+    fake.fault(
+        Method::POST,
+        "/extend",
+        Fault::Unavailable("store_unavailable"),
+        u32::MAX,
+    );
     let out = finish(baton_ci(
         &fake.url,
         API_TOKEN,

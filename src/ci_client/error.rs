@@ -30,6 +30,8 @@ pub enum ApiError {
     Malformed(String),
     /// Retries ran out (or a full store stopped them); `last` is the final attempt's failure.
     GaveUp {
+        /// What the operation was, like "take the lock on prod".
+        what: String,
         /// The last attempt's failure.
         last: Box<ApiError>,
         /// How many requests were sent.
@@ -125,6 +127,7 @@ impl fmt::Display for ApiError {
             | Self::Refused { message: m, .. }
             | Self::Malformed(m) => f.write_str(m),
             Self::GaveUp {
+                what,
                 last,
                 attempts,
                 elapsed,
@@ -140,7 +143,7 @@ impl fmt::Display for ApiError {
                 let m = m.trim_end_matches('.');
                 write!(
                     f,
-                    "{m}. Gave up after {attempts} {tries} in {}",
+                    "could not {what}: {m}. Gave up after {attempts} {tries} in {}",
                     shown(*elapsed)
                 )?;
                 match (writes, outcome_unknown) {
@@ -266,6 +269,7 @@ mod tests {
     #[test]
     fn giving_up_says_whether_anything_may_have_changed() {
         let gave_up = |writes, unknown| ApiError::GaveUp {
+            what: "take the lock on prod".into(),
             last: Box::new(refused(503, Some("store_unavailable"))),
             attempts: 4,
             elapsed: Duration::from_millis(2345),
@@ -275,6 +279,12 @@ mod tests {
         let unknown = gave_up(true, true);
         assert_eq!(unknown.exit_code(), 6);
         assert!(unknown.outcome_unknown());
+        assert!(
+            unknown
+                .to_string()
+                .starts_with("could not take the lock on prod: "),
+            "{unknown}"
+        );
         assert!(
             unknown.to_string().ends_with(
                 "Gave up after 4 attempts in 2s 300ms; the outcome is unknown: it may or may not have taken effect"

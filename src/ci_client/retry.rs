@@ -156,6 +156,7 @@ where
         };
         let Some(next) = next else {
             return Err(ApiError::GaveUp {
+                what: op.what.to_string(),
                 last: Box::new(err),
                 attempts,
                 elapsed: start.elapsed(),

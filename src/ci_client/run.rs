@@ -191,7 +191,7 @@ async fn release(api: &Api, env: &EnvName, token: &Secret, expires_at: &str) {
             eprintln!("baton: did not release the lock on {env}: {e}");
         }
         Err(e) => {
-            eprintln!("baton: could not release the lock on {env}: {e}");
+            eprintln!("baton: {e}");
             eprintln!(
                 "baton: the lock on {env} may still be held until its TTL runs out, at {expires_at}"
             );

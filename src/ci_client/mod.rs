@@ -9,6 +9,9 @@
 //! - [`status`]: the `baton ci status` table.
 //! - [`token`]: `baton ci token`, a new API token and its config snippet.
 //!
+//! Every state change carries an `Idempotency-Key`, the same on each of its retries, so a retry
+//! after a lost answer gets the original outcome rather than a conflict with itself.
+//!
 //! The API token is a secret: it is never printed, logged, or put into an error message.
 
 mod api;
@@ -31,7 +34,8 @@ pub use error::ApiError;
 pub use retry::{IdempotencyKey, Patience};
 
 /// `baton ci …`: exit codes 0 ok · 2 usage or config · 3 locked by someone else · 4 frozen ·
-/// 5 unauthorized or forbidden · 6 Baton unreachable or its store unavailable.
+/// 5 unauthorized or forbidden · 6 Baton unreachable or its store unavailable, after retrying for
+/// `--retry-for`, with the outcome said to be known or unknown.
 #[derive(Subcommand, Debug)]
 pub enum CiCmd {
     /// Take an env's lock; prints the lock token alone on stdout (`TOKEN=$(baton ci lock …)`).

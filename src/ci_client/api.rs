@@ -1,24 +1,22 @@
-//! The HTTP calls of docs/ci-api.md, and the mapping of every answer to an exit code.
+//! The HTTP calls of docs/ci-api.md, each one operation retried under the client's patience.
 //!
 //! Errors name Baton's address (without any password in it) and never the token: reqwest's own
 //! error text is not shown, only the cause at the bottom of its chain.
 
-use std::fmt;
 use std::time::Duration;
 
 use baton_commands::domain::{EnvName, Ttl};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use tokio::time::Instant;
 
+use super::error::ApiError;
+use super::retry::{with_retries, IdempotencyKey, Op, Patience, Schedule};
 use super::{Failure, LockRequest, Secret};
 
 /// How long a TCP (and TLS) connection to Baton may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long any call but a waiting lock may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
-/// What a waiting lock request gets on top of its wait.
-const LOCK_GRACE: Duration = Duration::from_secs(30);
 
 /// A client of one Baton instance with one API token.
 #[derive(Clone)]
@@ -26,68 +24,7 @@ pub struct Api {
     http: reqwest::Client,
     base: Url,
     token: Secret,
-}
-
-/// Why a call did not succeed.
-#[derive(Debug, Clone)]
-pub enum ApiError {
-    /// No HTTP answer: refused, timed out, TLS failure, connection dropped.
-    Unreachable(String),
-    /// Baton answered with an error status; `code` is the body's `error` if it had one.
-    Refused {
-        /// The HTTP status.
-        status: StatusCode,
-        /// The `error` field (`locked`, `frozen`, `not_holder`, …).
-        code: Option<String>,
-        /// The sentence to show.
-        message: String,
-    },
-}
-
-impl ApiError {
-    /// The exit code of docs/ci-api.md for this failure.
-    pub fn exit_code(&self) -> u8 {
-        let (status, code) = match self {
-            Self::Unreachable(_) => return 6,
-            Self::Refused { status, code, .. } => (*status, code.as_deref()),
-        };
-        match (status.as_u16(), code) {
-            (_, Some("frozen")) => 4,
-            (_, Some("locked" | "not_holder" | "not_locked" | "stale_fence")) => 3,
-            (_, Some("store_unavailable")) => 6,
-            (401 | 403, _) => 5,
-            (409 | 423, _) => 3,
-            (500..=599, _) => 6,
-            // 400, 404 unknown_env, 413, and anything a wrong --url might produce.
-            _ => 2,
-        }
-    }
-
-    /// The body's `error` code, if Baton sent one.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Self::Refused { code, .. } => code.as_deref(),
-            Self::Unreachable(_) => None,
-        }
-    }
-
-    /// Worth trying again: Baton or its store may be back in a moment.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Unreachable(_) => true,
-            Self::Refused { status, .. } => {
-                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
-            }
-        }
-    }
-}
-
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unreachable(m) | Self::Refused { message: m, .. } => f.write_str(m),
-        }
-    }
+    patience: Patience,
 }
 
 /// A granted lock.
@@ -147,7 +84,7 @@ fn secs(d: Duration) -> u64 {
 
 impl Api {
     /// A client for Baton at `url` (http or https), or a usage failure saying what is wrong.
-    pub fn new(url: &str, token: Secret) -> Result<Self, Failure> {
+    pub fn new(url: &str, token: Secret, patience: Patience) -> Result<Self, Failure> {
         let base = Url::parse(url)
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
@@ -161,7 +98,24 @@ impl Api {
             .user_agent(concat!("baton-ci/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Failure::usage(format!("cannot set up HTTPS: {}", root_cause(&e))))?;
-        Ok(Self { http, base, token })
+        Ok(Self {
+            http,
+            base,
+            token,
+            patience,
+        })
+    }
+
+    /// The same client sending each request once: for callers that run their own retry loop.
+    pub fn once(&self) -> Self {
+        let mut api = self.clone();
+        api.patience.retry_for = Duration::ZERO;
+        api
+    }
+
+    /// How long one operation's retries may go on (on top of any wait).
+    pub fn retry_for(&self) -> Duration {
+        self.patience.retry_for
     }
 
     /// Baton's address as it may be shown: without user or password.
@@ -186,11 +140,21 @@ impl Api {
         u
     }
 
-    fn request(&self, method: Method, segments: &[&str]) -> RequestBuilder {
-        self.http
+    /// A request with the API token and, for a state change, its operation's idempotency key.
+    fn request(
+        &self,
+        method: Method,
+        segments: &[&str],
+        key: Option<&IdempotencyKey>,
+    ) -> RequestBuilder {
+        let req = self
+            .http
             .request(method, self.endpoint(segments))
-            .bearer_auth(self.token.expose())
-            .timeout(REQUEST_TIMEOUT)
+            .bearer_auth(self.token.expose());
+        match key {
+            Some(key) => req.header("Idempotency-Key", key.as_str()),
+            None => req,
+        }
     }
 
     /// Sends a request and returns the body of a 2xx answer.
@@ -236,7 +200,7 @@ impl Api {
     ) -> Result<T, ApiError> {
         let body = self.send(req, timeout).await?;
         serde_json::from_str(&body).map_err(|e| {
-            ApiError::Unreachable(format!(
+            ApiError::Malformed(format!(
                 "{} did not answer like Baton's API v1 ({e}); check --url",
                 self.shown()
             ))
@@ -245,76 +209,118 @@ impl Api {
 
     fn unreachable(&self, e: &reqwest::Error, timeout: Duration) -> ApiError {
         let at = self.shown();
-        ApiError::Unreachable(if e.is_timeout() {
+        // A failed connect never carried the request; anything later may have reached Baton.
+        let sent = !e.is_connect();
+        let message = if e.is_timeout() && sent {
             format!(
                 "Baton at {at} did not answer within {}",
                 humantime::format_duration(timeout)
             )
         } else {
             format!("could not reach Baton at {at}: {}", root_cause(e))
-        })
+        };
+        ApiError::Unreachable { message, sent }
     }
 
-    /// `POST /api/v1/locks/{env}`, waiting up to the request's `wait`.
-    pub async fn lock(&self, req: &LockRequest) -> Result<Grant, ApiError> {
+    /// Runs one operation under this client's patience: `call` builds and sends one attempt.
+    async fn operation<T, F, Fut>(&self, op: Op<'_>, wait: Duration, call: F) -> Result<T, ApiError>
+    where
+        F: FnMut(Duration) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let schedule = Schedule::new(Instant::now(), &self.patience, wait);
+        let own = wait + self.patience.request_timeout;
+        with_retries(op, schedule, own, call).await
+    }
+
+    /// `POST /api/v1/locks/{env}`, waiting up to the request's `wait`; retried with `key`.
+    pub async fn lock(&self, req: &LockRequest, key: &IdempotencyKey) -> Result<Grant, ApiError> {
         let body = LockBody {
             holder: &req.holder,
             ttl: req.ttl.map(|t| secs(t.duration())),
             reason: req.reason.as_deref(),
             wait: req.wait.map(secs),
         };
-        let timeout = req.wait.unwrap_or_default() + LOCK_GRACE;
-        let http = self
-            .request(Method::POST, &["locks", req.env.as_str()])
-            .json(&body);
-        self.send_json(http, timeout).await
+        let what = format!("take the lock on {}", req.env);
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, req.wait.unwrap_or_default(), |limit| {
+            let http = self
+                .request(Method::POST, &["locks", req.env.as_str()], Some(key))
+                .json(&body);
+            self.send_json(http, limit)
+        })
+        .await
     }
 
-    /// `DELETE /api/v1/locks/{env}` with the lock token.
-    pub async fn unlock(&self, env: &EnvName, token: &Secret) -> Result<Released, ApiError> {
-        self.unlock_within(env, token, REQUEST_TIMEOUT).await
-    }
-
-    /// `unlock` with its own time limit, for releases racing a deadline.
-    pub async fn unlock_within(
+    /// `DELETE /api/v1/locks/{env}` with the lock token; retried with `key`.
+    pub async fn unlock(
         &self,
         env: &EnvName,
         token: &Secret,
-        timeout: Duration,
+        key: &IdempotencyKey,
     ) -> Result<Released, ApiError> {
         let body = TokenBody {
             token: token.expose(),
             ttl: None,
         };
-        let http = self
-            .request(Method::DELETE, &["locks", env.as_str()])
-            .json(&body);
-        self.send_json(http, timeout).await
+        let what = format!("release the lock on {env}");
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = self
+                .request(Method::DELETE, &["locks", env.as_str()], Some(key))
+                .json(&body);
+            self.send_json(http, limit)
+        })
+        .await
     }
 
-    /// `POST /api/v1/locks/{env}/extend`.
+    /// `POST /api/v1/locks/{env}/extend`; retried with `key`.
     pub async fn extend(
         &self,
         env: &EnvName,
         token: &Secret,
         ttl: Ttl,
+        key: &IdempotencyKey,
     ) -> Result<Extended, ApiError> {
         let body = TokenBody {
             token: token.expose(),
             ttl: Some(secs(ttl.duration())),
         };
-        let http = self
-            .request(Method::POST, &["locks", env.as_str(), "extend"])
-            .json(&body);
-        self.send_json(http, REQUEST_TIMEOUT).await
+        let what = format!("extend the lock on {env}");
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = self
+                .request(Method::POST, &["locks", env.as_str(), "extend"], Some(key))
+                .json(&body);
+            self.send_json(http, limit)
+        })
+        .await
     }
 
     /// `GET /api/v1/gate/{env}?holder=H`: Ok when the deploy may go ahead.
     pub async fn gate(&self, env: &EnvName, holder: &str) -> Result<(), ApiError> {
-        let http = self
-            .request(Method::GET, &["gate", env.as_str()])
-            .query(&[("holder", holder)]);
-        let answer: Value = self.send_json(http, REQUEST_TIMEOUT).await?;
+        let what = format!("ask whether {env} is open");
+        let op = Op {
+            what: &what,
+            writes: false,
+        };
+        let answer: Value = self
+            .operation(op, Duration::ZERO, |limit| {
+                let http = self
+                    .request(Method::GET, &["gate", env.as_str()], None)
+                    .query(&[("holder", holder)]);
+                self.send_json(http, limit)
+            })
+            .await?;
         match answer.get("allowed").and_then(Value::as_bool) {
             Some(true) => Ok(()),
             _ => Err(ApiError::Refused {
@@ -327,11 +333,18 @@ impl Api {
 
     /// `GET /api/v1/envs` or `GET /api/v1/envs/{env}`, the body as it came.
     pub async fn envs(&self, env: Option<&EnvName>) -> Result<String, ApiError> {
-        let http = match env {
-            Some(env) => self.request(Method::GET, &["envs", env.as_str()]),
-            None => self.request(Method::GET, &["envs"]),
+        let op = Op {
+            what: "read Baton's status",
+            writes: false,
         };
-        self.send(http, REQUEST_TIMEOUT).await
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = match env {
+                Some(env) => self.request(Method::GET, &["envs", env.as_str()], None),
+                None => self.request(Method::GET, &["envs"], None),
+            };
+            self.send(http, limit)
+        })
+        .await
     }
 }
 
@@ -349,49 +362,17 @@ fn root_cause(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
-    fn refused(status: u16, code: Option<&str>) -> ApiError {
-        ApiError::Refused {
-            status: StatusCode::from_u16(status).unwrap(),
-            code: code.map(str::to_string),
-            message: String::new(),
-        }
-    }
-
-    #[test]
-    fn each_answer_maps_to_the_documented_exit_code() {
-        let cases = [
-            (
-                "granted elsewhere, after any wait",
-                refused(423, Some("locked")),
-                3,
-            ),
-            ("frozen env", refused(403, Some("frozen")), 4),
-            (
-                "token not scoped to the env",
-                refused(403, Some("forbidden")),
-                5,
-            ),
-            ("unknown token", refused(401, Some("unauthorized")), 5),
-            ("bad duration", refused(400, Some("bad_request")), 2),
-            ("unknown env", refused(404, Some("unknown_env")), 2),
-            ("someone else's lock", refused(409, Some("not_holder")), 3),
-            ("redis down", refused(503, Some("store_unavailable")), 6),
-            ("proxy in front of a dead Baton", refused(502, None), 6),
-            ("wrong --url path", refused(404, None), 2),
-            (
-                "connection refused",
-                ApiError::Unreachable(String::new()),
-                6,
-            ),
-        ];
-        for (what, err, code) in cases {
-            assert_eq!(err.exit_code(), code, "{what}");
-        }
-    }
-
     #[test]
     fn endpoints_keep_a_path_prefix_and_escape_nothing_unexpected() {
-        let api = Api::new("https://u:p@ci.example.com/baton/", Secret("t".into())).unwrap();
+        let api = Api::new(
+            "https://u:p@ci.example.com/baton/",
+            Secret("t".into()),
+            Patience {
+                retry_for: Duration::ZERO,
+                request_timeout: Duration::from_secs(1),
+            },
+        )
+        .unwrap();
         assert_eq!(
             api.endpoint(&["locks", "prod", "extend"]).as_str(),
             "https://u:p@ci.example.com/baton/api/v1/locks/prod/extend"

@@ -2,14 +2,21 @@
 //! HTTP API (docs/ci-api.md). Every outcome ends in one of the documented exit codes, so a
 //! pipeline can branch on them without parsing text.
 //!
-//! - [`api`]: the HTTP calls, and how each answer or failure maps to an exit code.
+//! - [`api`]: the HTTP calls, each one operation retried under `--retry-for`.
+//! - [`error`]: how each answer or failure maps to an exit code, and which are retried.
+//! - [`retry`]: idempotency keys, backoff and the deadline of one operation's retries.
 //! - [`run`]: `baton ci run`, which holds a lock for as long as a command runs.
 //! - [`status`]: the `baton ci status` table.
 //! - [`token`]: `baton ci token`, a new API token and its config snippet.
 //!
+//! Every state change carries an `Idempotency-Key`, the same on each of its retries, so a retry
+//! after a lost answer gets the original outcome rather than a conflict with itself.
+//!
 //! The API token is a secret: it is never printed, logged, or put into an error message.
 
 mod api;
+mod error;
+mod retry;
 mod run;
 mod status;
 mod token;
@@ -22,10 +29,13 @@ use std::time::Duration;
 use baton_commands::domain::{EnvName, Ttl};
 use clap::{Args, Subcommand};
 
-pub use api::{Api, ApiError};
+pub use api::Api;
+pub use error::ApiError;
+pub use retry::{IdempotencyKey, Patience};
 
 /// `baton ci …`: exit codes 0 ok · 2 usage or config · 3 locked by someone else · 4 frozen ·
-/// 5 unauthorized or forbidden · 6 Baton unreachable or its store unavailable.
+/// 5 unauthorized or forbidden · 6 Baton unreachable or its store unavailable, after retrying for
+/// `--retry-for`, with the outcome said to be known or unknown.
 #[derive(Subcommand, Debug)]
 pub enum CiCmd {
     /// Take an env's lock; prints the lock token alone on stdout (`TOKEN=$(baton ci lock …)`).
@@ -34,6 +44,10 @@ pub enum CiCmd {
         conn: Conn,
         #[command(flatten)]
         lock: LockArgs,
+        /// Repeat an earlier `lock` whose outcome was unknown: with the key it printed and the
+        /// same options, Baton answers with that request's original outcome.
+        #[arg(long, value_parser = IdempotencyKey::parse)]
+        idempotency_key: Option<IdempotencyKey>,
     },
     /// Release a lock taken with `baton ci lock`; releasing a lock that is already gone is fine.
     Unlock {
@@ -115,6 +129,14 @@ pub struct Conn {
     /// API token (prefer the BATON_TOKEN variable: a flag shows in the process list).
     #[arg(long, env = "BATON_TOKEN", hide_env_values = true)]
     token: Option<Secret>,
+    /// How long to keep retrying a request Baton did not answer, or answered 503, on top of any
+    /// --wait; 0 sends each request once.
+    #[arg(long, env = "BATON_RETRY_FOR", value_parser = parse_wait, default_value = "60s")]
+    retry_for: Duration,
+    /// How long one request may take before it counts as unanswered (a waiting lock gets its
+    /// wait on top).
+    #[arg(long, env = "BATON_REQUEST_TIMEOUT", value_parser = parse_timeout, default_value = "15s")]
+    request_timeout: Duration,
 }
 
 /// The lock token a `lock` printed, for `unlock` and `extend`.
@@ -210,15 +232,13 @@ pub async fn run(action: CiCmd) -> anyhow::Result<ExitCode> {
 
 async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
     match action {
-        CiCmd::Lock { conn, lock } => {
+        CiCmd::Lock {
+            conn,
+            lock,
+            idempotency_key,
+        } => {
             let api = conn.api("lock")?;
-            let grant = api.lock(&lock.request()).await?;
-            eprintln!(
-                "baton: locked {} for \"{}\" with fence {} until {}",
-                grant.env, grant.holder, grant.fence, grant.expires_at
-            );
-            println!("{}", grant.token);
-            Ok(ExitCode::SUCCESS)
+            lock_once(&api, lock.request(), idempotency_key).await
         }
         CiCmd::Unlock {
             conn,
@@ -226,20 +246,7 @@ async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
             lock_token,
         } => {
             let api = conn.api("unlock")?;
-            match api.unlock(&env, &lock_token.lock_token).await {
-                Ok(released) => {
-                    match released.next {
-                        Some(next) => eprintln!("baton: released {env}; it passed to {next}"),
-                        None => eprintln!("baton: released {env}"),
-                    }
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) if e.code() == Some("not_locked") => {
-                    eprintln!("baton: {env} was not locked, so there was nothing to release");
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => Err(e.into()),
-            }
+            unlock(&api, &env, &lock_token.lock_token).await
         }
         CiCmd::Extend {
             conn,
@@ -248,7 +255,8 @@ async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
             ttl,
         } => {
             let api = conn.api("extend")?;
-            let extended = api.extend(&env, &lock_token.lock_token, ttl).await?;
+            let key = IdempotencyKey::new();
+            let extended = api.extend(&env, &lock_token.lock_token, ttl, &key).await?;
             eprintln!(
                 "baton: extended the lock on {env} (fence {}) until {}",
                 extended.fence, extended.expires_at
@@ -286,6 +294,55 @@ async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
     }
 }
 
+/// `baton ci lock`: the token alone on stdout; an unknown outcome says how to learn it.
+async fn lock_once(
+    api: &Api,
+    req: LockRequest,
+    key: Option<IdempotencyKey>,
+) -> Result<ExitCode, Failure> {
+    let key = key.unwrap_or_default();
+    let grant = match api.lock(&req, &key).await {
+        Ok(grant) => grant,
+        Err(e) if e.outcome_unknown() => {
+            let env = &req.env;
+            return Err(Failure {
+                code: e.exit_code(),
+                message: format!(
+                    "{e}. If {env} was locked, it is held for this request until its TTL runs out: \
+                     `baton ci status --env {env}` shows it, and the same `baton ci lock` again \
+                     with `--idempotency-key {}` answers the original outcome with its token",
+                    key.as_str()
+                ),
+            });
+        }
+        Err(e) => return Err(e.into()),
+    };
+    eprintln!(
+        "baton: locked {} for \"{}\" with fence {} until {}",
+        grant.env, grant.holder, grant.fence, grant.expires_at
+    );
+    println!("{}", grant.token);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `baton ci unlock`: releasing a lock that is already gone is fine.
+async fn unlock(api: &Api, env: &EnvName, lock_token: &Secret) -> Result<ExitCode, Failure> {
+    match api.unlock(env, lock_token, &IdempotencyKey::new()).await {
+        Ok(released) => {
+            match released.next {
+                Some(next) => eprintln!("baton: released {env}; it passed to {next}"),
+                None => eprintln!("baton: released {env}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) if e.code() == Some("not_locked") => {
+            eprintln!("baton: {env} was not locked, so there was nothing to release");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Conn {
     /// The API client, or a usage failure naming what is missing.
     fn api(&self, subcommand: &str) -> Result<Api, Failure> {
@@ -304,7 +361,11 @@ impl Conn {
                 "`baton ci {subcommand}` needs an API token: set BATON_TOKEN (or pass --token); `baton ci token` makes one"
             )));
         };
-        Api::new(url.trim(), token.clone())
+        let patience = Patience {
+            retry_for: self.retry_for,
+            request_timeout: self.request_timeout,
+        };
+        Api::new(url.trim(), token.clone(), patience)
     }
 }
 
@@ -349,6 +410,15 @@ impl LockArgs {
 fn parse_wait(raw: &str) -> Result<Duration, String> {
     humantime::parse_duration(raw)
         .map_err(|_| format!("`{raw}` is not a duration: use a duration like 30s, 10m or 1h"))
+}
+
+/// A request's time limit: a humantime duration of at least a second.
+fn parse_timeout(raw: &str) -> Result<Duration, String> {
+    let d = parse_wait(raw)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("`{raw}` is too short: a request needs at least 1s"));
+    }
+    Ok(d)
 }
 
 /// The label a lock gets when `--holder` is absent: the pipeline run, so people can find it.

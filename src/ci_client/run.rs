@@ -1,6 +1,11 @@
 //! `baton ci run`: take a lock, run a command while holding it, release it however the command
 //! ends, and exit with the command's status.
 //!
+//! Taking and releasing the lock are each one operation with its own idempotency key, retried
+//! within `--retry-for`: a retry whose first attempt did take effect gets the original answer, so
+//! `run` never refuses its own lock and never leaves one behind while Baton can be reached. The
+//! command runs exactly once, and only after the lock is known to be granted.
+//!
 //! The lock is extended every TTL/3 in the background. A failed extension is retried and logged
 //! but never stops the command: the TTL is there to ride out a brief Baton outage. SIGTERM,
 //! SIGINT and SIGHUP are passed on to the command, so a cancelled CI job still ends in a release.
@@ -12,12 +17,10 @@ use std::time::Duration;
 
 use baton_commands::domain::{EnvName, Ttl};
 use tokio::process::{Child, Command};
-use tokio::time::Instant;
+use tokio::sync::watch;
 
-use super::{Api, Failure, LockRequest, Secret};
-
-/// How long to keep trying to release after the command ended, when Baton is unreachable.
-const RELEASE_FOR: Duration = Duration::from_secs(10);
+use super::api::Grant;
+use super::{Api, Failure, IdempotencyKey, LockRequest, Secret};
 
 /// Acquires, runs `command`, releases. Fails (without running anything) only if the lock is not
 /// granted; after that the exit code is the command's.
@@ -25,7 +28,7 @@ pub async fn run(api: Api, req: LockRequest, command: Vec<OsString>) -> Result<E
     let ttl = req
         .ttl
         .expect("`run` always asks for a TTL, so it knows how often to extend");
-    let grant = api.lock(&req).await?;
+    let grant = acquire(&api, &req, ttl).await?;
     let env = req.env;
     let lock_token = Secret::from(grant.token.clone());
     let shown = shown(&command);
@@ -36,6 +39,7 @@ pub async fn run(api: Api, req: LockRequest, command: Vec<OsString>) -> Result<E
 
     // Installed before the child starts, so a signal arriving in between is passed on, not lost.
     let mut signals = Signals::install();
+    let (expiry, expires_at) = watch::channel(grant.expires_at.clone());
     let child = Command::new(&command[0])
         .args(&command[1..])
         .env("BATON_ENV", env.as_str())
@@ -45,11 +49,11 @@ pub async fn run(api: Api, req: LockRequest, command: Vec<OsString>) -> Result<E
     let code = match child {
         Ok(mut child) => {
             let keeper = tokio::spawn(keep_alive(
-                api.clone(),
+                api.once(),
                 env.clone(),
                 lock_token.clone(),
                 ttl,
-                grant.expires_at,
+                expiry,
             ));
             let status = wait_passing_signals(&mut child, &mut signals).await;
             keeper.abort();
@@ -65,8 +69,25 @@ pub async fn run(api: Api, req: LockRequest, command: Vec<OsString>) -> Result<E
             })
         }
     };
-    release(&api, &env, &lock_token, ttl).await;
+    let expires_at = expires_at.borrow().clone();
+    release(&api, &env, &lock_token, &expires_at).await;
     Ok(code)
+}
+
+/// Takes the lock, retrying with one idempotency key so a retry never refuses our own lock.
+async fn acquire(api: &Api, req: &LockRequest, ttl: Ttl) -> Result<Grant, Failure> {
+    let env = &req.env;
+    match api.lock(req, &IdempotencyKey::new()).await {
+        Ok(grant) => Ok(grant),
+        Err(e) if e.outcome_unknown() => Err(Failure {
+            code: e.exit_code(),
+            message: format!(
+                "{e}. The command did not run. If {env} was locked, it stays held for this run \
+                 until its TTL ({ttl}) runs out; `baton ci status --env {env}` shows it"
+            ),
+        }),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Waits for the child, passing on every signal Baton receives meanwhile.
@@ -107,24 +128,27 @@ fn exit_code(status: io::Result<ExitStatus>, shown: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Extends the lock every TTL/3 until aborted; failures are told, retried sooner, never fatal.
-async fn keep_alive(api: Api, env: EnvName, token: Secret, ttl: Ttl, mut expires_at: String) {
+/// Extends the lock every TTL/3 until aborted, publishing each new expiry; failures are told,
+/// retried sooner (with the same idempotency key until one succeeds), never fatal. `api` sends
+/// each request once: this loop is the retry.
+async fn keep_alive(
+    api: Api,
+    env: EnvName,
+    token: Secret,
+    ttl: Ttl,
+    expiry: watch::Sender<String>,
+) {
     let every = ttl.duration() / 3;
     let retry = (every / 4).clamp(Duration::from_millis(250), Duration::from_secs(15));
     let mut next = every;
+    let mut key = IdempotencyKey::new();
     loop {
         tokio::time::sleep(next).await;
-        match api.extend(&env, &token, ttl).await {
+        match api.extend(&env, &token, ttl, &key).await {
             Ok(extended) => {
-                expires_at = extended.expires_at;
+                expiry.send_replace(extended.expires_at);
                 next = every;
-            }
-            Err(e) if e.is_transient() => {
-                eprintln!(
-                    "baton: could not extend the lock on {env} ({e}); trying again in {}; it holds until {expires_at}",
-                    humantime::format_duration(retry)
-                );
-                next = retry;
+                key = IdempotencyKey::new();
             }
             Err(e) if matches!(e.code(), Some("not_locked" | "not_holder")) => {
                 eprintln!(
@@ -132,47 +156,45 @@ async fn keep_alive(api: Api, env: EnvName, token: Secret, ttl: Ttl, mut expires
                 );
                 return;
             }
-            Err(e) => {
+            Err(e) if e.is_refusal() => {
                 eprintln!(
-                    "baton: the lock on {env} cannot be extended ({e}); it ends at {expires_at}, the command keeps running"
+                    "baton: the lock on {env} cannot be extended ({e}); it ends at {}, the command keeps running",
+                    *expiry.borrow()
                 );
                 return;
+            }
+            Err(e) => {
+                eprintln!(
+                    "baton: could not extend the lock on {env} ({e}); trying again in {}; it holds until {}",
+                    humantime::format_duration(retry),
+                    *expiry.borrow()
+                );
+                next = retry;
             }
         }
     }
 }
 
-/// Releases the lock, retrying for about ten seconds while Baton is unreachable. Never fails: a
-/// lock that cannot be released still expires with its TTL.
-async fn release(api: &Api, env: &EnvName, token: &Secret, ttl: Ttl) {
-    let deadline = Instant::now() + RELEASE_FOR;
-    let mut pause = Duration::from_millis(500);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let limit = left.clamp(Duration::from_secs(1), Duration::from_secs(5));
-        match api.unlock_within(env, token, limit).await {
-            Ok(released) => {
-                match released.next {
-                    Some(next) => eprintln!("baton: released {env}; it passed to {next}"),
-                    None => eprintln!("baton: released {env}"),
-                }
-                return;
-            }
-            Err(e) if e.code() == Some("not_locked") => {
-                eprintln!("baton: {env} was no longer locked, so there was nothing to release");
-                return;
-            }
-            Err(e) if e.is_transient() && Instant::now() + pause < deadline => {
-                eprintln!("baton: could not release {env} yet ({e}); trying again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-            Err(e) => {
-                eprintln!(
-                    "baton: could not release the lock on {env} ({e}); it expires by itself within {ttl}"
-                );
-                return;
-            }
+/// Releases the lock, retrying with one idempotency key within `--retry-for`, so a release whose
+/// answer was lost is answered, not refused. Never fails: a lock that cannot be released still
+/// expires with its TTL, and stderr says so.
+async fn release(api: &Api, env: &EnvName, token: &Secret, expires_at: &str) {
+    match api.unlock(env, token, &IdempotencyKey::new()).await {
+        Ok(released) => match released.next {
+            Some(next) => eprintln!("baton: released {env}; it passed to {next}"),
+            None => eprintln!("baton: released {env}"),
+        },
+        Err(e) if e.code() == Some("not_locked") => {
+            eprintln!("baton: {env} was no longer locked, so there was nothing to release");
+        }
+        Err(e) if e.is_refusal() => {
+            eprintln!("baton: did not release the lock on {env}: {e}");
+        }
+        Err(e) => {
+            eprintln!("baton: {e}");
+            eprintln!(
+                "baton: the lock on {env} may still be held until its TTL runs out, at {expires_at}"
+            );
         }
     }
 }

@@ -7,6 +7,7 @@
 
 mod fake_baton;
 mod real_server;
+mod retries;
 
 use std::fmt;
 use std::process::Stdio;
@@ -16,12 +17,12 @@ use axum::http::Method;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
-use fake_baton::{FakeBaton, API_TOKEN};
+use fake_baton::{FakeBaton, Fault, API_TOKEN};
 
 const BATON: &str = env!("CARGO_BIN_EXE_baton");
 
 /// `baton ci ARGS` pointed at `url` with API token `token` (empty: unset), with none of this
-/// machine's `BATON_*` variables.
+/// machine's `BATON_*` variables, and 2 s of retries unless ARGS say otherwise (`--retry-for`).
 fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BATON);
     cmd.arg("ci").args(args);
@@ -36,6 +37,7 @@ fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process::Command {
     if !token.is_empty() {
         cmd.env("BATON_TOKEN", token);
     }
+    cmd.env("BATON_RETRY_FOR", "2s");
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -87,145 +89,57 @@ fn sha256_hex(s: &str) -> String {
         .collect()
 }
 
+/// One row of the exit-code table: where (`fake`, `dead` or no URL), which API token (`good`,
+/// `unknown` or none), and the arguments, split on spaces.
+type ExitCase = (&'static str, &'static str, &'static str, &'static str, i32);
+
+#[rustfmt::skip] // a table reads best one row a line
+const EXIT_CASES: &[ExitCase] = &[
+    ("a granted lock", "fake", "good", "lock --env qa", 0),
+    ("a lock held by someone else", "fake", "good", "lock --env busy", 3),
+    ("a frozen env", "fake", "good", "lock --env frozen", 4),
+    ("an env outside the token's scope", "fake", "good", "lock --env forbidden", 5),
+    ("an unknown API token", "fake", "unknown", "lock --env qa", 5),
+    ("a store outage, after retries", "fake", "good", "lock --env down", 6),
+    ("nothing listening at the URL", "dead", "good", "lock --env qa", 6),
+    ("no URL at all", "", "good", "lock --env qa", 2),
+    ("no API token at all", "fake", "", "lock --env qa", 2),
+    ("a TTL that is not a duration", "fake", "good", "lock --env qa --ttl soon", 2),
+    ("a retry time that is not a duration", "fake", "good", "lock --env qa --retry-for x", 2),
+    ("a malformed idempotency key", "fake", "good", "lock --env qa --idempotency-key a/b", 2),
+    ("a gate on someone else's lock", "fake", "good", "gate --env busy", 3),
+    ("a gate on the holder's own lock", "fake", "good", "gate --env busy --holder someone", 0),
+    ("a gate on a frozen env", "fake", "good", "gate --env frozen", 4),
+    ("a gate on a free env", "fake", "good", "gate --env free", 0),
+    ("unlocking what is not locked", "fake", "good", "unlock --env free --lock-token x", 0),
+    ("unlocking someone else's lock", "fake", "good", "unlock --env busy --lock-token x", 3),
+    ("extending someone else's lock", "fake", "good", "extend --env busy --lock-token x --ttl 5m", 3),
+    ("run on someone else's lock", "fake", "good", "run --env busy -- echo ran", 3),
+    ("run when Baton is unreachable", "dead", "good", "run --env qa -- echo ran", 6),
+];
+
 #[tokio::test]
 async fn each_answer_of_the_api_ends_in_its_documented_exit_code() {
     let fake = FakeBaton::start().await;
-    fake.hold("busy", "someone else");
+    fake.hold("busy", "someone");
     let dead = unreachable_url().await;
-    let ok = fake.url.as_str();
-    let cases: &[(&str, &str, &str, &[&str], i32)] = &[
-        ("a granted lock", ok, API_TOKEN, &["lock", "--env", "qa"], 0),
-        (
-            "a lock held by someone else",
-            ok,
-            API_TOKEN,
-            &["lock", "--env", "busy"],
-            3,
-        ),
-        (
-            "a frozen env",
-            ok,
-            API_TOKEN,
-            &["lock", "--env", "frozen"],
-            4,
-        ),
-        (
-            "an env outside the token's scope",
-            ok,
-            API_TOKEN,
-            &["lock", "--env", "forbidden"],
-            5,
-        ),
-        (
-            "an unknown API token",
-            ok,
-            "baton_not-a-real-token",
-            &["lock", "--env", "qa"],
-            5,
-        ),
-        (
-            "a store outage",
-            ok,
-            API_TOKEN,
-            &["lock", "--env", "down"],
-            6,
-        ),
-        (
-            "nothing listening at the URL",
-            &dead,
-            API_TOKEN,
-            &["lock", "--env", "qa"],
-            6,
-        ),
-        ("no URL at all", "", API_TOKEN, &["lock", "--env", "qa"], 2),
-        ("no API token at all", ok, "", &["lock", "--env", "qa"], 2),
-        (
-            "a TTL that is not a duration",
-            ok,
-            API_TOKEN,
-            &["lock", "--env", "qa", "--ttl", "soon"],
-            2,
-        ),
-        (
-            "a gate on someone else's lock",
-            ok,
-            API_TOKEN,
-            &["gate", "--env", "busy"],
-            3,
-        ),
-        (
-            "a gate on the holder's own lock",
-            ok,
-            API_TOKEN,
-            &["gate", "--env", "busy", "--holder", "someone else"],
-            0,
-        ),
-        (
-            "a gate on a frozen env",
-            ok,
-            API_TOKEN,
-            &["gate", "--env", "frozen"],
-            4,
-        ),
-        (
-            "a gate on a free env",
-            ok,
-            API_TOKEN,
-            &["gate", "--env", "free"],
-            0,
-        ),
-        (
-            "unlocking what is not locked",
-            ok,
-            API_TOKEN,
-            &["unlock", "--env", "free", "--lock-token", "x"],
-            0,
-        ),
-        (
-            "unlocking someone else's lock",
-            ok,
-            API_TOKEN,
-            &["unlock", "--env", "busy", "--lock-token", "x"],
-            3,
-        ),
-        (
-            "extending someone else's lock",
-            ok,
-            API_TOKEN,
-            &[
-                "extend",
-                "--env",
-                "busy",
-                "--lock-token",
-                "x",
-                "--ttl",
-                "5m",
-            ],
-            3,
-        ),
-        (
-            "run on someone else's lock",
-            ok,
-            API_TOKEN,
-            &["run", "--env", "busy", "--", "echo", "ran"],
-            3,
-        ),
-        (
-            "run when Baton is unreachable",
-            &dead,
-            API_TOKEN,
-            &["run", "--env", "qa", "--", "echo", "ran"],
-            6,
-        ),
-    ];
-    for (what, url, token, args, code) in cases {
-        let out = finish(baton_ci(url, token, args)).await;
+    for (what, at, token, args, code) in EXIT_CASES {
+        let url = match *at {
+            "fake" => fake.url.as_str(),
+            "dead" => dead.as_str(),
+            _ => "",
+        };
+        let token = match *token {
+            "good" => API_TOKEN,
+            "unknown" => "baton_not-a-real-token",
+            _ => "",
+        };
+        let args: Vec<&str> = args.split(' ').collect();
+        let out = finish(baton_ci(url, token, &args)).await;
         assert_eq!(out.code, Some(*code), "{what}: {out}");
         if *code != 0 {
-            assert!(
-                out.stdout.is_empty(),
-                "{what}: nothing runs, nothing is printed: {out}"
-            );
+            let quiet = out.stdout.is_empty();
+            assert!(quiet, "{what}: nothing runs, nothing is printed: {out}");
             assert!(!out.stderr.trim().is_empty(), "{what}: says why: {out}");
         }
         if !token.is_empty() {
@@ -234,11 +148,8 @@ async fn each_answer_of_the_api_ends_in_its_documented_exit_code() {
         }
     }
     let refused_runs = fake.calls_to(Method::DELETE, "/locks/busy");
-    assert_eq!(
-        refused_runs.len(),
-        1,
-        "only the explicit unlock of busy was sent"
-    );
+    let only = "only the explicit unlock of busy was sent";
+    assert_eq!(refused_runs.len(), 1, "{only}");
 }
 
 #[tokio::test]
@@ -403,7 +314,12 @@ async fn run_extends_the_lock_every_third_of_its_ttl_while_the_command_runs() {
 #[tokio::test]
 async fn a_failing_extension_is_retried_and_never_stops_the_command() {
     let fake = FakeBaton::start().await;
-    fake.fail_extends(true);
+    fake.fault(
+        Method::POST,
+        "/extend",
+        Fault::Unavailable("store_unavailable"),
+        u32::MAX,
+    );
     let out = finish(baton_ci(
         &fake.url,
         API_TOKEN,

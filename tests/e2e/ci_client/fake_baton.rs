@@ -4,10 +4,15 @@
 //! every call so tests can check what the client sent.
 //!
 //! Env names choose the answer: `frozen` is frozen, `forbidden` is outside the token's scope,
-//! `down` has its store unavailable; every other env is an ordinary lock.
+//! `down` has its store unavailable; every other env is an ordinary lock. State-changing requests
+//! honour `Idempotency-Key` as Baton does, and [`FakeBaton::fault`] injects what a stalled or
+//! restarting store does to them ([`faults`]).
+
+mod faults;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -15,6 +20,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+
+pub use faults::Fault;
+use faults::{Armed, Reply};
 
 /// The only API token the fake accepts.
 pub const API_TOKEN: &str = "baton_fake-api-token";
@@ -27,6 +35,10 @@ pub struct Call {
     pub method: Method,
     pub path: String,
     pub body: Value,
+    /// The `Idempotency-Key` header, as sent.
+    pub key: Option<String>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 #[derive(Clone, Debug)]
@@ -42,7 +54,9 @@ struct Inner {
     fences: HashMap<String, u64>,
     granted: HashMap<String, String>,
     calls: Vec<Call>,
-    extends_fail: bool,
+    faults: Vec<Armed>,
+    /// Idempotency key → (the request it came with, its original reply).
+    replies: HashMap<String, (String, Reply)>,
 }
 
 type Shared = Arc<Mutex<Inner>>;
@@ -100,9 +114,20 @@ impl FakeBaton {
         self.inner.lock().unwrap().locks.remove(env);
     }
 
-    /// Makes every extension answer 503 `store_unavailable` (true) or work again (false).
-    pub fn fail_extends(&self, fail: bool) {
-        self.inner.lock().unwrap().extends_fail = fail;
+    /// Injects `fault` into the next `times` requests with `method` whose path ends with `suffix`
+    /// (after any faults armed earlier for the same requests are used up).
+    pub fn fault(&self, method: Method, suffix: &str, fault: Fault, times: u32) {
+        self.inner.lock().unwrap().faults.push(Armed {
+            method,
+            suffix: suffix.into(),
+            fault,
+            times,
+        });
+    }
+
+    /// Ends every injected fault.
+    pub fn heal(&self) {
+        self.inner.lock().unwrap().faults.clear();
     }
 
     /// Every request received so far, in order.
@@ -136,12 +161,35 @@ fn next_fence(inner: &mut Inner, env: &str) -> u64 {
     *fence
 }
 
-fn error(status: StatusCode, code: &str, message: &str, extra: Value) -> Response {
+fn refused(status: StatusCode, code: &str, message: &str, extra: Value) -> Reply {
     let mut body = json!({"error": code, "message": message});
     if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
         b.extend(extra);
     }
+    (status, body)
+}
+
+fn error(status: StatusCode, code: &str, message: &str, extra: Value) -> Response {
+    let (status, body) = refused(status, code, message, extra);
     (status, Json(body)).into_response()
+}
+
+/// Answers a state-changing request through its idempotency key and any injected fault.
+async fn write(
+    inner: &Shared,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: String,
+    apply: impl FnOnce(&mut Inner, &str) -> Reply,
+) -> Response {
+    let key = match faults::key(headers) {
+        Ok(key) => key,
+        Err(r) => return *r,
+    };
+    let sent = body.clone();
+    let request = (method, uri.path().to_string(), key, body);
+    faults::answer(inner, request, move |g| apply(g, &sent)).await
 }
 
 /// Records the call; answers what every route shares (auth, scope, store outages) or None.
@@ -153,10 +201,15 @@ fn refusal(
     body: &str,
 ) -> Option<Response> {
     let body = serde_json::from_str(body).unwrap_or(Value::Null);
+    let key = headers
+        .get("idempotency-key")
+        .map(|k| k.to_str().unwrap_or("(not text)").to_string());
     inner.lock().unwrap().calls.push(Call {
         method,
         path: uri.path().to_string(),
         body,
+        key,
+        at: Instant::now(),
     });
     let auth = headers
         .get("authorization")
@@ -198,8 +251,8 @@ fn frozen(gate: bool) -> Response {
     error(StatusCode::FORBIDDEN, "frozen", m, extra)
 }
 
-fn locked(env: &str, held: &Held) -> Response {
-    error(
+fn locked(env: &str, held: &Held) -> Reply {
+    refused(
         StatusCode::LOCKED,
         "locked",
         &format!("{env} is locked by {}", held.holder),
@@ -216,53 +269,50 @@ async fn lock(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Some(r) = refusal(&inner, method, &uri, &headers, &body) {
+    if let Some(r) = refusal(&inner, method.clone(), &uri, &headers, &body) {
         return r;
     }
     if env == "frozen" {
         return frozen(false);
     }
-    let req: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    write(&inner, method, &uri, &headers, body, |g, body| {
+        grant(g, &env, body)
+    })
+    .await
+}
+
+fn grant(g: &mut Inner, env: &str, body: &str) -> Reply {
+    let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let holder = req["holder"].as_str().unwrap_or("ci:fake").to_string();
-    let mut g = inner.lock().unwrap();
-    if let Some(held) = g.locks.get(&env) {
-        return locked(&env, held);
+    if let Some(held) = g.locks.get(env) {
+        return locked(env, held);
     }
-    let fence = next_fence(&mut g, &env);
+    let fence = next_fence(g, env);
     let token = format!("lock-{env}-{fence}");
-    g.granted.insert(env.clone(), token.clone());
+    g.granted.insert(env.into(), token.clone());
     g.locks.insert(
-        env.clone(),
+        env.into(),
         Held {
             holder: holder.clone(),
             token: token.clone(),
             fence,
         },
     );
-    Json(json!({"env": env, "holder": holder, "token": token, "fence": fence, "expires_at": EXPIRES_AT}))
-        .into_response()
+    let answer = json!({"env": env, "holder": holder, "token": token, "fence": fence,
+                        "expires_at": EXPIRES_AT});
+    (StatusCode::OK, answer)
 }
 
 /// Checks the lock token of a release or extension: 404 not_locked, 409 not_holder, or the hold.
-fn holding(inner: &Inner, env: &str, body: &str) -> Result<Held, Box<Response>> {
+fn holding(inner: &Inner, env: &str, body: &str) -> Result<Held, Reply> {
     let req: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let Some(held) = inner.locks.get(env) else {
         let m = format!("{env} is not locked");
-        return Err(Box::new(error(
-            StatusCode::NOT_FOUND,
-            "not_locked",
-            &m,
-            json!({}),
-        )));
+        return Err(refused(StatusCode::NOT_FOUND, "not_locked", &m, json!({})));
     };
     if req["token"].as_str() != Some(held.token.as_str()) {
         let m = format!("{env} is held by {}, not by this token", held.holder);
-        return Err(Box::new(error(
-            StatusCode::CONFLICT,
-            "not_holder",
-            &m,
-            json!({}),
-        )));
+        return Err(refused(StatusCode::CONFLICT, "not_holder", &m, json!({})));
     }
     Ok(held.clone())
 }
@@ -275,15 +325,20 @@ async fn unlock(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Some(r) = refusal(&inner, method, &uri, &headers, &body) {
+    if let Some(r) = refusal(&inner, method.clone(), &uri, &headers, &body) {
         return r;
     }
-    let mut g = inner.lock().unwrap();
-    if let Err(r) = holding(&g, &env, &body) {
-        return *r;
-    }
-    g.locks.remove(&env);
-    Json(json!({"env": env, "released": true, "next": null})).into_response()
+    write(&inner, method, &uri, &headers, body, |g, body| {
+        if let Err(r) = holding(g, &env, body) {
+            return r;
+        }
+        g.locks.remove(&env);
+        (
+            StatusCode::OK,
+            json!({"env": env, "released": true, "next": null}),
+        )
+    })
+    .await
 }
 
 async fn extend(
@@ -294,25 +349,24 @@ async fn extend(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Some(r) = refusal(&inner, method, &uri, &headers, &body) {
+    if let Some(r) = refusal(&inner, method.clone(), &uri, &headers, &body) {
         return r;
     }
-    let g = inner.lock().unwrap();
-    if g.extends_fail {
-        let m = "Baton cannot reach its store right now; locks fail closed";
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            m,
-            json!({}),
-        );
-    }
-    match holding(&g, &env, &body) {
-        Ok(held) => {
-            Json(json!({"env": env, "fence": held.fence, "expires_at": EXPIRES_AT})).into_response()
-        }
-        Err(r) => *r,
-    }
+    write(
+        &inner,
+        method,
+        &uri,
+        &headers,
+        body,
+        |g, body| match holding(g, &env, body) {
+            Ok(held) => (
+                StatusCode::OK,
+                json!({"env": env, "fence": held.fence, "expires_at": EXPIRES_AT}),
+            ),
+            Err(r) => r,
+        },
+    )
+    .await
 }
 
 async fn gate(

@@ -23,7 +23,7 @@ const BATON: &str = env!("CARGO_BIN_EXE_baton");
 
 /// `baton ci ARGS` pointed at `url` with API token `token` (empty: unset), with none of this
 /// machine's `BATON_*` variables, and 2 s of retries unless ARGS say otherwise (`--retry-for`).
-fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process::Command {
+pub(crate) fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process::Command {
     let mut cmd = tokio::process::Command::new(BATON);
     cmd.arg("ci").args(args);
     for (key, _) in std::env::vars_os() {
@@ -46,8 +46,8 @@ fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process::Command {
 }
 
 /// How a `baton ci` run ended.
-struct Outcome {
-    code: Option<i32>,
+pub(crate) struct Outcome {
+    pub(crate) code: Option<i32>,
     stdout: String,
     stderr: String,
 }
@@ -62,7 +62,7 @@ impl fmt::Display for Outcome {
     }
 }
 
-async fn finish(mut cmd: tokio::process::Command) -> Outcome {
+pub(crate) async fn finish(mut cmd: tokio::process::Command) -> Outcome {
     let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
         .await
         .expect("baton ci finishes within 60 s")

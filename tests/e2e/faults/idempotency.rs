@@ -111,3 +111,45 @@ async fn a_retried_unlock_gets_its_first_answer_not_a_refusal() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn baton_ci_run_through_a_redis_pause_runs_its_command_once_and_leaves_no_lock() {
+    let redis = RedisProcess::start_with(&["--enable-debug-command", "local"]).unwrap();
+    let mut app = spawn_core_on(redis, |_| {}).await;
+    let url = format!("http://{}", app.start_instance().await);
+    let runs = std::env::temp_dir().join(format!("baton-ci-run-{}", std::process::id()));
+    let _ = std::fs::remove_file(&runs);
+
+    let mut direct = app.redis().await;
+    let pause = tokio::spawn(async move {
+        let _: () = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(3)
+            .query_async(&mut direct)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let script = format!("echo ran >> {}", runs.display());
+    let out = crate::ci_client::finish(crate::ci_client::baton_ci(
+        &url,
+        TOKEN_ALL,
+        &["run", "--retry-for", "20s", "--env", "prod", "--ttl", "5m", "--", "sh", "-c", &script],
+    ))
+    .await;
+    pause.await.unwrap();
+    assert_eq!(out.code, Some(0), "{out}");
+    let ran = std::fs::read_to_string(&runs).unwrap_or_default();
+    assert_eq!(ran.lines().count(), 1, "the command ran exactly once");
+    let _ = std::fs::remove_file(&runs);
+    let mut con = app.redis().await;
+    let held: bool = con.exists("baton:{prod}:lock:prod").await.unwrap();
+    assert!(!held, "no lock is left behind");
+    let again = crate::ci_client::finish(crate::ci_client::baton_ci(
+        &url,
+        TOKEN_ALL,
+        &["run", "--env", "prod", "--", "true"],
+    ))
+    .await;
+    assert_eq!(again.code, Some(0), "a second run is not refused by the first: {again}");
+}

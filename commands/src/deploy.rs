@@ -509,8 +509,13 @@ fn reached(
     }
 }
 
-/// Says which envs a multi-group change could not reach, and whether they changed.
-fn with_unreached(mut r: Reply, unreached: Unreached) -> Reply {
+/// Says which envs a multi-group change could not reach, and whether they changed, after what
+/// the reply already says.
+fn with_unreached(r: Reply, unreached: Unreached) -> Reply {
+    if unreached.is_empty() {
+        return r;
+    }
+    let mut lines: Vec<String> = r.text.iter().cloned().collect();
     for (names, e) in unreached {
         let names: Vec<&str> = names.iter().map(EnvName::as_str).collect();
         let what = match e {
@@ -519,12 +524,12 @@ fn with_unreached(mut r: Reply, unreached: Unreached) -> Reply {
             }
             _ => "could not be reached, so they did not change; try again for them",
         };
-        r = r.with_text(format!(
+        lines.push(format!(
             "Not done for {}: their part of the state store {what} ({e}).",
             names.join(", ")
         ));
     }
-    r
+    r.with_text(lines.join("\n"))
 }
 
 /// The refusal for a hold someone else has.

@@ -18,17 +18,24 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Cluster {
+        Self::start_with(&[])
+    }
+
+    /// Three masters, each started with `extra` arguments too.
+    fn start_with(extra: &[&str]) -> Cluster {
         let nodes: Vec<RedisProcess> = (0..3)
             .map(|_| {
-                RedisProcess::start_with(&[
+                let mut args = vec![
                     "--cluster-enabled",
                     "yes",
                     "--cluster-node-timeout",
                     "2000",
                     "--cluster-config-file",
                     "nodes.conf",
-                ])
-                .expect("redis-server must be installed for the tests")
+                ];
+                args.extend_from_slice(extra);
+                RedisProcess::start_with(&args)
+                    .expect("redis-server must be installed for the tests")
             })
             .collect();
         let addrs: Vec<String> = nodes
@@ -66,6 +73,79 @@ impl Cluster {
     fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(|n| n.url()).collect()
     }
+
+    /// The node that owns `key`'s slot.
+    fn owner_of(&self, key: &str) -> usize {
+        let ask = |args: &[&str]| {
+            let out = Command::new("redis-cli")
+                .args(["-p", &self.nodes[0].port().to_string()])
+                .args(args)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        let slot: u16 = ask(&["cluster", "keyslot", key]).trim().parse().unwrap();
+        for line in ask(&["cluster", "nodes"]).lines() {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let owns = fields
+                .iter()
+                .skip(8)
+                .any(|range| match range.split_once('-') {
+                    Some((a, b)) => {
+                        (a.parse().unwrap_or(u16::MAX)..=b.parse().unwrap_or(0)).contains(&slot)
+                    }
+                    None => range.parse::<u16>().ok() == Some(slot),
+                });
+            if owns {
+                let port = fields[1].split(['@', ':']).nth(1).unwrap();
+                return self
+                    .nodes
+                    .iter()
+                    .position(|n| n.port().to_string() == port)
+                    .unwrap();
+            }
+        }
+        panic!("no owner for slot {slot}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_one_master_down_freeze_all_says_what_froze_and_what_it_could_not_reach() {
+    // Live masters keep serving their slots while one is down.
+    let mut cluster = Cluster::start_with(&["--cluster-require-full-coverage", "no"]);
+    let urls = cluster.urls();
+    let mut app = spawn_core_with(move |c| c.redis.cluster = urls).await;
+    app.start_instance().await;
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.get(app.url("/readyz")).send().await.unwrap().status(),
+        200
+    );
+    let down = cluster.owner_of("{prod}");
+    cluster.nodes[down].stop();
+
+    let reply = app.ok("alice", "freeze all 30m incident").await;
+    let text = reply.text.clone().unwrap_or_default();
+    assert!(text.contains("Not done for prod"), "{text}");
+    assert!(text.contains("could not be reached"), "{text}");
+    assert!(!reply.title.contains("prod"), "{}", reply.title);
+    let reached: Vec<&str> = ["canary", "qa", "staging-1"]
+        .into_iter()
+        .filter(|e| reply.title.contains(e))
+        .collect();
+    assert!(
+        !reached.is_empty(),
+        "envs on live masters froze: {}",
+        reply.title
+    );
+    let ready = http.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "a slot has no reachable owner");
+    // The envs on live masters keep working, and are really frozen.
+    let env = reached[0];
+    let refused = app.refused("bob", &format!("lock {env}")).await;
+    assert!(matches!(refused, BatonError::Frozen { .. }), "{refused:?}");
+    app.ok("alice", &format!("unfreeze {env}")).await;
+    app.ok("bob", &format!("lock {env} 5m")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -205,32 +205,17 @@ impl Backend {
         }
     }
 
-    /// Whether Redis answers: on a Cluster, every master must (a slot whose owner is down makes
-    /// Baton not ready even when other nodes answer).
+    /// Whether Redis answers: on a Cluster, the owner of every slot range must (one whose owner
+    /// is down makes Baton not ready even when the other nodes answer), each asked directly.
     pub async fn ping(&self) -> RedisResult<()> {
-        use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
-        match self.conn().await? {
-            Conn::Cluster(mut c) => {
-                let every_master = RoutingInfo::MultiNode((
-                    MultipleNodeRoutingInfo::AllMasters,
-                    Some(ResponsePolicy::AllSucceeded),
-                ));
-                c.route_command(redis::cmd("PING"), every_master).await?;
-                let info: String = redis::cmd("CLUSTER")
-                    .arg("INFO")
-                    .query_async(&mut c)
-                    .await?;
-                if !info.contains("cluster_state:ok") {
-                    return Err((
-                        redis::ErrorKind::ClusterConnectionNotFound,
-                        "the cluster reports state fail",
-                    )
-                        .into());
-                }
-                Ok(())
-            }
-            mut conn => redis::cmd("PING").query_async(&mut conn).await,
+        let Backend::Cluster { .. } = self else {
+            let mut conn = self.conn().await?;
+            return redis::cmd("PING").query_async(&mut conn).await;
+        };
+        for target in self.scan_targets().await? {
+            let _: Value = self.scan_page(&target, redis::cmd("PING")).await?;
         }
+        Ok(())
     }
 
     /// Whether calls may be pipelined across groups (not in a Cluster: one slot per pipeline).

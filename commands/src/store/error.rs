@@ -114,7 +114,13 @@ fn cause_of(e: &RedisError) -> Option<Cause> {
         ErrorKind::Server(ServerErrorKind::ReadOnly | ServerErrorKind::MasterDown) => {
             return Some(Cause::NotPrimary)
         }
-        ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::TryAgain)
+        // A redirection that comes back to us: the slot's owner could not be reached.
+        ErrorKind::Server(
+            ServerErrorKind::ClusterDown
+            | ServerErrorKind::TryAgain
+            | ServerErrorKind::Moved
+            | ServerErrorKind::Ask,
+        )
         | ErrorKind::ClusterConnectionNotFound => return Some(Cause::ClusterDown),
         _ => {}
     }

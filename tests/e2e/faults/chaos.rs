@@ -90,7 +90,10 @@ async fn release(
             (200, _) => return,
             (503, _) => tokio::time::sleep(Duration::from_millis(100)).await,
             (_, body) => {
-                seen.lock().unwrap().releases_not_found.push(format!("{label}: {body}"));
+                seen.lock()
+                    .unwrap()
+                    .releases_not_found
+                    .push(format!("{label}: {body}"));
                 return;
             }
         }
@@ -132,7 +135,10 @@ async fn a_minute_of_locks_through_three_redis_crashes_keeps_every_promise() {
     );
     let mut by_env: BTreeMap<&str, Vec<(u64, Instant, Instant)>> = BTreeMap::new();
     for (env, fence, acked, released) in &seen.holds {
-        by_env.entry(env).or_default().push((*fence, *acked, *released));
+        by_env
+            .entry(env)
+            .or_default()
+            .push((*fence, *acked, *released));
     }
     for (env, mut holds) in by_env {
         holds.sort_by_key(|h| h.1);
@@ -155,11 +161,18 @@ async fn a_minute_of_locks_through_three_redis_crashes_keeps_every_promise() {
             let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
             if matches!(get("kind").as_deref(), Some("locked" | "handed_off")) {
                 let who = get("display").unwrap_or_default();
-                assert!(!seen.unavailable.contains(&who), "{who} was told 503 yet locked {env}");
+                assert!(
+                    !seen.unavailable.contains(&who),
+                    "{who} was told 503 yet locked {env}"
+                );
             }
         }
     }
-    assert!(seen.holds.len() > 100, "the run did real work: {} holds", seen.holds.len());
+    assert!(
+        seen.holds.len() > 100,
+        "the run did real work: {} holds",
+        seen.holds.len()
+    );
     eprintln!(
         "chaos: {} requests, {} holds, {} told unavailable, {} outcome unknown, slowest {:?}",
         seen.requests,

@@ -134,7 +134,19 @@ async fn baton_ci_run_through_a_redis_pause_runs_its_command_once_and_leaves_no_
     let out = crate::ci_client::finish(crate::ci_client::baton_ci(
         &url,
         TOKEN_ALL,
-        &["run", "--retry-for", "20s", "--env", "prod", "--ttl", "5m", "--", "sh", "-c", &script],
+        &[
+            "run",
+            "--retry-for",
+            "20s",
+            "--env",
+            "prod",
+            "--ttl",
+            "5m",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
     ))
     .await;
     pause.await.unwrap();
@@ -151,5 +163,9 @@ async fn baton_ci_run_through_a_redis_pause_runs_its_command_once_and_leaves_no_
         &["run", "--env", "prod", "--", "true"],
     ))
     .await;
-    assert_eq!(again.code, Some(0), "a second run is not refused by the first: {again}");
+    assert_eq!(
+        again.code,
+        Some(0),
+        "a second run is not refused by the first: {again}"
+    );
 }

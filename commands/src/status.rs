@@ -17,23 +17,46 @@ impl Baton {
         &self,
         envs: Vec<&EnvSettings>,
     ) -> Result<(Vec<EnvState>, u64), BatonError> {
-        let calls = self
-            .catalog
-            .by_group(envs)
-            .into_iter()
+        let (states, now, unreached) = self.env_states_each(envs).await?;
+        match unreached.into_iter().next() {
+            Some((_, e)) => Err(e.into()),
+            None => Ok((states, now)),
+        }
+    }
+
+    /// The same, group by group: the states of the groups that answered, and the envs of those
+    /// that did not (on a Cluster with a master down, the rest still answer). Fails only when
+    /// none answered.
+    pub(crate) async fn env_states_each(
+        &self,
+        envs: Vec<&EnvSettings>,
+    ) -> Result<(Vec<EnvState>, u64, Vec<(Vec<EnvName>, StoreError)>), BatonError> {
+        let groups = self.catalog.by_group(envs);
+        let calls = groups
+            .iter()
             .map(|(group, names)| {
                 let refs: Vec<&EnvName> = names.iter().collect();
-                self.store.script(&scripts::SETTLE, &group, &refs)
+                self.store.script(&scripts::SETTLE, group, &refs)
             })
             .collect();
-        // A read: if it got no answer, nothing anyone asked for changed.
-        let answers: Vec<Answer> = self
-            .store
-            .eval_many(calls)
-            .await
-            .map_err(StoreError::for_read)?;
-        let now = answers.first().map(|a| a.now).unwrap_or_else(wall_clock);
-        Ok((answers.into_iter().flat_map(|a| a.envs).collect(), now))
+        let (mut states, mut unreached, mut now) = (Vec::new(), Vec::new(), None);
+        for ((_, names), answer) in groups
+            .into_iter()
+            .zip(self.store.eval_each::<Answer>(calls).await)
+        {
+            // A read: if it got no answer, nothing anyone asked for changed.
+            match answer.map_err(StoreError::for_read) {
+                Ok(a) => {
+                    now.get_or_insert(a.now);
+                    states.extend(a.envs);
+                }
+                Err(e) => unreached.push((names, e)),
+            }
+        }
+        match (now, unreached.first()) {
+            (None, Some((_, e))) => Err(e.clone().into()),
+            _ => Ok((states, now.unwrap_or_else(wall_clock), unreached)),
+        }
     }
 
     /// `status [env|pool]`.
@@ -49,11 +72,24 @@ impl Baton {
                     .collect::<Result<_, _>>()?,
             },
         };
-        let (states, now) = self.env_states(envs).await?;
-        let reply = match (target, states.as_slice()) {
+        let (states, now, unreached) = self.env_states_each(envs).await?;
+        let mut reply = match (target, states.as_slice()) {
             (Some(_), [one]) => detail(one, now),
             _ => table(target, &states, now),
         };
+        if !unreached.is_empty() {
+            let names: Vec<&str> = unreached
+                .iter()
+                .flat_map(|(names, _)| names.iter().map(EnvName::as_str))
+                .collect();
+            let why = &unreached[0].1;
+            let note = format!("Not shown: {} ({why}).", names.join(", "));
+            let text = reply
+                .text
+                .take()
+                .map_or(note.clone(), |t| format!("{t}\n{note}"));
+            reply = reply.with_text(text);
+        }
         Ok(reply.with_data(ReplyData::Envs { envs: states }))
     }
 

@@ -146,6 +146,12 @@ async fn with_one_master_down_freeze_all_says_what_froze_and_what_it_could_not_r
     assert!(matches!(refused, BatonError::Frozen { .. }), "{refused:?}");
     app.ok("alice", &format!("unfreeze {env}")).await;
     app.ok("bob", &format!("lock {env} 5m")).await;
+    // `status` shows what it can reach and says what it cannot.
+    let status = app.ok("bob", "status").await;
+    let text = status.text.clone().unwrap_or_default();
+    assert!(text.contains("Not shown: prod"), "{text}");
+    let table = format!("{:?}", status.table);
+    assert!(table.contains(env), "{table}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -70,7 +70,10 @@ pub fn classify(e: &RedisError, sent: bool) -> StoreError {
     if e.code() == Some("OOM") {
         return StoreError::Full;
     }
-    if e.is_connection_refusal() || never_sent(e) {
+    // Only a refused connection proves the call never left: on a multiplexed connection every
+    // call in flight gets the same "broken pipe" or "reset" when the socket dies, including calls
+    // Redis had already run (seen under load: a lock answered "unavailable" that was in fact taken).
+    if e.is_connection_refusal() {
         return StoreError::Unavailable(Cause::Unreachable);
     }
     if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
@@ -81,13 +84,6 @@ pub fn classify(e: &RedisError, sent: bool) -> StoreError {
         };
     }
     StoreError::Unexpected
-}
-
-/// A write that failed on a connection the peer had already closed (`EPIPE`, not connected):
-/// the request never left, unlike a reset or end of stream after sending, which may follow a run.
-fn never_sent(e: &RedisError) -> bool {
-    let text = e.to_string().to_ascii_lowercase();
-    text.contains("broken pipe") || text.contains("not connected")
 }
 
 /// The causes that mean "Redis did not run it", read from the error's kind and code.

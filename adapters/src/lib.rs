@@ -6,6 +6,9 @@
 //! - [`ci`]: the CI HTTP API (`/api/v1`), bearer tokens stored as SHA-256 hashes.
 //! - [`slack`]: slash commands, buttons and Socket Mode in Block Kit; outbound Slack delivery.
 //! - [`discord`]: `/baton` application command, buttons, HTTP interactions, gateway; delivery.
+// The core's futures (a CI request waiting in line) are deep; the Slack Socket Mode listener
+// needs their auto traits proven through every layer.
+#![recursion_limit = "256"]
 #![deny(missing_docs)]
 
 pub mod ci;

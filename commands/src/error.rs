@@ -132,7 +132,8 @@ pub enum BatonError {
 }
 
 /// A deploy lock or a staging claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HoldKind {
     /// `lock`: who is deploying.
     Lock,
@@ -157,6 +158,7 @@ impl From<StoreError> for BatonError {
             StoreError::Unknown => BatonError::OutcomeUnknown,
             StoreError::Full => BatonError::StoreFull,
             StoreError::Unexpected => BatonError::Internal,
+            StoreError::KeyReused => BatonError::IdempotencyKeyReused,
         }
     }
 }

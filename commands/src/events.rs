@@ -5,19 +5,11 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::domain::EnvName;
 use crate::error::BatonError;
 use crate::router::Baton;
-use crate::state::{lua_list, Answer};
+use crate::store::contracts::{DueAnswer, SettleArgs};
 use crate::store::scripts;
-
-#[derive(Deserialize)]
-struct Due {
-    #[serde(default, deserialize_with = "lua_list")]
-    due: Vec<String>,
-}
 
 impl Baton {
     /// One sweep: asks every group what is due (one round trip), then settles the envs that have
@@ -31,7 +23,7 @@ impl Baton {
                     .script_on_keys(&scripts::DUE, vec![self.store.keys().deadlines(g)])
             })
             .collect();
-        let dues: Vec<Due> = self.store.eval_many(calls).await?;
+        let dues: Vec<DueAnswer> = self.store.eval_many(calls).await?;
         let mut settle = Vec::new();
         for (group, due) in groups.iter().zip(dues) {
             let mut envs: Vec<EnvName> = due
@@ -45,14 +37,17 @@ impl Baton {
             envs.dedup();
             if !envs.is_empty() {
                 let refs: Vec<&EnvName> = envs.iter().collect();
-                settle.push(self.store.script(&scripts::SETTLE, group, &refs));
+                settle.push(self.store.prepare(&SettleArgs, group, &refs));
             }
         }
         if settle.is_empty() {
             return Ok(0);
         }
-        let answers: Vec<Answer> = self.store.eval_many(settle).await?;
-        Ok(answers.iter().map(|a| a.envs.len()).sum())
+        let mut settled = 0;
+        for answer in self.store.call_each(settle).await {
+            settled += answer?.into_parts().1.len();
+        }
+        Ok(settled)
     }
 
     /// Every hash-tag group: pools, and envs outside any pool.

@@ -3,13 +3,11 @@
 
 use crate::catalog::Target;
 use crate::config::EnvSettings;
-use crate::deploy::{held, unexpected};
 use crate::domain::{Actor, EnvName, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::reply::{clock, Reply, ReplyData, Tone};
 use crate::router::{new_token, Baton};
-use crate::state::Answer;
-use crate::store::scripts;
+use crate::store::contracts::{ClaimAnswer, ClaimArgs};
 
 impl Baton {
     /// `claim <env|pool> [ttl] [note]`.
@@ -32,19 +30,16 @@ impl Baton {
                 self.ttl_for(target.as_str(), ttl, p.default_ttl, p.max_ttl)?,
             ),
         };
-        let call = self
-            .store
-            .script(&scripts::CLAIM, group, &members)
-            .arg(&actor.id)
-            .arg(&actor.display)
-            .arg(&note)
-            .arg(ttl.as_millis())
-            .arg(new_token());
-        let a: Answer = self.store.eval_acquire(call).await?;
-        match a.status.as_str() {
-            "ok" => {
-                let env = a.env.ok_or(BatonError::Internal)?;
-                let hold = a.claim.ok_or(BatonError::Internal)?;
+        let args = ClaimArgs {
+            holder: &actor.id,
+            display: &actor.display,
+            note: &note,
+            ttl_ms: ttl.as_millis(),
+            token: &new_token(),
+        };
+        let call = self.store.prepare(&args, group, &members);
+        match self.store.call_acquire(call).await? {
+            ClaimAnswer::Ok { now, env, claim } => {
                 let from_pool = if env != target.as_str() {
                     format!(" from pool {target}")
                 } else {
@@ -53,41 +48,37 @@ impl Baton {
                 Ok(Reply::new(
                     Tone::Success,
                     format!("{} claimed {env}{from_pool} for {ttl}", actor.display),
-                    a.now,
+                    now,
                 )
-                .hold_fields(&hold)
+                .hold_fields(&claim)
                 .button("Release", format!("release {env}"), false)
                 .button("Extend 1h", format!("extend {env} 1h"), false)
                 .with_data(ReplyData::Grant {
                     env,
                     kind: "claim".into(),
-                    hold,
+                    hold: claim,
                     token: None,
                 }))
             }
-            "already" => {
-                let env = a.env.unwrap_or_default();
-                let until = a.claim.map(|c| clock(c.expires)).unwrap_or_default();
-                Err(BatonError::Refused(format!(
-                    "you already hold {env} until {until}; `extend {env} 1h` keeps it longer, `release {env}` gives it back"
-                )))
-            }
-            "taken" if members.len() == 1 => {
-                let soonest = a.soonest.ok_or(BatonError::Internal)?;
-                Err(held(
-                    &soonest.env,
-                    HoldKind::Claim,
-                    Some(soonest.claim),
-                    0,
-                    a.now,
-                ))
-            }
-            "taken" => Err(BatonError::PoolFull {
-                pool: target.to_string(),
-                soonest: a.soonest.map(|s| Box::new((s.env, s.claim))),
-                now: a.now,
+            ClaimAnswer::Already { env, claim, .. } => Err(BatonError::Refused(format!(
+                "you already hold {env} until {}; `extend {env} 1h` keeps it longer, `release {env}` gives it back",
+                clock(claim.expires)
+            ))),
+            ClaimAnswer::Taken {
+                now,
+                soonest: Some(soonest),
+            } if members.len() == 1 => Err(BatonError::Held {
+                env: soonest.env,
+                kind: HoldKind::Claim,
+                hold: Box::new(soonest.claim),
+                queue: 0,
+                now,
             }),
-            other => Err(unexpected(other)),
+            ClaimAnswer::Taken { now, soonest } => Err(BatonError::PoolFull {
+                pool: target.to_string(),
+                soonest: soonest.map(|s| Box::new((s.env, s.claim))),
+                now,
+            }),
         }
     }
 

@@ -8,8 +8,9 @@ use crate::domain::{human_duration, EnvName};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, ReplyData, Table, Tone, Value};
 use crate::router::{wall_clock, Baton};
-use crate::state::{Answer, EnvState};
-use crate::store::{scripts, StoreError};
+use crate::state::EnvState;
+use crate::store::contracts::SettleArgs;
+use crate::store::StoreError;
 
 impl Baton {
     /// The current state of `envs`, settled first (one pipelined round trip).
@@ -36,19 +37,18 @@ impl Baton {
             .iter()
             .map(|(group, names)| {
                 let refs: Vec<&EnvName> = names.iter().collect();
-                self.store.script(&scripts::SETTLE, group, &refs)
+                self.store.prepare(&SettleArgs, group, &refs)
             })
             .collect();
         let (mut states, mut unreached, mut now) = (Vec::new(), Vec::new(), None);
-        for ((_, names), answer) in groups
-            .into_iter()
-            .zip(self.store.eval_each::<Answer>(calls).await)
-        {
+        let answers = self.store.call_each(calls).await;
+        for ((_, names), answer) in groups.into_iter().zip(answers) {
             // A read: if it got no answer, nothing anyone asked for changed.
             match answer.map_err(StoreError::for_read) {
                 Ok(a) => {
-                    now.get_or_insert(a.now);
-                    states.extend(a.envs);
+                    let (at, envs) = a.into_parts();
+                    now.get_or_insert(at);
+                    states.extend(envs);
                 }
                 Err(e) => unreached.push((names, e)),
             }

@@ -7,18 +7,17 @@
 
 mod wait;
 
-use std::time::Duration;
-
 use crate::command::CiCommand;
 use crate::config::EnvSettings;
-use crate::deploy::{held, unexpected};
 use crate::domain::{Actor, IdempotencyKey, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
+use crate::outcomes;
 use crate::reply::{Reply, ReplyData, Tone, Value};
 use crate::router::Baton;
-use crate::state::{Answer, Hold};
-use crate::store::{scripts, Call};
+use crate::state::Hold;
+use crate::store::contracts::{DeployAnswer, DeployArgs, ExtendArgs, ExtendTarget, UnlockArgs};
+use crate::store::Prepared;
 
 /// What makes a CI request retry-safe: its key, and a fingerprint of what it asked.
 type Retry = Option<(IdempotencyKey, String)>;
@@ -35,11 +34,6 @@ fn fingerprint(command: &CiCommand) -> String {
         *key = None;
     }
     sha256_hex(format!("{asked:?}").as_bytes())
-}
-
-/// The refusal for an idempotency key reused with a different request, or `None`.
-fn reused(a: &Answer) -> Option<BatonError> {
-    (a.status == "idempotency_mismatch").then_some(BatonError::IdempotencyKeyReused)
 }
 
 impl Baton {
@@ -69,7 +63,8 @@ impl Baton {
                     wait: *wait,
                     admin,
                 };
-                self.acquire(actor, env, request, retry(key)).await
+                // Boxed: waiting in line makes a deep future, and every front end would inherit it.
+                Box::pin(self.acquire(actor, env, request, retry(key))).await
             }
             CiCommand::Release { env, token, key } => {
                 let env = self.catalog.env(env)?;
@@ -106,7 +101,13 @@ impl Baton {
 
     /// `call` made retry-safe when the request carried a key: the record lives in the env's slot,
     /// named by who asked and their key.
-    fn retry_safe(&self, call: Call, actor: &Actor, env: &EnvSettings, retry: &Retry) -> Call {
+    fn retry_safe<A>(
+        &self,
+        call: Prepared<A>,
+        actor: &Actor,
+        env: &EnvSettings,
+        retry: &Retry,
+    ) -> Prepared<A> {
         match retry {
             None => call,
             Some((key, fingerprint)) => {
@@ -119,6 +120,7 @@ impl Baton {
         }
     }
 
+    /// Releases the lock `token` was granted.
     pub(crate) async fn release_by_token(
         &self,
         actor: &Actor,
@@ -126,48 +128,32 @@ impl Baton {
         token: &str,
         retry: Retry,
     ) -> Result<Reply, BatonError> {
+        let args = UnlockArgs {
+            kind: HoldKind::Lock,
+            actor: &actor.id,
+            display: &actor.display,
+            token: Some(token),
+            force: false,
+        };
         let call = self
             .store
-            .script(&scripts::UNLOCK, self.catalog.group_of(env), &[&env.name])
-            .arg("lock")
-            .arg(&actor.id)
-            .arg(&actor.display)
-            .arg(token)
-            .arg("0");
+            .prepare(&args, self.catalog.group_of(env), &[&env.name]);
         let call = self.retry_safe(call, actor, env, &retry);
-        let a: Answer = self.store.eval(call).await?;
-        if let Some(e) = reused(&a) {
-            return Err(e);
-        }
         let name = env.name.as_str();
-        match a.status.as_str() {
-            "ok" => {
-                let was = a.held.ok_or(BatonError::Internal)?;
-                let mut r = Reply::new(
-                    Tone::Success,
-                    format!("{} unlocked {name}", was.display),
-                    a.now,
-                );
-                if let Some(next) = &a.next {
-                    r = r.field("Next", Value::Person(next.display.clone()));
-                }
-                Ok(r.with_data(ReplyData::Released {
-                    env: name.into(),
-                    next: a.next,
-                }))
-            }
-            "not_held" => Err(BatonError::NotHeld {
-                env: name.into(),
-                kind: HoldKind::Lock,
-                hint: String::new(),
-            }),
-            "not_holder" => Err(BatonError::NotHolder {
-                env: name.into(),
-                kind: HoldKind::Lock,
-                hold: Box::new(a.held.ok_or(BatonError::Internal)?),
-            }),
-            other => Err(unexpected(other)),
+        let answer = self.store.call(call).await?;
+        let ended = outcomes::ended(name, HoldKind::Lock, answer, |_| String::new())?;
+        let mut r = Reply::new(
+            Tone::Success,
+            format!("{} unlocked {name}", ended.was.display),
+            ended.now,
+        );
+        if let Some(next) = &ended.next {
+            r = r.field("Next", Value::Person(next.display.clone()));
         }
+        Ok(r.with_data(ReplyData::Released {
+            env: name.into(),
+            next: ended.next,
+        }))
     }
 
     async fn extend_by_token(
@@ -178,56 +164,33 @@ impl Baton {
         by: Ttl,
         retry: Retry,
     ) -> Result<Reply, BatonError> {
+        let args = ExtendArgs {
+            target: ExtendTarget::Lock,
+            actor: &actor.id,
+            token: Some(token),
+            by_ms: by.as_millis(),
+            max_lock_ms: env.max_ttl.as_millis() as u64,
+            max_claim_ms: env.max_ttl.as_millis() as u64,
+        };
         let call = self
             .store
-            .script(&scripts::EXTEND, self.catalog.group_of(env), &[&env.name])
-            .arg("lock")
-            .arg(&actor.id)
-            .arg(token)
-            .arg(by.as_millis())
-            .arg(env.max_ttl.as_millis())
-            .arg(env.max_ttl.as_millis());
+            .prepare(&args, self.catalog.group_of(env), &[&env.name]);
         let call = self.retry_safe(call, actor, env, &retry);
-        let a: Answer = self.store.eval(call).await?;
-        if let Some(e) = reused(&a) {
-            return Err(e);
-        }
         let name = env.name.as_str();
-        match a.status.as_str() {
-            "ok" => {
-                let hold = a.held.ok_or(BatonError::Internal)?;
-                Ok(Reply::new(
-                    Tone::Success,
-                    format!("{} extended their lock on {name} by {by}", hold.display),
-                    a.now,
-                )
-                .field("Expires", Value::Time(hold.expires))
-                .with_data(ReplyData::Grant {
-                    env: name.into(),
-                    kind: "lock".into(),
-                    hold,
-                    token: None,
-                }))
-            }
-            "too_long" => Err(BatonError::Usage {
-                message: format!(
-                    "{name} cannot be held that long; the most it may be extended by now is {}",
-                    crate::domain::human_duration(Duration::from_millis(a.room.unwrap_or(0)))
-                ),
-                usage: None,
-            }),
-            "not_holder" => Err(BatonError::NotHolder {
-                env: name.into(),
-                kind: HoldKind::Lock,
-                hold: Box::new(a.held.ok_or(BatonError::Internal)?),
-            }),
-            "not_held" => Err(BatonError::NotHeld {
-                env: name.into(),
-                kind: HoldKind::Lock,
-                hint: String::new(),
-            }),
-            other => Err(unexpected(other)),
-        }
+        let answer = self.store.call(call).await?;
+        let (now, _, hold) = outcomes::extended(name, answer, String::new())?;
+        Ok(Reply::new(
+            Tone::Success,
+            format!("{} extended their lock on {name} by {by}", hold.display),
+            now,
+        )
+        .field("Expires", Value::Time(hold.expires))
+        .with_data(ReplyData::Grant {
+            env: name.into(),
+            kind: "lock".into(),
+            hold,
+            token: None,
+        }))
     }
 
     async fn gate(&self, env: &EnvSettings, label: Option<String>) -> Result<Reply, BatonError> {
@@ -235,11 +198,7 @@ impl Baton {
         let state = states.into_iter().next().ok_or(BatonError::Internal)?;
         let name = env.name.as_str();
         if let Some(freeze) = state.freeze {
-            return Err(BatonError::Frozen {
-                env: name.into(),
-                freeze: Box::new(freeze),
-                now,
-            });
+            return Err(outcomes::frozen(name, freeze, now));
         }
         let mine = |h: &Hold| {
             label
@@ -247,13 +206,7 @@ impl Baton {
                 .is_some_and(|l| l == h.display || l == h.holder)
         };
         if let Some(lock) = state.lock.filter(|h| !mine(h)) {
-            return Err(held(
-                name,
-                HoldKind::Lock,
-                Some(lock),
-                state.queue.len(),
-                now,
-            ));
+            return Err(outcomes::held(name, lock, state.queue.len(), now));
         }
         Ok(
             Reply::new(Tone::Info, format!("{name} is clear to deploy"), now).with_data(
@@ -273,48 +226,44 @@ impl Baton {
         fence: Option<u64>,
         retry: Retry,
     ) -> Result<Reply, BatonError> {
+        let args = DeployArgs {
+            actor: &actor.id,
+            display: &actor.display,
+            sha: &sha,
+            version: &version,
+            url: &url,
+            fence,
+        };
         let call = self
             .store
-            .script(&scripts::DEPLOY, self.catalog.group_of(env), &[&env.name])
-            .arg(&actor.id)
-            .arg(&actor.display)
-            .arg(&sha)
-            .arg(&version)
-            .arg(&url)
-            .arg(fence.map(|f| f.to_string()).unwrap_or_default());
+            .prepare(&args, self.catalog.group_of(env), &[&env.name]);
         let call = self.retry_safe(call, actor, env, &retry);
-        let a: Answer = self.store.eval(call).await?;
-        if let Some(e) = reused(&a) {
-            return Err(e);
-        }
         let name = env.name.as_str();
-        match a.status.as_str() {
-            "ok" => {
+        match self.store.call(call).await? {
+            DeployAnswer::Ok { now } => {
                 let what = if version.is_empty() { sha } else { version };
                 Ok(Reply::new(
                     Tone::Success,
                     format!("{} deployed {what} to {name}", actor.display),
-                    a.now,
+                    now,
                 ))
             }
-            "stale_fence" => Err(BatonError::StaleFence {
+            DeployAnswer::StaleFence { lock, .. } => Err(BatonError::StaleFence {
                 env: name.into(),
-                current: a.lock.map(|l| l.fence),
+                current: lock.map(|l| l.fence),
             }),
-            other => Err(unexpected(other)),
         }
     }
 }
 
-fn grant(env: &str, hold: Hold, token: String, now: u64) -> Result<Reply, BatonError> {
-    Ok(
-        Reply::new(Tone::Success, format!("{} locked {env}", hold.display), now)
-            .hold_fields(&hold)
-            .with_data(ReplyData::Grant {
-                env: env.into(),
-                kind: "lock".into(),
-                hold,
-                token: Some(token),
-            }),
-    )
+/// The reply to a pipeline's grant: the hold and its token.
+fn grant(env: &str, hold: Hold, token: String, now: u64) -> Reply {
+    Reply::new(Tone::Success, format!("{} locked {env}", hold.display), now)
+        .hold_fields(&hold)
+        .with_data(ReplyData::Grant {
+            env: env.into(),
+            kind: "lock".into(),
+            hold,
+            token: Some(token),
+        })
 }

@@ -14,17 +14,20 @@ use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
 
-use super::{grant, reused, Retry};
+use super::{grant, Retry};
 use crate::bus::BusMessage;
 use crate::config::EnvSettings;
-use crate::deploy::{held, unexpected};
 use crate::domain::{Actor, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
+use crate::outcomes::{self, Acquired};
 use crate::reply::Reply;
 use crate::router::{new_token, Baton};
-use crate::state::Answer;
-use crate::store::{scripts, Call, StoreError};
+use crate::store::contracts::{
+    GiveUpArgs, LeaveAnswer, LeaveArgs, LockAnswer, LockArgs, LockMode, RenewAnswer, RenewArgs,
+    UnlockArgs,
+};
+use crate::store::{Prepared, StoreError};
 
 /// How often a waiting request checks in when nothing woke it.
 pub const RENEW_EVERY: Duration = Duration::from_secs(1);
@@ -86,11 +89,17 @@ impl Baton {
         let events = wait.map(|_| self.events().subscribe());
         let call = self.lock_call(&ticket, request.admin, wait);
         let call = self.retry_safe(call, actor, env, &retry);
-        let a: Answer = self.store.eval_acquire(call).await?;
         let name = env.name.as_str();
-        match (a.status.as_str(), wait.zip(events)) {
-            ("ok" | "already", _) => granted(&ticket, a),
-            ("queued" | "already_queued", Some((wait, events))) => {
+        let answer = self.store.call_acquire(call).await?;
+        match (outcomes::acquired(name, answer)?, wait.zip(events)) {
+            (
+                Acquired::Granted {
+                    now, hold, token, ..
+                }
+                | Acquired::Mine { now, hold, token },
+                _,
+            ) => Ok(grant(name, hold, token, now)),
+            (Acquired::Queued { .. }, Some((wait, events))) => {
                 let deadline = Instant::now() + wait;
                 metrics::gauge!("baton_ci_waiters").increment(1.0);
                 let outcome = tokio::select! {
@@ -100,33 +109,34 @@ impl Baton {
                 metrics::gauge!("baton_ci_waiters").decrement(1.0);
                 outcome
             }
-            ("locked", _) => Err(held(name, HoldKind::Lock, a.lock, a.queue.len(), a.now)),
-            ("frozen", _) => Err(frozen(name, a)),
-            ("queue_full", _) => Err(BatonError::Refused(format!(
-                "the queue for {name} is full ({} waiting); try again later",
-                a.limit.unwrap_or(self.queue_limit)
-            ))),
-            _ => Err(reused(&a).unwrap_or_else(|| unexpected(&a.status))),
+            // Only `wait` requests join the line.
+            (Acquired::Queued { .. }, None) => Err(BatonError::Internal),
         }
     }
 
-    fn lock_call(&self, t: &Ticket, admin: bool, wait: Option<Duration>) -> Call {
+    fn lock_call(&self, t: &Ticket, admin: bool, wait: Option<Duration>) -> Prepared<LockAnswer> {
+        let args = LockArgs {
+            holder: &t.holder,
+            display: &t.display,
+            reason: &t.reason,
+            ttl_ms: t.ttl.as_millis(),
+            token: &t.token,
+            admin,
+            mode: if wait.is_some() {
+                LockMode::Wait
+            } else {
+                LockMode::Lock
+            },
+            queue_limit: self.queue_limit,
+            wait_ms: wait.map_or(0, |w| w.as_millis() as u64),
+            lease_ms: if wait.is_some() {
+                LEASE.as_millis() as u64
+            } else {
+                0
+            },
+        };
         self.store
-            .script(
-                &scripts::LOCK,
-                self.catalog.group_of(&t.env),
-                &[&t.env.name],
-            )
-            .arg(&t.holder)
-            .arg(&t.display)
-            .arg(&t.reason)
-            .arg(t.ttl.as_millis())
-            .arg(&t.token)
-            .arg(if admin { "1" } else { "0" })
-            .arg(if wait.is_some() { "wait" } else { "lock" })
-            .arg(self.queue_limit)
-            .arg(wait.map_or(0, |w| w.as_millis() as u64))
-            .arg(if wait.is_some() { LEASE.as_millis() } else { 0 })
+            .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name])
     }
 
     /// Waits in line until the lock is this ticket's, or the deadline passes. If the request is
@@ -142,44 +152,13 @@ impl Baton {
         let mut checked_in = Instant::now();
         while Instant::now() < deadline {
             self.until_woken(ticket, deadline, &mut events).await;
-            let call = self
-                .store
-                .script(
-                    &scripts::RENEW,
-                    self.catalog.group_of(&ticket.env),
-                    &[&ticket.env.name],
-                )
-                .arg(&ticket.holder)
-                .arg(LEASE.as_millis());
-            let a: Answer = match self.store.eval(call).await {
-                Ok(a) => a,
+            match self.check_in(ticket, admin, deadline).await {
+                Ok(CheckIn::Done(outcome)) => return guard.disarm(outcome),
+                Ok(CheckIn::InLine) => checked_in = Instant::now(),
+                // Keep waiting: the lease runs out by itself if this lasts.
                 Err(e) => {
-                    // Keep waiting: the lease runs out by itself if this lasts.
-                    tracing::warn!(env = %ticket.env.name, error = %e, "a waiting request could not check in");
-                    continue;
+                    tracing::warn!(env = %ticket.env.name, error = %e, "a waiting request could not check in")
                 }
-            };
-            match a.status.as_str() {
-                "granted" => return guard.disarm(granted(ticket, a)),
-                "waiting" => checked_in = Instant::now(),
-                // Our entry lapsed (this instance was paused, or Redis lost it): line up again.
-                "gone" => {
-                    tracing::warn!(env = %ticket.env.name, holder = ticket.holder, "a waiting request lost its place in line; queuing again");
-                    let call = self.lock_call(ticket, admin, Some(deadline - Instant::now()));
-                    match self.store.eval::<Answer>(call).await {
-                        Ok(a) if matches!(a.status.as_str(), "ok" | "already") => {
-                            return guard.disarm(granted(ticket, a))
-                        }
-                        Ok(a) if matches!(a.status.as_str(), "queued" | "already_queued") => {
-                            checked_in = Instant::now()
-                        }
-                        Ok(a) if a.status == "frozen" => {
-                            return guard.disarm(Err(frozen(ticket.env.name.as_str(), a)))
-                        }
-                        Ok(_) | Err(_) => {}
-                    }
-                }
-                other => return guard.disarm(Err(unexpected(other))),
             }
         }
         match self.give_up(ticket).await {
@@ -191,6 +170,50 @@ impl Baton {
                 tokio::time::sleep_until(checked_in + LEASE + Duration::from_millis(100)).await;
                 drop(guard);
                 Err(e)
+            }
+        }
+    }
+
+    /// One check-in: the lock may be ours now; else the lease is renewed. An entry that lapsed
+    /// (this instance was paused, or Redis lost it) lines up again.
+    async fn check_in(
+        &self,
+        t: &Ticket,
+        admin: bool,
+        deadline: Instant,
+    ) -> Result<CheckIn, StoreError> {
+        let name = t.env.name.as_str();
+        let args = RenewArgs {
+            holder: &t.holder,
+            lease_ms: LEASE.as_millis() as u64,
+        };
+        let call = self
+            .store
+            .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name]);
+        match self.store.call(call).await? {
+            RenewAnswer::Granted { now, lock, token } => {
+                Ok(CheckIn::Done(Ok(grant(name, lock, token, now))))
+            }
+            RenewAnswer::Waiting { .. } => Ok(CheckIn::InLine),
+            RenewAnswer::Gone { .. } => {
+                tracing::warn!(
+                    env = name,
+                    holder = t.holder,
+                    "a waiting request lost its place in line; queuing again"
+                );
+                let call = self.lock_call(t, admin, Some(deadline - Instant::now()));
+                Ok(
+                    match outcomes::acquired(name, self.store.call(call).await?) {
+                        Ok(Acquired::Granted {
+                            now, hold, token, ..
+                        })
+                        | Ok(Acquired::Mine { now, hold, token }) => {
+                            CheckIn::Done(Ok(grant(name, hold, token, now)))
+                        }
+                        Ok(Acquired::Queued { .. }) => CheckIn::InLine,
+                        Err(refused) => CheckIn::Done(Err(refused)),
+                    },
+                )
             }
         }
     }
@@ -224,44 +247,28 @@ impl Baton {
     /// The wait ran out: the lock if it is ours or free by now, else the refusal that says who
     /// holds it (423) or that it is frozen (403).
     async fn give_up(&self, t: &Ticket) -> Result<Result<Reply, BatonError>, BatonError> {
+        let args = GiveUpArgs {
+            holder: &t.holder,
+            display: &t.display,
+            reason: &t.reason,
+            ttl_ms: t.ttl.as_millis(),
+            token: &t.token,
+        };
         let call = self
             .store
-            .script(
-                &scripts::GIVE_UP,
-                self.catalog.group_of(&t.env),
-                &[&t.env.name],
-            )
-            .arg(&t.holder)
-            .arg(&t.display)
-            .arg(&t.reason)
-            .arg(t.ttl.as_millis())
-            .arg(&t.token);
-        let a: Answer = self.store.eval(call).await?;
+            .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name]);
         let name = t.env.name.as_str();
-        Ok(match a.status.as_str() {
-            "ok" => granted(t, a),
-            "locked" => Err(held(name, HoldKind::Lock, a.lock, a.queue.len(), a.now)),
-            "frozen" => Err(frozen(name, a)),
-            other => Err(unexpected(other)),
-        })
+        let answer = self.store.call(call).await?;
+        Ok(outcomes::gave_up(name, answer).map(|(now, hold, token)| grant(name, hold, token, now)))
     }
 }
 
-fn granted(t: &Ticket, a: Answer) -> Result<Reply, BatonError> {
-    let hold = a.lock.ok_or(BatonError::Internal)?;
-    let token = a.token.unwrap_or_else(|| t.token.clone());
-    grant(t.env.name.as_str(), hold, token, a.now)
-}
-
-fn frozen(env: &str, a: Answer) -> BatonError {
-    match a.freeze {
-        Some(freeze) => BatonError::Frozen {
-            env: env.into(),
-            freeze: Box::new(freeze),
-            now: a.now,
-        },
-        None => BatonError::Internal,
-    }
+/// What a check-in came to.
+enum CheckIn {
+    /// The request is answered: the lock, or a refusal (the env froze meanwhile).
+    Done(Result<Reply, BatonError>),
+    /// Still in line.
+    InLine,
 }
 
 /// Leaves the queue behind a waiting request that ends without the lock (dropped, shut down, or
@@ -311,30 +318,21 @@ impl Drop for Abandon {
 
 /// Out of the queue, and the lock given back if it reached this ticket after all.
 async fn leave(baton: &Baton, t: &Ticket) -> Result<(), StoreError> {
+    let group = baton.catalog.group_of(&t.env);
     let call = baton
         .store
-        .script(
-            &scripts::LEAVE,
-            baton.catalog.group_of(&t.env),
-            &[&t.env.name],
-        )
-        .arg(&t.holder);
-    let left: Answer = baton.store.eval(call).await?;
-    if left.status == "not_queued" {
+        .prepare(&LeaveArgs { holder: &t.holder }, group, &[&t.env.name]);
+    if let LeaveAnswer::NotQueued { .. } = baton.store.call(call).await? {
         // Matched by holder (no token): a retried request's lock may carry an earlier token.
-        let call = baton
-            .store
-            .script(
-                &scripts::UNLOCK,
-                baton.catalog.group_of(&t.env),
-                &[&t.env.name],
-            )
-            .arg("lock")
-            .arg(&t.holder)
-            .arg(&t.actor.display)
-            .arg("")
-            .arg("0");
-        let _: Answer = baton.store.eval(call).await?;
+        let args = UnlockArgs {
+            kind: HoldKind::Lock,
+            actor: &t.holder,
+            display: &t.actor.display,
+            token: None,
+            force: false,
+        };
+        let call = baton.store.prepare(&args, group, &[&t.env.name]);
+        baton.store.call(call).await?;
     }
     Ok(())
 }

@@ -19,6 +19,10 @@ pub enum StoreError {
     /// Redis answered, but not as Baton expects (a bug, or someone else's data in our keys).
     #[error("the state store gave an unexpected answer")]
     Unexpected,
+    /// The script refused an idempotency key that came back with a different request (the store
+    /// worked; the caller reused a key).
+    #[error("an idempotency key was reused for a different request")]
+    KeyReused,
 }
 
 /// Why the store is unavailable, for the person who has to fix it.

@@ -8,6 +8,7 @@
 //! comes back by itself when Redis (or a new primary) does.
 
 mod backend;
+pub mod contracts;
 mod error;
 pub mod keys;
 pub mod scan;
@@ -60,6 +61,20 @@ impl Call {
             .arg(&self.keys)
             .arg(&self.args);
         c
+    }
+}
+
+/// A contract's call, ready to send: its answer decodes as `A`.
+pub struct Prepared<A> {
+    call: Call,
+    answer: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A> Prepared<A> {
+    /// Makes the call retry-safe (see [`Call::idempotent`]).
+    pub fn idempotent(mut self, record: String, fingerprint: &str) -> Self {
+        self.call = self.call.idempotent(record, fingerprint);
+        self
     }
 }
 
@@ -176,6 +191,38 @@ impl Store {
                 String::new(), // the idempotency fingerprint, see `Call::idempotent`
             ],
         }
+    }
+
+    /// A contract's call on `envs` of `group`.
+    pub fn prepare<C: contracts::Contract>(
+        &self,
+        args: &C,
+        group: &EnvName,
+        envs: &[&EnvName],
+    ) -> Prepared<C::Answer> {
+        Prepared {
+            call: args.write(self.script(args.script(), group, envs)),
+            answer: std::marker::PhantomData,
+        }
+    }
+
+    /// Runs a prepared call in one round trip and decodes its answer.
+    pub async fn call<A: DeserializeOwned>(&self, p: Prepared<A>) -> Result<A, StoreError> {
+        self.eval(p.call).await
+    }
+
+    /// Runs an acquisition (a lock or claim), honouring `redis.wait_replicas`.
+    pub async fn call_acquire<A: DeserializeOwned>(&self, p: Prepared<A>) -> Result<A, StoreError> {
+        self.eval_acquire(p.call).await
+    }
+
+    /// Runs one prepared call per group; each reports its own outcome (see [`Store::eval_each`]).
+    pub async fn call_each<A: DeserializeOwned>(
+        &self,
+        ps: Vec<Prepared<A>>,
+    ) -> Vec<Result<A, StoreError>> {
+        self.eval_each(ps.into_iter().map(|p| p.call).collect())
+            .await
     }
 
     /// A call of a standalone script on explicit keys, with no prelude arguments.
@@ -463,7 +510,15 @@ fn decode_json<T: DeserializeOwned>(v: Value) -> Result<T, StoreError> {
             return Err(StoreError::Unexpected);
         }
     };
-    serde_json::from_str(&text).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        tracing::error!(error = %e, answer = %text, "script answer is not JSON");
+        StoreError::Unexpected
+    })?;
+    // Any idempotent script may answer this (the prelude's `idempotent`): decoded here, once.
+    if value["status"] == "idempotency_mismatch" {
+        return Err(StoreError::KeyReused);
+    }
+    T::deserialize(value).map_err(|e| {
         tracing::error!(error = %e, answer = %text, "script answer did not decode");
         StoreError::Unexpected
     })

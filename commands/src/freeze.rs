@@ -1,0 +1,222 @@
+//! Freezes: `freeze` and `unfreeze`, of one env or of all. One script call per hash-tag group,
+//! pipelined in one round trip (concurrent on a Cluster, where a master that is down fails only
+//! its own groups, and the reply says which envs changed and which could not be reached).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::command::{FreezeSpan, Scope};
+use crate::config::EnvSettings;
+use crate::domain::{Actor, EnvName};
+use crate::error::BatonError;
+use crate::reply::{clock, Reply, Tone};
+use crate::router::{wall_clock, Baton};
+use crate::store::contracts::{Changed, FreezeAnswer, FreezeArgs};
+use crate::store::StoreError;
+
+impl Baton {
+    /// `freeze`: one call per group, pipelined in one round trip.
+    pub(crate) async fn freeze(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        envs: Vec<&EnvSettings>,
+        span: FreezeSpan,
+        reason: String,
+    ) -> Result<Reply, BatonError> {
+        let (until, rel) = match span {
+            FreezeSpan::UntilLifted => (0, 0),
+            FreezeSpan::For(d) => (0, d.as_millis()),
+            FreezeSpan::Until(t) => {
+                let ms = t
+                    .duration_since(UNIX_EPOCH)
+                    .map(|d| d.as_millis() as u64)
+                    .unwrap_or(0);
+                if t <= SystemTime::now() {
+                    return Err(BatonError::Usage {
+                        message: format!("{} is in the past; freeze until a later time", clock(ms)),
+                        usage: None,
+                    });
+                }
+                (ms, 0)
+            }
+        };
+        let scope_arg = if matches!(scope, Scope::All) {
+            "all"
+        } else {
+            "env"
+        };
+        let args = FreezeArgs {
+            unfreeze: false,
+            actor: &actor.id,
+            display: &actor.display,
+            reason: &reason,
+            until_ms: until,
+            scope: scope_arg,
+            for_ms: rel,
+        };
+        let (answers, unreached) = reached(self.freeze_calls(envs, args).await)?;
+        let now = answers.first().map(|a| a.0).unwrap_or_else(wall_clock);
+        let names: Vec<String> = answers
+            .iter()
+            .flat_map(|a| a.1.iter().map(|c| c.env.clone()))
+            .collect();
+        let held: Vec<String> = answers
+            .iter()
+            .flat_map(|a| a.1.iter())
+            .filter_map(|c| {
+                c.lock
+                    .as_ref()
+                    .map(|l| format!("{} ({})", c.env, l.display))
+            })
+            .collect();
+        let span_text = match span {
+            FreezeSpan::UntilLifted => "until someone unfreezes it".to_string(),
+            FreezeSpan::For(d) => format!("for {d}"),
+            FreezeSpan::Until(_) => format!("until {}", clock(until)),
+        };
+        let mut r = Reply::new(
+            Tone::Success,
+            format!(
+                "{} froze {} {span_text}",
+                actor.display,
+                if unreached.is_empty() {
+                    describe(scope, &names)
+                } else {
+                    names.join(", ")
+                }
+            ),
+            now,
+        )
+        .text_field("Reason", &reason)
+        .button("Unfreeze", format!("unfreeze {}", scope_word(scope)), false);
+        if !held.is_empty() {
+            r = r.with_text(format!(
+                "Still locked (a freeze does not end a lock): {}.",
+                held.join(", ")
+            ));
+        }
+        Ok(with_unreached(r, unreached))
+    }
+
+    /// `unfreeze`.
+    pub(crate) async fn unfreeze(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        envs: Vec<&EnvSettings>,
+    ) -> Result<Reply, BatonError> {
+        let args = FreezeArgs {
+            unfreeze: true,
+            actor: &actor.id,
+            display: &actor.display,
+            reason: "",
+            until_ms: 0,
+            scope: "env",
+            for_ms: 0,
+        };
+        let (answers, unreached) = reached(self.freeze_calls(envs, args).await)?;
+        let now = answers.first().map(|a| a.0).unwrap_or_else(wall_clock);
+        let changed: Vec<_> = answers.iter().flat_map(|a| a.1.iter()).collect();
+        if changed.is_empty() {
+            return Err(BatonError::Refused(format!(
+                "{} is not frozen",
+                scope_word(scope)
+            )));
+        }
+        let names: Vec<String> = changed.iter().map(|c| c.env.clone()).collect();
+        let reasons: Vec<String> = changed
+            .iter()
+            .filter_map(|c| c.was.as_ref())
+            .map(|f| f.reason.clone())
+            .filter(|r| !r.is_empty())
+            .collect();
+        let mut r = Reply::new(
+            Tone::Success,
+            format!("{} unfroze {}", actor.display, describe(scope, &names)),
+            now,
+        );
+        if let Some(reason) = reasons.first() {
+            r = r.text_field("Was frozen for", reason);
+        }
+        Ok(with_unreached(r, unreached))
+    }
+
+    /// One freeze call per group, each with its own outcome.
+    async fn freeze_calls(
+        &self,
+        envs: Vec<&EnvSettings>,
+        args: FreezeArgs<'_>,
+    ) -> Vec<(Vec<EnvName>, Result<FreezeAnswer, StoreError>)> {
+        let groups = self.catalog.by_group(envs);
+        let calls = groups
+            .iter()
+            .map(|(group, names)| {
+                let refs: Vec<_> = names.iter().collect();
+                self.store.prepare(&args, group, &refs)
+            })
+            .collect();
+        let outcomes = self.store.call_each(calls).await;
+        groups
+            .into_iter()
+            .map(|(_, names)| names)
+            .zip(outcomes)
+            .collect()
+    }
+}
+
+/// Splits a multi-group change into the answers of the groups it reached and the envs of those it
+/// could not, with why. When it reached none, it fails as a whole.
+type Unreached = Vec<(Vec<EnvName>, StoreError)>;
+fn reached(
+    outcomes: Vec<(Vec<EnvName>, Result<FreezeAnswer, StoreError>)>,
+) -> Result<(Vec<(u64, Vec<Changed>)>, Unreached), BatonError> {
+    let (mut answers, mut unreached) = (Vec::new(), Vec::new());
+    for (names, outcome) in outcomes {
+        match outcome {
+            Ok(FreezeAnswer::Ok { now, changed }) => answers.push((now, changed)),
+            Err(e) => unreached.push((names, e)),
+        }
+    }
+    match unreached.first() {
+        Some((_, e)) if answers.is_empty() => Err(e.clone().into()),
+        _ => Ok((answers, unreached)),
+    }
+}
+
+/// Says which envs a multi-group change could not reach, and whether they changed, after what
+/// the reply already says.
+fn with_unreached(r: Reply, unreached: Unreached) -> Reply {
+    if unreached.is_empty() {
+        return r;
+    }
+    let mut lines: Vec<String> = r.text.iter().cloned().collect();
+    for (names, e) in unreached {
+        let names: Vec<&str> = names.iter().map(EnvName::as_str).collect();
+        let what = match e {
+            StoreError::Unknown => {
+                "did not answer in time, so they may or may not have changed; check `status`"
+            }
+            _ => "could not be reached, so they did not change; try again for them",
+        };
+        lines.push(format!(
+            "Not done for {}: their part of the state store {what} ({e}).",
+            names.join(", ")
+        ));
+    }
+    r.with_text(lines.join("\n"))
+}
+
+fn scope_word(scope: &Scope) -> String {
+    match scope {
+        Scope::All => "all".into(),
+        Scope::Env(e) => e.to_string(),
+    }
+}
+
+fn describe(scope: &Scope, names: &[String]) -> String {
+    match scope {
+        Scope::All => format!("all {} envs", names.len()),
+        Scope::Env(e) if names.len() == 1 && names[0] == e.as_str() => e.to_string(),
+        Scope::Env(e) => format!("{e} ({})", names.join(", ")),
+    }
+}

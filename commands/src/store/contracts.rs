@@ -1,0 +1,520 @@
+//! Typed script contracts. Each state-changing script has an argument struct that writes its own
+//! ARGV in order (after the prelude's four, see `lua/prelude.lua`), and an answer enum with one
+//! variant per outcome, decoded once by [`Store::call`]. A script answering something its enum does
+//! not know is a bug, reported as [`StoreError::Unexpected`], never guessed at.
+//!
+//! [`Store::call`]: super::Store::call
+//! [`StoreError::Unexpected`]: super::StoreError::Unexpected
+
+// The fields restate the scripts' ARGV and answer fields, documented at the top of each `.lua`
+// file; a doc line per field here would repeat its name.
+#![allow(missing_docs)]
+
+use redis::Script;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use super::{scripts, Call};
+use crate::state::{lua_list, EnvState, Freeze, Hold, Waiter};
+
+/// A script's arguments and the shape of its answer.
+pub trait Contract {
+    /// What the script answers.
+    type Answer: DeserializeOwned;
+    /// The script.
+    fn script(&self) -> &'static Script;
+    /// Writes the script's own arguments, in ARGV order.
+    fn write(&self, call: Call) -> Call;
+}
+
+/// `lock`, `queue`, or a CI request (`wait`: a queue entry with a lease, refused when frozen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LockMode {
+    /// Take it now or be refused.
+    Lock,
+    /// A person waits in line.
+    Queue,
+    /// A CI request waits in line while it lives.
+    Wait,
+}
+
+/// What `lock.lua` needs.
+pub struct LockArgs<'a> {
+    pub holder: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
+    pub ttl_ms: u64,
+    pub token: &'a str,
+    pub admin: bool,
+    pub mode: LockMode,
+    pub queue_limit: usize,
+    /// How long a queue entry may wait (0: the script's default).
+    pub wait_ms: u64,
+    /// The lease of a `Wait` entry (0: none).
+    pub lease_ms: u64,
+}
+
+impl Contract for LockArgs<'_> {
+    type Answer = LockAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::LOCK
+    }
+    fn write(&self, call: Call) -> Call {
+        let mode = match self.mode {
+            LockMode::Lock => "lock",
+            LockMode::Queue => "queue",
+            LockMode::Wait => "wait",
+        };
+        call.arg(self.holder)
+            .arg(self.display)
+            .arg(self.reason)
+            .arg(self.ttl_ms)
+            .arg(self.token)
+            .arg(flag(self.admin))
+            .arg(mode)
+            .arg(self.queue_limit)
+            .arg(self.wait_ms)
+            .arg(self.lease_ms)
+    }
+}
+
+/// What `lock.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LockAnswer {
+    /// Granted now; `freeze` is set when an admin took it over a freeze.
+    Ok {
+        now: u64,
+        lock: Hold,
+        token: String,
+        #[serde(default)]
+        claim: Option<Hold>,
+        #[serde(default)]
+        freeze: Option<Freeze>,
+    },
+    /// The holder holds it already (a retried request, or a person asking twice).
+    Already { now: u64, lock: Hold, token: String },
+    /// The holder waits in line already.
+    AlreadyQueued {
+        now: u64,
+        position: usize,
+        #[serde(default)]
+        lock: Option<Hold>,
+    },
+    /// Now in line.
+    Queued {
+        now: u64,
+        position: usize,
+        #[serde(default)]
+        lock: Option<Hold>,
+        #[serde(default)]
+        freeze: Option<Freeze>,
+    },
+    /// Someone else holds it.
+    Locked {
+        now: u64,
+        lock: Hold,
+        #[serde(default, deserialize_with = "lua_list")]
+        queue: Vec<Waiter>,
+    },
+    /// Frozen, and the caller may not take it over the freeze.
+    Frozen { now: u64, freeze: Freeze },
+    /// The line is as long as it may be.
+    QueueFull { now: u64, limit: usize },
+}
+
+/// Whose hold `unlock.lua` ends: its holder's (by identity, or by token), or anyone's (`force`).
+pub struct UnlockArgs<'a> {
+    pub kind: crate::error::HoldKind,
+    pub actor: &'a str,
+    pub display: &'a str,
+    /// Match by token rather than by holder identity.
+    pub token: Option<&'a str>,
+    pub force: bool,
+}
+
+impl Contract for UnlockArgs<'_> {
+    type Answer = UnlockAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::UNLOCK
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.kind.as_str())
+            .arg(self.actor)
+            .arg(self.display)
+            .arg(self.token.unwrap_or_default())
+            .arg(flag(self.force))
+    }
+}
+
+/// What `unlock.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum UnlockAnswer {
+    /// Ended; the lock went to `next` when someone waited.
+    Ok {
+        now: u64,
+        held: Hold,
+        #[serde(default)]
+        next: Option<Hold>,
+    },
+    /// Nothing of that kind is held; `other_is_mine` when the caller holds the other kind.
+    NotHeld {
+        now: u64,
+        #[serde(default)]
+        other_is_mine: bool,
+    },
+    /// Someone else holds it.
+    NotHolder { now: u64, held: Hold },
+}
+
+/// Which hold `extend.lua` moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExtendTarget {
+    Lock,
+    Claim,
+    /// The caller's lock, else their claim (chat `extend`).
+    Any,
+}
+
+/// What `extend.lua` needs.
+pub struct ExtendArgs<'a> {
+    pub target: ExtendTarget,
+    pub actor: &'a str,
+    pub token: Option<&'a str>,
+    pub by_ms: u64,
+    pub max_lock_ms: u64,
+    pub max_claim_ms: u64,
+}
+
+impl Contract for ExtendArgs<'_> {
+    type Answer = ExtendAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::EXTEND
+    }
+    fn write(&self, call: Call) -> Call {
+        let target = match self.target {
+            ExtendTarget::Lock => "lock",
+            ExtendTarget::Claim => "claim",
+            ExtendTarget::Any => "any",
+        };
+        call.arg(target)
+            .arg(self.actor)
+            .arg(self.token.unwrap_or_default())
+            .arg(self.by_ms)
+            .arg(self.max_lock_ms)
+            .arg(self.max_claim_ms)
+    }
+}
+
+/// What `extend.lua` answers; `kind` says which hold it concerns.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ExtendAnswer {
+    Ok {
+        now: u64,
+        kind: crate::error::HoldKind,
+        held: Hold,
+    },
+    /// Beyond the env's maximum: `room` ms is what is left.
+    TooLong {
+        now: u64,
+        kind: crate::error::HoldKind,
+        held: Hold,
+        max: u64,
+        room: u64,
+    },
+    NotHolder {
+        now: u64,
+        kind: crate::error::HoldKind,
+        held: Hold,
+    },
+    NotHeld {
+        now: u64,
+        kind: crate::error::HoldKind,
+    },
+}
+
+/// `leave.lua`: out of the queue.
+pub struct LeaveArgs<'a> {
+    pub holder: &'a str,
+}
+
+impl Contract for LeaveArgs<'_> {
+    type Answer = LeaveAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::LEAVE
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder)
+    }
+}
+
+/// What `leave.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LeaveAnswer {
+    Ok { now: u64, position: usize },
+    NotQueued { now: u64 },
+}
+
+/// `renew.lua`: a waiting CI request checks in and renews its lease.
+pub struct RenewArgs<'a> {
+    pub holder: &'a str,
+    pub lease_ms: u64,
+}
+
+impl Contract for RenewArgs<'_> {
+    type Answer = RenewAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::RENEW
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder).arg(self.lease_ms)
+    }
+}
+
+/// What `renew.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RenewAnswer {
+    /// The lock is the waiter's now.
+    Granted { now: u64, lock: Hold, token: String },
+    /// Still in line.
+    Waiting { now: u64, position: usize },
+    /// Its entry is gone (its lease lapsed, or Redis lost it).
+    Gone { now: u64 },
+}
+
+/// `give_up.lua`: a waiting CI request's wait ran out.
+pub struct GiveUpArgs<'a> {
+    pub holder: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
+    pub ttl_ms: u64,
+    pub token: &'a str,
+}
+
+impl Contract for GiveUpArgs<'_> {
+    type Answer = GiveUpAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::GIVE_UP
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder)
+            .arg(self.display)
+            .arg(self.reason)
+            .arg(self.ttl_ms)
+            .arg(self.token)
+    }
+}
+
+/// What `give_up.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GiveUpAnswer {
+    Ok {
+        now: u64,
+        lock: Hold,
+        token: String,
+    },
+    Locked {
+        now: u64,
+        lock: Hold,
+        #[serde(default, deserialize_with = "lua_list")]
+        queue: Vec<Waiter>,
+    },
+    Frozen {
+        now: u64,
+        freeze: Freeze,
+    },
+}
+
+/// `claim.lua`: one env, or any free member of a pool.
+pub struct ClaimArgs<'a> {
+    pub holder: &'a str,
+    pub display: &'a str,
+    pub note: &'a str,
+    pub ttl_ms: u64,
+    pub token: &'a str,
+}
+
+impl Contract for ClaimArgs<'_> {
+    type Answer = ClaimAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::CLAIM
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder)
+            .arg(self.display)
+            .arg(self.note)
+            .arg(self.ttl_ms)
+            .arg(self.token)
+    }
+}
+
+/// What `claim.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ClaimAnswer {
+    Ok {
+        now: u64,
+        env: String,
+        claim: Hold,
+    },
+    /// The holder has a claim in the pool already.
+    Already {
+        now: u64,
+        env: String,
+        claim: Hold,
+    },
+    /// Every env is claimed; `soonest` ends first.
+    Taken {
+        now: u64,
+        #[serde(default)]
+        soonest: Option<Soonest>,
+    },
+}
+
+/// The claim in a full pool that ends first.
+#[derive(Debug, Deserialize)]
+pub struct Soonest {
+    pub env: String,
+    pub claim: Hold,
+}
+
+/// `freeze.lua`: freeze or unfreeze every env of one group.
+pub struct FreezeArgs<'a> {
+    pub unfreeze: bool,
+    pub actor: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
+    /// Until when (Unix ms; 0: until lifted, or `for_ms` from Redis' now).
+    pub until_ms: u64,
+    /// `env` or `all`, so status can say how the freeze was made.
+    pub scope: &'a str,
+    pub for_ms: u64,
+}
+
+impl Contract for FreezeArgs<'_> {
+    type Answer = FreezeAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::FREEZE
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(if self.unfreeze { "unfreeze" } else { "freeze" })
+            .arg(self.actor)
+            .arg(self.display)
+            .arg(self.reason)
+            .arg(self.until_ms)
+            .arg(self.scope)
+            .arg(self.for_ms)
+    }
+}
+
+/// What `freeze.lua` answers: the envs it changed.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum FreezeAnswer {
+    Ok {
+        now: u64,
+        #[serde(default, deserialize_with = "lua_list")]
+        changed: Vec<Changed>,
+    },
+}
+
+/// An env a freeze or unfreeze changed.
+#[derive(Debug, Deserialize)]
+pub struct Changed {
+    pub env: String,
+    #[serde(default)]
+    pub was: Option<Freeze>,
+    #[serde(default)]
+    pub lock: Option<Hold>,
+}
+
+/// `deploy.lua`: record a deploy, refused under a stale fence.
+pub struct DeployArgs<'a> {
+    pub actor: &'a str,
+    pub display: &'a str,
+    pub sha: &'a str,
+    pub version: &'a str,
+    pub url: &'a str,
+    pub fence: Option<u64>,
+}
+
+impl Contract for DeployArgs<'_> {
+    type Answer = DeployAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::DEPLOY
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.actor)
+            .arg(self.display)
+            .arg(self.sha)
+            .arg(self.version)
+            .arg(self.url)
+            .arg(self.fence.map(|f| f.to_string()).unwrap_or_default())
+    }
+}
+
+/// What `deploy.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DeployAnswer {
+    Ok {
+        now: u64,
+    },
+    StaleFence {
+        now: u64,
+        #[serde(default)]
+        lock: Option<Hold>,
+    },
+}
+
+/// `settle.lua`: apply what is due on every env named, and report each one's state.
+pub struct SettleArgs;
+
+impl Contract for SettleArgs {
+    type Answer = SettleAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::SETTLE
+    }
+    fn write(&self, call: Call) -> Call {
+        call
+    }
+}
+
+/// What `settle.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SettleAnswer {
+    Ok {
+        now: u64,
+        #[serde(default, deserialize_with = "lua_list")]
+        envs: Vec<EnvState>,
+    },
+}
+
+impl SettleAnswer {
+    /// Redis' clock and the envs' states.
+    pub fn into_parts(self) -> (u64, Vec<EnvState>) {
+        let SettleAnswer::Ok { now, envs } = self;
+        (now, envs)
+    }
+}
+
+/// What `due.lua` answers: the group's deadline entries that are due.
+#[derive(Debug, Deserialize)]
+pub struct DueAnswer {
+    #[serde(default, deserialize_with = "lua_list")]
+    pub due: Vec<String>,
+}
+
+fn flag(on: bool) -> &'static str {
+    if on {
+        "1"
+    } else {
+        "0"
+    }
+}

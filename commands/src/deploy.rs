@@ -10,6 +10,7 @@ use crate::error::{BatonError, HoldKind};
 use crate::outcomes::{self, Acquired};
 use crate::reply::{clock, Reply, ReplyData, Tone, Value};
 use crate::router::{new_token, Baton};
+use crate::state::{Freeze, Hold};
 use crate::store::contracts::{
     ExtendArgs, ExtendTarget, LeaveAnswer, LeaveArgs, LockArgs, LockMode, UnlockArgs,
 };
@@ -114,24 +115,7 @@ impl Baton {
                 lock,
                 freeze,
                 again: false,
-            } => {
-                let mut r = Reply::new(
-                    Tone::Success,
-                    format!("{} is #{position} in line for {name}", actor.display),
-                    now,
-                )
-                .button("Leave queue", format!("leave {name}"), false);
-                if let Some(hold) = &lock {
-                    r = r.hold_fields(hold);
-                }
-                if let Some(f) = &freeze {
-                    r = r.with_text(format!(
-                        "{name} is frozen by {}; the queue moves once it is unfrozen.",
-                        f.display
-                    ));
-                }
-                Ok(r)
-            }
+            } => Ok(queued_reply(actor, name, now, position, lock, freeze)),
         }
     }
 
@@ -261,15 +245,42 @@ impl Baton {
     }
 }
 
+/// The reply to a person who joined the line.
+fn queued_reply(
+    actor: &Actor,
+    name: &str,
+    now: u64,
+    position: usize,
+    lock: Option<Hold>,
+    freeze: Option<Freeze>,
+) -> Reply {
+    let mut r = Reply::new(
+        Tone::Success,
+        format!("{} is #{position} in line for {name}", actor.display),
+        now,
+    )
+    .button("Leave queue", format!("leave {name}"), false);
+    if let Some(hold) = &lock {
+        r = r.hold_fields(hold);
+    }
+    if let Some(f) = &freeze {
+        r = r.with_text(format!(
+            "{name} is frozen by {}; the queue moves once it is unfrozen.",
+            f.display
+        ));
+    }
+    r
+}
+
 /// The reply to a lock granted at once.
 fn granted_reply(
     actor: &Actor,
     name: &str,
     ttl: Ttl,
     now: u64,
-    hold: crate::state::Hold,
-    over_freeze: Option<crate::state::Freeze>,
-    claim: Option<crate::state::Hold>,
+    hold: Hold,
+    over_freeze: Option<Freeze>,
+    claim: Option<Hold>,
 ) -> Reply {
     let mut r = Reply::new(
         Tone::Success,

@@ -23,23 +23,7 @@ impl Baton {
         span: FreezeSpan,
         reason: String,
     ) -> Result<Reply, BatonError> {
-        let (until, rel) = match span {
-            FreezeSpan::UntilLifted => (0, 0),
-            FreezeSpan::For(d) => (0, d.as_millis()),
-            FreezeSpan::Until(t) => {
-                let ms = t
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or(0);
-                if t <= SystemTime::now() {
-                    return Err(BatonError::Usage {
-                        message: format!("{} is in the past; freeze until a later time", clock(ms)),
-                        usage: None,
-                    });
-                }
-                (ms, 0)
-            }
-        };
+        let (until, rel) = window(&span)?;
         let scope_arg = if matches!(scope, Scope::All) {
             "all"
         } else {
@@ -167,9 +151,11 @@ impl Baton {
 /// Splits a multi-group change into the answers of the groups it reached and the envs of those it
 /// could not, with why. When it reached none, it fails as a whole.
 type Unreached = Vec<(Vec<EnvName>, StoreError)>;
+/// What a group that answered reported: Redis' clock and the envs it changed.
+type Reached = (u64, Vec<Changed>);
 fn reached(
     outcomes: Vec<(Vec<EnvName>, Result<FreezeAnswer, StoreError>)>,
-) -> Result<(Vec<(u64, Vec<Changed>)>, Unreached), BatonError> {
+) -> Result<(Vec<Reached>, Unreached), BatonError> {
     let (mut answers, mut unreached) = (Vec::new(), Vec::new());
     for (names, outcome) in outcomes {
         match outcome {
@@ -204,6 +190,28 @@ fn with_unreached(r: Reply, unreached: Unreached) -> Reply {
         ));
     }
     r.with_text(lines.join("\n"))
+}
+
+/// A freeze's end for the script: `(until ms, 0)` for a time, `(0, ms)` for a duration from
+/// Redis' now, `(0, 0)` until lifted. A time in the past is refused.
+fn window(span: &FreezeSpan) -> Result<(u64, u64), BatonError> {
+    Ok(match span {
+        FreezeSpan::UntilLifted => (0, 0),
+        FreezeSpan::For(d) => (0, d.as_millis()),
+        FreezeSpan::Until(t) => {
+            let ms = t
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis() as u64)
+                .unwrap_or(0);
+            if *t <= SystemTime::now() {
+                return Err(BatonError::Usage {
+                    message: format!("{} is in the past; freeze until a later time", clock(ms)),
+                    usage: None,
+                });
+            }
+            (ms, 0)
+        }
+    })
 }
 
 fn scope_word(scope: &Scope) -> String {

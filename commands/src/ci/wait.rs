@@ -153,7 +153,7 @@ impl Baton {
         while Instant::now() < deadline {
             self.until_woken(ticket, deadline, &mut events).await;
             match self.check_in(ticket, admin, deadline).await {
-                Ok(CheckIn::Done(outcome)) => return guard.disarm(outcome),
+                Ok(CheckIn::Done(outcome)) => return guard.disarm(*outcome),
                 Ok(CheckIn::InLine) => checked_in = Instant::now(),
                 // Keep waiting: the lease runs out by itself if this lasts.
                 Err(e) => {
@@ -192,7 +192,7 @@ impl Baton {
             .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name]);
         match self.store.call(call).await? {
             RenewAnswer::Granted { now, lock, token } => {
-                Ok(CheckIn::Done(Ok(grant(name, lock, token, now))))
+                Ok(CheckIn::Done(Box::new(Ok(grant(name, lock, token, now)))))
             }
             RenewAnswer::Waiting { .. } => Ok(CheckIn::InLine),
             RenewAnswer::Gone { .. } => {
@@ -208,10 +208,10 @@ impl Baton {
                             now, hold, token, ..
                         })
                         | Ok(Acquired::Mine { now, hold, token }) => {
-                            CheckIn::Done(Ok(grant(name, hold, token, now)))
+                            CheckIn::Done(Box::new(Ok(grant(name, hold, token, now))))
                         }
                         Ok(Acquired::Queued { .. }) => CheckIn::InLine,
-                        Err(refused) => CheckIn::Done(Err(refused)),
+                        Err(refused) => CheckIn::Done(Box::new(Err(refused))),
                     },
                 )
             }
@@ -266,7 +266,7 @@ impl Baton {
 /// What a check-in came to.
 enum CheckIn {
     /// The request is answered: the lock, or a refusal (the env froze meanwhile).
-    Done(Result<Reply, BatonError>),
+    Done(Box<Result<Reply, BatonError>>),
     /// Still in line.
     InLine,
 }

@@ -27,6 +27,7 @@ use crate::config::RedisConfig;
 use crate::domain::EnvName;
 pub use backend::SubMsg;
 use backend::{Backend, Conn};
+pub use contracts::Prepared;
 pub(crate) use error::classify;
 pub use error::{Cause, StoreError};
 pub use keys::{EnvKeys, Keys};
@@ -61,20 +62,6 @@ impl Call {
             .arg(&self.keys)
             .arg(&self.args);
         c
-    }
-}
-
-/// A contract's call, ready to send: its answer decodes as `A`.
-pub struct Prepared<A> {
-    call: Call,
-    answer: std::marker::PhantomData<fn() -> A>,
-}
-
-impl<A> Prepared<A> {
-    /// Makes the call retry-safe (see [`Call::idempotent`]).
-    pub fn idempotent(mut self, record: String, fingerprint: &str) -> Self {
-        self.call = self.call.idempotent(record, fingerprint);
-        self
     }
 }
 
@@ -191,38 +178,6 @@ impl Store {
                 String::new(), // the idempotency fingerprint, see `Call::idempotent`
             ],
         }
-    }
-
-    /// A contract's call on `envs` of `group`.
-    pub fn prepare<C: contracts::Contract>(
-        &self,
-        args: &C,
-        group: &EnvName,
-        envs: &[&EnvName],
-    ) -> Prepared<C::Answer> {
-        Prepared {
-            call: args.write(self.script(args.script(), group, envs)),
-            answer: std::marker::PhantomData,
-        }
-    }
-
-    /// Runs a prepared call in one round trip and decodes its answer.
-    pub async fn call<A: DeserializeOwned>(&self, p: Prepared<A>) -> Result<A, StoreError> {
-        self.eval(p.call).await
-    }
-
-    /// Runs an acquisition (a lock or claim), honouring `redis.wait_replicas`.
-    pub async fn call_acquire<A: DeserializeOwned>(&self, p: Prepared<A>) -> Result<A, StoreError> {
-        self.eval_acquire(p.call).await
-    }
-
-    /// Runs one prepared call per group; each reports its own outcome (see [`Store::eval_each`]).
-    pub async fn call_each<A: DeserializeOwned>(
-        &self,
-        ps: Vec<Prepared<A>>,
-    ) -> Vec<Result<A, StoreError>> {
-        self.eval_each(ps.into_iter().map(|p| p.call).collect())
-            .await
     }
 
     /// A call of a standalone script on explicit keys, with no prelude arguments.

@@ -1,0 +1,193 @@
+//! The contracts of claims, freezes, deploy records and settling.
+
+// The fields restate the scripts' ARGV and answer fields, documented at the top of each `.lua`
+// file; a doc line per field here would repeat its name.
+#![allow(missing_docs)]
+
+use redis::Script;
+use serde::Deserialize;
+
+use super::Contract;
+use crate::state::{lua_list, EnvState, Freeze, Hold};
+use crate::store::{scripts, Call};
+
+/// `claim.lua`: one env, or any free member of a pool.
+pub struct ClaimArgs<'a> {
+    pub holder: &'a str,
+    pub display: &'a str,
+    pub note: &'a str,
+    pub ttl_ms: u64,
+    pub token: &'a str,
+}
+
+impl Contract for ClaimArgs<'_> {
+    type Answer = ClaimAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::CLAIM
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder)
+            .arg(self.display)
+            .arg(self.note)
+            .arg(self.ttl_ms)
+            .arg(self.token)
+    }
+}
+
+/// What `claim.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ClaimAnswer {
+    Ok {
+        now: u64,
+        env: String,
+        claim: Hold,
+    },
+    /// The holder has a claim in the pool already.
+    Already {
+        now: u64,
+        env: String,
+        claim: Hold,
+    },
+    /// Every env is claimed; `soonest` ends first.
+    Taken {
+        now: u64,
+        #[serde(default)]
+        soonest: Option<Soonest>,
+    },
+}
+
+/// The claim in a full pool that ends first.
+#[derive(Debug, Deserialize)]
+pub struct Soonest {
+    pub env: String,
+    pub claim: Hold,
+}
+
+/// `freeze.lua`: freeze or unfreeze every env of one group.
+pub struct FreezeArgs<'a> {
+    pub unfreeze: bool,
+    pub actor: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
+    /// Until when (Unix ms; 0: until lifted, or `for_ms` from Redis' now).
+    pub until_ms: u64,
+    /// `env` or `all`, so status can say how the freeze was made.
+    pub scope: &'a str,
+    pub for_ms: u64,
+}
+
+impl Contract for FreezeArgs<'_> {
+    type Answer = FreezeAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::FREEZE
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(if self.unfreeze { "unfreeze" } else { "freeze" })
+            .arg(self.actor)
+            .arg(self.display)
+            .arg(self.reason)
+            .arg(self.until_ms)
+            .arg(self.scope)
+            .arg(self.for_ms)
+    }
+}
+
+/// What `freeze.lua` answers: the envs it changed.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum FreezeAnswer {
+    Ok {
+        now: u64,
+        #[serde(default, deserialize_with = "lua_list")]
+        changed: Vec<Changed>,
+    },
+}
+
+/// An env a freeze or unfreeze changed.
+#[derive(Debug, Deserialize)]
+pub struct Changed {
+    pub env: String,
+    #[serde(default)]
+    pub was: Option<Freeze>,
+    #[serde(default)]
+    pub lock: Option<Hold>,
+}
+
+/// `deploy.lua`: record a deploy, refused under a stale fence.
+pub struct DeployArgs<'a> {
+    pub actor: &'a str,
+    pub display: &'a str,
+    pub sha: &'a str,
+    pub version: &'a str,
+    pub url: &'a str,
+    pub fence: Option<u64>,
+}
+
+impl Contract for DeployArgs<'_> {
+    type Answer = DeployAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::DEPLOY
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.actor)
+            .arg(self.display)
+            .arg(self.sha)
+            .arg(self.version)
+            .arg(self.url)
+            .arg(self.fence.map(|f| f.to_string()).unwrap_or_default())
+    }
+}
+
+/// What `deploy.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DeployAnswer {
+    Ok {
+        now: u64,
+    },
+    StaleFence {
+        now: u64,
+        #[serde(default)]
+        lock: Option<Hold>,
+    },
+}
+
+/// `settle.lua`: apply what is due on every env named, and report each one's state.
+pub struct SettleArgs;
+
+impl Contract for SettleArgs {
+    type Answer = SettleAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::SETTLE
+    }
+    fn write(&self, call: Call) -> Call {
+        call
+    }
+}
+
+/// What `settle.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SettleAnswer {
+    Ok {
+        now: u64,
+        #[serde(default, deserialize_with = "lua_list")]
+        envs: Vec<EnvState>,
+    },
+}
+
+impl SettleAnswer {
+    /// Redis' clock and the envs' states.
+    pub fn into_parts(self) -> (u64, Vec<EnvState>) {
+        let SettleAnswer::Ok { now, envs } = self;
+        (now, envs)
+    }
+}
+
+/// What `due.lua` answers: the group's deadline entries that are due.
+#[derive(Debug, Deserialize)]
+pub struct DueAnswer {
+    #[serde(default, deserialize_with = "lua_list")]
+    pub due: Vec<String>,
+}

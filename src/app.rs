@@ -49,7 +49,11 @@ impl AppState {
 
 /// Builds the core for a config: a store that connects lazily, so Baton starts while Redis is down.
 pub fn build(config: &Config) -> anyhow::Result<Baton> {
-    let store = Store::connect(&config.redis, config.defaults.history_length)?;
+    // The error names the setting, never the URL: it may hold a password.
+    let store = Store::connect(&config.redis, config.defaults.history_length).map_err(|e| {
+        let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+        anyhow::anyhow!("cannot use the [redis] settings: {}{detail}", e.category())
+    })?;
     Ok(Baton::new(config, store))
 }
 

@@ -127,7 +127,7 @@ fn semantic_problems_name_what_to_fix() {
         (
             "a bad redis prefix and url",
             "[redis]\nprefix = \"a:{b}\"\nurl = \"http://x\"\n",
-            &[(Some(2), "contains `:`"), (Some(3), "must start with redis://")],
+            &[(Some(2), "contains `:`"), (Some(3), "is not a Redis URL")],
         ),
         (
             "identities without a platform, with an unknown one, or without an id",
@@ -223,7 +223,7 @@ fn overrides_that_name_nothing_or_carry_bad_values_are_reported() {
         (
             "BATON_REDIS__URL",
             "http://x",
-            "BATON_REDIS__URL: `redis.url` `http://x` must start with",
+            "BATON_REDIS__URL: `redis.url` `http://x` is not a Redis URL",
         ),
     ];
     for (var, value, expected) in cases {

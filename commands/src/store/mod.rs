@@ -10,6 +10,7 @@ mod backend;
 pub mod keys;
 pub mod scan;
 pub mod scripts;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -81,7 +82,7 @@ impl Store {
         Ok(Self {
             config: Arc::new(cfg.clone()),
             backend: Arc::new(Backend::connect(cfg)?),
-            keys: Keys::new(&cfg.prefix),
+            keys: Keys::new(&cfg.prefix).with_db(cfg.db()),
             timeout: cfg.timeout,
             history_length,
             reminders: Arc::default(),

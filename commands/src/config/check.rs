@@ -195,6 +195,7 @@ impl Config {
         for (at, value) in [
             ("server.sweep_interval", self.server.sweep_interval),
             ("redis.timeout", self.redis.timeout),
+            ("server.header_timeout", self.server.header_timeout),
         ] {
             if value.is_zero() {
                 out.push(ctx.problem(

@@ -70,6 +70,13 @@ pub struct ServerConfig {
     /// token, read-only, to anyone who can reach the listener. It shows display names, reasons and
     /// times, never a token; `false` removes the three routes.
     pub status_page: bool,
+    /// How long a client may take to send a request's headers, and how long an idle keep-alive
+    /// connection stays open: a client that trickles bytes (slowloris) is cut off after this.
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// Open connections at most; further clients wait in the kernel's backlog. Also kept below
+    /// the process's file-descriptor limit, so accepting never fails for lack of descriptors.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -78,6 +85,8 @@ impl Default for ServerConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             sweep_interval: Duration::from_millis(500),
             status_page: true,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
         }
     }
 }

@@ -71,7 +71,10 @@ pub async fn json_errors(response: Response) -> Response {
     let message = match text.is_empty() {
         true => default.to_string(),
         false if status == StatusCode::PAYLOAD_TOO_LARGE => {
-            format!("the request body is over the limit of {} KiB", BODY_LIMIT / 1024)
+            format!(
+                "the request body is over the limit of {} KiB",
+                BODY_LIMIT / 1024
+            )
         }
         false => text,
     };
@@ -91,16 +94,31 @@ fn describe(status: StatusCode) -> (&'static str, &'static str) {
         400 => ("bad_request", "the request could not be read"),
         401 => ("unauthorized", "the request is not authenticated"),
         403 => ("forbidden", "the request is not allowed"),
-        404 => ("not_found", "there is nothing at this path; the API lives under /api/v1 (see /api/v1/openapi.json)"),
-        405 => ("method_not_allowed", "this path does not take that method; the Allow header lists the ones it takes"),
+        404 => (
+            "not_found",
+            "there is nothing at this path; the API lives under /api/v1 (see /api/v1/openapi.json)",
+        ),
+        405 => (
+            "method_not_allowed",
+            "this path does not take that method; the Allow header lists the ones it takes",
+        ),
         408 => ("timeout", "the request took too long to arrive"),
         413 => ("too_large", "the request body is too large"),
         414 => ("uri_too_long", "the URL is too long"),
         415 => ("unsupported_media_type", "send the body as JSON"),
-        429 => ("rate_limited", "too many requests; wait for the time in Retry-After"),
+        429 => (
+            "rate_limited",
+            "too many requests; wait for the time in Retry-After",
+        ),
         431 => ("headers_too_large", "the request headers are too large"),
-        503 => ("unavailable", "the service is unavailable; try again shortly"),
-        s if s >= 500 => ("internal", "something went wrong inside Baton; it is logged"),
+        503 => (
+            "unavailable",
+            "the service is unavailable; try again shortly",
+        ),
+        s if s >= 500 => (
+            "internal",
+            "something went wrong inside Baton; it is logged",
+        ),
         _ => ("bad_request", "the request was refused"),
     }
 }

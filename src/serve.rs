@@ -45,7 +45,9 @@ pub struct Limits {
 impl Limits {
     /// From `[server]`, with the connection cap lowered to fit the descriptor limit.
     pub fn from_config(server: &ServerConfig) -> Self {
-        let fit = fd_limit().map_or(usize::MAX, |n| n.saturating_sub(FD_HEADROOM).max(16) as usize);
+        let fit = fd_limit().map_or(usize::MAX, |n| {
+            n.saturating_sub(FD_HEADROOM).max(16) as usize
+        });
         let max_connections = server.max_connections.clamp(1, fit);
         if max_connections < server.max_connections {
             tracing::warn!(

@@ -20,4 +20,5 @@ mod resilience;
 mod round_trips;
 mod slack;
 mod status_page;
+mod tls;
 mod topology;

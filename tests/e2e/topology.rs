@@ -261,7 +261,7 @@ impl SentinelSet {
             ),
         )
         .unwrap();
-        let sentinel = Command::new("redis-server")
+        let sentinel = Command::new(baton::redis_process::server_binary())
             .arg(&conf)
             .arg("--sentinel")
             .stdout(Stdio::null())

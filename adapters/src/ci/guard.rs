@@ -74,10 +74,16 @@ impl AuthGuard {
                 s.buckets.clear();
             }
         }
-        let bucket = s.buckets.entry(peer).or_insert(Bucket { tokens: BURST, at: now });
+        let bucket = s.buckets.entry(peer).or_insert(Bucket {
+            tokens: BURST,
+            at: now,
+        });
         let tokens = bucket.refilled(now);
         let verdict = if tokens >= 1.0 {
-            *bucket = Bucket { tokens: tokens - 1.0, at: now };
+            *bucket = Bucket {
+                tokens: tokens - 1.0,
+                at: now,
+            };
             Verdict::Unauthorized
         } else {
             *bucket = Bucket { tokens, at: now };
@@ -90,7 +96,9 @@ impl AuthGuard {
         metrics::counter!("baton_auth_failures_total", "route" => route.to_string(), "outcome" => outcome)
             .increment(1);
         s.unlogged += 1;
-        if s.last_log.is_none_or(|t| now.duration_since(t) >= LOG_EVERY) {
+        if s.last_log
+            .is_none_or(|t| now.duration_since(t) >= LOG_EVERY)
+        {
             tracing::warn!(failures = s.unlogged, latest_peer = %peer, route, outcome, "CI API authentication failed (one line per 10 s at most; no token is logged)");
             s.last_log = Some(now);
             s.unlogged = 0;
@@ -139,8 +147,14 @@ mod tests {
         for _ in 0..10 {
             assert_eq!(guard.failed(a, "/x", t0), Verdict::Unauthorized);
         }
-        assert!(matches!(guard.failed(a, "/x", t0), Verdict::Limited(d) if d <= Duration::from_secs(1)));
-        assert_eq!(guard.failed(b, "/x", t0), Verdict::Unauthorized, "other addresses are not limited");
+        assert!(
+            matches!(guard.failed(a, "/x", t0), Verdict::Limited(d) if d <= Duration::from_secs(1))
+        );
+        assert_eq!(
+            guard.failed(b, "/x", t0),
+            Verdict::Unauthorized,
+            "other addresses are not limited"
+        );
         let later = t0 + Duration::from_secs(2);
         assert_eq!(guard.failed(a, "/x", later), Verdict::Unauthorized);
     }

@@ -70,7 +70,10 @@ pub fn routes(state: CiState) -> Router {
         .route("/api/v1/deploys/{env}", post(deploy))
         .route("/api/v1/commands", post(command))
         .route("/api/v1/events", get(events))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 

@@ -83,10 +83,18 @@ impl RedisConfig {
     /// sentinel, or every cluster seed.
     pub fn urls(&self) -> Vec<(&'static str, &str)> {
         if !self.cluster.is_empty() {
-            return self.cluster.iter().map(|u| ("redis.cluster", u.as_str())).collect();
+            return self
+                .cluster
+                .iter()
+                .map(|u| ("redis.cluster", u.as_str()))
+                .collect();
         }
         if !self.sentinels.is_empty() {
-            return self.sentinels.iter().map(|u| ("redis.sentinels", u.as_str())).collect();
+            return self
+                .sentinels
+                .iter()
+                .map(|u| ("redis.sentinels", u.as_str()))
+                .collect();
         }
         vec![("redis.url", self.url.as_str())]
     }
@@ -173,7 +181,11 @@ impl RedisConfig {
     fn tls_files(&self) -> Vec<(&'static str, &Path, Pem)> {
         [
             ("redis.tls_ca_file", &self.tls_ca_file, Pem::Certificates),
-            ("redis.tls_client_cert", &self.tls_client_cert, Pem::Certificates),
+            (
+                "redis.tls_client_cert",
+                &self.tls_client_cert,
+                Pem::Certificates,
+            ),
             ("redis.tls_client_key", &self.tls_client_key, Pem::Key),
         ]
         .into_iter()
@@ -193,11 +205,13 @@ fn pem_holds(text: &[u8], what: Pem) -> Result<(), String> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     match what {
-        Pem::Certificates => match CertificateDer::pem_slice_iter(text).collect::<Result<Vec<_>, _>>() {
-            Ok(certs) if !certs.is_empty() => Ok(()),
-            Ok(_) => Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()),
-            Err(e) => Err(format!("is not valid PEM ({e})")),
-        },
+        Pem::Certificates => {
+            match CertificateDer::pem_slice_iter(text).collect::<Result<Vec<_>, _>>() {
+                Ok(certs) if !certs.is_empty() => Ok(()),
+                Ok(_) => Err("holds no PEM certificate (-----BEGIN CERTIFICATE-----)".into()),
+                Err(e) => Err(format!("is not valid PEM ({e})")),
+            }
+        }
         Pem::Key => PrivateKeyDer::from_pem_slice(text)
             .map(|_| ())
             .map_err(|_| "holds no PEM private key (-----BEGIN PRIVATE KEY-----)".into()),
@@ -211,7 +225,10 @@ fn parse_url(url: &str) -> Result<(), String> {
         Err(e) => {
             let detail = e.detail().map(|d| format!(" ({d})")).unwrap_or_default();
             let hint = "use redis://[user:password@]host[:port][/db], rediss://… for TLS (optionally ending in #insecure), or redis+unix:///path";
-            Err(format!("is not a Redis URL Baton can use: {}{detail}; {hint}", e.category()))
+            Err(format!(
+                "is not a Redis URL Baton can use: {}{detail}; {hint}",
+                e.category()
+            ))
         }
     }
 }
@@ -224,9 +241,15 @@ mod tests {
     fn passwords_never_survive_redaction() {
         for (url, want) in [
             ("redis://:s3cret@h:6379/0", "redis://:***@h:6379/0"),
-            ("rediss://app:s3cret@h:notaport", "rediss://app:***@h:notaport"),
+            (
+                "rediss://app:s3cret@h:notaport",
+                "rediss://app:***@h:notaport",
+            ),
             ("redis://h:6379/2", "redis://h:6379/2"),
-            ("redis+unix:///tmp/r.sock?db=1&pass=s3cret", "redis+unix:///tmp/r.sock?db=1&pass=***"),
+            (
+                "redis+unix:///tmp/r.sock?db=1&pass=s3cret",
+                "redis+unix:///tmp/r.sock?db=1&pass=***",
+            ),
             ("not a url with s3cret@ in it", "***@ in it"),
         ] {
             let shown = redact_url(url);
@@ -249,7 +272,11 @@ mod tests {
             assert!(shown.contains("is not a Redis URL"), "{url}: {shown}");
             assert!(!shown.contains("s3cret"), "{url}: {shown}");
         }
-        for url in ["rediss://:s3cret@host:6380", "rediss://host#insecure", "redis://h/3"] {
+        for url in [
+            "rediss://:s3cret@host:6380",
+            "rediss://host#insecure",
+            "redis://h/3",
+        ] {
             let text = format!("[redis]\nurl = \"{url}\"\n");
             Config::from_toml_str(&text).unwrap_or_else(|e| panic!("{url}: {e}"));
         }

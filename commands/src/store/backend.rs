@@ -110,7 +110,12 @@ impl Backend {
             });
         }
         if let Some(master) = &cfg.master_name {
-            let backend = Arc::new(SentinelBackend::new(&cfg.sentinels, master, cfg.timeout, &tls)?);
+            let backend = Arc::new(SentinelBackend::new(
+                &cfg.sentinels,
+                master,
+                cfg.timeout,
+                &tls,
+            )?);
             if tokio::runtime::Handle::try_current().is_ok() {
                 backend.clone().watch(cfg.sentinels.clone(), tls);
             }

@@ -96,7 +96,12 @@ impl Tls {
             _ => None,
         });
         let Some(mode) = tls_mode else {
-            return SentinelClient::build(sentinels.to_vec(), master, None, SentinelServerType::Master);
+            return SentinelClient::build(
+                sentinels.to_vec(),
+                master,
+                None,
+                SentinelServerType::Master,
+            );
         };
         let mut builder = SentinelClientBuilder::new(
             infos.iter().map(|i| i.addr().clone()),

@@ -12,6 +12,7 @@ mod claims;
 mod cli;
 mod concurrency;
 mod discord;
+mod edges;
 mod expiry;
 mod health;
 mod locks;

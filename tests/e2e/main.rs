@@ -15,6 +15,7 @@ mod discord;
 mod edges;
 mod expiry;
 mod health;
+mod isolation;
 mod locks;
 mod notify;
 mod resilience;

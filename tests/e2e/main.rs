@@ -21,6 +21,7 @@ mod notify;
 mod resilience;
 mod round_trips;
 mod slack;
+mod slow_clients;
 mod status_page;
 mod tls;
 mod topology;

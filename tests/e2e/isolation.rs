@@ -43,7 +43,10 @@ async fn installations_on_other_databases_or_prefixes_never_hear_each_other() {
 
     a.ok("alice", "lock canary 30m secret release").await;
     let heard = next_event(&mut mine, Duration::from_secs(5)).await;
-    assert!(heard.is_some_and(|e| e.contains("secret release")), "A hears itself");
+    assert!(
+        heard.is_some_and(|e| e.contains("secret release")),
+        "A hears itself"
+    );
     for ((what, _), rx) in others.iter().zip(&mut theirs) {
         let leaked = next_event(rx, Duration::from_millis(500)).await;
         assert_eq!(leaked, None, "{what} heard A's event");
@@ -55,6 +58,12 @@ async fn installations_on_other_databases_or_prefixes_never_hear_each_other() {
         .await
         .unwrap_or_else(|(e, _)| panic!("{e}"));
     let heard = next_event(&mut theirs[0], Duration::from_secs(5)).await;
-    assert!(heard.is_some_and(|e| e.contains("other team")), "B hears itself");
-    assert_eq!(next_event(&mut mine, Duration::from_millis(500)).await, None);
+    assert!(
+        heard.is_some_and(|e| e.contains("other team")),
+        "B hears itself"
+    );
+    assert_eq!(
+        next_event(&mut mine, Duration::from_millis(500)).await,
+        None
+    );
 }

@@ -17,7 +17,9 @@ async fn slow_and_silent_connections_are_closed_while_normal_requests_are_answer
     for i in 0..40 {
         let mut s = TcpStream::connect(addr).await.unwrap();
         if i % 2 == 0 {
-            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
         }
         slow.push(s);
     }
@@ -31,7 +33,9 @@ async fn slow_and_silent_connections_are_closed_while_normal_requests_are_answer
     };
     let normal = async {
         for _ in 0..5 {
-            let r = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+            let r = reqwest::get(format!("http://{addr}/healthz"))
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200);
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -67,6 +71,8 @@ async fn connections_over_the_cap_wait_instead_of_failing() {
         idle.push(TcpStream::connect(addr).await.unwrap());
     }
     // The fifth waits in the backlog until the idle ones are cut off, then is answered.
-    let r = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    let r = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 }

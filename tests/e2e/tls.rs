@@ -117,6 +117,10 @@ impl Drop for Certs {
 /// `redis-server` with a plain port (for the harness) and a TLS port; `clients` demands client
 /// certificates. Returns the server and its `rediss://` URL.
 fn tls_redis(certs: &Certs, clients: bool) -> (RedisProcess, String) {
+    tls_redis_with(certs, clients, &[])
+}
+
+fn tls_redis_with(certs: &Certs, clients: bool, extra: &[&str]) -> (RedisProcess, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -135,7 +139,8 @@ fn tls_redis(certs: &Certs, clients: bool) -> (RedisProcess, String) {
         "--tls-auth-clients".into(),
         if clients { "yes" } else { "no" }.into(),
     ];
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+    args.extend(extra);
     let redis = RedisProcess::start_server("redis-server", &args)
         .expect("redis-server (built with TLS, as Debian's is) must be installed");
     (redis, format!("rediss://127.0.0.1:{port}"))
@@ -243,4 +248,162 @@ async fn a_wrong_ca_is_a_503_that_names_tls() {
         message.contains("TLS"),
         "the 503 names the TLS failure: {message}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls_with_a_private_ca_serves_locks_and_events() {
+    let certs = Certs::make();
+    let cluster_args = [
+        "--tls-cluster",
+        "yes",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-node-timeout",
+        "2000",
+        "--cluster-config-file",
+        "nodes.conf",
+    ];
+    let nodes: Vec<(RedisProcess, String)> = (0..3)
+        .map(|_| tls_redis_with(&certs, false, &cluster_args))
+        .collect();
+    // Slots are assigned over the plain ports; the bus and Baton's connections use TLS.
+    let plain: Vec<String> = nodes
+        .iter()
+        .map(|(n, _)| format!("127.0.0.1:{}", n.port()))
+        .collect();
+    let created = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&plain)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli is installed with redis-server");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stdout)
+    );
+    for (node, _) in &nodes {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !String::from_utf8_lossy(
+            &Command::new("redis-cli")
+                .args(["-p", &node.port().to_string(), "cluster", "info"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .contains("cluster_state:ok")
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the cluster did not reach state ok"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let seeds: Vec<String> = nodes.iter().map(|(_, url)| url.clone()).collect();
+    let app = crate::support::spawn_core_with(|c| {
+        c.redis.cluster = seeds;
+        c.redis.tls_ca_file = Some(certs.path("ca.crt"));
+    })
+    .await;
+    let mut events = app.baton.events().subscribe();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.ok("alice", "lock canary 5m over tls cluster").await;
+    app.ok("carol", "claim staging 1h pooled over tls").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Ok(baton_commands::bus::BusMessage::Event(e)))
+                if e.raw.contains("over tls cluster") =>
+            {
+                break
+            }
+            Ok(Ok(_)) => continue,
+            other => panic!("no event over the TLS cluster: {other:?}"),
+        }
+    }
+    app.ok("alice", "unlock canary").await;
+}
+
+/// A sentinel reached over TLS that watches `primary_tls_port` over TLS; killed on drop.
+struct TlsSentinel {
+    child: std::process::Child,
+    tls_port: u16,
+}
+
+impl TlsSentinel {
+    fn start(certs: &Certs, primary_tls_port: u16) -> TlsSentinel {
+        let port = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (plain_port, tls_port) = (port(), port());
+        let file = |n: &str| certs.path(n).display().to_string();
+        let conf = certs.path(&format!("sentinel-{tls_port}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "port {plain_port}\ntls-port {tls_port}\nbind 127.0.0.1\ndir {}\n\
+                 tls-cert-file {}\ntls-key-file {}\ntls-ca-cert-file {}\ntls-auth-clients no\n\
+                 tls-replication yes\nsentinel monitor baton 127.0.0.1 {primary_tls_port} 1\n\
+                 sentinel down-after-milliseconds baton 1000\n",
+                certs.dir.display(),
+                file("server.crt"),
+                file("server.key"),
+                file("ca.crt"),
+            ),
+        )
+        .unwrap();
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server runs sentinels too");
+        let sentinel = TlsSentinel { child, tls_port };
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = Command::new("redis-cli")
+                .args(["-p", &plain_port.to_string(), "sentinel", "master", "baton"])
+                .output()
+                .unwrap();
+            let said = String::from_utf8_lossy(&out.stdout).to_string();
+            if said.contains("flags\nmaster\n") {
+                return sentinel;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the sentinel never saw the TLS primary: {said}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for TlsSentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn sentinel_over_tls_leads_to_the_primary_over_tls() {
+    let certs = Certs::make();
+    let (primary, url) = tls_redis(&certs, false);
+    let tls_port: u16 = url.rsplit(':').next().unwrap().parse().unwrap();
+    let sentinel = TlsSentinel::start(&certs, tls_port);
+    let mut app = spawn_core_on(primary, |c| {
+        c.redis.sentinels = vec![format!("rediss://127.0.0.1:{}", sentinel.tls_port)];
+        c.redis.master_name = Some("baton".into());
+        c.redis.tls_ca_file = Some(certs.path("ca.crt"));
+    })
+    .await;
+    app.start_instance().await;
+    assert_eq!(ready(&app).await, 200);
+    lock_and_unlock(&app, &TestApp::http(TOKEN_ALL)).await;
 }

@@ -407,3 +407,13 @@ async fn sentinel_over_tls_leads_to_the_primary_over_tls() {
     assert_eq!(ready(&app).await, 200);
     lock_and_unlock(&app, &TestApp::http(TOKEN_ALL)).await;
 }
+
+#[tokio::test]
+async fn an_insecure_url_connects_without_checking_the_certificate() {
+    let certs = Certs::make();
+    let (redis, url) = tls_redis(&certs, false);
+    let mut app = spawn_core_on(redis, |c| c.redis.url = format!("{url}#insecure")).await;
+    app.start_instance().await;
+    assert_eq!(ready(&app).await, 200);
+    assert!(app.config.warnings().iter().any(|w| w.message.contains("#insecure")));
+}

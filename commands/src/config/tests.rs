@@ -83,7 +83,7 @@ members = ["s2"]
         &problems(text),
         &[
             (Some(1), "unknown key `servr`; did you mean `server`?"),
-            (Some(4), "unknown key `server.lisen`; did you mean `listen`? (known keys in [server]: listen, sweep_interval, status_page)"),
+            (Some(4), "unknown key `server.lisen`; did you mean `listen`? (known keys in [server]: listen, sweep_interval, status_page, header_timeout, max_connections)"),
             (Some(8), "env `prod`: default_ttl 3h (set in [[envs]]) is above max_ttl 2h (set in [[envs]])"),
             (Some(13), "unknown key `envs[1].protectd`; did you mean `protected`?"),
             (Some(14), "`envs[1].default_ttl`: `3x` is not a duration"),

@@ -415,5 +415,9 @@ async fn an_insecure_url_connects_without_checking_the_certificate() {
     let mut app = spawn_core_on(redis, |c| c.redis.url = format!("{url}#insecure")).await;
     app.start_instance().await;
     assert_eq!(ready(&app).await, 200);
-    assert!(app.config.warnings().iter().any(|w| w.message.contains("#insecure")));
+    assert!(app
+        .config
+        .warnings()
+        .iter()
+        .any(|w| w.message.contains("#insecure")));
 }

@@ -70,9 +70,21 @@ async fn connections_over_the_cap_wait_instead_of_failing() {
     for _ in 0..4 {
         idle.push(TcpStream::connect(addr).await.unwrap());
     }
-    // The fifth waits in the backlog until the idle ones are cut off, then is answered.
+    // The fifth waits in the backlog until an idle one is cut off, then is answered.
     let r = reqwest::get(format!("http://{addr}/healthz"))
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // So by the time it was answered, the server had already closed an idle connection (a closed
+    // socket reads EOF at once; the short bound only keeps open ones from blocking the check).
+    let mut closed = 0;
+    for s in &mut idle {
+        let mut buf = [0u8; 64];
+        let read = tokio::time::timeout(Duration::from_millis(50), s.read(&mut buf)).await;
+        closed += usize::from(matches!(read, Ok(Ok(0)) | Ok(Err(_))));
+    }
+    assert!(
+        closed >= 1,
+        "answered while all 4 idle connections held the cap"
+    );
 }

@@ -263,44 +263,11 @@ async fn a_cluster_over_tls_with_a_private_ca_serves_locks_and_events() {
         "--cluster-config-file",
         "nodes.conf",
     ];
-    let nodes: Vec<(RedisProcess, String)> = (0..3)
+    let (nodes, seeds): (Vec<RedisProcess>, Vec<String>) = (0..3)
         .map(|_| tls_redis_with(&certs, false, &cluster_args))
-        .collect();
+        .unzip();
     // Slots are assigned over the plain ports; the bus and Baton's connections use TLS.
-    let plain: Vec<String> = nodes
-        .iter()
-        .map(|(n, _)| format!("127.0.0.1:{}", n.port()))
-        .collect();
-    let created = Command::new("redis-cli")
-        .args(["--cluster", "create"])
-        .args(&plain)
-        .args(["--cluster-replicas", "0", "--cluster-yes"])
-        .output()
-        .expect("redis-cli is installed with redis-server");
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stdout)
-    );
-    for (node, _) in &nodes {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while !String::from_utf8_lossy(
-            &Command::new("redis-cli")
-                .args(["-p", &node.port().to_string(), "cluster", "info"])
-                .output()
-                .unwrap()
-                .stdout,
-        )
-        .contains("cluster_state:ok")
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the cluster did not reach state ok"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    let seeds: Vec<String> = nodes.iter().map(|(_, url)| url.clone()).collect();
+    let _cluster = crate::topology::Cluster::join(nodes);
     let app = crate::support::spawn_core_with(|c| {
         c.redis.cluster = seeds;
         c.redis.tls_ca_file = Some(certs.path("ca.crt"));

@@ -22,8 +22,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-/// Largest request body any route accepts.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub use crate::edge::BODY_LIMIT;
 
 /// Shared state of every route.
 #[derive(Clone)]
@@ -49,7 +48,11 @@ impl AppState {
 
 /// Builds the core for a config: a store that connects lazily, so Baton starts while Redis is down.
 pub fn build(config: &Config) -> anyhow::Result<Baton> {
-    let store = Store::connect(&config.redis, config.defaults.history_length)?;
+    // The error names the setting, never the URL: it may hold a password.
+    let store = Store::connect(&config.redis, config.defaults.history_length).map_err(|e| {
+        let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+        anyhow::anyhow!("cannot use the [redis] settings: {}{detail}", e.category())
+    })?;
     Ok(Baton::new(config, store))
 }
 
@@ -67,28 +70,13 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .merge(ci::routes(state.ci))
         .merge(platforms)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(axum::middleware::map_response(json_body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             bound,
         ))
+        .layer(axum::middleware::from_fn(crate::edge::request_limits))
+        .layer(axum::middleware::map_response(crate::edge::json_errors))
         .layer(TraceLayer::new_for_http())
-}
-
-/// The body limit answers 413 in plain text before any handler runs; the API promises JSON.
-async fn json_body_limit(response: axum::response::Response) -> axum::response::Response {
-    if response.status() != StatusCode::PAYLOAD_TOO_LARGE {
-        return response;
-    }
-    let message = format!(
-        "the request body is over the limit of {} KiB",
-        BODY_LIMIT / 1024
-    );
-    (
-        StatusCode::PAYLOAD_TOO_LARGE,
-        Json(json!({"error": "too_large", "message": message})),
-    )
-        .into_response()
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every app in the process).
@@ -116,7 +104,6 @@ pub fn prometheus() -> &'static PrometheusHandle {
 /// (read at scrape time, one round trip) so the gauges are never stale.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let handle = prometheus();
-    handle.run_upkeep();
     let envs = state.baton.catalog().envs().iter().collect();
     match state.baton.env_states(envs).await {
         Ok((states, _)) => {
@@ -197,22 +184,37 @@ pub async fn run(
     });
     crate::platforms::spawn_background(config, &baton, &stop_rx)?;
     let platforms = crate::platforms::routes(config, &baton)?;
+    let upkeep = tokio::spawn(metrics_upkeep(stop_rx.clone()));
     let closing = baton.clone();
     let app = router(AppState::new(config, baton), platforms);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: answering waiters, finishing in-flight requests");
-            closing.begin_shutdown();
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let limits = crate::serve::Limits::from_config(&config.server);
+    crate::serve::serve(listener, app, limits, async move {
+        shutdown.await;
+        tracing::info!("shutting down: answering waiters, finishing in-flight requests");
+        closing.begin_shutdown();
+        let _ = stop_tx.send(true);
+    })
+    .await;
     let _ = sweeper.await;
+    let _ = upkeep.await;
     if let Some(notifier) = notifier {
         let _ = notifier.await;
     }
-    served?;
     Ok(())
+}
+
+/// Histograms keep every sample until the recorder's upkeep drains them into their summaries.
+/// Left to `/metrics`, that never happens where nobody scrapes, and memory grows with every
+/// request (the metrics-exporter-prometheus docs: call `run_upkeep` periodically when the
+/// recorder is built by hand). Every 5 seconds, as the exporter's own installer does.
+async fn metrics_upkeep(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = every.tick() => prometheus().run_upkeep(),
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -133,6 +133,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             if let Some(url) = redis {
                 cfg.redis.url = url;
+                // The flag gets the same checks as the file, so a bad URL stops here, redacted.
+                let problems = cfg.validate();
+                if !problems.is_empty() {
+                    for p in problems {
+                        eprintln!("--redis: {}", p.message);
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            }
+            for warning in cfg.warnings() {
+                tracing::warn!("{warning}");
             }
             let addr = listen.unwrap_or(cfg.server.listen);
             let listener = tokio::net::TcpListener::bind(addr)
@@ -178,6 +189,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action: ConfigCmd::Check { config },
         } => match config.load() {
             Ok(cfg) => {
+                for warning in cfg.warnings() {
+                    eprintln!("warning: {warning}");
+                }
                 let source = config
                     .config
                     .as_deref()

@@ -66,7 +66,7 @@ pub async fn run(
     println!("Baton dev is running.");
     println!(
         "  redis     {}{}",
-        config.redis.url,
+        baton_commands::config::redact_url(&config.redis.url),
         if _server.is_some() {
             " (throwaway, removed on exit)"
         } else {

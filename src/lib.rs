@@ -9,6 +9,8 @@
 //! - [`ci_client`]: `baton ci`, the CI client of the HTTP API.
 //! - [`console`]: the interactive console and `baton exec`.
 //! - [`redis_process`]: a throwaway `redis-server` for `dev` and for tests.
+//! - [`serve`]: the HTTP server loop with header-read timeout and connection cap.
+//! - [`edge`]: JSON bodies for every error answer, and URL and header size limits.
 //! - [`status_page`]: `GET /`, the live status page, and its public read-only feeds.
 
 pub mod app;
@@ -17,6 +19,8 @@ pub mod ci_client;
 pub mod cli;
 pub mod console;
 pub mod dev;
+pub mod edge;
 pub mod platforms;
 pub mod redis_process;
+pub mod serve;
 pub mod status_page;

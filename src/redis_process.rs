@@ -15,6 +15,19 @@ pub struct RedisProcess {
     port: u16,
     dir: PathBuf,
     extra: Vec<String>,
+    server: String,
+}
+
+/// The variable that names the server binary to run instead of `redis-server`: `.ci/run` runs
+/// the end-to-end suite a second time with Valkey's `valkey-server` this way.
+pub const SERVER_VAR: &str = "BATON_TEST_REDIS_SERVER";
+
+/// The server binary: `$BATON_TEST_REDIS_SERVER`, or `redis-server`.
+pub fn server_binary() -> String {
+    std::env::var(SERVER_VAR)
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "redis-server".into())
 }
 
 /// What to say when `redis-server` is not installed.
@@ -30,6 +43,12 @@ impl RedisProcess {
 
     /// Starts it with extra arguments (e.g. `--appendonly yes`).
     pub fn start_with(extra: &[&str]) -> anyhow::Result<Self> {
+        Self::start_server(&server_binary(), extra)
+    }
+
+    /// Starts `server` (a path or a name on PATH) rather than [`server_binary`]: for features
+    /// only one server build has, such as TLS.
+    pub fn start_server(server: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let mut last = None;
         for _ in 0..3 {
             let port = free_port()?;
@@ -40,6 +59,7 @@ impl RedisProcess {
                 port,
                 dir,
                 extra: extra.iter().map(|s| s.to_string()).collect(),
+                server: server.to_string(),
             };
             match me.spawn() {
                 Ok(()) => return Ok(me),
@@ -52,7 +72,7 @@ impl RedisProcess {
     fn spawn(&mut self) -> anyhow::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
-        let mut cmd = Command::new("redis-server");
+        let mut cmd = Command::new(&self.server);
         cmd.args([
             "--port",
             &self.port.to_string(),
@@ -77,8 +97,10 @@ impl RedisProcess {
             .stderr(Stdio::null());
         let child = match cmd.spawn() {
             Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(INSTALL_HINT),
-            Err(e) => return Err(e).context("starting redis-server"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.server == "redis-server" => {
+                bail!(INSTALL_HINT)
+            }
+            Err(e) => return Err(e).with_context(|| format!("starting {}", self.server)),
         };
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -92,7 +114,8 @@ impl RedisProcess {
                 .and_then(|c| c.try_wait().ok().flatten())
             {
                 bail!(
-                    "redis-server exited at start ({status}); is port {} taken?",
+                    "{} exited at start ({status}); is port {} taken?",
+                    self.server,
                     self.port
                 );
             }

@@ -177,3 +177,64 @@ async fn a_newcomers_first_baton_dev_locks_prod_and_quits_cleanly() {
         "status shows the lock:\n{stdout}"
     );
 }
+
+/// URLs `serve` would reject fail `config check` too, and neither ever prints the password.
+#[test]
+fn config_check_and_serve_refuse_bad_redis_urls_without_printing_the_password() {
+    for url in [
+        "redis://:hunter2secret@127.0.0.1:notaport",
+        "rediss://app:hunter2secret@127.0.0.1:6380#bogus",
+        "http://:hunter2secret@127.0.0.1",
+    ] {
+        let file = TempFile::new(&format!("[redis]\nurl = \"{url}\"\n"));
+        let config = file.path().to_str().unwrap();
+        for args in [
+            vec!["config", "check", "--config", config],
+            vec!["serve", "--config", config, "--listen", "127.0.0.1:0"],
+        ] {
+            let (code, stdout, stderr) = run(&mut baton(&args));
+            assert_eq!(code, 2, "{args:?} {url}: {stdout}{stderr}");
+            assert!(stderr.contains("redis.url"), "{args:?}: {stderr}");
+            let all = format!("{stdout}{stderr}");
+            assert!(
+                !all.contains("hunter2secret"),
+                "{args:?} printed the password: {all}"
+            );
+        }
+        let args = ["serve", "--listen", "127.0.0.1:0", "--redis", url];
+        let (code, stdout, stderr) = run(&mut baton(&args));
+        assert_eq!(code, 2, "--redis {url}: {stdout}{stderr}");
+        assert!(
+            !format!("{stdout}{stderr}").contains("hunter2secret"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn config_check_warns_about_unreadable_certificate_files_and_passes() {
+    let file = TempFile::new(
+        "[redis]\nurl = \"rediss://:hunter2secret@127.0.0.1:6380\"\ntls_ca_file = \"/nonexistent/ca.pem\"\n\
+         tls_client_cert = \"/nonexistent/client.pem\"\ntls_client_key = \"/nonexistent/client.key\"\n",
+    );
+    let (code, stdout, stderr) = run(&mut baton(&[
+        "config",
+        "check",
+        "--config",
+        file.path().to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    for key in [
+        "redis.tls_ca_file",
+        "redis.tls_client_cert",
+        "redis.tls_client_key",
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("warning:") && l.contains(key) && l.contains("cannot read")),
+            "{key}: {stderr}"
+        );
+    }
+    assert!(!format!("{stdout}{stderr}").contains("hunter2secret"));
+}

@@ -15,6 +15,9 @@ pub struct Monitor {
     _child: Child,
     lines: mpsc::UnboundedReceiver<String>,
     marker: usize,
+    /// One connection for every marker: a new one would show its handshake (`CLIENT SETINFO`,
+    /// which Valkey and Redis 7.2+ accept) among the commands counted.
+    con: redis::aio::MultiplexedConnection,
 }
 
 impl Monitor {
@@ -26,7 +29,7 @@ impl Monitor {
             .spawn()
             .expect("redis-cli is installed with redis-server");
         let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-        let (tx, lines) = mpsc::unbounded_channel();
+        let (tx, mut lines) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             while let Ok(Some(line)) = out.next_line().await {
                 if tx.send(line).is_err() {
@@ -34,13 +37,8 @@ impl Monitor {
                 }
             }
         });
-        let mut m = Self {
-            _child: child,
-            lines,
-            marker: 0,
-        };
-        // MONITOR attaches asynchronously: echo until the server shows us our own marker.
         let mut con = app.redis().await;
+        // MONITOR attaches asynchronously: echo until the server shows us our own marker.
         loop {
             let _: String = redis::cmd("ECHO")
                 .arg("attached")
@@ -48,26 +46,31 @@ impl Monitor {
                 .await
                 .unwrap();
             if let Ok(Some(line)) =
-                tokio::time::timeout(Duration::from_millis(200), m.lines.recv()).await
+                tokio::time::timeout(Duration::from_millis(200), lines.recv()).await
             {
                 if line.contains("attached") {
                     break;
                 }
             }
         }
+        let mut m = Self {
+            _child: child,
+            lines,
+            marker: 0,
+            con,
+        };
         m.mark(app).await; // drain any late "attached" echoes
         m
     }
 
     /// Sends a marker and returns every top-level command the server saw since the last one
     /// (commands run inside scripts are tagged `lua` and left out).
-    pub async fn mark(&mut self, app: &TestApp) -> Vec<String> {
+    pub async fn mark(&mut self, _app: &TestApp) -> Vec<String> {
         self.marker += 1;
         let marker = format!("marker-{}", self.marker);
-        let mut con = app.redis().await;
         let _: String = redis::cmd("ECHO")
             .arg(&marker)
-            .query_async(&mut con)
+            .query_async(&mut self.con)
             .await
             .unwrap();
         let mut seen = Vec::new();

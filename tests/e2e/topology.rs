@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::support::{spawn_core_with, TestApp, TOKEN_ALL};
 
 /// Three masters with cluster mode on, slots assigned by `redis-cli --cluster create`.
-struct Cluster {
+pub struct Cluster {
     nodes: Vec<RedisProcess>,
 }
 
@@ -38,6 +38,12 @@ impl Cluster {
                     .expect("redis-server must be installed for the tests")
             })
             .collect();
+        Cluster::join(nodes)
+    }
+
+    /// Assigns the slots across `nodes` (started with cluster mode on) over their plain ports,
+    /// and waits until every node says the cluster is ok.
+    pub fn join(nodes: Vec<RedisProcess>) -> Cluster {
         let addrs: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
@@ -347,7 +353,7 @@ impl SentinelSet {
             ),
         )
         .unwrap();
-        let sentinel = Command::new("redis-server")
+        let sentinel = Command::new(baton::redis_process::server_binary())
             .arg(&conf)
             .arg("--sentinel")
             .stdout(Stdio::null())

@@ -91,9 +91,10 @@ pub fn authenticate(headers: &HeaderMap, tokens: &[TokenEntry]) -> Result<Caller
     let presented = value
         .to_str()
         .ok()
+        // The scheme is case-insensitive (RFC 7235 §2.1): `Bearer`, `bearer`, `BEARER`.
         .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
         })
         .map(str::trim)
         .filter(|t| !t.is_empty() && t.len() <= 512)
@@ -183,6 +184,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("authorization", "Bearer s3cret".parse().unwrap());
         assert_eq!(authenticate(&headers, &tokens).unwrap().actor.id, "ci:gh");
+        for scheme in ["bearer", "BEARER", "BeArEr"] {
+            headers.insert("authorization", format!("{scheme} s3cret").parse().unwrap());
+            assert_eq!(authenticate(&headers, &tokens).unwrap().actor.id, "ci:gh");
+        }
         headers.insert("authorization", "Bearer s3cre".parse().unwrap());
         let err = authenticate(&headers, &tokens).unwrap_err();
         assert_eq!(err.status, 401);

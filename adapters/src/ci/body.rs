@@ -13,12 +13,18 @@ use super::ApiError;
 /// Longest `holder` label.
 const MAX_LABEL: usize = 100;
 
-/// Parses a JSON body; an empty body reads as `{}`.
+/// Parses a JSON body; an empty body reads as `{}`. Only an object is accepted: serde would
+/// otherwise read an array by position (`["holder", 7200]` as holder and ttl).
 pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
-    let text: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        body
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let text: &[u8] = match first {
+        None => b"{}",
+        Some(b'{') => body,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object, like {\"ttl\": \"20m\"}",
+            ))
+        }
     };
     serde_json::from_slice(text).map_err(|e| {
         let message = match e.classify() {

@@ -4,9 +4,11 @@
 
 pub mod auth;
 mod body;
+pub mod guard;
 pub mod views;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -36,6 +38,7 @@ pub struct CiState {
     baton: Baton,
     tokens: Vec<TokenEntry>,
     max_wait: Duration,
+    guard: Arc<guard::AuthGuard>,
 }
 
 impl CiState {
@@ -45,6 +48,7 @@ impl CiState {
             baton,
             tokens: config.tokens.iter().map(TokenEntry::from_config).collect(),
             max_wait: config.max_wait,
+            guard: Arc::default(),
         }
     }
 }
@@ -67,6 +71,10 @@ pub fn routes(state: CiState) -> Router {
         .route("/api/v1/deploys/{env}", post(deploy))
         .route("/api/v1/commands", post(command))
         .route("/api/v1/events", get(events))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 

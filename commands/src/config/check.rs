@@ -18,7 +18,6 @@ const PLATFORMS: [&str; 6] = [
     "ci",
     "console",
 ];
-const REDIS_SCHEMES: [&str; 4] = ["redis://", "rediss://", "redis+unix://", "unix://"];
 
 impl Config {
     pub(super) fn check(&self, ctx: &Ctx) -> Vec<Problem> {
@@ -31,6 +30,7 @@ impl Config {
         self.check_secrets(ctx, &mut out);
         self.check_admin(ctx, &mut out);
         self.check_redis_topology(ctx, &mut out);
+        self.check_redis_urls(ctx, &mut out);
         self.check_notify(ctx, &mut out);
         out
     }
@@ -195,6 +195,7 @@ impl Config {
         for (at, value) in [
             ("server.sweep_interval", self.server.sweep_interval),
             ("redis.timeout", self.redis.timeout),
+            ("server.header_timeout", self.server.header_timeout),
         ] {
             if value.is_zero() {
                 out.push(ctx.problem(
@@ -219,16 +220,6 @@ impl Config {
                 bad.escape_default()
             );
             out.push(ctx.problem("redis.prefix", message));
-        }
-        let url = &self.redis.url;
-        if !REDIS_SCHEMES.iter().any(|s| url.starts_with(s)) {
-            let (last, rest) = REDIS_SCHEMES.split_last().expect("schemes");
-            let message = format!(
-                "`redis.url` `{}` must start with {} or {last}",
-                preview(url),
-                rest.join(", ")
-            );
-            out.push(ctx.problem("redis.url", message));
         }
     }
 
@@ -282,15 +273,6 @@ impl Config {
         }
         if r.master_name.is_some() == r.sentinels.is_empty() {
             out.push(ctx.problem("redis.master_name", "Sentinel needs both redis.sentinels (their URLs) and redis.master_name (the service name)"));
-        }
-        for url in r.sentinels.iter().chain(&r.cluster) {
-            if !REDIS_SCHEMES.iter().any(|s| url.starts_with(s)) {
-                let message = format!(
-                    "`{}` is not a Redis URL: start it with redis:// or rediss://",
-                    preview(url)
-                );
-                out.push(ctx.problem("redis", message));
-            }
         }
         if r.wait_replicas > 0 && r.wait_timeout.is_zero() {
             out.push(ctx.problem(

@@ -8,12 +8,13 @@
 
 mod check;
 mod decode;
+mod redis;
 #[cfg(test)]
 mod tests;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Visitor};
@@ -23,6 +24,7 @@ mod slack;
 
 pub use admin::*;
 pub use discord::{DiscordConfig, DiscordMode};
+pub use redis::{redact_url, Warning};
 pub use slack::SlackConfig;
 
 use serde::Deserialize;
@@ -68,6 +70,13 @@ pub struct ServerConfig {
     /// token, read-only, to anyone who can reach the listener. It shows display names, reasons and
     /// times, never a token; `false` removes the three routes.
     pub status_page: bool,
+    /// How long a client may take to send a request's headers, and how long an idle keep-alive
+    /// connection stays open: a client that trickles bytes (slowloris) is cut off after this.
+    #[serde(deserialize_with = "duration")]
+    pub header_timeout: Duration,
+    /// Open connections at most; further clients wait in the kernel's backlog. Also kept below
+    /// the process's file-descriptor limit, so accepting never fails for lack of descriptors.
+    pub max_connections: usize,
 }
 
 impl Default for ServerConfig {
@@ -76,12 +85,14 @@ impl Default for ServerConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)),
             sweep_interval: Duration::from_millis(500),
             status_page: true,
+            header_timeout: Duration::from_secs(10),
+            max_connections: 4096,
         }
     }
 }
 
-/// The Redis that holds all shared state.
-#[derive(Debug, Clone, Deserialize)]
+/// The Redis that holds all shared state. `Debug` redacts credentials in its URLs.
+#[derive(Clone, Deserialize)]
 #[serde(default)]
 pub struct RedisConfig {
     /// `redis://`, `rediss://` (TLS) or a unix socket.
@@ -103,6 +114,16 @@ pub struct RedisConfig {
     /// How long that `WAIT` may take.
     #[serde(deserialize_with = "duration")]
     pub wait_timeout: Duration,
+    /// PEM bundle of the CA(s) that signed the servers' certificates, for `rediss://` to a private
+    /// CA (managed Redis, self-hosted TLS). It replaces the built-in public roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) for mutual TLS; needs `tls_client_key`.
+    pub tls_client_cert: Option<PathBuf>,
+    /// PEM private key of `tls_client_cert`.
+    pub tls_client_key: Option<PathBuf>,
+    /// Also trust the operating system's store (honouring SSL_CERT_FILE and SSL_CERT_DIR), for
+    /// a CA that the platform team installs machine-wide.
+    pub tls_system_roots: bool,
 }
 
 impl Default for RedisConfig {
@@ -116,6 +137,10 @@ impl Default for RedisConfig {
             cluster: Vec::new(),
             wait_replicas: 0,
             wait_timeout: Duration::from_millis(100),
+            tls_ca_file: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            tls_system_roots: false,
         }
     }
 }

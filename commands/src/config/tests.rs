@@ -83,7 +83,7 @@ members = ["s2"]
         &problems(text),
         &[
             (Some(1), "unknown key `servr`; did you mean `server`?"),
-            (Some(4), "unknown key `server.lisen`; did you mean `listen`? (known keys in [server]: listen, sweep_interval, status_page)"),
+            (Some(4), "unknown key `server.lisen`; did you mean `listen`? (known keys in [server]: listen, sweep_interval, status_page, header_timeout, max_connections)"),
             (Some(8), "env `prod`: default_ttl 3h (set in [[envs]]) is above max_ttl 2h (set in [[envs]])"),
             (Some(13), "unknown key `envs[1].protectd`; did you mean `protected`?"),
             (Some(14), "`envs[1].default_ttl`: `3x` is not a duration"),
@@ -127,7 +127,7 @@ fn semantic_problems_name_what_to_fix() {
         (
             "a bad redis prefix and url",
             "[redis]\nprefix = \"a:{b}\"\nurl = \"http://x\"\n",
-            &[(Some(2), "contains `:`"), (Some(3), "must start with redis://")],
+            &[(Some(2), "contains `:`"), (Some(3), "is not a Redis URL")],
         ),
         (
             "identities without a platform, with an unknown one, or without an id",
@@ -223,7 +223,7 @@ fn overrides_that_name_nothing_or_carry_bad_values_are_reported() {
         (
             "BATON_REDIS__URL",
             "http://x",
-            "BATON_REDIS__URL: `redis.url` `http://x` must start with",
+            "BATON_REDIS__URL: `redis.url` `http://x` is not a Redis URL",
         ),
     ];
     for (var, value, expected) in cases {

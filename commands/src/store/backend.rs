@@ -10,10 +10,11 @@ use futures_util::stream::{BoxStream, StreamExt};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::sentinel::{SentinelClient, SentinelServerType};
+use redis::sentinel::SentinelClient;
 use redis::{Cmd, Pipeline, PushKind, RedisFuture, RedisResult, Value};
 use tokio::sync::{Mutex, RwLock};
 
+use super::tls::Tls;
 use crate::config::RedisConfig;
 
 /// A connection for one call: cheap to clone, reconnects by itself.
@@ -70,6 +71,7 @@ pub enum Backend {
     /// `redis.cluster`: connected on first use (it needs the topology), retried until it works.
     Cluster {
         seeds: Vec<String>,
+        tls: Tls,
         client: Box<ClusterClient>,
         conn: tokio::sync::OnceCell<ClusterConnection>,
     },
@@ -89,8 +91,10 @@ impl Backend {
     /// Prepares the backend without touching the network: Baton starts while Redis is down and
     /// connects once it is up.
     pub fn connect(cfg: &RedisConfig) -> RedisResult<Self> {
+        let tls = Tls::load(cfg)?;
         if !cfg.cluster.is_empty() {
-            let client = ClusterClient::builder(cfg.cluster.clone())
+            let client = tls
+                .cluster(&cfg.cluster)
                 .connection_timeout(Duration::from_millis(500))
                 .response_timeout(cfg.timeout.min(Duration::from_secs(1)))
                 .retries(1)
@@ -98,18 +102,27 @@ impl Backend {
             let conn = tokio::sync::OnceCell::new();
             return Ok(Backend::Cluster {
                 seeds: cfg.cluster.clone(),
+                tls,
                 client: Box::new(client),
                 conn,
             });
         }
         if let Some(master) = &cfg.master_name {
-            let backend = Arc::new(SentinelBackend::new(&cfg.sentinels, master, cfg.timeout)?);
+            let backend = Arc::new(SentinelBackend::new(
+                &cfg.sentinels,
+                master,
+                cfg.timeout,
+                &tls,
+            )?);
             if tokio::runtime::Handle::try_current().is_ok() {
-                backend.clone().watch(cfg.sentinels.clone());
+                backend.clone().watch(cfg.sentinels.clone(), tls);
             }
             return Ok(Backend::Sentinel(backend));
         }
-        Ok(Backend::Single(SingleBackend::new(&cfg.url, cfg.timeout)?))
+        Ok(Backend::Single(SingleBackend::new(
+            tls.client(&cfg.url)?,
+            cfg.timeout,
+        )?))
     }
 
     /// Which connection calls use now; see [`Backend::replace_suspect`].
@@ -239,7 +252,9 @@ impl Backend {
             match self {
                 Backend::Single(s) => pubsub_stream(s.client.clone(), channel).await,
                 Backend::Sentinel(s) => pubsub_stream(s.client().await?, channel).await,
-                Backend::Cluster { seeds, .. } => cluster_stream(seeds.clone(), channel).await,
+                Backend::Cluster { seeds, tls, .. } => {
+                    cluster_stream(tls.cluster(seeds), channel).await
+                }
             }
         })
     }
@@ -256,8 +271,7 @@ pub struct SingleBackend {
 }
 
 impl SingleBackend {
-    fn new(url: &str, timeout: Duration) -> RedisResult<Self> {
-        let client = redis::Client::open(url)?;
+    fn new(client: redis::Client, timeout: Duration) -> RedisResult<Self> {
         let info = client
             .get_connection_info()
             .clone()
@@ -324,11 +338,11 @@ async fn pubsub_stream(
 /// Cluster Pub/Sub over RESP3 pushes: the subscription lands on the channel's slot owner and
 /// is re-established by redis-rs after a node restart; a `Disconnection` push means "re-read".
 async fn cluster_stream(
-    seeds: Vec<String>,
+    builder: redis::cluster::ClusterClientBuilder,
     channel: String,
 ) -> RedisResult<BoxStream<'static, SubMsg>> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<redis::PushInfo>();
-    let client = ClusterClient::builder(seeds)
+    let client = builder
         .use_protocol(redis::ProtocolVersion::RESP3)
         .push_sender(tx)
         .connection_timeout(Duration::from_millis(500))
@@ -365,9 +379,8 @@ pub struct SentinelBackend {
 }
 
 impl SentinelBackend {
-    fn new(sentinels: &[String], master: &str, timeout: Duration) -> RedisResult<Self> {
-        let sentinel =
-            SentinelClient::build(sentinels.to_vec(), master, None, SentinelServerType::Master)?;
+    fn new(sentinels: &[String], master: &str, timeout: Duration, tls: &Tls) -> RedisResult<Self> {
+        let sentinel = tls.sentinel(sentinels, master)?;
         Ok(Self {
             sentinel: Mutex::new(sentinel),
             current: RwLock::new(None),
@@ -453,12 +466,13 @@ impl SentinelBackend {
     }
 
     /// Follows `+switch-master` on the sentinels, so a failover is noticed before the next error.
-    pub fn watch(self: Arc<Self>, sentinels: Vec<String>) {
+    pub fn watch(self: Arc<Self>, sentinels: Vec<String>, tls: Tls) {
         for url in sentinels {
             let me = self.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 loop {
-                    if let Ok(client) = redis::Client::open(url.as_str()) {
+                    if let Ok(client) = tls.client(&url) {
                         if let Ok(mut pubsub) = client.get_async_pubsub().await {
                             if pubsub.subscribe("+switch-master").await.is_ok() {
                                 let mut messages = pubsub.on_message();

@@ -8,6 +8,7 @@ use crate::domain::EnvName;
 #[derive(Clone, Debug)]
 pub struct Keys {
     prefix: String,
+    db: i64,
 }
 
 /// The ten keys of one env, in the order the Lua prelude reads them.
@@ -19,7 +20,15 @@ impl Keys {
     pub fn new(prefix: &str) -> Self {
         Self {
             prefix: prefix.to_string(),
+            db: 0,
         }
+    }
+
+    /// The same keys for a deployment on database `db`. Keys are isolated by the database
+    /// already; Pub/Sub channels are not (they ignore it), so the event channel names it.
+    pub fn with_db(mut self, db: i64) -> Self {
+        self.db = db;
+        self
     }
 
     /// The keys of `env`, which belongs to `group` (its pool, or itself).
@@ -55,9 +64,15 @@ impl Keys {
         format!("{}:{{{group}}}:idem:{env}:{digest}", self.prefix)
     }
 
-    /// The Pub/Sub channel every state change is published on.
+    /// The Pub/Sub channel every state change is published on. Pub/Sub ignores the database
+    /// number, so two installations on `/3` and `/4` of one server would hear each other: the
+    /// channel carries the number. Database 0 keeps the plain name, so existing deployments and
+    /// their listeners are unchanged. A prefix holds no `:`, so no other prefix can collide.
     pub fn events_channel(&self) -> String {
-        format!("{}:events", self.prefix)
+        match self.db {
+            0 => format!("{}:events", self.prefix),
+            db => format!("{}:events:db{db}", self.prefix),
+        }
     }
 }
 
@@ -77,5 +92,21 @@ mod tests {
         }
         assert_eq!(keys.0[0], "baton:{staging}:lock:staging-2");
         assert_eq!(keys.0[8], "baton:{staging}:deadlines");
+    }
+
+    #[test]
+    fn the_event_channel_is_as_isolated_as_the_keys() {
+        let channels = [
+            Keys::new("baton").events_channel(),
+            Keys::new("baton").with_db(3).events_channel(),
+            Keys::new("baton").with_db(4).events_channel(),
+            Keys::new("other").with_db(3).events_channel(),
+        ];
+        assert_eq!(channels[0], "baton:events");
+        for (i, a) in channels.iter().enumerate() {
+            for b in &channels[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
     }
 }

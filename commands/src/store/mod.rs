@@ -13,6 +13,7 @@ mod error;
 pub mod keys;
 pub mod scan;
 pub mod scripts;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -86,7 +87,7 @@ impl Store {
         Ok(Self {
             config: Arc::new(cfg.clone()),
             backend: Arc::new(Backend::connect(cfg)?),
-            keys: Keys::new(&cfg.prefix),
+            keys: Keys::new(&cfg.prefix).with_db(cfg.db()),
             timeout: cfg.timeout,
             history_length,
             reminders: Arc::default(),

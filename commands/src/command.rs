@@ -264,6 +264,14 @@ pub enum QueueAction {
 }
 
 impl QueueAction {
+    /// Every action, in the order `admin queue` offers them.
+    pub const ALL: [QueueAction; 3] = [QueueAction::Retry, QueueAction::Pause, QueueAction::Resume];
+
+    /// The action a word names (lowercase, as the grammar hands it over).
+    pub fn from_word(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == word)
+    }
+
     /// The word typed.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::{preview, Secret};
+use crate::domain::{did_you_mean, preview, Secret};
 use crate::grammar;
 
 /// Verbs whose successful answers everyone in the channel sees by default: the state changes.
@@ -57,12 +57,8 @@ fn verbs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         let lower = word.trim().to_lowercase();
         if grammar::verb(&lower).is_none() {
             let known: Vec<&str> = grammar::VERBS.iter().map(|v| v.name).collect();
-            let near = known
-                .iter()
-                .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
-                .filter(|(d, _)| *d <= 2)
-                .min()
-                .map(|(_, k)| format!("; did you mean `{k}`?"))
+            let near = did_you_mean(&lower, &known)
+                .map(|k| format!("; did you mean `{k}`?"))
                 .unwrap_or_default();
             return Err(serde::de::Error::custom(format!(
                 "`{}` is not a command{near} (use {})",

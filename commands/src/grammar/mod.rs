@@ -142,4 +142,6 @@ pub(super) fn unknown(verb: &str) -> BatonError {
 }
 
 #[cfg(test)]
+mod entry_tests;
+#[cfg(test)]
 mod tests;

@@ -10,6 +10,19 @@
 //! - `build`: one builder per entry, from the arguments read to the entry's [`Command`].
 //! - `parse`: text → [`Command`] by that table.
 //! - here: lookups, `help` and the README's command table, all generated from the table.
+//!
+//! # Adding a verb
+//! 1. its entry in `verbs.rs`: name, parameters, help, privilege, whether it changes state, its
+//!    builder and which commands it owns;
+//! 2. its builder in `build.rs`;
+//! 3. its [`Command`] variant in `command.rs` and the router's dispatch arm (the compiler points at
+//!    the arm once the variant exists);
+//! 4. its handler, in its family's file;
+//! 5. a case in `entry_tests.rs` (which fails until the entry has one), the handler's tests, and
+//!    `BLESS=1 cargo test -p baton-commands readme` for the README's table.
+//!
+//! Help, the README table, Slack's usage hint, manifest and default `in_channel`, and Discord's
+//! options follow from the entry; the router takes its privilege and log label from it.
 
 mod build;
 mod parse;

@@ -31,7 +31,7 @@ pub enum Kind {
     Value,
     /// One of a few fixed words.
     Choice(&'static [&'static str]),
-    /// `top <n>`: a count from 1 to [`MAX_TOP`] after the word `top`.
+    /// `top <n>`: a count from 1 to [`MAX_TOP`](super::MAX_TOP) after the word `top`.
     Top,
     /// `around <member>`: a value after the word `around`.
     Around,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::command::Privilege;
 use crate::config::{Config, EnvSettings};
-use crate::domain::{Actor, EnvName};
+use crate::domain::{did_you_mean, Actor, EnvName};
 use crate::error::BatonError;
 
 /// A pool of interchangeable envs, claimed "any free one" at a time.
@@ -164,20 +164,12 @@ impl Catalog {
             .map(|e| e.name.to_string())
             .chain(self.pools.iter().map(|p| format!("{} (pool)", p.name)))
             .collect();
-        let suggestion = self
-            .envs
-            .iter()
-            .map(|e| e.name.as_str())
-            .chain(self.pools.iter().map(|p| p.name.as_str()))
-            .map(|k| {
-                (
-                    strsim::damerau_levenshtein(&name.as_str().to_lowercase(), &k.to_lowercase()),
-                    k,
-                )
-            })
-            .filter(|(d, k)| *d <= 2 && *d < k.len())
-            .min()
-            .map(|(_, k)| k.to_string());
+        let names = self.envs.iter().map(|e| e.name.as_str());
+        let suggestion = did_you_mean(
+            name.as_str(),
+            names.chain(self.pools.iter().map(|p| p.name.as_str())),
+        )
+        .map(String::from);
         BatonError::UnknownEnv {
             name: name.to_string(),
             suggestion,

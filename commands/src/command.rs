@@ -157,6 +157,19 @@ pub enum CiCommand {
     },
 }
 
+impl CiCommand {
+    /// The request as logs and metrics name it (`ci lock`).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            CiCommand::Acquire { .. } => "ci lock",
+            CiCommand::Release { .. } => "ci unlock",
+            CiCommand::Extend { .. } => "ci extend",
+            CiCommand::Gate { .. } => "ci gate",
+            CiCommand::RecordDeploy { .. } => "ci deploy",
+        }
+    }
+}
+
 /// Commands only admins may run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AdminCommand {
@@ -264,6 +277,14 @@ pub enum QueueAction {
 }
 
 impl QueueAction {
+    /// Every action, in the order `admin queue` offers them.
+    pub const ALL: [QueueAction; 3] = [QueueAction::Retry, QueueAction::Pause, QueueAction::Resume];
+
+    /// The action a word names (lowercase, as the grammar hands it over).
+    pub fn from_word(word: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == word)
+    }
+
     /// The word typed.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -400,4 +421,15 @@ pub enum Privilege {
     Deployer,
     /// An admin.
     Admin,
+}
+
+impl Privilege {
+    /// The role's name, as refusals and `[roles]` in the config spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privilege::Anyone => "anyone",
+            Privilege::Deployer => "deployer",
+            Privilege::Admin => "admin",
+        }
+    }
 }

@@ -270,6 +270,25 @@ pub fn preview(raw: &str) -> String {
     s
 }
 
+/// The one "did you mean" of Baton, for verbs, envs, admin names and config keys alike: the known
+/// word closest to what was typed (any case), if a typo explains it. One rule everywhere, so a
+/// near miss gets the same help whether it was typed in chat or in the config file: at most two
+/// edits, fewer than the word has letters (`qa` is not a typo of `xy`), closest first, ties
+/// alphabetical.
+pub fn did_you_mean<'a, S>(typed: &str, known: impl IntoIterator<Item = &'a S>) -> Option<&'a str>
+where
+    S: AsRef<str> + ?Sized + 'a,
+{
+    let typed = typed.to_lowercase();
+    known
+        .into_iter()
+        .map(AsRef::as_ref)
+        .map(|k| (strsim::damerau_levenshtein(&typed, &k.to_lowercase()), k))
+        .filter(|(d, k)| *d <= 2 && *d < k.len())
+        .min()
+        .map(|(_, k)| k)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +334,25 @@ mod tests {
         assert_eq!(human_duration(Duration::from_secs(45)), "45s");
         assert_eq!(human_duration(Duration::from_secs(90_000)), "1d 1h");
         assert_eq!(human_duration(Duration::ZERO), "0s");
+    }
+
+    #[test]
+    fn did_you_mean_suggests_only_what_a_typo_explains() {
+        let known = ["lock", "unlock", "prod", "qa", "staging-2"];
+        for (typed, expected) in [
+            ("lokc", Some("lock")),
+            ("UNLCK", Some("unlock")),
+            ("prdo", Some("prod")),
+            ("staging2", Some("staging-2")),
+            ("xy", None),
+            ("deploy", None),
+        ] {
+            assert_eq!(did_you_mean(typed, &known), expected, "{typed}");
+        }
+        assert_eq!(
+            did_you_mean("ab", &["ac", "ab1"]),
+            Some("ab1"),
+            "ties go alphabetically"
+        );
     }
 }

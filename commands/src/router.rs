@@ -1,16 +1,17 @@
-//! The router: checks the actor's role once, then hands the command to its module. It never
-//! panics on input and never lets a cause chain reach a chat: refusals are [`BatonError`]s.
+//! The router: finds a command's grammar entry and the actor's role once, checks the privilege
+//! once, then hands the command to its module. It never panics on input and never lets a cause
+//! chain reach a chat: refusals are [`BatonError`]s.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use crate::bus::EventBus;
 use crate::catalog::{Catalog, Target};
-use crate::command::{CiCommand, Command, Invocation, Privilege, Scope};
+use crate::command::{Command, Invocation, Privilege, Scope};
 use crate::config::{Config, EnvSettings};
 use crate::domain::{Actor, EnvName};
 use crate::error::BatonError;
-use crate::grammar;
+use crate::grammar::{self, Verb};
 use crate::reply::{Reply, Tone};
 use crate::store::Store;
 
@@ -87,15 +88,19 @@ impl Baton {
         })
     }
 
-    /// Runs one command: authorize, dispatch, log one line with the outcome and duration.
-    #[tracing::instrument(skip_all, fields(user = %inv.actor.id, command = verb_of(&inv.command)))]
+    /// Runs one command: finds its grammar entry and the actor's role once, checks the privilege
+    /// once, dispatches, and logs one line with the outcome and duration.
+    #[tracing::instrument(skip_all, fields(user = %inv.actor.id, command = tracing::field::Empty))]
     pub async fn execute(&self, inv: Invocation) -> Result<Reply, BatonError> {
         let started = Instant::now();
-        let verb = verb_of(&inv.command);
-        let result = match self.authorize(&inv.actor, &inv.command) {
+        let entry = grammar::entry(&inv.command);
+        let verb = label(entry, &inv.command);
+        tracing::Span::current().record("command", verb);
+        let role = self.catalog.role(&inv.actor);
+        let result = match self.authorize(role, &inv.actor, entry, &inv.command) {
             // Boxed: the command futures are deep (BullMQ, cluster clients), and every caller would
             // otherwise inherit their whole layout.
-            Ok(()) => Box::pin(self.dispatch(&inv.actor, inv.command)).await,
+            Ok(()) => Box::pin(self.dispatch(&inv.actor, role, inv.command)).await,
             Err(e) => Err(e),
         };
         let outcome = match &result {
@@ -111,38 +116,32 @@ impl Baton {
         result
     }
 
-    fn authorize(&self, actor: &Actor, command: &Command) -> Result<(), BatonError> {
-        let needed = match command {
-            Command::Admin(_) => Privilege::Admin,
-            Command::Freeze { .. } | Command::Unfreeze { .. } => Privilege::Deployer,
-            Command::Lock { env, .. }
-            | Command::Queue { env, .. }
-            | Command::Claim { target: env, .. } => {
-                if self.is_protected(env) {
-                    Privilege::Deployer
-                } else {
-                    Privilege::Anyone
-                }
+    /// The one privilege check: admin commands by their type, other verbs by their grammar
+    /// entry's privilege, and taking a protected env needs a deployer whatever the verb.
+    fn authorize(
+        &self,
+        role: Privilege,
+        actor: &Actor,
+        entry: Option<&Verb>,
+        command: &Command,
+    ) -> Result<(), BatonError> {
+        let (needed, what) = match (command, entry) {
+            (Command::Admin(a), _) => (Privilege::Admin, format!("`{}`", a.label())),
+            (_, Some(v)) if v.privilege > Privilege::Anyone => {
+                (v.privilege, v.refused_as.unwrap_or("this command").into())
             }
-            _ => Privilege::Anyone,
+            _ => match taken(command) {
+                Some(env) if self.is_protected(env) => (
+                    Privilege::Deployer,
+                    format!("{env} is protected: taking it"),
+                ),
+                _ => return Ok(()),
+            },
         };
-        let has = self.catalog.role(actor);
-        if has >= needed {
+        if role >= needed {
             return Ok(());
         }
-        let (what, role) = match (command, needed) {
-            (Command::Admin(a), _) => (format!("`{}`", a.label()), "admin"),
-            (Command::Freeze { .. } | Command::Unfreeze { .. }, _) => {
-                ("freezing and unfreezing".into(), "deployer")
-            }
-            (
-                Command::Lock { env, .. }
-                | Command::Queue { env, .. }
-                | Command::Claim { target: env, .. },
-                _,
-            ) => (format!("{env} is protected: taking it"), "deployer"),
-            _ => ("this command".into(), "admin"),
-        };
+        let role = needed.as_str();
         Err(BatonError::Forbidden(format!(
             "{what} needs the {role} role, and you ({}) do not have it; ask an admin to add you to roles.{role}",
             actor.id
@@ -160,8 +159,14 @@ impl Baton {
         }
     }
 
-    async fn dispatch(&self, actor: &Actor, command: Command) -> Result<Reply, BatonError> {
-        let admin = self.catalog.role(actor) == Privilege::Admin;
+    /// Hands the command to its module; `role` is the one the privilege was checked with.
+    async fn dispatch(
+        &self,
+        actor: &Actor,
+        role: Privilege,
+        command: Command,
+    ) -> Result<Reply, BatonError> {
+        let admin = role == Privilege::Admin;
         match command {
             Command::Lock { env, ttl, reason } => {
                 self.lock(actor, self.catalog.env(&env)?, ttl, reason, false, admin)
@@ -216,26 +221,26 @@ impl Baton {
     }
 }
 
-fn verb_of(command: &Command) -> &'static str {
+/// The command as typed, for logs and metrics: its grammar entry's name, or finer for admin
+/// (`admin queue retry`, `unlock --force`) and CI (`ci lock`) commands.
+fn label(entry: Option<&Verb>, command: &Command) -> &'static str {
+    match (command, entry) {
+        (Command::Admin(admin), _) => admin.verb(),
+        (Command::Ci(ci), _) => ci.verb(),
+        (_, Some(v)) => v.name,
+        // Every chat command has an entry (the grammar tests check it); a label, not a panic.
+        (_, None) => "unknown",
+    }
+}
+
+/// The env or pool a command takes (a lock, a place in the queue, a claim): taking a protected
+/// one needs a deployer.
+fn taken(command: &Command) -> Option<&EnvName> {
     match command {
-        Command::Lock { .. } => "lock",
-        Command::Queue { .. } => "queue",
-        Command::Unlock { .. } => "unlock",
-        Command::Extend { .. } => "extend",
-        Command::Leave { .. } => "leave",
-        Command::Status { .. } => "status",
-        Command::Claim { .. } => "claim",
-        Command::Release { .. } => "release",
-        Command::History { .. } => "history",
-        Command::Freeze { .. } => "freeze",
-        Command::Unfreeze { .. } => "unfreeze",
-        Command::Help { .. } => "help",
-        Command::Ci(CiCommand::Acquire { .. }) => "ci lock",
-        Command::Ci(CiCommand::Release { .. }) => "ci unlock",
-        Command::Ci(CiCommand::Extend { .. }) => "ci extend",
-        Command::Ci(CiCommand::Gate { .. }) => "ci gate",
-        Command::Ci(CiCommand::RecordDeploy { .. }) => "ci deploy",
-        Command::Admin(admin) => admin.verb(),
+        Command::Lock { env, .. }
+        | Command::Queue { env, .. }
+        | Command::Claim { target: env, .. } => Some(env),
+        _ => None,
     }
 }
 

@@ -109,22 +109,13 @@ fn description(text: &str, fallback: &str) -> String {
     clip(text.trim(), DESCRIPTION_MAX)
 }
 
-fn role_note(verb: &Verb) -> &'static str {
-    use baton_commands::command::Privilege;
-    match verb.privilege {
-        Privilege::Anyone => "",
-        Privilege::Deployer => " (deployers and admins)",
-        Privilege::Admin => " (admins)",
-    }
-}
-
 /// The `/baton` command with every verb of the grammar, ready to register.
 pub fn definition() -> CreateCommand {
     let mut command = CreateCommand::new(COMMAND_NAME)
         .description("Deploy locks and staging claims: lock, queue, claim, status, freeze…");
     let mut groups: Vec<(String, CreateCommandOption)> = Vec::new();
     for sub in SUBS.iter() {
-        let summary = format!("{}{}", sub.verb.summary, role_note(sub.verb));
+        let summary = format!("{}{}", sub.verb.summary, sub.verb.role_note());
         let mut option = CreateCommandOption::new(
             CommandOptionType::SubCommand,
             &sub.name,

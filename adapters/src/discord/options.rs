@@ -2,7 +2,7 @@
 //! the one parser, and autocomplete for the option being typed.
 
 use baton_commands::catalog::Catalog;
-use baton_commands::grammar::{Kind, Param, Verb, VERBS};
+use baton_commands::grammar::{self, looks_numeric, Kind, Param, Verb, VERBS};
 use baton_commands::BatonError;
 use serenity::all::{CommandData, CommandDataOptionValue};
 
@@ -46,7 +46,7 @@ pub fn to_text(data: &CommandData) -> Result<String, BatonError> {
         }
     }
     // `admin ratelimit` with the limiter `reset` would read as `admin ratelimit reset`.
-    if longest_verb(&words) != Some(sub.verb.name) {
+    if grammar::verb_in(&words.join(" ")).map(|v| v.name) != Some(sub.verb.name) {
         return Err(usage(format!(
             "`{}` would be read as a different command; pick another value",
             words.get(1).map_or("", String::as_str)
@@ -117,23 +117,6 @@ fn option_words(
     })
 }
 
-/// The verb the grammar will see at the start of `words`: the longest name they begin with.
-fn longest_verb(words: &[String]) -> Option<&'static str> {
-    let text: Vec<&str> = words.iter().flat_map(|w| w.split_whitespace()).collect();
-    VERBS
-        .iter()
-        .filter(|v| {
-            let name: Vec<&str> = v.name.split_whitespace().collect();
-            name.len() <= text.len()
-                && name
-                    .iter()
-                    .zip(&text)
-                    .all(|(n, w)| n.eq_ignore_ascii_case(w))
-        })
-        .max_by_key(|v| v.name.split_whitespace().count())
-        .map(|v| v.name)
-}
-
 fn value_text(value: &CommandDataOptionValue) -> Result<String, &'static str> {
     match value {
         CommandDataOptionValue::String(s) => Ok(s.trim().to_string()),
@@ -142,12 +125,6 @@ fn value_text(value: &CommandDataOptionValue) -> Result<String, &'static str> {
         CommandDataOptionValue::Boolean(b) => Ok(b.to_string()),
         _ => Err("text"),
     }
-}
-
-/// Whether the grammar would read a word as a number or duration.
-fn looks_numeric(w: &str) -> bool {
-    let digits = w.strip_prefix(['-', '+']).unwrap_or(w);
-    digits.starts_with(|c: char| c.is_ascii_digit())
 }
 
 /// Suggestions for the option being typed: configured envs, pools, `all`, or command names,

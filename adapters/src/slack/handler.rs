@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use baton_commands::config::SlackConfig;
 use baton_commands::domain::clean_text;
+use baton_commands::grammar::{self, Verb};
 use baton_commands::reply::Button;
-use baton_commands::{grammar, Actor, Baton, BatonError, Invocation, Reply};
+use baton_commands::{Actor, Baton, BatonError, Invocation, Reply};
 use slack_morphism::prelude::*;
 use tokio::task::{JoinError, JoinHandle};
 
@@ -161,10 +162,23 @@ fn buttons_of(content: &SlackMessageContent) -> Vec<Button> {
         .collect()
 }
 
-/// A command's verb and what the router made of it.
+/// A command's verb, as the grammar read it (`None` for an unknown one), and what the router
+/// made of it.
 struct Outcome {
-    verb: String,
+    verb: Option<&'static Verb>,
     result: Result<Reply, (BatonError, Reply)>,
+}
+
+impl Outcome {
+    /// Whether the grammar read the text as `name`.
+    fn is(&self, name: &str) -> bool {
+        self.verb.is_some_and(|v| v.name == name)
+    }
+
+    /// Whether a success goes to the whole channel: the configured verbs do.
+    fn in_channel(&self, config: &SlackConfig) -> bool {
+        self.verb.is_some_and(|v| config.posts_in_channel(v.name))
+    }
 }
 
 impl SlackHandler {
@@ -224,6 +238,7 @@ impl SlackHandler {
         let outcome = self
             .run(press.actor.clone(), press.channel.clone(), &press.command)
             .await;
+        let (extended, in_channel) = (outcome.is("extend"), outcome.in_channel(&self.config));
         let messages = match outcome.result {
             Err((_, reply)) => vec![ResponseMessage::new_message(
                 blocks::content(&reply, None),
@@ -231,11 +246,11 @@ impl SlackHandler {
             )],
             Ok(mut reply) => {
                 // An extension leaves the hold in place, so the hold's buttons still apply.
-                if reply.buttons.is_empty() && outcome.verb == "extend" {
+                if reply.buttons.is_empty() && extended {
                     reply.buttons = press.original_buttons.clone();
                 }
                 let content = blocks::content(&reply, None);
-                if press.ephemeral_original && self.config.posts_in_channel(&outcome.verb) {
+                if press.ephemeral_original && in_channel {
                     // A state change pressed on a private prompt is announced to the channel.
                     vec![
                         ResponseMessage::new_message(content, SlackMessageResponseType::InChannel),
@@ -252,11 +267,7 @@ impl SlackHandler {
     }
 
     async fn run(&self, actor: Actor, channel: Option<String>, text: &str) -> Outcome {
-        let verb = text
-            .split_whitespace()
-            .next()
-            .unwrap_or("help")
-            .to_lowercase();
+        let verb = grammar::verb_in(text);
         let result = match grammar::parse(text) {
             Ok(command) => {
                 let invocation = Invocation {
@@ -286,10 +297,10 @@ impl SlackHandler {
         let command = blocks::escape(command);
         match &outcome.result {
             Ok(reply) => {
-                let hint = (outcome.verb == "help").then(|| {
+                let hint = outcome.is("help").then(|| {
                     format!("Type these after `{command}`, like `{command} lock prod 30m hotfix`.")
                 });
-                let kind = if self.config.posts_in_channel(&outcome.verb) {
+                let kind = if outcome.in_channel(&self.config) {
                     SlackMessageResponseType::InChannel
                 } else {
                     ephemeral
@@ -303,7 +314,11 @@ impl SlackHandler {
                 (blocks::content(&reply, Some(&hint)), ephemeral)
             }
             Err((BatonError::Usage { usage: Some(_), .. }, reply)) => {
-                let verb = blocks::escape(&outcome.verb);
+                // The first word typed, as ever: `help admin` lists the family's usages.
+                let first = outcome
+                    .verb
+                    .map_or("", |v| v.name.split(' ').next().unwrap_or(""));
+                let verb = blocks::escape(first);
                 let hint = format!("Type `{command} help {verb}` for examples.");
                 (blocks::content(reply, Some(&hint)), ephemeral)
             }
@@ -335,7 +350,7 @@ fn settled(joined: Result<Outcome, JoinError>) -> Outcome {
     joined.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a Slack command task failed");
         Outcome {
-            verb: String::new(),
+            verb: None,
             result: Err((
                 BatonError::Internal,
                 BatonError::Internal.reply(wall_clock()),

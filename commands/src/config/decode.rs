@@ -10,6 +10,9 @@ use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserialize;
 use toml::{Table, Value};
 
+// Also the config's checks' "did you mean" (`check.rs` reaches it through here).
+pub(super) use crate::domain::did_you_mean;
+
 use super::{
     AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig, PoolConfig,
     Problem, RedisConfig, RolesConfig, ServerConfig, SlackConfig,
@@ -342,13 +345,6 @@ fn unknown_key(key: &str, label: &str, known: &[&str]) -> String {
     let hint = did_you_mean(last, known).map(|k| format!("; did you mean `{k}`?"));
     let (hint, known) = (hint.unwrap_or_default(), known.join(", "));
     format!("unknown key `{key}`{hint} (known keys {label}: {known})")
-}
-
-/// The known word a typo most likely meant, if any is close enough to be worth suggesting.
-pub(super) fn did_you_mean<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
-    let distance = |k: &str| strsim::damerau_levenshtein(word, k);
-    let best = known.iter().copied().min_by_key(|k| distance(k))?;
-    (distance(best) <= (best.len() / 3).max(1)).then_some(best)
 }
 
 /// Whether `key = value` alone decodes as a `T`: how overrides pick between a number and a string.

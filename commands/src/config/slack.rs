@@ -3,13 +3,18 @@
 
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::{preview, Secret};
+use crate::domain::{did_you_mean, preview, Secret};
 use crate::grammar;
 
-/// Verbs whose successful answers everyone in the channel sees by default: the state changes.
-pub const DEFAULT_IN_CHANNEL: [&str; 9] = [
-    "lock", "unlock", "extend", "queue", "leave", "claim", "release", "freeze", "unfreeze",
-];
+/// Verbs whose successful answers everyone in the channel sees by default: the state changes, as
+/// the grammar table marks them, so a new state-changing verb is announced without a second list.
+pub fn default_in_channel() -> Vec<String> {
+    grammar::VERBS
+        .iter()
+        .filter(|v| v.changes_state)
+        .map(|v| v.name.to_string())
+        .collect()
+}
 
 /// The Slack app's settings. Slack is off while `signing_secret` (HTTP) and `app_token` (Socket
 /// Mode) are both unset.
@@ -37,7 +42,7 @@ impl Default for SlackConfig {
             bot_token: None,
             app_token: None,
             api_url: "https://slack.com/api".into(),
-            in_channel: DEFAULT_IN_CHANNEL.map(String::from).to_vec(),
+            in_channel: default_in_channel(),
         }
     }
 }
@@ -57,12 +62,8 @@ fn verbs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         let lower = word.trim().to_lowercase();
         if grammar::verb(&lower).is_none() {
             let known: Vec<&str> = grammar::VERBS.iter().map(|v| v.name).collect();
-            let near = known
-                .iter()
-                .map(|k| (strsim::damerau_levenshtein(&lower, k), *k))
-                .filter(|(d, _)| *d <= 2)
-                .min()
-                .map(|(_, k)| format!("; did you mean `{k}`?"))
+            let near = did_you_mean(&lower, &known)
+                .map(|k| format!("; did you mean `{k}`?"))
                 .unwrap_or_default();
             return Err(serde::de::Error::custom(format!(
                 "`{}` is not a command{near} (use {})",
@@ -85,6 +86,14 @@ mod tests {
         let default = SlackConfig::default();
         assert!(default.posts_in_channel("lock") && default.posts_in_channel("UNLOCK"));
         assert!(!default.posts_in_channel("status") && !default.posts_in_channel("help"));
+        assert_eq!(
+            default.in_channel,
+            [
+                "lock", "unlock", "extend", "queue", "leave", "claim", "release", "freeze",
+                "unfreeze"
+            ],
+            "the list config.example.toml and docs/slack.md show"
+        );
         let config =
             Config::from_toml_str("[slack]\nin_channel = [\"lock\", \"Status\"]\n").unwrap();
         assert_eq!(config.slack.in_channel, ["lock", "status"]);

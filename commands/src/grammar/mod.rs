@@ -1,24 +1,40 @@
 //! The chat grammar. [`VERBS`] is the one definition of every command: [`parse`] reads text with
-//! it, and `help`, usage hints (and later Slack hints and Discord options) are generated from it.
+//! it into a typed [`Command`], the router finds a command's entry in it ([`entry`]) for the
+//! privilege check, and `help`, the README's command table, Slack's usage hint and manifest, and
+//! Discord's options are generated from it.
 //!
 //! # Format
 //! `<verb> <arguments…>`, whitespace-separated; a trailing reason or note takes the rest of the line.
-
 //!
 //! - `verbs`: the table itself ([`VERBS`], [`Verb`], [`Param`], [`Kind`]).
+//! - `build`: one builder per entry, from the arguments read to the entry's [`Command`].
 //! - `parse`: text → [`Command`] by that table.
 //! - here: lookups, `help` and the README's command table, all generated from the table.
+//!
+//! # Adding a verb
+//! 1. its entry in `verbs.rs`: name, parameters, help, privilege, whether it changes state, its
+//!    builder and which commands it owns;
+//! 2. its builder in `build.rs`;
+//! 3. its [`Command`] variant in `command.rs` and the router's dispatch arm (the compiler points at
+//!    the arm once the variant exists);
+//! 4. its handler, in its family's file;
+//! 5. a case in `entry_tests.rs` (which fails until the entry has one), the handler's tests, and
+//!    `BLESS=1 cargo test -p baton-commands readme` for the README's table.
+//!
+//! Help, the README table, Slack's usage hint, manifest and default `in_channel`, and Discord's
+//! options follow from the entry; the router takes its privilege and log label from it.
 
+mod build;
 mod parse;
 mod verbs;
 
 use std::time::Duration;
 
-use crate::command::Privilege;
-use crate::domain::preview;
+use crate::command::{Command, Privilege};
+use crate::domain::{did_you_mean, preview};
 use crate::error::BatonError;
 
-pub use parse::parse;
+pub use parse::{looks_numeric, parse};
 pub use verbs::{Kind, Param, Verb, VERBS};
 
 /// Longest command text accepted, in bytes.
@@ -33,6 +49,23 @@ pub const MAX_TOP: usize = 100;
 /// Finds a verb by name.
 pub fn verb(name: &str) -> Option<&'static Verb> {
     VERBS.iter().find(|v| v.name == name)
+}
+
+/// The verb chat text starts with, as [`parse`] reads it: empty text is `help`; `None` when no
+/// verb matches. Front ends ask it instead of guessing from the first word, so a verb of several
+/// words (`admin kick`) is the verb its entry says.
+pub fn verb_in(text: &str) -> Option<&'static Verb> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return verb("help");
+    }
+    match_verb(&words).map(|(v, _)| v)
+}
+
+/// The entry a command belongs to, whichever front end made it: the router takes the privilege
+/// from it, once. `None` for the CI API's commands, which have no chat form.
+pub fn entry(command: &Command) -> Option<&'static Verb> {
+    VERBS.iter().find(|v| (v.owns)(command))
 }
 
 /// The verb the words start with (the longest name wins), and how many words it took.
@@ -106,30 +139,22 @@ pub fn help(topic: Option<&str>) -> Result<String, BatonError> {
 pub fn markdown_table() -> String {
     let mut out = String::from("| command | does |\n|---|---|\n");
     for v in VERBS {
-        let role = match v.privilege {
-            Privilege::Anyone => "",
-            Privilege::Deployer => " (deployers and admins)",
-            Privilege::Admin => " (admins)",
-        };
         let usage = v.usage().replace('|', "\\|"); // a bare `|` would end the table cell
-        out.push_str(&format!("| `{usage}` | {}{role} |\n", v.summary));
+        out.push_str(&format!("| `{usage}` | {}{} |\n", v.summary, v.role_note()));
     }
     out
 }
 
+/// An unknown verb is a reply with a suggestion, not a bare error.
 pub(super) fn unknown(verb: &str) -> BatonError {
-    let lower = verb.to_lowercase();
-    let suggestion = VERBS
-        .iter()
-        .map(|v| (strsim::damerau_levenshtein(&lower, v.name), v.name))
-        .filter(|(d, name)| *d <= 2 && *d < name.len())
-        .min()
-        .map(|(_, name)| name.to_string());
+    let suggestion = did_you_mean(verb, VERBS.iter().map(|v| v.name)).map(String::from);
     BatonError::UnknownCommand {
         verb: preview(verb),
         suggestion,
     }
 }
 
+#[cfg(test)]
+mod entry_tests;
 #[cfg(test)]
 mod tests;

@@ -1,32 +1,16 @@
 //! Parsing chat text with the verb table. Never panics; every refusal says what to do.
 
-use std::time::{Duration, SystemTime};
+use std::iter::Peekable;
+use std::time::SystemTime;
 
-use crate::command::{AdminArg, AdminCommand, Command, FreezeSpan, QueueAction, Scope};
+use crate::command::{AdminArg, Command, FreezeSpan};
 use crate::domain::{clean_text, preview, EnvName, Ttl, MAX_REASON_LEN};
 use crate::error::BatonError;
 
+use super::build::Args;
 use super::{
-    family, match_verb, unknown, Kind, Verb, MAX_FREEZE, MAX_HISTORY, MAX_TEXT_LEN, MAX_TOP,
+    family, match_verb, unknown, Kind, Param, Verb, MAX_FREEZE, MAX_HISTORY, MAX_TEXT_LEN, MAX_TOP,
 };
-
-/// Values read for a verb's parameters, in the order of its spec.
-#[derive(Default)]
-struct Args {
-    /// Admin names and values, in order.
-    values: Vec<AdminArg>,
-    choice: Option<&'static str>,
-    top: Option<usize>,
-    around: Option<AdminArg>,
-    names: Vec<EnvName>,
-    ttl: Option<Ttl>,
-    span: Option<FreezeSpan>,
-    all: bool,
-    text: String,
-    count: Option<usize>,
-    topic: Option<String>,
-    flag: bool,
-}
 
 /// Parses chat text into a [`Command`]. Never panics; every refusal says what to do.
 pub fn parse(text: &str) -> Result<Command, BatonError> {
@@ -46,8 +30,9 @@ pub fn parse(text: &str) -> Result<Command, BatonError> {
     let Some((v, used)) = match_verb(&words) else {
         return Err(unknown_words(&words));
     };
-    let args = read_args(v, words.split_off(used)).map_err(|m| usage_err(m, Some(v.usage())))?;
-    Ok(build(v, args))
+    read_args(v, words.split_off(used))
+        .and_then(v.build)
+        .map_err(|m| usage_err(m, Some(v.usage())))
 }
 
 /// No verb matched: a family word alone (`admin`) lists the family; otherwise a suggestion.
@@ -78,10 +63,28 @@ fn usage_err(message: String, usage: Option<String>) -> BatonError {
     BatonError::Usage { message, usage }
 }
 
-fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
+/// The words left after the verb, read one parameter at a time.
+type Words<'a> = Peekable<std::vec::IntoIter<&'a str>>;
+
+fn read_args(v: &Verb, words: Vec<&str>) -> Result<Args, String> {
     let mut args = Args::default();
-    // Flags may stand anywhere after the verb. An unknown `--word` is a mistake, unless the verb
-    // ends in free text, where it is simply part of the reason (`fix -- see ticket`).
+    let mut words = take_flags(v, words, &mut args)?.into_iter().peekable();
+    for param in v.params {
+        read_param(v, param, &mut words, &mut args)?;
+    }
+    if let Some(extra) = words.next() {
+        return Err(format!("unexpected `{}` after the command", preview(extra)));
+    }
+    Ok(args)
+}
+
+/// Flags may stand anywhere after the verb. An unknown `--word` is a mistake, unless the verb ends
+/// in free text, where it is simply part of the reason (`fix -- see ticket`).
+fn take_flags<'a>(
+    v: &Verb,
+    mut words: Vec<&'a str>,
+    args: &mut Args,
+) -> Result<Vec<&'a str>, String> {
     let takes_text = v.params.iter().any(|p| p.kind == Kind::Text);
     let mut i = 0;
     while i < words.len() {
@@ -100,139 +103,143 @@ fn read_args(v: &Verb, mut words: Vec<&str>) -> Result<Args, String> {
             _ => i += 1,
         }
     }
-    let mut words = words.into_iter().peekable();
-    for param in v.params {
-        let next = words.peek().copied();
-        match (param.kind, next) {
-            (Kind::Flag, _) => {}
-            (Kind::Text, _) => {
-                let rest: Vec<&str> = words.by_ref().collect();
-                args.text = clean_text(&rest.join(" "));
-                if args.text.chars().count() > MAX_REASON_LEN {
-                    return Err(format!(
-                        "the {} is too long (at most {MAX_REASON_LEN} characters)",
-                        param.name
-                    ));
-                }
-            }
-            (_, None) if param.required => {
-                return Err(format!(
-                    "`{}` needs {} <{}>: {}",
-                    v.name,
-                    article(param.name),
-                    param.name,
-                    param.help
-                ));
-            }
-            (_, None) => {}
-            (Kind::Env | Kind::Target, Some(w)) => {
-                args.names.push(EnvName::parse(w)?);
-                words.next();
-            }
-            (Kind::Scope, Some(w)) => {
-                if w.eq_ignore_ascii_case("all") {
-                    args.all = true;
-                } else {
-                    args.names.push(EnvName::parse(w)?);
-                }
-                words.next();
-            }
-            (Kind::Duration, Some(w)) => {
-                if param.required || looks_numeric(w) {
-                    args.ttl = Some(Ttl::parse(w)?);
-                    words.next();
-                }
-            }
-            (Kind::Span, Some(w)) => {
-                if w.eq_ignore_ascii_case("until") {
-                    words.next();
-                    let date = words
-                        .next()
-                        .ok_or("`until` needs a date, like `until 2026-12-24 18:00` (UTC)")?;
-                    let time = words.next_if(|t| t.contains(':') && looks_numeric(t));
-                    args.span = Some(FreezeSpan::Until(parse_until(date, time)?));
-                } else if looks_numeric(w) {
-                    let ttl = Ttl::parse(w)?;
-                    if ttl.duration() > MAX_FREEZE {
-                        return Err(format!("a freeze can last at most a year, not `{}`; unfreeze early if you need to", preview(w)));
-                    }
-                    args.span = Some(FreezeSpan::For(ttl));
-                    words.next();
-                }
-            }
-            (Kind::Count, Some(w)) => {
-                if looks_numeric(w) {
-                    let n: usize = w
-                        .parse()
-                        .map_err(|_| format!("`{}` is not a whole number", preview(w)))?;
-                    if !(1..=MAX_HISTORY).contains(&n) {
-                        return Err(format!(
-                            "{} must be between 1 and {MAX_HISTORY}",
-                            param.name
-                        ));
-                    }
-                    args.count = Some(n);
-                    words.next();
-                }
-            }
-            (Kind::Topic, Some(_)) => {
-                // A family's verbs have several words (`help admin kick`).
-                let rest: Vec<&str> = words.clone().collect();
-                let taken = match match_verb(&rest) {
-                    Some((v, used)) if used > 1 => (v.name.to_string(), used),
-                    _ => (rest[0].to_lowercase(), 1),
-                };
-                args.topic = Some(taken.0);
-                for _ in 0..taken.1 {
-                    words.next();
-                }
-            }
-            (Kind::Name | Kind::Value, Some(w)) => {
-                args.values.push(AdminArg::parse(w)?);
-                words.next();
-            }
-            (Kind::Choice(options), Some(w)) => {
-                let lower = w.to_lowercase();
-                let Some(&chosen) = options.iter().find(|o| **o == lower) else {
-                    let (last, rest) = options.split_last().unwrap_or((&"", &[]));
-                    return Err(format!(
-                        "`{}` needs {} or {last} here, not `{}`",
-                        v.name,
-                        rest.join(", "),
-                        preview(w)
-                    ));
-                };
-                args.choice = Some(chosen);
-                words.next();
-            }
-            (Kind::Top, Some(w)) => {
-                if w.eq_ignore_ascii_case("top") {
-                    words.next();
-                    let n = words
-                        .next()
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .filter(|n| (1..=MAX_TOP).contains(n))
-                        .ok_or(format!(
-                            "`top` needs a number from 1 to {MAX_TOP}, like `top 25`"
-                        ))?;
-                    args.top = Some(n);
-                }
-            }
-            (Kind::Around, Some(w)) => {
-                if w.eq_ignore_ascii_case("around") {
-                    words.next();
-                    let member = words
-                        .next()
-                        .ok_or("`around` needs a member, like `around alice`")?;
-                    args.around = Some(AdminArg::parse(member)?);
-                }
-            }
+    Ok(words)
+}
+
+/// Reads one parameter from the front of `words`; an optional one that is absent (or, for a
+/// duration or count, does not look like one) takes nothing.
+fn read_param(v: &Verb, param: &Param, words: &mut Words, args: &mut Args) -> Result<(), String> {
+    if param.kind == Kind::Flag {
+        return Ok(());
+    }
+    if param.kind == Kind::Text {
+        let rest: Vec<&str> = words.by_ref().collect();
+        args.text = clean_text(&rest.join(" "));
+        if args.text.chars().count() > MAX_REASON_LEN {
+            return Err(format!(
+                "the {} is too long (at most {MAX_REASON_LEN} characters)",
+                param.name
+            ));
         }
+        return Ok(());
     }
-    if let Some(extra) = words.next() {
-        return Err(format!("unexpected `{}` after the command", preview(extra)));
+    let Some(w) = words.peek().copied() else {
+        if !param.required {
+            return Ok(());
+        }
+        return Err(format!(
+            "`{}` needs {} <{}>: {}",
+            v.name,
+            article(param.name),
+            param.name,
+            param.help
+        ));
+    };
+    match param.kind {
+        Kind::Env | Kind::Target => args.names.push(EnvName::parse(w)?),
+        Kind::Scope if w.eq_ignore_ascii_case("all") => args.all = true,
+        Kind::Scope => args.names.push(EnvName::parse(w)?),
+        Kind::Duration if param.required || looks_numeric(w) => args.ttl = Some(Ttl::parse(w)?),
+        Kind::Span => return read_span(w, words, args),
+        Kind::Count if looks_numeric(w) => args.count = Some(read_count(param, w)?),
+        Kind::Topic => {
+            args.topic = Some(read_topic(words));
+            return Ok(());
+        }
+        Kind::Name | Kind::Value => args.values.push(AdminArg::parse(w)?),
+        Kind::Choice(options) => args.choice = Some(read_choice(v, options, w)?),
+        Kind::Top if w.eq_ignore_ascii_case("top") => {
+            words.next();
+            let n = words
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| (1..=MAX_TOP).contains(n))
+                .ok_or(format!(
+                    "`top` needs a number from 1 to {MAX_TOP}, like `top 25`"
+                ))?;
+            args.top = Some(n);
+            return Ok(());
+        }
+        Kind::Around if w.eq_ignore_ascii_case("around") => {
+            words.next();
+            let member = words
+                .next()
+                .ok_or("`around` needs a member, like `around alice`")?;
+            args.around = Some(AdminArg::parse(member)?);
+            return Ok(());
+        }
+        // An optional duration, count, `top` or `around` that is not there takes no word.
+        Kind::Duration | Kind::Count | Kind::Top | Kind::Around => return Ok(()),
+        Kind::Flag | Kind::Text => return Ok(()),
     }
-    Ok(args)
+    words.next();
+    Ok(())
+}
+
+/// A freeze's span: `until <date> [<time>]`, a duration of at most a year, or nothing.
+fn read_span(w: &str, words: &mut Words, args: &mut Args) -> Result<(), String> {
+    if w.eq_ignore_ascii_case("until") {
+        words.next();
+        let date = words
+            .next()
+            .ok_or("`until` needs a date, like `until 2026-12-24 18:00` (UTC)")?;
+        let time = words.next_if(|t| t.contains(':') && looks_numeric(t));
+        args.span = Some(FreezeSpan::Until(parse_until(date, time)?));
+    } else if looks_numeric(w) {
+        let ttl = Ttl::parse(w)?;
+        if ttl.duration() > MAX_FREEZE {
+            return Err(format!(
+                "a freeze can last at most a year, not `{}`; unfreeze early if you need to",
+                preview(w)
+            ));
+        }
+        args.span = Some(FreezeSpan::For(ttl));
+        words.next();
+    }
+    Ok(())
+}
+
+fn read_count(param: &Param, w: &str) -> Result<usize, String> {
+    let n: usize = w
+        .parse()
+        .map_err(|_| format!("`{}` is not a whole number", preview(w)))?;
+    if !(1..=MAX_HISTORY).contains(&n) {
+        return Err(format!(
+            "{} must be between 1 and {MAX_HISTORY}",
+            param.name
+        ));
+    }
+    Ok(n)
+}
+
+/// A `help` topic: a family's verbs have several words (`help admin kick`).
+fn read_topic(words: &mut Words) -> String {
+    let rest: Vec<&str> = words.clone().collect();
+    let (topic, used) = match match_verb(&rest) {
+        Some((v, used)) if used > 1 => (v.name.to_string(), used),
+        _ => (rest[0].to_lowercase(), 1),
+    };
+    for _ in 0..used {
+        words.next();
+    }
+    topic
+}
+
+fn read_choice(v: &Verb, options: &[&'static str], w: &str) -> Result<&'static str, String> {
+    let lower = w.to_lowercase();
+    options
+        .iter()
+        .find(|o| **o == lower)
+        .copied()
+        .ok_or_else(|| {
+            let (last, rest) = options.split_last().unwrap_or((&"", &[]));
+            format!(
+                "`{}` needs {} or {last} here, not `{}`",
+                v.name,
+                rest.join(", "),
+                preview(w)
+            )
+        })
 }
 
 fn article(name: &str) -> &'static str {
@@ -245,7 +252,8 @@ fn article(name: &str) -> &'static str {
 }
 
 /// Whether a word is meant as a number or duration (so `3x` is a bad duration, not a reason).
-fn looks_numeric(w: &str) -> bool {
+/// Discord's options ask it too, so a value they rebuild into text is read as they meant it.
+pub fn looks_numeric(w: &str) -> bool {
     w.starts_with(|c: char| c.is_ascii_digit())
         || (w.starts_with(['-', '+']) && w[1..].starts_with(|c: char| c.is_ascii_digit()))
 }
@@ -270,104 +278,4 @@ fn parse_until(date: &str, time: Option<&str>) -> Result<SystemTime, String> {
         );
     }
     Ok(t)
-}
-
-fn build(v: &Verb, a: Args) -> Command {
-    // Every verb takes at most one name, and a required one is present once `read_args` succeeds.
-    let first = a.names.into_iter().next();
-    let env = || {
-        first
-            .clone()
-            .unwrap_or_else(|| EnvName::parse("unnamed").expect("valid name"))
-    };
-    let scope = || match (a.all, first.clone()) {
-        (false, Some(e)) => Scope::Env(e),
-        _ => Scope::All,
-    };
-    let one_hour = Ttl::new(Duration::from_secs(3600)).expect("an hour is a valid ttl");
-    match v.name {
-        "lock" => Command::Lock {
-            env: env(),
-            ttl: a.ttl,
-            reason: a.text,
-        },
-        "queue" => Command::Queue {
-            env: env(),
-            ttl: a.ttl,
-            reason: a.text,
-        },
-        "unlock" if a.flag => Command::Admin(AdminCommand::ForceUnlock { env: env() }),
-        "unlock" => Command::Unlock { env: env() },
-        "extend" => Command::Extend {
-            env: env(),
-            by: a.ttl.unwrap_or(one_hour),
-        },
-        "leave" => Command::Leave { env: env() },
-        "status" => Command::Status {
-            target: first.clone(),
-        },
-        "claim" => Command::Claim {
-            target: env(),
-            ttl: a.ttl,
-            note: a.text,
-        },
-        "release" if a.flag => Command::Admin(AdminCommand::ForceRelease { env: env() }),
-        "release" => Command::Release { env: env() },
-        "history" => Command::History {
-            env: env(),
-            count: a.count.unwrap_or(10),
-        },
-        "freeze" => Command::Freeze {
-            scope: scope(),
-            span: a.span.unwrap_or(FreezeSpan::UntilLifted),
-            reason: a.text.clone(),
-        },
-        "unfreeze" => Command::Unfreeze { scope: scope() },
-        "help" => Command::Help { topic: a.topic },
-        _ => Command::Admin(build_admin(v, a.values, a.choice, a.top, a.around, a.count)),
-    }
-}
-
-/// The `admin …` family. `read_args` has checked that every required value is present.
-fn build_admin(
-    v: &Verb,
-    values: Vec<AdminArg>,
-    choice: Option<&str>,
-    top: Option<usize>,
-    around: Option<AdminArg>,
-    count: Option<usize>,
-) -> AdminCommand {
-    let mut values = values.into_iter();
-    let first = values.next();
-    let one = first.clone().unwrap_or_default();
-    let second = values.next().unwrap_or_default();
-    match v.name {
-        "admin queues" => AdminCommand::Queues { queue: first },
-        "admin queue" => AdminCommand::Queue {
-            action: match choice {
-                Some("pause") => QueueAction::Pause,
-                Some("resume") => QueueAction::Resume,
-                _ => QueueAction::Retry,
-            },
-            queue: one,
-        },
-        "admin session" => AdminCommand::Session { user: one },
-        "admin kick" => AdminCommand::Kick { user: one },
-        "admin ratelimit" => AdminCommand::RateLimit {
-            limiter: one,
-            id: second,
-        },
-        "admin ratelimit reset" => AdminCommand::RateLimitReset {
-            limiter: one,
-            id: second,
-        },
-        "admin leaderboard" => AdminCommand::Leaderboard {
-            board: one,
-            top,
-            around,
-        },
-        _ => AdminCommand::History {
-            count: count.unwrap_or(10),
-        },
-    }
 }

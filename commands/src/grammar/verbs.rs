@@ -1,6 +1,8 @@
-//! The table of verbs: every command, its parameters and help, defined once.
+//! The table of verbs: every command, its parameters, help, privilege, and how it becomes a typed
+//! [`Command`], defined once. Adding a verb is one entry here plus its builder in `build.rs`.
 
-use crate::command::Privilege;
+use super::build::{self, Args, Built};
+use crate::command::{AdminCommand, Command, Privilege};
 
 /// What kind of value a parameter takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,7 +31,7 @@ pub enum Kind {
     Value,
     /// One of a few fixed words.
     Choice(&'static [&'static str]),
-    /// `top <n>`: a count from 1 to [`MAX_TOP`] after the word `top`.
+    /// `top <n>`: a count from 1 to [`MAX_TOP`](super::MAX_TOP) after the word `top`.
     Top,
     /// `around <member>`: a value after the word `around`.
     Around,
@@ -60,8 +62,22 @@ pub struct Verb {
     pub summary: &'static str,
     /// Examples, shown by `help <verb>`.
     pub examples: &'static [&'static str],
-    /// The least role it needs (some envs need more; see the router).
+    /// The least role it needs; the router checks it once, before the command runs, and `help`,
+    /// the README and Discord show it. Admin verbs build an [`AdminCommand`], so they are
+    /// privileged by type as well; taking a protected env needs a deployer whatever the verb.
     pub privilege: Privilege,
+    /// How a refusal names the verb when the actor's role is too weak ("freezing and
+    /// unfreezing"). `None` where anyone may run it, and for admin verbs, whose refusal names the
+    /// command itself (`admin queue retry`, `--force`).
+    pub refused_as: Option<&'static str>,
+    /// Whether a success changes a lock, a queue, a claim or a freeze: such answers are for the
+    /// whole channel (Slack's default `in_channel`), others only for the asker.
+    pub changes_state: bool,
+    /// Its arguments, as `parse` read them, as a typed command.
+    pub(super) build: fn(Args) -> Built,
+    /// Whether a command is this verb's: how the router finds the entry of a command that came
+    /// from a button or another front end rather than from text.
+    pub(super) owns: fn(&Command) -> bool,
 }
 
 const fn p(name: &'static str, kind: Kind, required: bool, help: &'static str) -> Param {
@@ -106,6 +122,9 @@ const COUNT: Param = p(
     "how many entries (default 10, at most 50)",
 );
 
+/// How a refusal names `freeze` and `unfreeze`.
+const FREEZING: &str = "freezing and unfreezing";
+
 /// Every command Baton understands.
 pub static VERBS: &[Verb] = &[
     Verb {
@@ -114,6 +133,10 @@ pub static VERBS: &[Verb] = &[
         summary: "take the deploy lock on an env",
         examples: &["lock prod 30m hotfix for login", "lock canary"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: true,
+        build: build::lock,
+        owns: |c| matches!(c, Command::Lock { .. }),
     },
     Verb {
         name: "unlock",
@@ -129,6 +152,15 @@ pub static VERBS: &[Verb] = &[
         summary: "release your deploy lock (the next in the queue gets it)",
         examples: &["unlock prod", "unlock prod --force"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: true,
+        build: build::unlock,
+        owns: |c| {
+            matches!(
+                c,
+                Command::Unlock { .. } | Command::Admin(AdminCommand::ForceUnlock { .. })
+            )
+        },
     },
     Verb {
         name: "extend",
@@ -144,6 +176,10 @@ pub static VERBS: &[Verb] = &[
         summary: "keep your lock or claim longer",
         examples: &["extend prod 30m"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: true,
+        build: build::extend,
+        owns: |c| matches!(c, Command::Extend { .. }),
     },
     Verb {
         name: "queue",
@@ -151,6 +187,10 @@ pub static VERBS: &[Verb] = &[
         summary: "wait in line for the deploy lock; you get it as soon as it is free",
         examples: &["queue prod 20m release 4.2"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: true,
+        build: build::queue,
+        owns: |c| matches!(c, Command::Queue { .. }),
     },
     Verb {
         name: "leave",
@@ -158,6 +198,10 @@ pub static VERBS: &[Verb] = &[
         summary: "leave an env's queue",
         examples: &["leave prod"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: true,
+        build: build::leave,
+        owns: |c| matches!(c, Command::Leave { .. }),
     },
     Verb {
         name: "status",
@@ -170,6 +214,10 @@ pub static VERBS: &[Verb] = &[
         summary: "who holds what, why, until when, and who waits",
         examples: &["status", "status prod"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: false,
+        build: build::status,
+        owns: |c| matches!(c, Command::Status { .. }),
     },
     Verb {
         name: "claim",
@@ -186,6 +234,10 @@ pub static VERBS: &[Verb] = &[
         summary: "claim a staging env, or any free env of a pool",
         examples: &["claim staging 3h testing payments", "claim staging-2"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: true,
+        build: build::claim,
+        owns: |c| matches!(c, Command::Claim { .. }),
     },
     Verb {
         name: "release",
@@ -201,6 +253,15 @@ pub static VERBS: &[Verb] = &[
         summary: "release your claim",
         examples: &["release staging-2"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: true,
+        build: build::release,
+        owns: |c| {
+            matches!(
+                c,
+                Command::Release { .. } | Command::Admin(AdminCommand::ForceRelease { .. })
+            )
+        },
     },
     Verb {
         name: "history",
@@ -216,6 +277,10 @@ pub static VERBS: &[Verb] = &[
         summary: "what happened on an env, newest first",
         examples: &["history prod", "history prod 25"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: false,
+        build: build::history,
+        owns: |c| matches!(c, Command::History { .. }),
     },
     Verb {
         name: "freeze",
@@ -235,6 +300,10 @@ pub static VERBS: &[Verb] = &[
             "freeze all until 2026-12-24 18:00 holidays",
         ],
         privilege: Privilege::Deployer,
+        refused_as: Some(FREEZING),
+        changes_state: true,
+        build: build::freeze,
+        owns: |c| matches!(c, Command::Freeze { .. }),
     },
     Verb {
         name: "unfreeze",
@@ -242,6 +311,10 @@ pub static VERBS: &[Verb] = &[
         summary: "lift a freeze",
         examples: &["unfreeze all"],
         privilege: Privilege::Deployer,
+        refused_as: Some(FREEZING),
+        changes_state: true,
+        build: build::unfreeze,
+        owns: |c| matches!(c, Command::Unfreeze { .. }),
     },
     Verb {
         name: "admin queues",
@@ -254,6 +327,10 @@ pub static VERBS: &[Verb] = &[
         summary: "BullMQ queues: job counts, paused or not, BullMQ version",
         examples: &["admin queues", "admin queues emails"],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_queues,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::Queues { .. })),
     },
     Verb {
         name: "admin queue",
@@ -269,6 +346,10 @@ pub static VERBS: &[Verb] = &[
         summary: "retry a queue's failed jobs, or pause or resume it, with BullMQ's own scripts",
         examples: &["admin queue retry emails", "admin queue resume emails"],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_queue,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::Queue { .. })),
     },
     Verb {
         name: "admin session",
@@ -276,6 +357,10 @@ pub static VERBS: &[Verb] = &[
         summary: "whether a user has a session, its age, TTL and fingerprint; never the token",
         examples: &["admin session alice"],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_session,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::Session { .. })),
     },
     Verb {
         name: "admin kick",
@@ -283,6 +368,10 @@ pub static VERBS: &[Verb] = &[
         summary: "end a user's session and announce it, so the app drops their connections",
         examples: &["admin kick alice"],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_kick,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::Kick { .. })),
     },
     Verb {
         name: "admin ratelimit",
@@ -290,6 +379,10 @@ pub static VERBS: &[Verb] = &[
         summary: "one identity's rate-limit count, window and TTL",
         examples: &["admin ratelimit otp alice@example.com"],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_ratelimit,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::RateLimit { .. })),
     },
     Verb {
         name: "admin ratelimit reset",
@@ -297,6 +390,10 @@ pub static VERBS: &[Verb] = &[
         summary: "delete exactly one identity's rate-limit keys, and say how many",
         examples: &["admin ratelimit reset otp alice@example.com"],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_ratelimit_reset,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::RateLimitReset { .. })),
     },
     Verb {
         name: "admin leaderboard",
@@ -327,6 +424,10 @@ pub static VERBS: &[Verb] = &[
             "admin leaderboard weekly around alice",
         ],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_leaderboard,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::Leaderboard { .. })),
     },
     Verb {
         name: "admin history",
@@ -334,6 +435,10 @@ pub static VERBS: &[Verb] = &[
         summary: "what admins did (kicks, resets, queue actions) and who, newest first",
         examples: &["admin history", "admin history 25"],
         privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: false,
+        build: build::admin_history,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::History { .. })),
     },
     Verb {
         name: "help",
@@ -341,10 +446,23 @@ pub static VERBS: &[Verb] = &[
         summary: "show this help, or how to use one command",
         examples: &["help lock"],
         privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: false,
+        build: build::help,
+        owns: |c| matches!(c, Command::Help { .. }),
     },
 ];
 
 impl Verb {
+    /// Who may run it, as the README and Discord's descriptions say after the summary.
+    pub fn role_note(&self) -> &'static str {
+        match self.privilege {
+            Privilege::Anyone => "",
+            Privilege::Deployer => " (deployers and admins)",
+            Privilege::Admin => " (admins)",
+        }
+    }
+
     /// The usage line: `lock <env> [<duration>] [reason...]`.
     pub fn usage(&self) -> String {
         let mut out = self.name.to_string();

@@ -10,17 +10,16 @@
 //! # Format
 //! `admin ratelimit <limiter> <id>` · `admin ratelimit reset <limiter> <id>`
 
-use redis::Value as RedisValue;
-
 use super::glob::Glob;
-use super::{decode, must, shown, ttl_text, unknown_name, SCAN_COUNT};
+use super::{audit, shown, ttl_text, unknown_name};
 use crate::command::AdminArg;
 use crate::config::{LimiterKind, RateLimitConfig};
 use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::reply::{Reply, Table, Tone, Value};
 use crate::router::{wall_clock, Baton};
-use crate::store::scan::escape_glob;
+use crate::store::admin::Counter;
+use crate::store::escape_glob;
 
 /// Keys listed in one reply; the rest are counted.
 const SHOWN: usize = 20;
@@ -58,7 +57,7 @@ impl Baton {
         }
         let pattern = format!("{before}{}{after}", escape_glob(id.as_str()));
         let matcher = Glob::new(before, id.as_str(), after);
-        let keys = self.store.scan_match(&pattern, SCAN_COUNT).await?;
+        let keys = self.store.scan_match(&pattern).await?;
         Ok((
             keys.into_iter().filter(|k| matcher.matches(k)).collect(),
             false,
@@ -78,24 +77,9 @@ impl Baton {
             .window
             .map(crate::domain::human_duration)
             .unwrap_or_else(|| "not configured".into());
-        let per_key = match cfg.kind {
-            LimiterKind::Fixed => 2,
-            LimiterKind::Sliding => 4,
-        };
-        let mut cmds = Vec::new();
-        for key in keys.iter().take(SHOWN) {
-            match cfg.kind {
-                LimiterKind::Fixed => cmds.push(one("GET", key)),
-                LimiterKind::Sliding => {
-                    cmds.push(one("ZCARD", key));
-                    cmds.push(zend(key, 0));
-                    cmds.push(zend(key, -1));
-                }
-            }
-            cmds.push(one("PTTL", key));
-        }
-        let answers = self.store.query_many(cmds).await?;
-        let reads: Vec<Read> = answers.chunks(per_key).map(|a| read(cfg.kind, a)).collect();
+        let shown_keys = &keys[..keys.len().min(SHOWN)];
+        let counters = self.store.counters(cfg.kind, shown_keys).await?;
+        let reads: Vec<Read> = counters.into_iter().map(|c| read(cfg.kind, c)).collect();
         let limit = |count: &str| match cfg.limit {
             Some(limit) => format!("{count} of {limit}"),
             None => count.to_string(),
@@ -199,16 +183,8 @@ impl Baton {
             if keys.len() > 5 { ", …" } else { "" }
         );
         let target = format!("{} {id}", cfg.name);
-        let mut cmds: Vec<redis::Cmd> = keys.iter().map(|k| one("DEL", k)).collect();
-        cmds.push(self.admin.audit(actor, "ratelimit reset", &target, &detail));
-        let answers = self.store.query_many(cmds).await?;
-        let mut removed = 0;
-        for answer in &answers[..keys.len()] {
-            removed += must::<u64>(Some(answer))?;
-        }
-        if let Some(RedisValue::ServerError(e)) = answers.last() {
-            tracing::error!(error = ?e, "admin audit entry not written");
-        }
+        let entry = audit(actor, "ratelimit reset", &target, &detail);
+        let removed = self.store.reset_counters(&keys, entry).await?;
         let now = wall_clock();
         if removed == 0 {
             return Ok(Reply::new(
@@ -244,37 +220,19 @@ struct Read {
     newest: Option<Value>,
 }
 
-fn read(kind: LimiterKind, answers: &[RedisValue]) -> Read {
-    let nil = RedisValue::Nil;
-    let at = |i: usize| answers.get(i).unwrap_or(&nil);
-    let pttl = decode::<i64>(at(answers.len().saturating_sub(1))).unwrap_or(-2);
-    match kind {
-        LimiterKind::Fixed => Read {
-            count: match decode::<Option<String>>(at(0)) {
-                Ok(v) => v.unwrap_or_else(|| "0".into()),
-                Err(e) => format!("unreadable ({e}); is kind = \"fixed\" right?"),
-            },
-            pttl,
-            oldest: None,
-            newest: None,
+fn read(kind: LimiterKind, counter: Counter) -> Read {
+    let expected = match kind {
+        LimiterKind::Fixed => "fixed",
+        LimiterKind::Sliding => "sliding",
+    };
+    Read {
+        count: match counter.count {
+            Ok(v) => v.unwrap_or_else(|| "0".into()),
+            Err(e) => format!("unreadable ({e}); is kind = \"{expected}\" right?"),
         },
-        LimiterKind::Sliding => {
-            let end = |i| {
-                decode::<Vec<(Vec<u8>, String)>>(at(i))
-                    .ok()
-                    .and_then(|v| v.into_iter().next())
-                    .map(|(_, score)| stamp(&score))
-            };
-            Read {
-                count: match decode::<u64>(at(0)) {
-                    Ok(n) => n.to_string(),
-                    Err(e) => format!("unreadable ({e}); is kind = \"sliding\" right?"),
-                },
-                pttl,
-                oldest: end(1),
-                newest: end(2),
-            }
-        }
+        pttl: counter.pttl,
+        oldest: counter.oldest.as_deref().map(stamp),
+        newest: counter.newest.as_deref().map(stamp),
     }
 }
 
@@ -285,19 +243,6 @@ fn stamp(score: &str) -> Value {
         Ok(s) if (1e9..1e11).contains(&s) => Value::Time((s * 1000.0) as u64),
         _ => Value::Text(score.to_string()),
     }
-}
-
-fn one(name: &str, key: &str) -> redis::Cmd {
-    let mut cmd = redis::cmd(name);
-    cmd.arg(key);
-    cmd
-}
-
-/// The first (0) or last (-1) entry of a sorted set, with its score.
-fn zend(key: &str, at: i64) -> redis::Cmd {
-    let mut cmd = redis::cmd("ZRANGE");
-    cmd.arg(key).arg(at).arg(at).arg("WITHSCORES");
-    cmd
 }
 
 fn is_glob(s: &str) -> bool {

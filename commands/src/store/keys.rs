@@ -55,6 +55,12 @@ impl Keys {
         format!("{}:{{{group}}}:idem:{env}:{digest}", self.prefix)
     }
 
+    /// The admin commands' audit stream, in a hash tag of its own: it is written in the same
+    /// pipeline as other services' keys, never in a script with an env's.
+    pub fn admin_history(&self) -> String {
+        format!("{}:{{admin}}:history", self.prefix)
+    }
+
     /// The Pub/Sub channel every state change is published on.
     pub fn events_channel(&self) -> String {
         format!("{}:events", self.prefix)

@@ -13,20 +13,44 @@ use redis::Value;
 use super::queues::queue_key;
 use super::{Store, StoreError};
 
+/// A demo job: a name and JSON data, optionally delayed or with a priority.
+#[derive(Clone, Debug)]
+pub struct SeedJob {
+    name: String,
+    data: serde_json::Value,
+    delay: Option<Duration>,
+    priority: Option<u32>,
+}
+
+impl SeedJob {
+    /// A job to run now.
+    pub fn new(name: &str, data: serde_json::Value) -> Self {
+        Self {
+            name: name.to_string(),
+            data,
+            delay: None,
+            priority: None,
+        }
+    }
+
+    /// Runs only after `delay`.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// With a priority (1 is the highest).
+    pub fn priority(mut self, priority: u32) -> Self {
+        self.priority = Some(priority);
+        self
+    }
+}
+
 /// One step of seeding a demo BullMQ queue, in order.
 #[derive(Clone, Debug)]
 pub enum SeedStep {
-    /// Adds a job (`name`, JSON data), optionally delayed or with a priority.
-    Add {
-        /// The job's name.
-        name: String,
-        /// Its data.
-        data: serde_json::Value,
-        /// Run it only after this long.
-        delay: Option<Duration>,
-        /// Its priority (1 is the highest).
-        priority: Option<u32>,
-    },
+    /// Adds a job.
+    Add(SeedJob),
     /// Takes the next job the way a worker does and fails it with this reason.
     Fail(String),
     /// Takes the next job, if any, and completes it with this JSON result.
@@ -111,7 +135,7 @@ impl Store {
                 worker = Some(Worker::with_options(name, process, options).await?);
             }
             match (step, &worker) {
-                (SeedStep::Add { .. }, _) => add(&queue, step).await?,
+                (SeedStep::Add(job), _) => add(&queue, job).await?,
                 (SeedStep::Fail(reason), Some(w)) => {
                     let job = w.get_next_job_nonblocking("baton-dev-seed").await?;
                     let mut job = job.ok_or(SeedError::NoJob)?;
@@ -149,23 +173,14 @@ impl Store {
     }
 }
 
-async fn add(queue: &Queue, step: &SeedStep) -> Result<(), bullmq::Error> {
-    let SeedStep::Add {
-        name,
-        data,
-        delay,
-        priority,
-    } = step
-    else {
-        return Ok(());
-    };
-    let mut job = queue.add(name, data.clone());
-    if let Some(delay) = delay {
-        job = job.delay(*delay);
+async fn add(queue: &Queue, job: &SeedJob) -> Result<(), bullmq::Error> {
+    let mut add = queue.add(&job.name, job.data.clone());
+    if let Some(delay) = job.delay {
+        add = add.delay(delay);
     }
-    if let Some(priority) = priority {
-        job = job.priority(*priority);
+    if let Some(priority) = job.priority {
+        add = add.priority(priority);
     }
-    job.await?;
+    add.await?;
     Ok(())
 }

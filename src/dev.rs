@@ -65,11 +65,36 @@ pub async fn run(
         .await
         .context("seeding the admin commands' demo data")?;
 
+    banner(&config, addr, _server.is_some(), user, &ci_token);
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let service = {
+        let baton = baton.clone();
+        tokio::spawn(async move {
+            app::run(&config, baton, listener, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    };
+    tokio::select! {
+        r = crate::console::run(&baton, user) => {
+            r?;
+        }
+        _ = app::shutdown_signal() => {}
+    }
+    let _ = stop_tx.send(());
+    service.await??;
+    Ok(())
+}
+
+/// What is running where, and what to try first.
+fn banner(config: &Config, addr: SocketAddr, throwaway: bool, user: &str, ci_token: &str) {
     println!("Baton dev is running.");
     println!(
         "  redis     {}{}",
         config.redis.url,
-        if _server.is_some() {
+        if throwaway {
             " (throwaway, removed on exit)"
         } else {
             ""
@@ -93,26 +118,6 @@ pub async fn run(
     println!(
         "     admin leaderboard weekly around player-042 · admin kick alice · admin history\n"
     );
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = {
-        let baton = baton.clone();
-        tokio::spawn(async move {
-            app::run(&config, baton, listener, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-        })
-    };
-    tokio::select! {
-        r = crate::console::run(&baton, user) => {
-            r?;
-        }
-        _ = app::shutdown_signal() => {}
-    }
-    let _ = stop_tx.send(());
-    service.await??;
-    Ok(())
 }
 
 /// Demo state so `status` and `history` show something on first run.

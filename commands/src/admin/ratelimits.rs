@@ -80,41 +80,8 @@ impl Baton {
         let shown_keys = &keys[..keys.len().min(SHOWN)];
         let counters = self.store.counters(cfg.kind, shown_keys).await?;
         let reads: Vec<Read> = counters.into_iter().map(|c| read(cfg.kind, c)).collect();
-        let limit = |count: &str| match cfg.limit {
-            Some(limit) => format!("{count} of {limit}"),
-            None => count.to_string(),
-        };
         if exact {
-            let (key, r) = (&keys[0], &reads[0]);
-            if r.pttl == -2 {
-                return Ok(Reply::new(
-                    Tone::Info,
-                    format!("{id} has no {} counter: nothing counted now", cfg.name),
-                    now,
-                )
-                .field("Key", Value::Text(key.clone()))
-                .field("Window", Value::Text(window)));
-            }
-            let mut reply = Reply::new(
-                Tone::Info,
-                format!("{id} on {}: {}", cfg.name, limit(&r.count)),
-                now,
-            )
-            .field("Key", Value::Text(key.clone()))
-            .field("Count", Value::Text(limit(&r.count)))
-            .field("Window", Value::Text(window))
-            .field("TTL", Value::Text(ttl_text(r.pttl)));
-            if let Some(oldest) = &r.oldest {
-                reply = reply.field("Oldest", oldest.clone());
-            }
-            if let Some(newest) = &r.newest {
-                reply = reply.field("Newest", newest.clone());
-            }
-            return Ok(reply.button(
-                "Reset",
-                format!("admin ratelimit reset {} {id}", cfg.name),
-                false,
-            ));
+            return Ok(one_key(cfg, id, &keys[0], &reads[0], window, now));
         }
         if keys.is_empty() {
             return Ok(Reply::new(
@@ -124,45 +91,7 @@ impl Baton {
             )
             .field("Pattern", Value::Text(cfg.pattern.clone())));
         }
-        let sliding = cfg.kind == LimiterKind::Sliding;
-        let rows = keys
-            .iter()
-            .zip(&reads)
-            .map(|(key, r)| {
-                let mut row = vec![
-                    Value::Text(shown(key.as_bytes(), 120)),
-                    Value::Text(limit(&r.count)),
-                    Value::Text(ttl_text(r.pttl)),
-                ];
-                if sliding {
-                    row.push(r.newest.clone().unwrap_or(Value::Text(String::new())));
-                }
-                row
-            })
-            .collect();
-        let more = match keys.len().saturating_sub(SHOWN) {
-            0 => String::new(),
-            n => format!(" ({n} more not shown)"),
-        };
-        let mut reply = Reply::new(
-            Tone::Info,
-            format!("{id} on {}: {} keys{more}", cfg.name, keys.len()),
-            now,
-        )
-        .field("Window", Value::Text(window))
-        .button(
-            "Reset",
-            format!("admin ratelimit reset {} {id}", cfg.name),
-            false,
-        );
-        reply.table = Some(Table {
-            headers: ["Key", "Count", "TTL", "Newest"][..if sliding { 4 } else { 3 }]
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
-            rows,
-        });
-        Ok(reply)
+        Ok(key_table(cfg, id, &keys, &reads, window, now))
     }
 
     /// `admin ratelimit reset <limiter> <id>`: DEL exactly the identity's keys, with the audit
@@ -210,6 +139,104 @@ impl Baton {
         )
         .field("Keys", Value::Text(shown_keys.join(", "))))
     }
+}
+
+/// `12 of 100`, or the count alone when the limiter has no configured limit.
+fn limited(cfg: &RateLimitConfig, count: &str) -> String {
+    match cfg.limit {
+        Some(limit) => format!("{count} of {limit}"),
+        None => count.to_string(),
+    }
+}
+
+/// The reply for an exact pattern's one key.
+fn one_key(
+    cfg: &RateLimitConfig,
+    id: &AdminArg,
+    key: &str,
+    r: &Read,
+    window: String,
+    now: u64,
+) -> Reply {
+    if r.pttl == -2 {
+        return Reply::new(
+            Tone::Info,
+            format!("{id} has no {} counter: nothing counted now", cfg.name),
+            now,
+        )
+        .field("Key", Value::Text(key.to_string()))
+        .field("Window", Value::Text(window));
+    }
+    let mut reply = Reply::new(
+        Tone::Info,
+        format!("{id} on {}: {}", cfg.name, limited(cfg, &r.count)),
+        now,
+    )
+    .field("Key", Value::Text(key.to_string()))
+    .field("Count", Value::Text(limited(cfg, &r.count)))
+    .field("Window", Value::Text(window))
+    .field("TTL", Value::Text(ttl_text(r.pttl)));
+    if let Some(oldest) = &r.oldest {
+        reply = reply.field("Oldest", oldest.clone());
+    }
+    if let Some(newest) = &r.newest {
+        reply = reply.field("Newest", newest.clone());
+    }
+    reply.button(
+        "Reset",
+        format!("admin ratelimit reset {} {id}", cfg.name),
+        false,
+    )
+}
+
+/// The reply for a glob pattern's keys: a table of the first [`SHOWN`], the rest counted.
+fn key_table(
+    cfg: &RateLimitConfig,
+    id: &AdminArg,
+    keys: &[String],
+    reads: &[Read],
+    window: String,
+    now: u64,
+) -> Reply {
+    let sliding = cfg.kind == LimiterKind::Sliding;
+    let rows = keys
+        .iter()
+        .zip(reads)
+        .map(|(key, r)| {
+            let mut row = vec![
+                Value::Text(shown(key.as_bytes(), 120)),
+                Value::Text(limited(cfg, &r.count)),
+                Value::Text(ttl_text(r.pttl)),
+            ];
+            if sliding {
+                row.push(r.newest.clone().unwrap_or(Value::Text(String::new())));
+            }
+            row
+        })
+        .collect();
+    let more = match keys.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" ({n} more not shown)"),
+    };
+    let mut reply = Reply::new(
+        Tone::Info,
+        format!("{id} on {}: {} keys{more}", cfg.name, keys.len()),
+        now,
+    )
+    .field("Window", Value::Text(window))
+    .button(
+        "Reset",
+        format!("admin ratelimit reset {} {id}", cfg.name),
+        false,
+    );
+    reply.table = Some(Table {
+        headers: ["Key", "Count", "TTL", "Newest"][..if sliding { 4 } else { 3 }]
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+        rows,
+    });
+    reply
 }
 
 /// One identity key, read.

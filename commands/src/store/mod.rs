@@ -36,7 +36,7 @@ use crate::domain::EnvName;
 pub use backend::SubMsg;
 use backend::{Backend, Conn};
 use error::classify;
-pub use error::{Cause, StoreError};
+pub use error::{Cause, Misconfigured, StoreError};
 pub use keys::{EnvKeys, Keys};
 pub(crate) use scan::escape_glob;
 
@@ -92,10 +92,11 @@ pub struct Store {
 impl Store {
     /// Prepares the connection without touching the network: Baton starts, and answers "store
     /// unavailable", while Redis is down, and connects once it is up.
-    pub fn connect(cfg: &RedisConfig, history_length: usize) -> Result<Self, redis::RedisError> {
+    pub fn connect(cfg: &RedisConfig, history_length: usize) -> Result<Self, Misconfigured> {
+        let backend = Backend::connect(cfg).map_err(|e| Misconfigured(e.to_string()))?;
         Ok(Self {
             config: Arc::new(cfg.clone()),
-            backend: Arc::new(Backend::connect(cfg)?),
+            backend: Arc::new(backend),
             keys: Keys::new(&cfg.prefix),
             timeout: cfg.timeout,
             history_length,

@@ -49,10 +49,8 @@ impl AppState {
 /// Builds the core for a config: a store that connects lazily, so Baton starts while Redis is down.
 pub fn build(config: &Config) -> anyhow::Result<Baton> {
     // The error names the setting, never the URL: it may hold a password.
-    let store = Store::connect(&config.redis, config.defaults.history_length).map_err(|e| {
-        let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
-        anyhow::anyhow!("cannot use the [redis] settings: {}{detail}", e.category())
-    })?;
+    let store = Store::connect(&config.redis, config.defaults.history_length)
+        .map_err(|e| anyhow::anyhow!("cannot use the [redis] settings: {}", e.0))?;
     Ok(Baton::new(config, store))
 }
 

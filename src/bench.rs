@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use baton_commands::config::RedisConfig;
+use baton_commands::store::Store;
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -164,30 +166,17 @@ async fn worker(
     Ok(t)
 }
 
-/// `cmdstat_<name>` → calls.
+/// `cmdstat_<name>` → calls, from the Redis at `url`.
 async fn commandstats(url: &str) -> anyhow::Result<BTreeMap<String, u64>> {
-    let client = redis::Client::open(url).context("--redis is not a Redis URL")?;
-    let mut conn = client
-        .get_multiplexed_async_connection()
+    let config = RedisConfig {
+        url: url.to_string(),
+        ..RedisConfig::default()
+    };
+    let store = Store::connect(&config, 0).context("--redis is not a Redis URL")?;
+    store
+        .command_calls()
         .await
-        .context("connecting to --redis")?;
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut conn)
-        .await?;
-    Ok(info
-        .lines()
-        .filter_map(|l| {
-            let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-            let calls = rest
-                .strip_prefix("calls=")?
-                .split(',')
-                .next()?
-                .parse()
-                .ok()?;
-            Some((name.to_string(), calls))
-        })
-        .collect())
+        .context("reading INFO commandstats from --redis")
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

@@ -2,9 +2,11 @@
 //! config, demo data, HTTP on 127.0.0.1:8080, and an interactive console.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use baton_commands::config::{CiTokenConfig, Config};
+use baton_commands::store::tools::{SeedJob, SeedStep};
 use baton_commands::store::Store;
 use baton_commands::{Actor, Baton};
 use tokio::net::TcpListener;
@@ -63,11 +65,36 @@ pub async fn run(
         .await
         .context("seeding the admin commands' demo data")?;
 
+    banner(&config, addr, _server.is_some(), user, &ci_token);
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let service = {
+        let baton = baton.clone();
+        tokio::spawn(async move {
+            app::run(&config, baton, listener, async move {
+                let _ = stop_rx.await;
+            })
+            .await
+        })
+    };
+    tokio::select! {
+        r = crate::console::run(&baton, user) => {
+            r?;
+        }
+        _ = app::shutdown_signal() => {}
+    }
+    let _ = stop_tx.send(());
+    service.await??;
+    Ok(())
+}
+
+/// What is running where, and what to try first.
+fn banner(config: &Config, addr: SocketAddr, throwaway: bool, user: &str, ci_token: &str) {
     println!("Baton dev is running.");
     println!(
         "  redis     {}{}",
         baton_commands::config::redact_url(&config.redis.url),
-        if _server.is_some() {
+        if throwaway {
             " (throwaway, removed on exit)"
         } else {
             ""
@@ -91,26 +118,6 @@ pub async fn run(
     println!(
         "     admin leaderboard weekly around player-042 · admin kick alice · admin history\n"
     );
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = {
-        let baton = baton.clone();
-        tokio::spawn(async move {
-            app::run(&config, baton, listener, async move {
-                let _ = stop_rx.await;
-            })
-            .await
-        })
-    };
-    tokio::select! {
-        r = crate::console::run(&baton, user) => {
-            r?;
-        }
-        _ = app::shutdown_signal() => {}
-    }
-    let _ = stop_tx.send(());
-    service.await??;
-    Ok(())
 }
 
 /// Demo state so `status` and `history` show something on first run.
@@ -136,12 +143,6 @@ async fn seed(baton: &Baton) -> anyhow::Result<()> {
 async fn seed_admin(config: &Config, baton: &Baton) -> anyhow::Result<()> {
     let admin = &config.admin;
     let store = baton.store();
-    let run = |cmd: redis::Cmd| async move { store.query::<redis::Value>(&cmd).await };
-    let cmd = |name: &str, args: &[String]| {
-        let mut c = redis::cmd(name);
-        c.arg(args);
-        c
-    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;
@@ -149,8 +150,8 @@ async fn seed_admin(config: &Config, baton: &Baton) -> anyhow::Result<()> {
     for (user, age_secs) in [("alice", 7200u64), ("bob", 600)] {
         let key = admin.session_key.replace("{user}", user);
         let token = format!("{:032x}", rand::random::<u128>());
-        let ttl = (86_400 - age_secs).to_string();
-        run(cmd("SET", &[key, token, "EX".into(), ttl])).await?;
+        let ttl = Duration::from_secs(86_400 - age_secs);
+        store.seed_text(&key, &token, ttl).await?;
     }
 
     let key = |limiter: &str, id: &str, window: &str| {
@@ -161,42 +162,41 @@ async fn seed_admin(config: &Config, baton: &Baton) -> anyhow::Result<()> {
             .map(|r| r.pattern.replace("{id}", id).replace('*', window))
     };
     if let Some(otp) = key("otp", "alice@example.com", "") {
-        run(cmd("SET", &[otp, "4".into(), "EX".into(), "420".into()])).await?;
+        store.seed_text(&otp, "4", Duration::from_secs(420)).await?;
     }
     let minute = now / 60_000;
     for (ago, count) in [(2, 3), (1, 9), (0, 6)] {
         if let Some(login) = key("login", "bob", &(minute - ago).to_string()) {
-            run(cmd(
-                "SET",
-                &[login, count.to_string(), "EX".into(), "180".into()],
-            ))
-            .await?;
+            let count = count.to_string();
+            store
+                .seed_text(&login, &count, Duration::from_secs(180))
+                .await?;
         }
     }
     if let Some(api) = key("api", "carol", "") {
-        let mut args = vec![api.clone()];
-        for i in 0..40u64 {
-            args.extend([
-                (now - i * 1400).to_string(),
-                format!("req-{}", now - i * 1400),
-            ]);
-        }
-        run(cmd("ZADD", &args)).await?;
-        run(cmd("PEXPIRE", &[api, "60000".into()])).await?;
+        let log: Vec<(String, String)> = (0..40u64)
+            .map(|i| {
+                let at = now - i * 1400;
+                (at.to_string(), format!("req-{at}"))
+            })
+            .collect();
+        let window = Some(Duration::from_millis(60_000));
+        store.seed_scores(&api, &log, window).await?;
     }
 
     for board in &admin.leaderboards {
-        let mut args = vec![board.key.clone()];
-        for i in 1..=200u64 {
-            let score = match board.order {
-                baton_commands::config::BoardOrder::Desc => (i * 7919 % 10_007).to_string(),
-                baton_commands::config::BoardOrder::Asc => {
-                    format!("{:.2}", 55.0 + (i * 31 % 97) as f64 / 3.0)
-                }
-            };
-            args.extend([score, format!("player-{i:03}")]);
-        }
-        run(cmd("ZADD", &args)).await?;
+        let scores: Vec<(String, String)> = (1..=200u64)
+            .map(|i| {
+                let score = match board.order {
+                    baton_commands::config::BoardOrder::Desc => (i * 7919 % 10_007).to_string(),
+                    baton_commands::config::BoardOrder::Asc => {
+                        format!("{:.2}", 55.0 + (i * 31 % 97) as f64 / 3.0)
+                    }
+                };
+                (score, format!("player-{i:03}"))
+            })
+            .collect();
+        store.seed_scores(&board.key, &scores, None).await?;
     }
 
     seed_bullmq(config, store).await
@@ -204,80 +204,44 @@ async fn seed_admin(config: &Config, baton: &Baton) -> anyhow::Result<()> {
 
 /// Two demo queues through bullmq-official, once (a rerun against the same Redis adds nothing).
 async fn seed_bullmq(config: &Config, store: &Store) -> anyhow::Result<()> {
-    use bullmq::options::RedisConnectionOptions;
-    use bullmq::{Job, Queue, QueueOptions, Worker, WorkerOptions};
-    use std::time::Duration;
-
-    let prefix = config.admin.bullmq_prefix.clone();
-    let connection = RedisConnectionOptions::new().url(config.redis.url.clone());
-    let seeded: bool = store
-        .query(redis::cmd("EXISTS").arg(format!("{prefix}:emails:meta")))
-        .await?;
-    if seeded {
+    let prefix = &config.admin.bullmq_prefix;
+    if store.bullmq_queue_exists(prefix, "emails").await? {
         return Ok(());
     }
-    let options = QueueOptions::new()
-        .connection(connection.clone())
-        .prefix(prefix.clone());
-    let emails = Queue::with_options("emails", options.clone()).await?;
-    for i in 0..5 {
+    let welcome = |i: usize| {
         let to = format!("user{i}@example.com");
-        emails
-            .add("send-welcome", serde_json::json!({ "to": to }))
-            .await?;
-    }
+        SeedStep::Add(SeedJob::new(
+            "send-welcome",
+            serde_json::json!({ "to": to }),
+        ))
+    };
+    let mut emails: Vec<SeedStep> = (0..5).map(welcome).collect();
     // Jobs taken the way a worker takes them, then failed or completed, as a real app's would be.
-    let worker = Worker::with_options(
-        "emails",
-        |_job: Job, _token| async move { Ok(serde_json::Value::Null) },
-        WorkerOptions::new()
-            .connection(connection)
-            .prefix(prefix)
-            .autorun(false),
-    )
-    .await?;
-    let reasons = [
-        "SMTP 550: mailbox unavailable",
-        "SMTP 421: service not available, try again later",
-        "template `welcome-v2` not found",
-    ];
-    for reason in reasons {
-        let mut job = worker
-            .get_next_job_nonblocking("baton-dev-seed")
-            .await?
-            .context("a demo job to fail")?;
-        job.move_to_failed(reason).await?;
-    }
-    if let Some(mut job) = worker.get_next_job_nonblocking("baton-dev-seed").await? {
-        job.move_to_completed("\"sent\"").await?;
-    }
-    worker.close(0).await?;
-    for i in 5..8 {
-        let to = format!("user{i}@example.com");
-        emails
-            .add("send-welcome", serde_json::json!({ "to": to }))
-            .await?;
-    }
-    emails
-        .add("weekly-digest", serde_json::json!({}))
-        .delay(Duration::from_secs(3600))
-        .await?;
-    emails
-        .add(
-            "password-reset",
-            serde_json::json!({ "to": "vip@example.com" }),
-        )
-        .priority(1)
-        .await?;
-    emails.close().await;
+    emails.extend(
+        [
+            "SMTP 550: mailbox unavailable",
+            "SMTP 421: service not available, try again later",
+            "template `welcome-v2` not found",
+        ]
+        .map(|reason| SeedStep::Fail(reason.into())),
+    );
+    emails.push(SeedStep::Complete("\"sent\"".into()));
+    emails.extend((5..8).map(welcome));
+    let digest = SeedJob::new("weekly-digest", serde_json::json!({}));
+    emails.push(SeedStep::Add(digest.delay(Duration::from_secs(3600))));
+    let reset = SeedJob::new(
+        "password-reset",
+        serde_json::json!({ "to": "vip@example.com" }),
+    );
+    emails.push(SeedStep::Add(reset.priority(1)));
+    store.seed_bullmq_queue(prefix, "emails", &emails).await?;
 
-    let reports = Queue::with_options("reports", options).await?;
-    for month in ["2026-09", "2026-10", "2026-11"] {
-        reports
-            .add("monthly-report", serde_json::json!({ "month": month }))
-            .await?;
-    }
-    reports.pause().await?;
-    reports.close().await;
+    let report = |month: &str| {
+        let job = SeedJob::new("monthly-report", serde_json::json!({ "month": month }));
+        SeedStep::Add(job)
+    };
+    let mut reports: Vec<SeedStep> = ["2026-09", "2026-10", "2026-11"].map(report).into();
+    reports.push(SeedStep::Pause);
+    store.seed_bullmq_queue(prefix, "reports", &reports).await?;
     Ok(())
 }

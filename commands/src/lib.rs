@@ -6,7 +6,9 @@
 //! - `admin`: the admin-only views and actions on the team's other Redis data (BullMQ queues,
 //!   sessions, rate limits, leaderboards), with their own audit stream.
 //! - [`reply`] / [`error`]: the platform-neutral answer, and every refusal a user can hit.
-//! - [`store`]: the Redis connection, key layout (a hash tag per env group) and Lua scripts.
+//! - [`store`]: the only module that speaks Redis: the connection, key layout (a hash tag per
+//!   env group), the Lua scripts, and typed operations for everything else (admin, notify,
+//!   history, `baton dev` and `baton bench`).
 //! - [`events`]: the expiry sweeper that hands locks on when they lapse.
 //! - [`delivery`]: the trait each platform implements to post messages outside a request.
 //! - [`notify`]: announcements, reminders and hand-off notices, each delivered once across

@@ -99,13 +99,8 @@ impl Baton {
         env: &EnvSettings,
         count: usize,
     ) -> Result<Reply, BatonError> {
-        let key = self
-            .store
-            .keys()
-            .history(self.catalog.group_of(env), &env.name);
-        let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(&key).arg("+").arg("-").arg("COUNT").arg(count);
-        let entries: Vec<(String, Vec<(String, String)>)> = self.store.query(&cmd).await?;
+        let group = self.catalog.group_of(env);
+        let entries = self.store.env_history(group, &env.name, count).await?;
         let now = wall_clock();
         if entries.is_empty() {
             return Ok(Reply::new(
@@ -114,10 +109,7 @@ impl Baton {
                 now,
             ));
         }
-        let lines: Vec<String> = entries
-            .iter()
-            .map(|(_, fields)| describe_event(fields))
-            .collect();
+        let lines: Vec<String> = entries.iter().map(|e| describe_event(&e.fields)).collect();
         Ok(Reply::new(
             Tone::Info,
             format!("History of {} (newest first)", env.name),

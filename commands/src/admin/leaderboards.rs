@@ -5,22 +5,18 @@
 //! # Format
 //! `admin leaderboard <board> [top <n>] [around <member>]` (with neither: the top 10)
 
-use redis::Value as RedisValue;
-
-use super::{decode, evalsha, shown, unknown_name};
+use super::{shown, unknown_name};
 use crate::command::AdminArg;
 use crate::config::{BoardOrder, LeaderboardConfig};
 use crate::error::BatonError;
 use crate::reply::{Reply, Table, Tone, Value};
 use crate::router::{wall_clock, Baton};
-use crate::store::scripts;
+use crate::store::admin::{Around, Entries};
 
 /// Neighbours shown on each side of the member for `around`.
 const RADIUS: usize = 5;
 /// Longest member name shown.
 const MEMBER_LEN: usize = 80;
-
-type Entries = Vec<(Vec<u8>, String)>;
 
 impl Baton {
     /// `admin leaderboard <board> [top <n>] [around <member>]`.
@@ -45,47 +41,25 @@ impl Baton {
             })?;
         let desc = cfg.order == BoardOrder::Desc;
         let want_top = top.is_some() || around.is_none();
-        let n = top.unwrap_or(10);
-        let mut cmds = Vec::new();
-        if want_top {
-            let mut range = redis::cmd(if desc { "ZREVRANGE" } else { "ZRANGE" });
-            range.arg(&cfg.key).arg(0).arg(n - 1).arg("WITHSCORES");
-            cmds.push(range);
-        }
-        if let Some(member) = around {
-            let order = if desc { "desc" } else { "asc" };
-            let radius = RADIUS.to_string();
-            cmds.push(evalsha(
-                &scripts::ADMIN_AROUND,
-                &[&cfg.key],
-                &[member.as_str(), order, &radius],
-            ));
-        }
-        let answers = self.store.query_many(cmds).await?;
-        let unreadable = |e: String| {
+        let top = want_top.then(|| top.unwrap_or(10));
+        let asked = around.map(|member| (member.as_str(), RADIUS));
+        let board = self.store.leaderboard(&cfg.key, desc, top, asked).await?;
+        let unreadable = |e| {
             BatonError::Refused(format!(
                 "leaderboard `{}` (key {}) could not be read: {e}",
                 cfg.name, cfg.key
             ))
         };
-        let mut answers = answers.iter();
-        let top_rows: Option<Entries> = match want_top {
-            true => Some(decode(answers.next().unwrap_or(&RedisValue::Nil)).map_err(unreadable)?),
-            false => None,
-        };
-        let near = match around {
-            Some(member) => {
-                let (rank, size, first, rows): (i64, i64, i64, Entries) =
-                    decode(answers.next().unwrap_or(&RedisValue::Nil)).map_err(unreadable)?;
-                Some((member, rank, size, first, rows))
-            }
-            None => None,
+        let top_rows = board.top.transpose().map_err(unreadable)?;
+        let near = match (around, board.around.transpose().map_err(unreadable)?) {
+            (Some(member), Some(a)) => Some((member, a)),
+            _ => None,
         };
         Ok(view(cfg, top_rows, near))
     }
 }
 
-type Near<'a> = (&'a AdminArg, i64, i64, i64, Entries);
+type Near<'a> = (&'a AdminArg, Around);
 
 fn view(cfg: &LeaderboardConfig, top: Option<Entries>, near: Option<Near<'_>>) -> Reply {
     let now = wall_clock();
@@ -121,7 +95,16 @@ fn view(cfg: &LeaderboardConfig, top: Option<Entries>, near: Option<Near<'_>>) -
     for (i, (member, score)) in top.iter().flatten().enumerate() {
         push(i + 1, member, score, false, &mut rows);
     }
-    if let Some((member, rank, size, first, entries)) = near {
+    if let Some((
+        member,
+        Around {
+            rank,
+            size,
+            first,
+            entries,
+        },
+    )) = near
+    {
         let about = if rank < 0 {
             format!(
                 "{member} is not on {name} ({} members)",

@@ -6,7 +6,7 @@
 //! non-admin's `admin …` reads nothing. Other services' keys are handled with care:
 //! - looking never writes: plain reads (LLEN, ZCARD, HGETALL, GET, PTTL, ZRANGE) or read-only
 //!   scripts, and no BullMQ `Queue` is opened to look (opening one writes its meta hash);
-//! - keys are found with [`Store::scan_match`] (SCAN with COUNT, never KEYS), with anything a person
+//! - keys are found with `Store::scan_match` (SCAN with COUNT, never KEYS), with anything a person
 //!   typed escaped, and rate-limit keys are checked again against the limiter's own pattern;
 //! - writes to BullMQ queues go through BullMQ's own scripts (bullmq-official), refused when the
 //!   queue's BullMQ major version makes them unsafe.
@@ -27,11 +27,9 @@ mod queues;
 mod ratelimits;
 mod sessions;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
-use redis::{Cmd, Script, Value};
 
 use crate::command::{AdminArg, AdminCommand};
 use crate::config::{AdminConfig, Config};
@@ -39,18 +37,11 @@ use crate::domain::{clean_text, preview, Actor};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, Tone};
 use crate::router::{wall_clock, Baton};
-use crate::store::StoreError;
+use crate::store::history::AuditEntry;
 
-/// How many keys one SCAN call looks at.
-const SCAN_COUNT: usize = 1000;
-
-/// The admin commands' settings and the BullMQ connection, opened on first write.
+/// The admin commands' settings. The audit stream and the BullMQ connection are the store's.
 pub(crate) struct Admin {
     config: AdminConfig,
-    audit_key: String,
-    audit_length: usize,
-    redis: crate::config::RedisConfig,
-    bullmq: tokio::sync::OnceCell<bullmq::redis_connection::RedisConnection>,
 }
 
 impl Admin {
@@ -58,32 +49,22 @@ impl Admin {
     pub(crate) fn new(config: &Config) -> Self {
         Self {
             config: config.admin.clone(),
-            audit_key: format!("{}:{{admin}}:history", config.redis.prefix),
-            audit_length: config.defaults.history_length,
-            redis: config.redis.clone(),
-            bullmq: tokio::sync::OnceCell::new(),
         }
     }
+}
 
-    /// The audit entry for an action: `XADD <stream> MAXLEN ~ n * actor … action … target …`.
-    fn audit(&self, actor: &Actor, action: &str, target: &str, detail: &str) -> Cmd {
-        let mut cmd = redis::cmd("XADD");
-        cmd.arg(&self.audit_key)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.audit_length)
-            .arg("*")
-            .arg("actor")
-            .arg(&actor.id)
-            .arg("display")
-            .arg(&actor.display)
-            .arg("action")
-            .arg(action)
-            .arg("target")
-            .arg(target)
-            .arg("detail")
-            .arg(detail);
-        cmd
+/// The audit entry for an action by `actor`.
+fn audit<'a>(
+    actor: &'a Actor,
+    action: &'a str,
+    target: &'a str,
+    detail: &'a str,
+) -> AuditEntry<'a> {
+    AuditEntry {
+        actor,
+        action,
+        target,
+        detail,
     }
 }
 
@@ -129,27 +110,16 @@ impl Baton {
 
     /// `admin history [n]`: the audit stream, newest first.
     async fn admin_history(&self, count: usize) -> Result<Reply, BatonError> {
-        let mut cmd = redis::cmd("XREVRANGE");
-        cmd.arg(&self.admin.audit_key)
-            .arg("+")
-            .arg("-")
-            .arg("COUNT")
-            .arg(count);
-        let entries: Vec<(String, HashMap<String, String>)> = self.store.query(&cmd).await?;
+        let entries = self.store.admin_history(count).await?;
         let now = wall_clock();
         if entries.is_empty() {
             return Ok(Reply::new(Tone::Info, "No admin actions yet", now));
         }
         let lines: Vec<String> = entries
             .iter()
-            .map(|(id, f)| {
-                let get = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
-                let at = id
-                    .split('-')
-                    .next()
-                    .and_then(|ms| ms.parse().ok())
-                    .map(clock)
-                    .unwrap_or_default();
+            .map(|e| {
+                let get = |k: &str| e.get(k);
+                let at = e.at_ms().map(clock).unwrap_or_default();
                 let detail = match get("detail") {
                     "" => String::new(),
                     d => format!(": {d}"),
@@ -203,37 +173,6 @@ fn shown(raw: &[u8], max: usize) -> String {
     } else {
         text
     }
-}
-
-/// An `EVALSHA` of one of the admin scripts, for [`crate::store::Store::query_many`].
-fn evalsha(script: &Script, keys: &[&str], args: &[&str]) -> Cmd {
-    let mut cmd = redis::cmd("EVALSHA");
-    cmd.arg(script.get_hash())
-        .arg(keys.len())
-        .arg(keys)
-        .arg(args);
-    cmd
-}
-
-/// One answer of a pipeline, decoded; a Redis error (WRONGTYPE on someone else's key) becomes
-/// its message, for the reply, instead of failing the whole command.
-fn decode<T: redis::FromRedisValue>(v: &Value) -> Result<T, String> {
-    if let Value::ServerError(e) = v {
-        return Err(format!("{} {}", e.code(), e.details().unwrap_or_default()));
-    }
-    redis::from_redis_value_ref(v).map_err(|e| {
-        tracing::warn!(error = %e, value = ?v, "unexpected answer from Redis");
-        "an unexpected answer".to_string()
-    })
-}
-
-/// The first answer of a pipeline that must decode, else the command fails as a bug would.
-fn must<T: redis::FromRedisValue>(v: Option<&Value>) -> Result<T, BatonError> {
-    let v = v.ok_or(BatonError::Internal)?;
-    decode(v).map_err(|e| {
-        tracing::error!(error = %e, "admin read failed");
-        BatonError::from(StoreError::Unexpected)
-    })
 }
 
 /// `12s`, `3h 20m`; `no expiry` for -1 and `gone` for -2, as PTTL reports them.

@@ -2,29 +2,21 @@
 //! scripts (bullmq-official), only on a queue whose meta hash exists and only where the queue's
 //! BullMQ major version makes it safe (the table in [`super::queues`]).
 //!
-//! bullmq-official opens its own connection (it cannot use Baton's), once, on the first write; an
-//! open `Queue` writes `library` into the meta hash, which is why nothing opens one to look.
+//! The writes themselves are the store's (`store::queue_writes`): bullmq-official opens its own
+//! connection, once, on the first write.
 //!
 //! # Format
 //! `admin queue retry|pause|resume <name>`
 
-use bullmq::options::RedisConnectionOptions;
-use bullmq::redis_connection::RedisConnection;
-use bullmq::{Queue, QueueOptions};
-use redis::Value as RedisValue;
-
-use super::queues::{shown_count, SCRIPTS_MAJOR};
+use super::audit;
+use super::queues::shown_count;
 use crate::command::{AdminArg, QueueAction};
 use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::reply::{Reply, Tone, Value};
 use crate::router::{wall_clock, Baton};
-use crate::store::{classify, Cause};
-
-/// Jobs moved per retry script call (BullMQ's own default).
-const RETRY_BATCH: u32 = 1000;
-/// "Every job finished before the year 9999": retry them all, whatever this machine's clock says.
-const RETRY_ALL_BEFORE: u64 = 253_402_300_799_000;
+use crate::store::queue_writes::{QueueWrite, QueueWriteError};
+use crate::store::queues::SCRIPTS_MAJOR;
 
 impl Baton {
     /// `admin queue retry|pause|resume <name>`, through BullMQ's own scripts.
@@ -35,8 +27,7 @@ impl Baton {
         queue: &AdminArg,
     ) -> Result<Reply, BatonError> {
         let name = self.known_queue(queue).await?;
-        let answers = self.store.query_many(self.queue_reads(&name)).await?;
-        let before = Self::snapshot(&answers);
+        let before = self.queue_snapshot(&name).await?;
         if before.meta.is_empty() {
             return Err(self.no_such_queue(queue).await);
         }
@@ -59,7 +50,6 @@ impl Baton {
             return Ok(Reply::new(Tone::Info, title, now));
         }
         self.bullmq_write(&name, action).await?;
-        let mut after_cmds = self.queue_reads(&name);
         let detail = match action {
             QueueAction::Retry => format!("{failed} failed job(s) moved to waiting"),
             QueueAction::Pause => format!("paused with {} waiting", before.waiting().unwrap_or(0)),
@@ -68,12 +58,12 @@ impl Baton {
             }
         };
         let verb = format!("queue {}", action.as_str());
-        after_cmds.push(self.admin.audit(actor, &verb, &name, &detail));
-        let answers = self.store.query_many(after_cmds).await?;
-        if let Some(RedisValue::ServerError(e)) = answers.last() {
-            tracing::error!(error = ?e, "admin audit entry not written");
-        }
-        let after = Self::snapshot(&answers);
+        let entry = audit(actor, &verb, &name, &detail);
+        let prefix = &self.admin.config.bullmq_prefix;
+        let after = self
+            .store
+            .queue_snapshot(prefix, &name, Some(entry))
+            .await?;
         let title = match action {
             QueueAction::Retry => {
                 let moved = failed.saturating_sub(after.count("failed").unwrap_or(0));
@@ -92,79 +82,21 @@ impl Baton {
             .field("BullMQ", Value::Text(version)))
     }
 
-    /// Opens the queue with bullmq-official (its meta hash exists: checked by the caller) and runs
-    /// the action, bounded in time.
+    /// Runs `action` through BullMQ's own scripts (the queue's meta hash exists: checked by
+    /// the caller).
     async fn bullmq_write(&self, name: &str, action: QueueAction) -> Result<(), BatonError> {
-        let bound = self.admin.redis.timeout * 5;
-        let conn = self.bullmq_connection().await?;
-        let opts = QueueOptions::new().prefix(self.admin.config.bullmq_prefix.clone());
-        let work = async {
-            let q = Queue::with_connection(name, conn, opts).await?;
-            match action {
-                QueueAction::Retry => {
-                    q.retry_jobs("failed", RETRY_BATCH, Some(RETRY_ALL_BEFORE))
-                        .await
-                }
-                QueueAction::Pause => q.pause().await,
-                // One resume moves at most 7000 jobs out of a BullMQ 5 `paused` list.
-                QueueAction::Resume => {
-                    for _ in 0..1000 {
-                        q.resume().await?;
-                        let left: u64 = q
-                            .connection()
-                            .cmd(redis::cmd("LLEN").arg(q.keys().paused()))
-                            .await?;
-                        if left == 0 {
-                            break;
-                        }
-                    }
-                    Ok(())
-                }
-            }
+        let write = match action {
+            QueueAction::Retry => QueueWrite::Retry,
+            QueueAction::Pause => QueueWrite::Pause,
+            QueueAction::Resume => QueueWrite::Resume,
         };
-        match tokio::time::timeout(bound, work).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, queue = name, action = action.as_str(), "BullMQ call failed");
-                Err(match e {
-                    bullmq::Error::Redis(e) => classify(&e, true).into(),
-                    _ => BatonError::Internal,
-                })
-            }
-            Err(_) => {
-                tracing::error!(queue = name, ?bound, "BullMQ call timed out");
-                Err(BatonError::OutcomeUnknown)
-            }
+        let prefix = &self.admin.config.bullmq_prefix;
+        match self.store.bullmq_write(prefix, name, write).await {
+            Ok(()) => Ok(()),
+            Err(QueueWriteError::Store(e)) => Err(e.into()),
+            Err(e @ QueueWriteError::NotWithSentinel) => Err(BatonError::Refused(e.to_string())),
+            Err(QueueWriteError::Library) => Err(BatonError::Internal),
         }
-    }
-
-    /// bullmq-official's own connection (it cannot use Baton's), opened once, on first write.
-    async fn bullmq_connection(&self) -> Result<RedisConnection, BatonError> {
-        let r = &self.admin.redis;
-        if r.master_name.is_some() {
-            return Err(BatonError::Refused(
-                "queue writes are not available with Redis Sentinel yet: BullMQ's scripts would need the primary's address; use BullMQ's own tools for now".into(),
-            ));
-        }
-        let opts = if r.cluster.is_empty() {
-            RedisConnectionOptions::new().url(r.url.clone())
-        } else {
-            RedisConnectionOptions::new().cluster_nodes(r.cluster.clone())
-        };
-        let open = async {
-            match tokio::time::timeout(r.timeout, RedisConnection::new_managed_only(&opts)).await {
-                Ok(Ok(conn)) => Ok(conn),
-                Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "bullmq-official could not connect");
-                    Err(match e {
-                        bullmq::Error::Redis(e) => classify(&e, false).into(),
-                        _ => BatonError::StoreUnavailable(Cause::Unreachable),
-                    })
-                }
-                Err(_) => Err(BatonError::StoreUnavailable(Cause::Timeout)),
-            }
-        };
-        self.admin.bullmq.get_or_try_init(|| open).await.cloned()
     }
 }
 

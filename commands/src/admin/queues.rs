@@ -16,128 +16,39 @@
 //! # Format
 //! `admin queues [<name>]`
 
-use std::collections::HashMap;
-
-use redis::Value as RedisValue;
-
-use super::{decode, shown, unknown_name, SCAN_COUNT};
+use super::{shown, unknown_name};
 use crate::command::AdminArg;
 use crate::error::BatonError;
 use crate::reply::{Reply, Table, Tone, Value};
 use crate::router::{wall_clock, Baton};
-use crate::store::scan::escape_glob;
+use crate::store::queues::{Snapshot, SCRIPTS_MAJOR};
 
-/// The BullMQ major whose Lua scripts bullmq-official 1.4 bundles.
-pub(super) const SCRIPTS_MAJOR: u64 = 6;
 /// Newest failed jobs shown by `admin queues <name>`.
 const FAILED_SHOWN: usize = 5;
 /// Queues shown by `admin queues`; the rest are counted.
 const MAX_QUEUES: usize = 100;
-/// The counts read for each queue, in pipeline order after its meta hash.
-const COUNTED: [(&str, &str); 8] = [
-    ("LLEN", "wait"),
-    ("LLEN", "paused"),
-    ("LLEN", "active"),
-    ("ZCARD", "delayed"),
-    ("ZCARD", "prioritized"),
-    ("ZCARD", "completed"),
-    ("ZCARD", "failed"),
-    ("ZCARD", "waiting-children"),
-];
-
-/// One queue as read from outside.
-pub(super) struct Snapshot {
-    pub(super) meta: HashMap<String, String>,
-    /// In [`COUNTED`] order; `None` where the key held something unexpected.
-    counts: [Option<u64>; 8],
-}
-
-impl Snapshot {
-    pub(super) fn count(&self, suffix: &str) -> Option<u64> {
-        let i = COUNTED.iter().position(|(_, s)| *s == suffix)?;
-        self.counts[i]
-    }
-    /// Jobs waiting to run: `wait`, plus a BullMQ 5 paused queue's `paused` list.
-    pub(super) fn waiting(&self) -> Option<u64> {
-        Some(self.count("wait")? + self.count("paused")?)
-    }
-    pub(super) fn paused(&self) -> bool {
-        matches!(
-            self.meta.get("paused").map(String::as_str),
-            Some("1" | "true")
-        )
-    }
-    pub(super) fn state(&self) -> &'static str {
-        match (self.meta.is_empty(), self.paused()) {
-            (true, _) => "missing",
-            (false, true) => "paused",
-            (false, false) => "running",
-        }
-    }
-    /// The version to show, and its major: `meta.version` (`bullmq:5.81.5`) as BullMQ writes it;
-    /// a queue only bullmq-official has opened has the scripts' own layout.
-    pub(super) fn version(&self) -> (String, Option<u64>) {
-        if let Some(v) = self.meta.get("version") {
-            let number = v.rsplit(':').next().unwrap_or(v);
-            let major = number.split('.').next().and_then(|m| m.parse().ok());
-            return (number.to_string(), major);
-        }
-        match self.meta.get("library") {
-            Some(l) if l.starts_with("bullmq-official") => (
-                format!("{SCRIPTS_MAJOR}.x (bullmq-official)"),
-                Some(SCRIPTS_MAJOR),
-            ),
-            _ => ("unknown".into(), None),
-        }
-    }
-}
 
 pub(super) fn shown_count(n: Option<u64>) -> Value {
     Value::Text(n.map_or("?".into(), |n| n.to_string()))
 }
 
 impl Baton {
-    fn queue_key(&self, queue: &str, suffix: &str) -> String {
-        format!("{}:{queue}:{suffix}", self.admin.config.bullmq_prefix)
-    }
-
     /// The configured queues, or every queue with a meta hash under the prefix.
     async fn queue_names(&self) -> Result<Vec<String>, BatonError> {
         let configured = &self.admin.config.queues;
         if !configured.is_empty() {
             return Ok(configured.clone());
         }
+        Ok(self
+            .store
+            .bullmq_queues(&self.admin.config.bullmq_prefix)
+            .await?)
+    }
+
+    /// One queue's snapshot, read from outside.
+    pub(super) async fn queue_snapshot(&self, name: &str) -> Result<Snapshot, BatonError> {
         let prefix = &self.admin.config.bullmq_prefix;
-        let pattern = format!("{}:*:meta", escape_glob(prefix));
-        let keys = self.store.scan_match(&pattern, SCAN_COUNT).await?;
-        let head = format!("{prefix}:");
-        Ok(keys
-            .iter()
-            .filter_map(|k| k.strip_prefix(&head)?.strip_suffix(":meta"))
-            .filter(|name| !name.is_empty() && !name.contains(':'))
-            .map(String::from)
-            .collect())
-    }
-
-    /// The commands that read one queue: its meta hash, then [`COUNTED`].
-    pub(super) fn queue_reads(&self, name: &str) -> Vec<redis::Cmd> {
-        let mut cmds = vec![key_cmd("HGETALL", &self.queue_key(name, "meta"))];
-        for (command, suffix) in COUNTED {
-            cmds.push(key_cmd(command, &self.queue_key(name, suffix)));
-        }
-        cmds
-    }
-
-    pub(super) fn snapshot(answers: &[RedisValue]) -> Snapshot {
-        let meta = answers
-            .first()
-            .and_then(|v| decode::<HashMap<String, String>>(v).ok())
-            .unwrap_or_default();
-        let mut counts = [None; 8];
-        for (i, count) in counts.iter_mut().enumerate() {
-            *count = answers.get(i + 1).and_then(|v| decode::<u64>(v).ok());
-        }
-        Snapshot { meta, counts }
+        Ok(self.store.queue_snapshot(prefix, name, None).await?)
     }
 
     /// A queue named in a command: configured (when `admin.queues` lists any) and existing.
@@ -183,13 +94,12 @@ impl Baton {
             ));
         }
         let listed = &names[..names.len().min(MAX_QUEUES)];
-        let cmds = listed.iter().flat_map(|n| self.queue_reads(n)).collect();
-        let answers = self.store.query_many(cmds).await?;
+        let prefix = &self.admin.config.bullmq_prefix;
+        let snapshots = self.store.queue_snapshots(prefix, listed).await?;
         let rows = listed
             .iter()
-            .zip(answers.chunks(1 + COUNTED.len()))
-            .map(|(name, a)| {
-                let s = Self::snapshot(a);
+            .zip(&snapshots)
+            .map(|(name, s)| {
                 vec![
                     Value::Text(shown(name.as_bytes(), 60)),
                     Value::Text(s.version().0),
@@ -234,50 +144,28 @@ impl Baton {
     /// `admin queues <name>`: counts, then the newest failed jobs (two round trips).
     async fn admin_queue_detail(&self, queue: &AdminArg) -> Result<Reply, BatonError> {
         let name = self.known_queue(queue).await?;
-        let mut cmds = self.queue_reads(&name);
-        let mut newest = redis::cmd("ZREVRANGE");
-        newest
-            .arg(self.queue_key(&name, "failed"))
-            .arg(0)
-            .arg(FAILED_SHOWN - 1);
-        cmds.push(newest);
-        let answers = self.store.query_many(cmds).await?;
-        let s = Self::snapshot(&answers);
+        let prefix = &self.admin.config.bullmq_prefix;
+        let (s, ids) = self
+            .store
+            .queue_with_failed(prefix, &name, FAILED_SHOWN)
+            .await?;
         if s.meta.is_empty() {
             return Err(self.no_such_queue(queue).await);
         }
-        let ids: Vec<String> = answers
-            .last()
-            .and_then(|v| decode(v).ok())
-            .unwrap_or_default();
-        let jobs = ids
-            .iter()
-            .map(|id| {
-                let mut cmd = redis::cmd("HMGET");
-                cmd.arg(self.queue_key(&name, id)).arg(&[
-                    "name",
-                    "atm",
-                    "attemptsMade",
-                    "failedReason",
-                ]);
-                cmd
-            })
-            .collect();
-        let details = self.store.query_many(jobs).await?;
+        let details = self.store.failed_jobs(prefix, &name, &ids).await?;
         let lines: Vec<String> = ids
             .iter()
             .zip(&details)
-            .map(|(id, v)| {
-                let f: Vec<Option<Vec<u8>>> = decode(v).unwrap_or_default();
-                let field = |i: usize| f.get(i).cloned().flatten();
-                let text = |i: usize, max| field(i).map(|b| shown(&b, max)).unwrap_or_default();
-                let attempts = field(1).or(field(2)).map(|b| shown(&b, 10));
+            .map(|(id, job)| {
+                let text = |f: &Option<Vec<u8>>, max| f.as_deref().map(|b| shown(b, max));
+                let attempts = job.atm.as_ref().or(job.attempts_made.as_ref());
+                let attempts = attempts.map(|b| shown(b, 10));
                 format!(
                     "#{} {} · {} attempts · {}",
                     shown(id.as_bytes(), 40),
-                    text(0, 60),
+                    text(&job.name, 60).unwrap_or_default(),
                     attempts.as_deref().unwrap_or("?"),
-                    text(3, 200)
+                    text(&job.failed_reason, 200).unwrap_or_default()
                 )
             })
             .collect();
@@ -311,10 +199,4 @@ impl Baton {
         }
         Ok(reply)
     }
-}
-
-pub(super) fn key_cmd(name: &str, key: &str) -> redis::Cmd {
-    let mut cmd = redis::cmd(name);
-    cmd.arg(key);
-    cmd
 }

@@ -10,17 +10,16 @@
 //! # Format
 //! `admin ratelimit <limiter> <id>` · `admin ratelimit reset <limiter> <id>`
 
-use redis::Value as RedisValue;
-
 use super::glob::Glob;
-use super::{decode, must, shown, ttl_text, unknown_name, SCAN_COUNT};
+use super::{audit, shown, ttl_text, unknown_name};
 use crate::command::AdminArg;
 use crate::config::{LimiterKind, RateLimitConfig};
 use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::reply::{Reply, Table, Tone, Value};
 use crate::router::{wall_clock, Baton};
-use crate::store::scan::escape_glob;
+use crate::store::admin::Counter;
+use crate::store::escape_glob;
 
 /// Keys listed in one reply; the rest are counted.
 const SHOWN: usize = 20;
@@ -58,7 +57,7 @@ impl Baton {
         }
         let pattern = format!("{before}{}{after}", escape_glob(id.as_str()));
         let matcher = Glob::new(before, id.as_str(), after);
-        let keys = self.store.scan_match(&pattern, SCAN_COUNT).await?;
+        let keys = self.store.scan_match(&pattern).await?;
         Ok((
             keys.into_iter().filter(|k| matcher.matches(k)).collect(),
             false,
@@ -78,59 +77,11 @@ impl Baton {
             .window
             .map(crate::domain::human_duration)
             .unwrap_or_else(|| "not configured".into());
-        let per_key = match cfg.kind {
-            LimiterKind::Fixed => 2,
-            LimiterKind::Sliding => 4,
-        };
-        let mut cmds = Vec::new();
-        for key in keys.iter().take(SHOWN) {
-            match cfg.kind {
-                LimiterKind::Fixed => cmds.push(one("GET", key)),
-                LimiterKind::Sliding => {
-                    cmds.push(one("ZCARD", key));
-                    cmds.push(zend(key, 0));
-                    cmds.push(zend(key, -1));
-                }
-            }
-            cmds.push(one("PTTL", key));
-        }
-        let answers = self.store.query_many(cmds).await?;
-        let reads: Vec<Read> = answers.chunks(per_key).map(|a| read(cfg.kind, a)).collect();
-        let limit = |count: &str| match cfg.limit {
-            Some(limit) => format!("{count} of {limit}"),
-            None => count.to_string(),
-        };
+        let shown_keys = &keys[..keys.len().min(SHOWN)];
+        let counters = self.store.counters(cfg.kind, shown_keys).await?;
+        let reads: Vec<Read> = counters.into_iter().map(|c| read(cfg.kind, c)).collect();
         if exact {
-            let (key, r) = (&keys[0], &reads[0]);
-            if r.pttl == -2 {
-                return Ok(Reply::new(
-                    Tone::Info,
-                    format!("{id} has no {} counter: nothing counted now", cfg.name),
-                    now,
-                )
-                .field("Key", Value::Text(key.clone()))
-                .field("Window", Value::Text(window)));
-            }
-            let mut reply = Reply::new(
-                Tone::Info,
-                format!("{id} on {}: {}", cfg.name, limit(&r.count)),
-                now,
-            )
-            .field("Key", Value::Text(key.clone()))
-            .field("Count", Value::Text(limit(&r.count)))
-            .field("Window", Value::Text(window))
-            .field("TTL", Value::Text(ttl_text(r.pttl)));
-            if let Some(oldest) = &r.oldest {
-                reply = reply.field("Oldest", oldest.clone());
-            }
-            if let Some(newest) = &r.newest {
-                reply = reply.field("Newest", newest.clone());
-            }
-            return Ok(reply.button(
-                "Reset",
-                format!("admin ratelimit reset {} {id}", cfg.name),
-                false,
-            ));
+            return Ok(one_key(cfg, id, &keys[0], &reads[0], window, now));
         }
         if keys.is_empty() {
             return Ok(Reply::new(
@@ -140,45 +91,7 @@ impl Baton {
             )
             .field("Pattern", Value::Text(cfg.pattern.clone())));
         }
-        let sliding = cfg.kind == LimiterKind::Sliding;
-        let rows = keys
-            .iter()
-            .zip(&reads)
-            .map(|(key, r)| {
-                let mut row = vec![
-                    Value::Text(shown(key.as_bytes(), 120)),
-                    Value::Text(limit(&r.count)),
-                    Value::Text(ttl_text(r.pttl)),
-                ];
-                if sliding {
-                    row.push(r.newest.clone().unwrap_or(Value::Text(String::new())));
-                }
-                row
-            })
-            .collect();
-        let more = match keys.len().saturating_sub(SHOWN) {
-            0 => String::new(),
-            n => format!(" ({n} more not shown)"),
-        };
-        let mut reply = Reply::new(
-            Tone::Info,
-            format!("{id} on {}: {} keys{more}", cfg.name, keys.len()),
-            now,
-        )
-        .field("Window", Value::Text(window))
-        .button(
-            "Reset",
-            format!("admin ratelimit reset {} {id}", cfg.name),
-            false,
-        );
-        reply.table = Some(Table {
-            headers: ["Key", "Count", "TTL", "Newest"][..if sliding { 4 } else { 3 }]
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
-            rows,
-        });
-        Ok(reply)
+        Ok(key_table(cfg, id, &keys, &reads, window, now))
     }
 
     /// `admin ratelimit reset <limiter> <id>`: DEL exactly the identity's keys, with the audit
@@ -199,16 +112,8 @@ impl Baton {
             if keys.len() > 5 { ", …" } else { "" }
         );
         let target = format!("{} {id}", cfg.name);
-        let mut cmds: Vec<redis::Cmd> = keys.iter().map(|k| one("DEL", k)).collect();
-        cmds.push(self.admin.audit(actor, "ratelimit reset", &target, &detail));
-        let answers = self.store.query_many(cmds).await?;
-        let mut removed = 0;
-        for answer in &answers[..keys.len()] {
-            removed += must::<u64>(Some(answer))?;
-        }
-        if let Some(RedisValue::ServerError(e)) = answers.last() {
-            tracing::error!(error = ?e, "admin audit entry not written");
-        }
+        let entry = audit(actor, "ratelimit reset", &target, &detail);
+        let removed = self.store.reset_counters(&keys, entry).await?;
         let now = wall_clock();
         if removed == 0 {
             return Ok(Reply::new(
@@ -236,6 +141,104 @@ impl Baton {
     }
 }
 
+/// `12 of 100`, or the count alone when the limiter has no configured limit.
+fn limited(cfg: &RateLimitConfig, count: &str) -> String {
+    match cfg.limit {
+        Some(limit) => format!("{count} of {limit}"),
+        None => count.to_string(),
+    }
+}
+
+/// The reply for an exact pattern's one key.
+fn one_key(
+    cfg: &RateLimitConfig,
+    id: &AdminArg,
+    key: &str,
+    r: &Read,
+    window: String,
+    now: u64,
+) -> Reply {
+    if r.pttl == -2 {
+        return Reply::new(
+            Tone::Info,
+            format!("{id} has no {} counter: nothing counted now", cfg.name),
+            now,
+        )
+        .field("Key", Value::Text(key.to_string()))
+        .field("Window", Value::Text(window));
+    }
+    let mut reply = Reply::new(
+        Tone::Info,
+        format!("{id} on {}: {}", cfg.name, limited(cfg, &r.count)),
+        now,
+    )
+    .field("Key", Value::Text(key.to_string()))
+    .field("Count", Value::Text(limited(cfg, &r.count)))
+    .field("Window", Value::Text(window))
+    .field("TTL", Value::Text(ttl_text(r.pttl)));
+    if let Some(oldest) = &r.oldest {
+        reply = reply.field("Oldest", oldest.clone());
+    }
+    if let Some(newest) = &r.newest {
+        reply = reply.field("Newest", newest.clone());
+    }
+    reply.button(
+        "Reset",
+        format!("admin ratelimit reset {} {id}", cfg.name),
+        false,
+    )
+}
+
+/// The reply for a glob pattern's keys: a table of the first [`SHOWN`], the rest counted.
+fn key_table(
+    cfg: &RateLimitConfig,
+    id: &AdminArg,
+    keys: &[String],
+    reads: &[Read],
+    window: String,
+    now: u64,
+) -> Reply {
+    let sliding = cfg.kind == LimiterKind::Sliding;
+    let rows = keys
+        .iter()
+        .zip(reads)
+        .map(|(key, r)| {
+            let mut row = vec![
+                Value::Text(shown(key.as_bytes(), 120)),
+                Value::Text(limited(cfg, &r.count)),
+                Value::Text(ttl_text(r.pttl)),
+            ];
+            if sliding {
+                row.push(r.newest.clone().unwrap_or(Value::Text(String::new())));
+            }
+            row
+        })
+        .collect();
+    let more = match keys.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!(" ({n} more not shown)"),
+    };
+    let mut reply = Reply::new(
+        Tone::Info,
+        format!("{id} on {}: {} keys{more}", cfg.name, keys.len()),
+        now,
+    )
+    .field("Window", Value::Text(window))
+    .button(
+        "Reset",
+        format!("admin ratelimit reset {} {id}", cfg.name),
+        false,
+    );
+    reply.table = Some(Table {
+        headers: ["Key", "Count", "TTL", "Newest"][..if sliding { 4 } else { 3 }]
+            .iter()
+            .map(|h| h.to_string())
+            .collect(),
+        rows,
+    });
+    reply
+}
+
 /// One identity key, read.
 struct Read {
     count: String,
@@ -244,37 +247,19 @@ struct Read {
     newest: Option<Value>,
 }
 
-fn read(kind: LimiterKind, answers: &[RedisValue]) -> Read {
-    let nil = RedisValue::Nil;
-    let at = |i: usize| answers.get(i).unwrap_or(&nil);
-    let pttl = decode::<i64>(at(answers.len().saturating_sub(1))).unwrap_or(-2);
-    match kind {
-        LimiterKind::Fixed => Read {
-            count: match decode::<Option<String>>(at(0)) {
-                Ok(v) => v.unwrap_or_else(|| "0".into()),
-                Err(e) => format!("unreadable ({e}); is kind = \"fixed\" right?"),
-            },
-            pttl,
-            oldest: None,
-            newest: None,
+fn read(kind: LimiterKind, counter: Counter) -> Read {
+    let expected = match kind {
+        LimiterKind::Fixed => "fixed",
+        LimiterKind::Sliding => "sliding",
+    };
+    Read {
+        count: match counter.count {
+            Ok(v) => v.unwrap_or_else(|| "0".into()),
+            Err(e) => format!("unreadable ({e}); is kind = \"{expected}\" right?"),
         },
-        LimiterKind::Sliding => {
-            let end = |i| {
-                decode::<Vec<(Vec<u8>, String)>>(at(i))
-                    .ok()
-                    .and_then(|v| v.into_iter().next())
-                    .map(|(_, score)| stamp(&score))
-            };
-            Read {
-                count: match decode::<u64>(at(0)) {
-                    Ok(n) => n.to_string(),
-                    Err(e) => format!("unreadable ({e}); is kind = \"sliding\" right?"),
-                },
-                pttl,
-                oldest: end(1),
-                newest: end(2),
-            }
-        }
+        pttl: counter.pttl,
+        oldest: counter.oldest.as_deref().map(stamp),
+        newest: counter.newest.as_deref().map(stamp),
     }
 }
 
@@ -285,19 +270,6 @@ fn stamp(score: &str) -> Value {
         Ok(s) if (1e9..1e11).contains(&s) => Value::Time((s * 1000.0) as u64),
         _ => Value::Text(score.to_string()),
     }
-}
-
-fn one(name: &str, key: &str) -> redis::Cmd {
-    let mut cmd = redis::cmd(name);
-    cmd.arg(key);
-    cmd
-}
-
-/// The first (0) or last (-1) entry of a sorted set, with its score.
-fn zend(key: &str, at: i64) -> redis::Cmd {
-    let mut cmd = redis::cmd("ZRANGE");
-    cmd.arg(key).arg(at).arg(at).arg("WITHSCORES");
-    cmd
 }
 
 fn is_glob(s: &str) -> bool {

@@ -9,13 +9,12 @@
 
 use std::time::Duration;
 
-use super::{evalsha, must, ttl_text};
+use super::{audit, ttl_text};
 use crate::command::AdminArg;
 use crate::domain::{human_duration, Actor};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, Tone, Value};
 use crate::router::{wall_clock, Baton};
-use crate::store::scripts;
 
 impl Baton {
     fn session_key(&self, user: &AdminArg) -> String {
@@ -28,12 +27,16 @@ impl Baton {
     /// `admin session <user>`: whether there is a session, its TTL, age and a fingerprint.
     pub(super) async fn admin_session(&self, user: &AdminArg) -> Result<Reply, BatonError> {
         let key = self.session_key(user);
-        let read = evalsha(&scripts::ADMIN_SESSION, &[&key], &[]);
-        let answers = self.store.query_many(vec![read]).await?;
-        let (exists, kind, pttl, idle, fingerprint, size): (i64, String, i64, i64, String, i64) =
-            must(answers.first())?;
+        let session = self.store.session(&key).await?;
+        let (kind, pttl, idle, fingerprint, size) = (
+            session.kind,
+            session.pttl,
+            session.idle_secs,
+            session.fingerprint,
+            session.size,
+        );
         let now = wall_clock();
-        if exists == 0 {
+        if !session.exists {
             return Ok(
                 Reply::new(Tone::Info, format!("{user} has no session"), now)
                     .field("Key", Value::Text(key)),
@@ -86,21 +89,15 @@ impl Baton {
             .session_channel
             .clone()
             .unwrap_or_default();
-        let kick = evalsha(
-            &scripts::ADMIN_KICK,
-            &[&key],
-            &[&channel, user.as_str(), &actor.id],
-        );
-        let audit = self
-            .admin
-            .audit(actor, "kick", user.as_str(), &format!("session key {key}"));
-        let answers = self.store.query_many(vec![kick, audit]).await?;
-        let (existed, fingerprint, reached): (i64, String, i64) = must(answers.first())?;
-        if let Some(redis::Value::ServerError(e)) = answers.get(1) {
-            tracing::error!(error = ?e, "admin audit entry not written");
-        }
+        let detail = format!("session key {key}");
+        let entry = audit(actor, "kick", user.as_str(), &detail);
+        let kicked = self
+            .store
+            .kick_session(&key, &channel, user.as_str(), entry)
+            .await?;
+        let (fingerprint, reached) = (kicked.fingerprint, kicked.reached);
         let now = wall_clock();
-        if existed == 0 {
+        if !kicked.existed {
             return Ok(Reply::new(
                 Tone::Info,
                 format!("{user} has no session, so there was nothing to end"),

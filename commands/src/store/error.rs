@@ -25,6 +25,12 @@ pub enum StoreError {
     KeyReused,
 }
 
+/// The Redis settings cannot be used at all (a malformed `redis.url`, an unknown scheme): found
+/// before anything is sent, so it is a configuration problem, never "unavailable".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the Redis settings cannot be used: {0}")]
+pub struct Misconfigured(pub String);
+
 /// Why the store is unavailable, for the person who has to fix it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Cause {

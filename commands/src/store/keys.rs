@@ -64,6 +64,12 @@ impl Keys {
         format!("{}:{{{group}}}:idem:{env}:{digest}", self.prefix)
     }
 
+    /// The admin commands' audit stream, in a hash tag of its own: it is written in the same
+    /// pipeline as other services' keys, never in a script with an env's.
+    pub fn admin_history(&self) -> String {
+        format!("{}:{{admin}}:history", self.prefix)
+    }
+
     /// The Pub/Sub channel every state change is published on. Pub/Sub ignores the database
     /// number, so two installations on `/3` and `/4` of one server would hear each other: the
     /// channel carries the number. Database 0 keeps the plain name, so existing deployments and

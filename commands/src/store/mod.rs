@@ -1,19 +1,28 @@
 //! The Redis store: the connection (one server, Sentinel or Cluster), the key layout and the
 //! scripts.
 //!
-//! Command code sees only [`Store::eval`] and friends, never a connection type; the
-//! backend (one server, Sentinel, Cluster) decides how a call reaches Redis. Every call is bounded in time: a Redis that is
-//! down yields [`StoreError::Unavailable`], one that does not answer [`StoreError::Unknown`] (the
-//! call may have run), within `redis.timeout`, and the connection
-//! comes back by itself when Redis (or a new primary) does.
+//! This module is the only place in Baton that speaks Redis. Command code sees [`Store::eval`]
+//! for the scripts and typed operations for everything else (admin reads and writes in `admin`,
+//! `queues` and `queue_writes`, the notification outbox in `outbox`, audit streams in `history`,
+//! `baton dev` and `baton bench` in [`tools`]): never a command, a reply value or a connection.
+//! The backend (one server, Sentinel, Cluster) decides how a call reaches Redis. Every call is
+//! bounded in time: a Redis that is down yields [`StoreError::Unavailable`], one that does not
+//! answer [`StoreError::Unknown`] (the call may have run), within `redis.timeout`, and the
+//! connection comes back by itself when Redis (or a new primary) does.
 
+pub(crate) mod admin;
 mod backend;
 pub mod contracts;
 mod error;
+pub(crate) mod history;
 pub mod keys;
-pub mod scan;
+pub(crate) mod outbox;
+pub(crate) mod queue_writes;
+pub(crate) mod queues;
+mod scan;
 pub mod scripts;
 pub mod tls;
+pub mod tools;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,9 +38,10 @@ use crate::domain::EnvName;
 pub use backend::SubMsg;
 use backend::{Backend, Conn};
 pub use contracts::Prepared;
-pub(crate) use error::classify;
-pub use error::{Cause, StoreError};
+use error::classify;
+pub use error::{Cause, Misconfigured, StoreError};
 pub use keys::{EnvKeys, Keys};
+pub(crate) use scan::escape_glob;
 
 /// A script call on the envs of one group. Built by [`Store::script`].
 pub struct Call {
@@ -78,21 +88,29 @@ pub struct Store {
     reminders: Arc<HashMap<String, u64>>,
     round_trips: Arc<AtomicU64>,
     healed: Arc<tokio::sync::watch::Sender<u64>>,
+    /// bullmq-official's own connection, opened on the first queue write (`queue_writes`).
+    bullmq: Arc<tokio::sync::OnceCell<bullmq::redis_connection::RedisConnection>>,
 }
 
 impl Store {
     /// Prepares the connection without touching the network: Baton starts, and answers "store
     /// unavailable", while Redis is down, and connects once it is up.
-    pub fn connect(cfg: &RedisConfig, history_length: usize) -> Result<Self, redis::RedisError> {
+    pub fn connect(cfg: &RedisConfig, history_length: usize) -> Result<Self, Misconfigured> {
+        // The category and detail name the problem; never the URL, which may hold a password.
+        let backend = Backend::connect(cfg).map_err(|e| {
+            let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+            Misconfigured(format!("{}{detail}", e.category()))
+        })?;
         Ok(Self {
             config: Arc::new(cfg.clone()),
-            backend: Arc::new(Backend::connect(cfg)?),
+            backend: Arc::new(backend),
             keys: Keys::new(&cfg.prefix).with_db(cfg.db()),
             timeout: cfg.timeout,
             history_length,
             reminders: Arc::default(),
             round_trips: Arc::new(AtomicU64::new(0)),
             healed: Arc::new(tokio::sync::watch::Sender::new(0)),
+            bullmq: Arc::default(),
         })
     }
 
@@ -106,11 +124,6 @@ impl Store {
             .collect();
         self.reminders = Arc::new(leads);
         self
-    }
-
-    /// Where Redis is, for libraries that open connections of their own (bullmq-official).
-    pub fn config(&self) -> &RedisConfig {
-        &self.config
     }
 
     /// The key layout.
@@ -263,7 +276,7 @@ impl Store {
     }
 
     /// Runs one plain command (a read), retried once if the connection had just dropped.
-    pub async fn query<T: FromRedisValue + Send>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    async fn query<T: FromRedisValue + Send>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         match self.query_once(cmd).await.map_err(StoreError::for_read) {
             Err(StoreError::Unavailable(_)) => {
                 self.query_once(cmd).await.map_err(StoreError::for_read)
@@ -273,7 +286,7 @@ impl Store {
     }
 
     /// Runs one plain command once (a write that must not be repeated).
-    pub async fn query_once<T: FromRedisValue + Send>(&self, cmd: &Cmd) -> Result<T, StoreError> {
+    async fn query_once<T: FromRedisValue + Send>(&self, cmd: &Cmd) -> Result<T, StoreError> {
         self.run(|mut conn| async move { cmd.query_async(&mut conn).await })
             .await
     }
@@ -379,7 +392,7 @@ impl Store {
     }
 
     /// A backend call (one round trip) bounded by `redis.timeout`, failures reported like `run`.
-    pub(crate) async fn bounded_redis<T>(
+    async fn bounded_redis<T>(
         &self,
         call: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {

@@ -8,6 +8,9 @@ use redis::{Cmd, Value};
 
 use super::{is_noscript, Store, StoreError};
 
+/// How many keys one SCAN call looks at.
+const SCAN_COUNT: usize = 1000;
+
 /// `*`, `?`, `[`, `]` and `\` escaped with `\`, so text typed by a person matches only itself
 /// inside a SCAN `MATCH` pattern (`reset otp *` must not mean "everyone").
 pub fn escape_glob(text: &str) -> String {
@@ -22,10 +25,10 @@ pub fn escape_glob(text: &str) -> String {
 }
 
 impl Store {
-    /// Every key matching the glob `pattern`, by `SCAN … MATCH pattern COUNT count` until the
+    /// Every key matching the glob `pattern`, by `SCAN … MATCH pattern COUNT 1000` until the
     /// cursor comes back to 0. Escape anything a person typed with [`escape_glob`]. Keys come back
     /// sorted and once each (SCAN may repeat a key); keys that are not UTF-8 are skipped.
-    pub async fn scan_match(&self, pattern: &str, count: usize) -> Result<Vec<String>, StoreError> {
+    pub async fn scan_match(&self, pattern: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
         let targets = self.bounded_redis(self.backend.scan_targets()).await?;
         for target in &targets {
@@ -36,7 +39,7 @@ impl Store {
                     .arg("MATCH")
                     .arg(pattern)
                     .arg("COUNT")
-                    .arg(count.max(1));
+                    .arg(SCAN_COUNT);
                 let page = self
                     .bounded_redis(self.backend.scan_page(target, cmd))
                     .await?;
@@ -66,7 +69,7 @@ impl Store {
     /// in one slot, each goes out on its own, concurrently. Every answer comes back by itself,
     /// errors included (`Value::ServerError`), so one odd key does not hide the others. Scripts
     /// refused with NOSCRIPT are loaded and those calls alone run again.
-    pub async fn query_many(&self, cmds: Vec<Cmd>) -> Result<Vec<Value>, StoreError> {
+    pub(super) async fn query_many(&self, cmds: Vec<Cmd>) -> Result<Vec<Value>, StoreError> {
         let mut values = self.pipeline(&cmds).await?;
         let missing: Vec<usize> = (0..values.len())
             .filter(|&i| is_noscript(&values[i]))

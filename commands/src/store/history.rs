@@ -1,0 +1,107 @@
+//! The audit streams, read newest first: each env's (`history <env>`) and the admin commands'
+//! (`admin history`), and the admin audit entry that goes out in the same pipeline as the action
+//! it records.
+
+use redis::Cmd;
+
+use super::{Store, StoreError};
+use crate::domain::{Actor, EnvName};
+
+/// One entry of an audit stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamRecord {
+    /// The stream id (`<ms>-<seq>`, by Redis' clock).
+    pub id: String,
+    /// Its fields in the order they were written.
+    pub fields: Vec<(String, String)>,
+}
+
+impl StreamRecord {
+    /// A field, or `""`.
+    pub(crate) fn get(&self, field: &str) -> &str {
+        // The last one wins, as in a hash: a stream entry may repeat a field name.
+        self.fields
+            .iter()
+            .rev()
+            .find(|(k, _)| k == field)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// When it was written (the id's milliseconds), if the id reads as one.
+    pub(crate) fn at_ms(&self) -> Option<u64> {
+        self.id.split('-').next()?.parse().ok()
+    }
+}
+
+/// Who did which admin action to what, for the admin audit stream.
+#[derive(Clone, Copy, Debug)]
+pub struct AuditEntry<'a> {
+    /// Who did it.
+    pub actor: &'a Actor,
+    /// What (`kick`, `ratelimit reset`, `queue retry`, …).
+    pub action: &'a str,
+    /// To what (a user, a limiter and identity, a queue).
+    pub target: &'a str,
+    /// What happened, in words.
+    pub detail: &'a str,
+}
+
+impl Store {
+    /// `history <env> [n]`: the env's audit stream, newest first (`XREVRANGE … COUNT n`).
+    pub(crate) async fn env_history(
+        &self,
+        group: &EnvName,
+        env: &EnvName,
+        count: usize,
+    ) -> Result<Vec<StreamRecord>, StoreError> {
+        self.newest(&self.keys.history(group, env), count).await
+    }
+
+    /// `admin history [n]`: the admin audit stream, newest first.
+    pub(crate) async fn admin_history(
+        &self,
+        count: usize,
+    ) -> Result<Vec<StreamRecord>, StoreError> {
+        self.newest(&self.keys.admin_history(), count).await
+    }
+
+    async fn newest(&self, key: &str, count: usize) -> Result<Vec<StreamRecord>, StoreError> {
+        let mut cmd = redis::cmd("XREVRANGE");
+        cmd.arg(key).arg("+").arg("-").arg("COUNT").arg(count);
+        let entries: Vec<(String, Vec<(String, String)>)> = self.query(&cmd).await?;
+        Ok(entries
+            .into_iter()
+            .map(|(id, fields)| StreamRecord { id, fields })
+            .collect())
+    }
+
+    /// The audit entry for an action: `XADD <stream> MAXLEN ~ n * actor … action … target …`,
+    /// capped at `defaults.history_length` like the envs' streams.
+    pub(super) fn audit_cmd(&self, entry: AuditEntry<'_>) -> Cmd {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(self.keys.admin_history())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(self.history_length)
+            .arg("*")
+            .arg("actor")
+            .arg(&entry.actor.id)
+            .arg("display")
+            .arg(&entry.actor.display)
+            .arg("action")
+            .arg(entry.action)
+            .arg("target")
+            .arg(entry.target)
+            .arg("detail")
+            .arg(entry.detail);
+        cmd
+    }
+}
+
+/// The audit entry's answer, last in its pipeline: the action happened either way, so a failed
+/// entry is logged, not reported as the action's failure.
+pub(super) fn audit_written(answer: Option<&redis::Value>) {
+    if let Some(redis::Value::ServerError(e)) = answer {
+        tracing::error!(error = ?e, "admin audit entry not written");
+    }
+}

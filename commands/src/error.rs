@@ -4,7 +4,6 @@
 
 use crate::reply::{clock, relative, Reply, Tone};
 use crate::state::{Freeze, Hold};
-use crate::store::{Cause, StoreError};
 
 /// Why a command was refused or failed. Nothing changed when one of these is returned, except
 /// [`BatonError::OutcomeUnknown`], which says exactly that it cannot tell.
@@ -151,16 +150,33 @@ impl HoldKind {
     }
 }
 
-impl From<StoreError> for BatonError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(cause) => BatonError::StoreUnavailable(cause),
-            StoreError::Unknown => BatonError::OutcomeUnknown,
-            StoreError::Full => BatonError::StoreFull,
-            StoreError::Unexpected => BatonError::Internal,
-            StoreError::KeyReused => BatonError::IdempotencyKeyReused,
-        }
-    }
+/// Why the store is unavailable, for the person who has to fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Cause {
+    /// No connection could be made.
+    #[error("Baton cannot connect to it")]
+    Unreachable,
+    /// A read got no answer in time.
+    #[error("it did not answer in time")]
+    Timeout,
+    /// The password or user name was refused.
+    #[error("it refused Baton's credentials; check the user and password of redis.url")]
+    Auth,
+    /// The ACL user lacks a permission Baton needs.
+    #[error("Baton's Redis user lacks a permission it needs; check its ACL rules (Baton needs scripts, Pub/Sub and its key prefix)")]
+    Permission,
+    /// The TLS handshake failed.
+    #[error("the TLS handshake with it failed; check redis.url's scheme and the CA and certificates Baton trusts")]
+    Tls,
+    /// Redis is loading its data set after a restart.
+    #[error("it is loading its data after a restart")]
+    Loading,
+    /// The node is a replica, or its primary is down.
+    #[error("the node Baton reached is not a writable primary")]
+    NotPrimary,
+    /// Part of the Cluster has no reachable owner.
+    #[error("part of the Redis Cluster has no reachable node")]
+    ClusterDown,
 }
 
 impl BatonError {

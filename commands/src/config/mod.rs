@@ -7,8 +7,8 @@
 //! `decode` turns text and variables into a [`Config`]; `check` holds the semantic rules.
 
 mod check;
+mod connection;
 mod decode;
-mod redis;
 #[cfg(test)]
 mod tests;
 
@@ -23,8 +23,8 @@ mod discord;
 mod slack;
 
 pub use admin::*;
+pub use connection::{redact_url, Warning};
 pub use discord::{DiscordConfig, DiscordMode};
-pub use redis::{redact_url, Warning};
 pub use slack::SlackConfig;
 
 use serde::Deserialize;

@@ -3,6 +3,9 @@
 
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 
+use crate::error::BatonError;
+pub use crate::error::Cause;
+
 /// Why the store could not answer. Its `Display` is safe to show people (never a password or a
 /// URL); causes go to `tracing`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,35 +33,6 @@ pub enum StoreError {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the Redis settings cannot be used: {0}")]
 pub struct Misconfigured(pub String);
-
-/// Why the store is unavailable, for the person who has to fix it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Cause {
-    /// No connection could be made.
-    #[error("Baton cannot connect to it")]
-    Unreachable,
-    /// A read got no answer in time.
-    #[error("it did not answer in time")]
-    Timeout,
-    /// The password or user name was refused.
-    #[error("it refused Baton's credentials; check the user and password of redis.url")]
-    Auth,
-    /// The ACL user lacks a permission Baton needs.
-    #[error("Baton's Redis user lacks a permission it needs; check its ACL rules (Baton needs scripts, Pub/Sub and its key prefix)")]
-    Permission,
-    /// The TLS handshake failed.
-    #[error("the TLS handshake with it failed; check redis.url's scheme and the CA and certificates Baton trusts")]
-    Tls,
-    /// Redis is loading its data set after a restart.
-    #[error("it is loading its data after a restart")]
-    Loading,
-    /// The node is a replica, or its primary is down.
-    #[error("the node Baton reached is not a writable primary")]
-    NotPrimary,
-    /// Part of the Cluster has no reachable owner.
-    #[error("part of the Redis Cluster has no reachable node")]
-    ClusterDown,
-}
 
 impl StoreError {
     /// What this error means for a call that only reads: a read that got no answer changed
@@ -141,6 +115,20 @@ fn cause_of(e: &RedisError) -> Option<Cause> {
         return Some(Cause::Tls);
     }
     None
+}
+
+/// What a store failure means to the person who asked: defined here, so the error types above the
+/// store never need to know it exists.
+impl From<StoreError> for BatonError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => BatonError::StoreUnavailable(cause),
+            StoreError::Unknown => BatonError::OutcomeUnknown,
+            StoreError::Full => BatonError::StoreFull,
+            StoreError::Unexpected => BatonError::Internal,
+            StoreError::KeyReused => BatonError::IdempotencyKeyReused,
+        }
+    }
 }
 
 #[cfg(test)]

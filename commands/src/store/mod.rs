@@ -23,6 +23,7 @@ mod scan;
 pub mod scripts;
 pub mod tls;
 pub mod tools;
+pub mod url;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::Path;
 
-use redis::{ConnectionAddr, IntoConnectionInfo};
+use crate::store::url;
 
 use super::decode::Ctx;
 use super::{Config, Problem, RedisConfig};
@@ -101,10 +101,9 @@ impl RedisConfig {
 
     /// Whether any connection is `rediss://`.
     pub fn uses_tls(&self) -> bool {
-        self.urls().iter().any(|(_, u)| {
-            u.into_connection_info()
-                .is_ok_and(|i| matches!(i.addr(), ConnectionAddr::TcpTls { .. }))
-        })
+        self.urls()
+            .iter()
+            .any(|(_, u)| url::inspect(u).is_ok_and(|f| f.tls))
     }
 
     /// The database number the one server is used with (`redis://host/3`); 0 for Sentinel and
@@ -113,10 +112,7 @@ impl RedisConfig {
         if !self.cluster.is_empty() || !self.sentinels.is_empty() {
             return 0;
         }
-        self.url
-            .as_str()
-            .into_connection_info()
-            .map_or(0, |i| i.redis_settings().db())
+        url::inspect(&self.url).map_or(0, |f| f.db)
     }
 }
 
@@ -220,17 +216,7 @@ fn pem_holds(text: &[u8], what: Pem) -> Result<(), String> {
 
 /// Parses like the connection does; the reason never repeats the URL (it may hold a password).
 fn parse_url(url: &str) -> Result<(), String> {
-    match url.into_connection_info() {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let detail = e.detail().map(|d| format!(" ({d})")).unwrap_or_default();
-            let hint = "use redis://[user:password@]host[:port][/db], rediss://… for TLS (optionally ending in #insecure), or redis+unix:///path";
-            Err(format!(
-                "is not a Redis URL Baton can use: {}{detail}; {hint}",
-                e.category()
-            ))
-        }
-    }
+    url::inspect(url).map(|_| ())
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use baton_commands::command::MAX_ADMIN_ARG_LEN;
 use baton_commands::domain::{MAX_NAME_LEN, MAX_REASON_LEN};
 use baton_commands::grammar::{Kind, Param, Verb, MAX_TOP, VERBS};
 use baton_commands::BatonError;
+
+use super::limits::{MAX_CHOICES, MAX_NAME, MAX_OPTION_DESCRIPTION};
 use serenity::all::{
     CommandData, CommandDataOption, CommandDataOptionValue, CommandOptionType, CreateCommand,
     CreateCommandOption,
@@ -21,11 +23,6 @@ pub use super::options::{suggestions, to_text};
 
 /// The application command's name.
 pub const COMMAND_NAME: &str = "baton";
-/// Discord's limit on names, descriptions' length, and autocomplete choices.
-const NAME_MAX: usize = 32;
-const DESCRIPTION_MAX: usize = 100;
-/// Most autocomplete choices Discord shows.
-pub const MAX_CHOICES: usize = 25;
 
 /// One verb as Discord sees it.
 pub(crate) struct Sub {
@@ -49,7 +46,7 @@ fn sub(verb: &'static Verb) -> Sub {
     let (group, name) = match words.as_slice() {
         [] => (None, "verb".to_string()),
         [one] => (None, one.clone()),
-        [first, rest @ ..] => (Some(first.clone()), clip(&rest.join("-"), NAME_MAX)),
+        [first, rest @ ..] => (Some(first.clone()), clip(&rest.join("-"), MAX_NAME)),
     };
     let mut options: Vec<Opt> = Vec::new();
     for param in verb.params {
@@ -57,7 +54,7 @@ fn sub(verb: &'static Verb) -> Sub {
         let mut name = base.clone();
         let mut n = 2;
         while options.iter().any(|o| o.name == name) {
-            name = clip(&format!("{base}-{n}"), NAME_MAX);
+            name = clip(&format!("{base}-{n}"), MAX_NAME);
             n += 1;
         }
         options.push(Opt { name, param });
@@ -84,7 +81,7 @@ pub(crate) fn option_name(raw: &str) -> String {
             }
         })
         .collect();
-    match clip(&cleaned, NAME_MAX) {
+    match clip(&cleaned, MAX_NAME) {
         s if s.is_empty() => "value".into(),
         s => s,
     }
@@ -106,7 +103,7 @@ fn description(text: &str, fallback: &str) -> String {
     } else {
         text
     };
-    clip(text.trim(), DESCRIPTION_MAX)
+    clip(text.trim(), MAX_OPTION_DESCRIPTION)
 }
 
 /// The `/baton` command with every verb of the grammar, ready to register.

@@ -6,12 +6,12 @@ use serde_json::Value;
 
 /// Subcommands, groups or options at one level.
 const MAX_OPTIONS: usize = 25;
-/// Choices of one option.
-const MAX_CHOICES: usize = 25;
+/// Choices of one option (and autocomplete choices shown).
+pub const MAX_CHOICES: usize = 25;
 /// Names of commands and options.
-const MAX_NAME: usize = 32;
+pub const MAX_NAME: usize = 32;
 /// Descriptions, and choice names and values.
-const MAX_DESCRIPTION: usize = 100;
+pub const MAX_OPTION_DESCRIPTION: usize = 100;
 /// Names, descriptions and choice values of a whole command, added up.
 const MAX_TOTAL: usize = 4000;
 /// `min_length` / `max_length` of a string option.
@@ -57,9 +57,9 @@ fn check_name(path: &str, name: &str, out: &mut Vec<String>) {
 
 fn check_description(path: &str, description: &Value, out: &mut Vec<String>) {
     let n = chars(description.as_str().unwrap_or_default());
-    if !(1..=MAX_DESCRIPTION).contains(&n) {
+    if !(1..=MAX_OPTION_DESCRIPTION).contains(&n) {
         out.push(format!(
-            "{path}: the description is {n} characters; Discord wants 1 to {MAX_DESCRIPTION}"
+            "{path}: the description is {n} characters; Discord wants 1 to {MAX_OPTION_DESCRIPTION}"
         ));
     }
 }
@@ -157,9 +157,11 @@ fn check_value_limits(path: &str, option: &Value, total: &mut usize, out: &mut V
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
-        if !(1..=MAX_DESCRIPTION).contains(&chars(name)) || chars(&value) > MAX_DESCRIPTION {
+        if !(1..=MAX_OPTION_DESCRIPTION).contains(&chars(name))
+            || chars(&value) > MAX_OPTION_DESCRIPTION
+        {
             out.push(format!(
-                "{path}: the choice `{name}` needs a name of 1 to {MAX_DESCRIPTION} characters and a value of at most {MAX_DESCRIPTION}"
+                "{path}: the choice `{name}` needs a name of 1 to {MAX_OPTION_DESCRIPTION} characters and a value of at most {MAX_OPTION_DESCRIPTION}"
             ));
         }
         *total += chars(name) + chars(&value);

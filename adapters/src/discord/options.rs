@@ -6,7 +6,8 @@ use baton_commands::grammar::{self, looks_numeric, Kind, Param, Verb, VERBS};
 use baton_commands::BatonError;
 use serenity::all::{CommandData, CommandDataOptionValue};
 
-use super::commands::{invoked, option_name, Opt, MAX_CHOICES};
+use super::commands::{invoked, option_name, Opt};
+use super::limits::MAX_CHOICES;
 
 /// The chat text an invocation stands for: `/baton lock env:prod reason:hotfix` → `lock prod hotfix`.
 /// Values the grammar would read differently than the options say are refused, not guessed at.

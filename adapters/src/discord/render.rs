@@ -19,7 +19,7 @@ const MAX_LABEL: usize = 80;
 const MAX_BUTTONS_PER_ROW: usize = 5;
 const MAX_ROWS: usize = 5;
 const MAX_TITLE: usize = 256;
-const MAX_DESCRIPTION: usize = 4096;
+const MAX_EMBED_DESCRIPTION: usize = 4096;
 const MAX_FIELDS: usize = 25;
 const MAX_FIELD_NAME: usize = 256;
 const MAX_FIELD_VALUE: usize = 1024;
@@ -67,7 +67,7 @@ pub fn render(reply: &Reply) -> Rendered {
             .iter()
             .map(|(n, v, _)| n.chars().count() + v.chars().count())
             .sum::<usize>();
-    let room = MAX_DESCRIPTION.min(MAX_EMBED.saturating_sub(used));
+    let room = MAX_EMBED_DESCRIPTION.min(MAX_EMBED.saturating_sub(used));
     let mut embed = CreateEmbed::new()
         .title(title)
         .colour(colour)

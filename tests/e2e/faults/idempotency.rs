@@ -10,6 +10,22 @@ use serde_json::json;
 use super::ci_lock;
 use crate::support::{spawn_core_on, TestApp, TOKEN_ALL};
 
+/// Makes Redis sleep `secs` seconds (`DEBUG SLEEP`) from a connection of its own; the sleep has
+/// begun when this returns, and the handle finishes when Redis answers again.
+async fn pause_redis(app: &TestApp, secs: u64) -> tokio::task::JoinHandle<()> {
+    let mut direct = app.redis().await;
+    let pause = tokio::spawn(async move {
+        let _: () = redis::cmd("DEBUG")
+            .arg("SLEEP")
+            .arg(secs)
+            .query_async(&mut direct)
+            .await
+            .unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pause
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_that_same_lock() {
     let redis = RedisProcess::start_with(&["--enable-debug-command", "local"]).unwrap();
@@ -19,16 +35,7 @@ async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_th
     let key = "deploy-42-lock-prod";
 
     // Redis stops answering for 3 s; the test config's redis.timeout is 1 s.
-    let mut direct = app.redis().await;
-    let pause = tokio::spawn(async move {
-        let _: () = redis::cmd("DEBUG")
-            .arg("SLEEP")
-            .arg(3)
-            .query_async(&mut direct)
-            .await
-            .unwrap();
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pause = pause_redis(&app, 3).await;
     let (status, first) = ci_lock(&app, "prod", body.clone(), Some(key)).await;
     assert_eq!(status, 503, "{first}");
     assert_eq!(first["error"], "outcome_unknown", "{first}");
@@ -120,16 +127,7 @@ async fn baton_ci_run_through_a_redis_pause_runs_its_command_once_and_leaves_no_
     let runs = std::env::temp_dir().join(format!("baton-ci-run-{}", std::process::id()));
     let _ = std::fs::remove_file(&runs);
 
-    let mut direct = app.redis().await;
-    let pause = tokio::spawn(async move {
-        let _: () = redis::cmd("DEBUG")
-            .arg("SLEEP")
-            .arg(3)
-            .query_async(&mut direct)
-            .await
-            .unwrap();
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pause = pause_redis(&app, 3).await;
     let script = format!("echo ran >> {}", runs.display());
     let out = crate::ci_client::finish(crate::ci_client::baton_ci(
         &url,

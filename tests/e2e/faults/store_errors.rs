@@ -11,6 +11,20 @@ use serde_json::{json, Value};
 
 use crate::support::{spawn_core_on, TestApp, TEST_CONFIG};
 
+/// Runs one command on `redis` as its default (all-powerful) user.
+async fn admin_says(redis: &RedisProcess, words: &[&str]) {
+    let mut con = redis::Client::open(redis.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::cmd(words[0])
+        .arg(&words[1..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+}
+
 /// Baton serving HTTP on `url`, without loading scripts first (it may not be allowed to).
 async fn serve_on(url: String) -> (baton_commands::Baton, String) {
     crate::support::init_logs();
@@ -50,16 +64,11 @@ async fn unavailable_because(url: String, cause: Cause, words: &str, secret: &st
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_or_missing_password_is_a_503_that_names_credentials_and_never_the_password() {
     let redis = RedisProcess::start().unwrap();
-    let mut con = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("CONFIG")
-        .arg(&["SET", "requirepass", "the-right-secret"][..])
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    admin_says(
+        &redis,
+        &["CONFIG", "SET", "requirepass", "the-right-secret"],
+    )
+    .await;
     let port = redis.port();
     let wrong = format!("redis://:hunter2-wrong@127.0.0.1:{port}");
     unavailable_because(wrong, Cause::Auth, "credentials", "hunter2-wrong").await;
@@ -70,27 +79,8 @@ async fn a_wrong_or_missing_password_is_a_503_that_names_credentials_and_never_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_acl_user_without_the_rights_baton_needs_is_a_503_that_says_so() {
     let redis = RedisProcess::start().unwrap();
-    let mut con = redis::Client::open(redis.url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let _: () = redis::cmd("ACL")
-        .arg(
-            &[
-                "SETUSER",
-                "baton",
-                "on",
-                ">acl-pass-77",
-                "~*",
-                "+ping",
-                "+hello",
-                "+client",
-            ][..],
-        )
-        .query_async(&mut con)
-        .await
-        .unwrap();
+    let rules = ["on", ">acl-pass-77", "~*", "+ping", "+hello", "+client"];
+    admin_says(&redis, &[&["ACL", "SETUSER", "baton"][..], &rules].concat()).await;
     let url = format!("redis://baton:acl-pass-77@127.0.0.1:{}", redis.port());
     unavailable_because(url, Cause::Permission, "permission", "acl-pass-77").await;
 }

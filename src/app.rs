@@ -64,7 +64,7 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
-        .merge(crate::status_page::routes(&state))
+        .merge(crate::status_page::routes(&state.baton, state.status_page))
         .merge(ci::routes(state.ci))
         .merge(platforms)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -33,20 +33,19 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::app::AppState;
-
 const TEMPLATE: &str = include_str!("status_page.html");
 
-/// The page and its feeds, or no routes at all when `[server] status_page = false`.
-pub fn routes(state: &AppState) -> Router {
-    if !state.status_page {
+/// The page and its feeds over `baton`, or no routes at all when `[server] status_page = false`
+/// (`enabled`).
+pub fn routes(baton: &Baton, enabled: bool) -> Router {
+    if !enabled {
         return Router::new();
     }
     Router::new()
         .route("/", get(page))
         .route("/status/envs.json", get(envs_json))
         .route("/status/events", get(events))
-        .with_state(state.baton.clone())
+        .with_state(baton.clone())
 }
 
 /// Every env's public view, the pools, and Redis' clock (for the page's countdowns).

@@ -331,7 +331,14 @@ fn card(out: &mut String, e: &Value, now: u64) {
             now,
         );
     }
-    if let Some(queue) = e["queue"].as_array().filter(|q| !q.is_empty()) {
+    queue(out, &e["queue"]);
+    last_deploy(out, &e["last_deploy"], now);
+    out.push_str("</article>");
+}
+
+/// The env's line of waiters, first first.
+fn queue(out: &mut String, queue: &Value) {
+    if let Some(queue) = queue.as_array().filter(|q| !q.is_empty()) {
         let _ = write!(out, "<div class=\"queue\">Queue ({})<ol>", queue.len());
         for w in queue {
             let _ = write!(out, "<li>{}", escape(text(w, "holder")));
@@ -343,7 +350,10 @@ fn card(out: &mut String, e: &Value, now: u64) {
         }
         out.push_str("</ol></div>");
     }
-    let deploy = &e["last_deploy"];
+}
+
+/// The last deploy recorded on the env: what, by whom, how long ago.
+fn last_deploy(out: &mut String, deploy: &Value, now: u64) {
     if !deploy.is_null() {
         let (version, sha) = (text(deploy, "version"), text(deploy, "sha"));
         let what = if version.is_empty() { sha } else { version };
@@ -369,7 +379,6 @@ fn card(out: &mut String, e: &Value, now: u64) {
         }
         out.push_str("</div>");
     }
-    out.push_str("</article>");
 }
 
 /// A lock, claim or freeze: who, until when (a countdown; a freeze may have no end), and why.

@@ -175,6 +175,29 @@ impl Config {
                 "admin.session_ttl must be above zero, like \"24h\"",
             ));
         }
+        self.check_ratelimits(ctx, out);
+        let mut boards = HashSet::new();
+        for (i, b) in a.leaderboards.iter().enumerate() {
+            let at = |field: &str| format!("admin.leaderboards[{i}].{field}");
+            if let Err(why) = check_name(&b.name) {
+                out.push(ctx.problem(&at("name"), format!("leaderboard name {why}")));
+            } else if !boards.insert(b.name.to_lowercase()) {
+                let message = format!("leaderboard `{}` is listed twice", b.name);
+                out.push(ctx.problem(&at("name"), message));
+            }
+            if b.key.is_empty() {
+                let message = format!(
+                    "leaderboard `{}` has an empty key: name its sorted set",
+                    b.name
+                );
+                out.push(ctx.problem(&at("key"), message));
+            }
+        }
+    }
+
+    /// `[[admin.ratelimits]]`: unique names (not `reset`), one `{id}` in each pattern, windows above zero.
+    fn check_ratelimits(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
+        let a = &self.admin;
         let mut names = HashSet::new();
         for (i, r) in a.ratelimits.iter().enumerate() {
             let at = |field: &str| format!("admin.ratelimits[{i}].{field}");
@@ -199,23 +222,6 @@ impl Config {
                     r.name
                 );
                 out.push(ctx.problem(&at("window"), message));
-            }
-        }
-        let mut boards = HashSet::new();
-        for (i, b) in a.leaderboards.iter().enumerate() {
-            let at = |field: &str| format!("admin.leaderboards[{i}].{field}");
-            if let Err(why) = check_name(&b.name) {
-                out.push(ctx.problem(&at("name"), format!("leaderboard name {why}")));
-            } else if !boards.insert(b.name.to_lowercase()) {
-                let message = format!("leaderboard `{}` is listed twice", b.name);
-                out.push(ctx.problem(&at("name"), message));
-            }
-            if b.key.is_empty() {
-                let message = format!(
-                    "leaderboard `{}` has an empty key: name its sorted set",
-                    b.name
-                );
-                out.push(ctx.problem(&at("key"), message));
             }
         }
     }

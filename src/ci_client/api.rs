@@ -366,7 +366,7 @@ mod tests {
     fn endpoints_keep_a_path_prefix_and_escape_nothing_unexpected() {
         let api = Api::new(
             "https://u:p@ci.example.com/baton/",
-            Secret("t".into()),
+            Secret::new("t"),
             Patience {
                 retry_for: Duration::ZERO,
                 request_timeout: Duration::from_secs(1),

@@ -22,7 +22,6 @@ mod status;
 mod token;
 
 use std::ffi::OsString;
-use std::fmt;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -168,28 +167,8 @@ pub struct LockArgs {
     holder: Option<String>,
 }
 
-/// A secret given on the command line or in the environment; `Debug` never shows it.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    /// The secret itself, for the one place that sends it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for Secret {
-    fn from(s: String) -> Self {
-        Self(s)
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<hidden>)")
-    }
-}
+/// The API token: the core's one `Secret` type, never shown by `Debug` or `Display`.
+pub use baton_commands::domain::Secret;
 
 /// A failure that ends `baton ci`: the sentence to print and the exit code.
 #[derive(Debug)]

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 
 use super::Failure;
 
@@ -50,12 +49,10 @@ fn new_token() -> String {
     format!("{PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// Lowercase hex SHA-256 of the whole token, prefix included, as `[[ci.tokens]] sha256` holds it.
+/// Lowercase hex SHA-256 of the whole token, prefix included, as `[[ci.tokens]] sha256` holds it:
+/// the core's one digest, so a token made here always matches the server's check.
 pub fn sha256_hex(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    baton_commands::hashing::sha256_hex(token.as_bytes())
 }
 
 fn snippet(name: &str, sha256: &str, envs: &[&str]) -> String {

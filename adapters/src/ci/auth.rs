@@ -1,8 +1,6 @@
 //! Bearer tokens: the presented token is hashed with SHA-256 and compared, in constant time, with
 //! the configured hashes, so the config never holds a token and a timing probe learns nothing.
 
-use std::fmt::Write;
-
 use axum::http::HeaderMap;
 use baton_commands::catalog::Catalog;
 use baton_commands::config::CiTokenConfig;
@@ -119,14 +117,9 @@ pub fn authenticate(headers: &HeaderMap, tokens: &[TokenEntry]) -> Result<Caller
     })
 }
 
-/// Lowercase hex SHA-256, as `[[ci.tokens]] sha256` stores it.
+/// Lowercase hex SHA-256, as `[[ci.tokens]] sha256` stores it: the core's one digest.
 pub fn sha256_hex(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    baton_commands::hashing::sha256_hex(token.as_bytes())
 }
 
 /// `*` matches any run of characters, `?` any one; everything else matches itself.

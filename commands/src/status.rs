@@ -7,6 +7,7 @@ use crate::config::EnvSettings;
 use crate::domain::{human_duration, EnvName};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, ReplyData, Table, Tone, Value};
+use crate::ci_api::EnvStates;
 use crate::router::{wall_clock, Baton};
 use crate::state::EnvState;
 use crate::store::contracts::SettleArgs;
@@ -61,6 +62,12 @@ impl Baton {
 
     /// `status [env|pool]`.
     pub(crate) async fn status(&self, target: Option<&EnvName>) -> Result<Reply, BatonError> {
+        let view = self.env_view(target).await?;
+        Ok(view.reply.with_data(ReplyData::Envs { envs: view.envs }))
+    }
+
+    /// The states `status` shows, typed, with its reply.
+    pub(crate) async fn env_view(&self, target: Option<&EnvName>) -> Result<EnvStates, BatonError> {
         let envs: Vec<&EnvSettings> = match target {
             None => self.catalog.envs().iter().collect(),
             Some(name) => match self.catalog.target(name)? {
@@ -90,7 +97,10 @@ impl Baton {
                 .map_or(note.clone(), |t| format!("{t}\n{note}"));
             reply = reply.with_text(text);
         }
-        Ok(reply.with_data(ReplyData::Envs { envs: states }))
+        Ok(EnvStates {
+            envs: states,
+            reply,
+        })
     }
 
     /// `history <env> [n]`: newest first, straight from the env's audit stream.

@@ -3,7 +3,7 @@
 use std::time::SystemTime;
 
 pub use crate::ci_api::CiCommand;
-use crate::domain::{preview, Actor, EnvName, Ttl};
+use crate::domain::{preview, EnvName, Ttl};
 
 /// A parsed command. Privileged commands live in [`AdminCommand`], so the router checks the admin
 /// role once, by type, before anything runs.
@@ -318,17 +318,6 @@ pub enum FreezeSpan {
     For(Ttl),
     /// Until a moment (UTC).
     Until(SystemTime),
-}
-
-/// A command with who sent it and where.
-#[derive(Clone, Debug)]
-pub struct Invocation {
-    /// Who.
-    pub actor: Actor,
-    /// The channel it came from, when the platform has one.
-    pub channel: Option<String>,
-    /// What.
-    pub command: Command,
 }
 
 /// The role a command needs.

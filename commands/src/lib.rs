@@ -46,7 +46,7 @@ pub mod state;
 mod status;
 pub mod store;
 
-pub use command::{CiCommand, Command, Invocation, Touches};
+pub use command::{CiCommand, Command, Touches};
 pub use config::Config;
 pub use domain::Actor;
 pub use error::BatonError;

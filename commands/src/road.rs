@@ -82,6 +82,19 @@ impl<T> Outcome<T> {
         self.entry.is_some_and(|v| v.name == name)
     }
 
+    /// A request whose work was lost (its task panicked): a bug, answered like one, to the asker
+    /// only.
+    pub fn lost() -> Self {
+        let e = BatonError::Internal;
+        Self {
+            entry: None,
+            label: "unknown",
+            reply: e.reply(wall_clock()),
+            result: Err(e),
+            visibility: Visibility::Ephemeral,
+        }
+    }
+
     /// The result with its rendered reply, as chat callers take it.
     pub fn into_chat(self) -> Result<Reply, (BatonError, Reply)> {
         match self.result {
@@ -146,7 +159,12 @@ impl Baton {
 
     /// The one road: privilege, run, render, visibility, one log line and the metrics.
     #[tracing::instrument(skip_all, fields(user = %actor.id, command = tracing::field::Empty))]
-    async fn road<'a, T, F, Fut>(&'a self, actor: &'a Actor, command: &Command, run: F) -> Outcome<T>
+    async fn road<'a, T, F, Fut>(
+        &'a self,
+        actor: &'a Actor,
+        command: &Command,
+        run: F,
+    ) -> Outcome<T>
     where
         T: Render,
         F: FnOnce(Privilege) -> Fut,

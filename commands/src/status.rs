@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use crate::catalog::Target;
+use crate::ci_api::EnvStates;
 use crate::config::EnvSettings;
 use crate::domain::{human_duration, EnvName};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, ReplyData, Table, Tone, Value};
-use crate::ci_api::EnvStates;
 use crate::router::{wall_clock, Baton};
 use crate::state::EnvState;
 use crate::store::contracts::SettleArgs;

@@ -11,7 +11,7 @@ use futures_util::future::BoxFuture;
 
 use crate::ci_api::{
     Acquire, CiCommand, CiRequest, DeployRecorded, EnvStates, Envs, Extend, Gate, GateOpen,
-    LockExtended, LockGrant, LockReleased, Release, RecordDeploy,
+    LockExtended, LockGrant, LockReleased, RecordDeploy, Release,
 };
 use crate::command::Command;
 use crate::config::EnvSettings;
@@ -85,9 +85,7 @@ impl CiRequest for Release {
         Box::pin(async move {
             let retry = retry_of(CiCommand::Release(self.clone()));
             let env = baton.catalog.env(&self.env)?;
-            baton
-                .release_by_token(actor, env, &self.token, retry)
-                .await
+            baton.release_by_token(actor, env, &self.token, retry).await
         })
     }
 }
@@ -250,11 +248,7 @@ impl Baton {
         })
     }
 
-    async fn gate(
-        &self,
-        env: &EnvSettings,
-        label: Option<String>,
-    ) -> Result<GateOpen, BatonError> {
+    async fn gate(&self, env: &EnvSettings, label: Option<String>) -> Result<GateOpen, BatonError> {
         let (states, now) = self.env_states(vec![env]).await?;
         let state = states.into_iter().next().ok_or(BatonError::Internal)?;
         let name = env.name.as_str();

@@ -16,12 +16,12 @@ use tokio::time::Instant;
 
 use super::{grant, Retry};
 use crate::bus::BusMessage;
+use crate::ci_api::LockGrant;
 use crate::config::EnvSettings;
 use crate::domain::{Actor, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
 use crate::outcomes::{self, Acquired};
-use crate::ci_api::LockGrant;
 use crate::router::{new_token, Baton};
 use crate::store::contracts::{
     GiveUpArgs, LeaveAnswer, LeaveArgs, LockAnswer, LockArgs, LockMode, RenewAnswer, RenewArgs,

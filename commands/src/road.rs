@@ -94,14 +94,6 @@ impl<T> Outcome<T> {
             visibility: Visibility::Ephemeral,
         }
     }
-
-    /// The result with its rendered reply, as chat callers take it.
-    pub fn into_chat(self) -> Result<Reply, (BatonError, Reply)> {
-        match self.result {
-            Ok(_) => Ok(self.reply),
-            Err(e) => Err((e, self.reply)),
-        }
-    }
 }
 
 impl Baton {
@@ -137,7 +129,11 @@ impl Baton {
 
     /// Chat text as `actor`, with no channel: the reply, or the refusal and its reply.
     pub async fn run_text(&self, actor: Actor, text: &str) -> Result<Reply, (BatonError, Reply)> {
-        self.run(Request::text(actor, None, text)).await.into_chat()
+        let outcome = self.run(Request::text(actor, None, text)).await;
+        match outcome.result {
+            Ok(_) => Ok(outcome.reply),
+            Err(e) => Err((e, outcome.reply)),
+        }
     }
 
     /// Who sees an answer: a success of a verb announced to the channel (`[slack] in_channel`,

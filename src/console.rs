@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use baton_adapters::console::render;
-use baton_commands::{Actor, Baton};
+use baton_commands::{Actor, Baton, Request};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Reads commands from stdin until `quit` or end of input.
@@ -31,9 +31,8 @@ pub async fn run(baton: &Baton, user: &str) -> anyhow::Result<()> {
                     .await?;
             }
             _ => {
-                let text = match baton.run_text(actor.clone(), line).await {
-                    Ok(reply) | Err((_, reply)) => render(&reply),
-                };
+                let outcome = baton.run(Request::text(actor.clone(), None, line)).await;
+                let text = render(&outcome.reply);
                 out.write_all(text.as_bytes()).await?;
             }
         }
@@ -44,14 +43,9 @@ pub async fn run(baton: &Baton, user: &str) -> anyhow::Result<()> {
 
 /// Runs one command as `user` and prints the reply; `Ok(false)` when it was refused.
 pub async fn exec(baton: &Baton, user: &str, text: &str) -> bool {
-    match baton.run_text(Actor::console(user), text).await {
-        Ok(reply) => {
-            print!("{}", render(&reply));
-            true
-        }
-        Err((_, reply)) => {
-            print!("{}", render(&reply));
-            false
-        }
-    }
+    let outcome = baton
+        .run(Request::text(Actor::console(user), None, text))
+        .await;
+    print!("{}", render(&outcome.reply));
+    outcome.result.is_ok()
 }

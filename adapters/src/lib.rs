@@ -1,6 +1,7 @@
-//! Baton's platform adapters. Each turns a verified platform request into an
-//! [`baton_commands::Invocation`], runs it through the router, and renders the
-//! [`baton_commands::Reply`] for its platform. Adapters never talk to Redis.
+//! Baton's platform adapters. Each turns a verified platform request into a
+//! [`baton_commands::Request`], runs it through the core's one road ([`baton_commands::Baton::run`],
+//! or `run_ci` for the CI API's typed requests), and renders the [`baton_commands::Outcome`]'s
+//! reply for its platform, with the visibility the core decided. Adapters never talk to Redis.
 //!
 //! - [`console`]: plain text for the terminal (`baton dev`, `baton console`, `baton exec`).
 //! - [`ci`]: the CI HTTP API (`/api/v1`), bearer tokens stored as SHA-256 hashes.

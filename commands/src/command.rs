@@ -2,7 +2,8 @@
 
 use std::time::SystemTime;
 
-use crate::domain::{preview, Actor, EnvName, IdempotencyKey, Ttl};
+pub use crate::ci_api::CiCommand;
+use crate::domain::{preview, EnvName, Ttl};
 
 /// A parsed command. Privileged commands live in [`AdminCommand`], so the router checks the admin
 /// role once, by type, before anything runs.
@@ -92,82 +93,6 @@ pub enum Command {
     Admin(AdminCommand),
     /// Requests only the CI API makes; chat text never parses into these.
     Ci(CiCommand),
-}
-
-/// What pipelines ask for. Each acquisition is its own holder (`ci:<token name>#<ticket>`), so
-/// two pipelines sharing a token never share a lock; they release and extend by the lock's token.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CiCommand {
-    /// Take the deploy lock, waiting in the queue up to `wait`.
-    Acquire {
-        /// Which env.
-        env: EnvName,
-        /// For how long (the env's default when absent).
-        ttl: Option<Ttl>,
-        /// Why.
-        reason: String,
-        /// A label for people, like `api deploy #1234`.
-        label: String,
-        /// How long to wait for the lock; fail at once when absent.
-        wait: Option<std::time::Duration>,
-        /// Makes a retry safe: the same key gets the first attempt's answer.
-        key: Option<IdempotencyKey>,
-    },
-    /// Release the lock this token was granted.
-    Release {
-        /// Which env.
-        env: EnvName,
-        /// The lock's token.
-        token: String,
-        /// Makes a retry safe: the same key gets the first attempt's answer.
-        key: Option<IdempotencyKey>,
-    },
-    /// Extend the lock this token was granted.
-    Extend {
-        /// Which env.
-        env: EnvName,
-        /// The lock's token.
-        token: String,
-        /// By how much.
-        by: Ttl,
-        /// Makes a retry safe: the same key gets the first attempt's answer.
-        key: Option<IdempotencyKey>,
-    },
-    /// May a deploy go ahead now? Yes when nobody else holds the lock and no freeze is on.
-    Gate {
-        /// Which env.
-        env: EnvName,
-        /// The label of the asking holder, whose own lock does not block it.
-        label: Option<String>,
-    },
-    /// Record a deploy on the env and in its history.
-    RecordDeploy {
-        /// Which env.
-        env: EnvName,
-        /// The commit.
-        sha: String,
-        /// The version.
-        version: String,
-        /// A link to the deploy.
-        url: String,
-        /// When given, the deploy is refused unless the env's current lock has this fence.
-        fence: Option<u64>,
-        /// Makes a retry safe: the same key gets the first attempt's answer.
-        key: Option<IdempotencyKey>,
-    },
-}
-
-impl CiCommand {
-    /// The request as logs and metrics name it (`ci lock`).
-    pub fn verb(&self) -> &'static str {
-        match self {
-            CiCommand::Acquire { .. } => "ci lock",
-            CiCommand::Release { .. } => "ci unlock",
-            CiCommand::Extend { .. } => "ci extend",
-            CiCommand::Gate { .. } => "ci gate",
-            CiCommand::RecordDeploy { .. } => "ci deploy",
-        }
-    }
 }
 
 /// Commands only admins may run.
@@ -370,13 +295,7 @@ impl Command {
                 Scope::Env(env) => Touches::One(env),
                 Scope::All => Touches::All,
             },
-            Command::Ci(ci) => match ci {
-                CiCommand::Acquire { env, .. }
-                | CiCommand::Release { env, .. }
-                | CiCommand::Extend { env, .. }
-                | CiCommand::RecordDeploy { env, .. } => Touches::One(env),
-                CiCommand::Gate { .. } => Touches::Nothing,
-            },
+            Command::Ci(ci) => ci.changes().map_or(Touches::Nothing, Touches::One),
         }
     }
 }
@@ -399,17 +318,6 @@ pub enum FreezeSpan {
     For(Ttl),
     /// Until a moment (UTC).
     Until(SystemTime),
-}
-
-/// A command with who sent it and where.
-#[derive(Clone, Debug)]
-pub struct Invocation {
-    /// Who.
-    pub actor: Actor,
-    /// The channel it came from, when the platform has one.
-    pub channel: Option<String>,
-    /// What.
-    pub command: Command,
 }
 
 /// The role a command needs.

@@ -180,14 +180,22 @@ pub enum Cause {
 }
 
 impl BatonError {
-    /// A stable machine-readable code, used as the CI API's `error` field.
+    /// A stable machine-readable code: the CI API's `error` field and the metrics' `outcome`.
+    /// This is the one table; the CI API adds only the HTTP status ([`BatonError::http_status`]).
     pub fn code(&self) -> &'static str {
         match self {
             BatonError::Usage { .. } => "bad_request",
             BatonError::UnknownCommand { .. } => "unknown_command",
             BatonError::UnknownEnv { .. } => "unknown_env",
             BatonError::Forbidden(_) => "forbidden",
-            BatonError::Held { .. } => "locked",
+            BatonError::Held {
+                kind: HoldKind::Lock,
+                ..
+            } => "locked",
+            BatonError::Held {
+                kind: HoldKind::Claim,
+                ..
+            } => "claimed",
             BatonError::PoolFull { .. } => "pool_full",
             BatonError::Frozen { .. } => "frozen",
             BatonError::NotHolder { .. } => "not_holder",
@@ -200,6 +208,25 @@ impl BatonError {
             BatonError::IdempotencyKeyReused => "idempotency_key_reused",
             BatonError::ShuttingDown => "shutting_down",
             BatonError::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status the CI API answers this refusal with (docs/ci-api.md).
+    pub fn http_status(&self) -> u16 {
+        match self {
+            BatonError::Usage { .. } | BatonError::UnknownCommand { .. } => 400,
+            BatonError::UnknownEnv { .. } | BatonError::NotHeld { .. } => 404,
+            BatonError::Forbidden(_) | BatonError::Frozen { .. } => 403,
+            BatonError::Held { .. } | BatonError::PoolFull { .. } => 423,
+            BatonError::NotHolder { .. }
+            | BatonError::StaleFence { .. }
+            | BatonError::Refused(_)
+            | BatonError::IdempotencyKeyReused => 409,
+            BatonError::StoreUnavailable(_)
+            | BatonError::OutcomeUnknown
+            | BatonError::StoreFull
+            | BatonError::ShuttingDown => 503,
+            BatonError::Internal => 500,
         }
     }
 

@@ -1,6 +1,9 @@
 //! Baton's platform-neutral core. It knows Redis and the chat grammar, and no chat platform.
 //!
 //! - [`grammar`]: chat text → [`command::Command`]; the same table generates `help`.
+//! - [`road`]: the one entry point every front end calls ([`Baton::run`], [`Baton::run_ci`]),
+//!   returning an [`Outcome`] with the refusal rendered and the visibility decided.
+//! - [`ci_api`]: the CI API's requests and their typed answers.
 //! - [`router`]: [`router::Baton`] checks roles once and dispatches to the command modules
 //!   (`deploy`, `staging`, `status`), each of which is one Redis script call per state change.
 //! - `admin`: the admin-only views and actions on the team's other Redis data (BullMQ queues,
@@ -22,6 +25,7 @@ mod admin;
 pub mod bus;
 pub mod catalog;
 mod ci;
+pub mod ci_api;
 pub mod command;
 pub mod config;
 pub mod delivery;
@@ -35,15 +39,17 @@ pub mod hashing;
 pub mod notify;
 mod outcomes;
 pub mod reply;
+pub mod road;
 pub mod router;
 mod staging;
 pub mod state;
 mod status;
 pub mod store;
 
-pub use command::{CiCommand, Command, Invocation, Touches};
+pub use command::{CiCommand, Command, Touches};
 pub use config::Config;
 pub use domain::Actor;
 pub use error::BatonError;
 pub use reply::Reply;
+pub use road::{Input, Outcome, Render, Request};
 pub use router::Baton;

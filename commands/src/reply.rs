@@ -142,20 +142,6 @@ pub enum ReplyData {
         #[serde(skip_serializing_if = "Option::is_none")]
         token: Option<String>,
     },
-    /// A lock was released; it passed to `next`, if anyone waited.
-    Released {
-        /// The env.
-        env: String,
-        /// Who holds it now.
-        next: Option<Hold>,
-    },
-    /// A deploy may (or may not) go ahead.
-    Gate {
-        /// The env.
-        env: String,
-        /// Whether it may.
-        allowed: bool,
-    },
     /// The state of some envs.
     Envs {
         /// One entry per env.

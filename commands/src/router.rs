@@ -3,11 +3,11 @@
 //! chain reach a chat: refusals are [`BatonError`]s.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::bus::EventBus;
 use crate::catalog::{Catalog, Target};
-use crate::command::{Command, Invocation, Privilege, Scope};
+use crate::command::{Command, Privilege, Scope};
 use crate::config::{Config, EnvSettings};
 use crate::domain::{Actor, EnvName};
 use crate::error::BatonError;
@@ -22,6 +22,8 @@ pub struct Baton {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) queue_limit: usize,
     pub(crate) admin: Arc<crate::admin::Admin>,
+    /// The verbs whose successes are announced to the channel (`[slack] in_channel`).
+    pub(crate) announce: Arc<Vec<String>>,
     bus: Arc<OnceLock<EventBus>>,
     closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
@@ -38,6 +40,7 @@ impl Baton {
             catalog: Arc::new(Catalog::new(config)),
             queue_limit: config.defaults.queue_limit,
             admin: Arc::new(crate::admin::Admin::new(config)),
+            announce: Arc::new(config.slack.in_channel.clone()),
             bus: Arc::new(OnceLock::new()),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
@@ -71,54 +74,9 @@ impl Baton {
         &self.catalog
     }
 
-    /// Parses chat text and runs it as `actor`; a refusal comes back as a refusal reply.
-    pub async fn run_text(&self, actor: Actor, text: &str) -> Result<Reply, (BatonError, Reply)> {
-        let command = grammar::parse(text).map_err(|e| {
-            let reply = e.reply(wall_clock());
-            (e, reply)
-        })?;
-        let invocation = Invocation {
-            actor,
-            channel: None,
-            command,
-        };
-        self.execute(invocation).await.map_err(|e| {
-            let reply = e.reply(wall_clock());
-            (e, reply)
-        })
-    }
-
-    /// Runs one command: finds its grammar entry and the actor's role once, checks the privilege
-    /// once, dispatches, and logs one line with the outcome and duration.
-    #[tracing::instrument(skip_all, fields(user = %inv.actor.id, command = tracing::field::Empty))]
-    pub async fn execute(&self, inv: Invocation) -> Result<Reply, BatonError> {
-        let started = Instant::now();
-        let entry = grammar::entry(&inv.command);
-        let verb = label(entry, &inv.command);
-        tracing::Span::current().record("command", verb);
-        let role = self.catalog.role(&inv.actor);
-        let result = match self.authorize(role, &inv.actor, entry, &inv.command) {
-            // Boxed: the command futures are deep (BullMQ, cluster clients), and every caller would
-            // otherwise inherit their whole layout.
-            Ok(()) => Box::pin(self.dispatch(&inv.actor, role, inv.command)).await,
-            Err(e) => Err(e),
-        };
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.code(),
-        };
-        let elapsed = started.elapsed();
-        tracing::info!(outcome, elapsed_ms = elapsed.as_millis() as u64, "command");
-        metrics::counter!("baton_commands_total", "command" => verb, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("baton_command_duration_seconds", "command" => verb)
-            .record(elapsed.as_secs_f64());
-        result
-    }
-
     /// The one privilege check: admin commands by their type, other verbs by their grammar
     /// entry's privilege, and taking a protected env needs a deployer whatever the verb.
-    fn authorize(
+    pub(crate) fn authorize(
         &self,
         role: Privilege,
         actor: &Actor,
@@ -160,7 +118,7 @@ impl Baton {
     }
 
     /// Hands the command to its module; `role` is the one the privilege was checked with.
-    async fn dispatch(
+    pub(crate) async fn dispatch(
         &self,
         actor: &Actor,
         role: Privilege,
@@ -223,7 +181,7 @@ impl Baton {
 
 /// The command as typed, for logs and metrics: its grammar entry's name, or finer for admin
 /// (`admin queue retry`, `unlock --force`) and CI (`ci lock`) commands.
-fn label(entry: Option<&Verb>, command: &Command) -> &'static str {
+pub(crate) fn label(entry: Option<&Verb>, command: &Command) -> &'static str {
     match (command, entry) {
         (Command::Admin(admin), _) => admin.verb(),
         (Command::Ci(ci), _) => ci.verb(),

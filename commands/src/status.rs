@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::catalog::Target;
+use crate::ci_api::EnvStates;
 use crate::config::EnvSettings;
 use crate::domain::{human_duration, EnvName};
 use crate::error::BatonError;
@@ -61,6 +62,12 @@ impl Baton {
 
     /// `status [env|pool]`.
     pub(crate) async fn status(&self, target: Option<&EnvName>) -> Result<Reply, BatonError> {
+        let view = self.env_view(target).await?;
+        Ok(view.reply.with_data(ReplyData::Envs { envs: view.envs }))
+    }
+
+    /// The states `status` shows, typed, with its reply.
+    pub(crate) async fn env_view(&self, target: Option<&EnvName>) -> Result<EnvStates, BatonError> {
         let envs: Vec<&EnvSettings> = match target {
             None => self.catalog.envs().iter().collect(),
             Some(name) => match self.catalog.target(name)? {
@@ -90,7 +97,10 @@ impl Baton {
                 .map_or(note.clone(), |t| format!("{t}\n{note}"));
             reply = reply.with_text(text);
         }
-        Ok(reply.with_data(ReplyData::Envs { envs: states }))
+        Ok(EnvStates {
+            envs: states,
+            reply,
+        })
     }
 
     /// `history <env> [n]`: newest first, straight from the env's audit stream.

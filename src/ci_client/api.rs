@@ -5,10 +5,9 @@
 
 use std::time::Duration;
 
+use baton_adapters::ci::api_types::{ErrorBody, ExtendBody, LockBody, TokenBody};
 use baton_commands::domain::{EnvName, Ttl};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::error::ApiError;
@@ -27,60 +26,8 @@ pub struct Api {
     patience: Patience,
 }
 
-/// A granted lock.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Grant {
-    /// The environment.
-    pub env: String,
-    /// The label the lock carries.
-    pub holder: String,
-    /// The secret that releases and extends it.
-    pub token: String,
-    /// The fencing token of this acquisition.
-    pub fence: u64,
-    /// When it expires unless extended (RFC 3339).
-    pub expires_at: String,
-}
-
-/// A released lock.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Released {
-    /// Who it passed to, if anyone was waiting.
-    #[serde(default)]
-    pub next: Option<String>,
-}
-
-/// An extended lock.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Extended {
-    /// The fencing token (unchanged by an extension).
-    pub fence: u64,
-    /// The new expiry (RFC 3339).
-    pub expires_at: String,
-}
-
-#[derive(Serialize)]
-struct LockBody<'a> {
-    holder: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ttl: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    wait: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct TokenBody<'a> {
-    token: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    ttl: Option<u64>,
-}
-
-/// Whole seconds, rounded up: the API takes durations as humantime or whole seconds.
-fn secs(d: Duration) -> u64 {
-    d.as_secs() + u64::from(d.subsec_nanos() > 0)
-}
+/// The answers, as the server writes them (one definition, in `baton_adapters::ci::api_types`).
+pub use baton_adapters::ci::api_types::{Extended, GateAnswer, Granted as Grant, Released};
 
 impl Api {
     /// A client for Baton at `url` (http or https), or a usage failure saying what is wrong.
@@ -172,15 +119,9 @@ impl Api {
         if status.is_success() {
             return Ok(body);
         }
-        let json: Option<Value> = serde_json::from_str(&body).ok();
-        let field = |k: &str| {
-            json.as_ref()
-                .and_then(|j| j.get(k))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        let code = field("error");
-        let message = field("message")
+        let error: ErrorBody = serde_json::from_str(&body).unwrap_or_default();
+        let code = Some(error.error).filter(|c| !c.is_empty());
+        let message = Some(error.message)
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| {
                 let what = code.as_deref().unwrap_or("no explanation");
@@ -236,10 +177,10 @@ impl Api {
     /// `POST /api/v1/locks/{env}`, waiting up to the request's `wait`; retried with `key`.
     pub async fn lock(&self, req: &LockRequest, key: &IdempotencyKey) -> Result<Grant, ApiError> {
         let body = LockBody {
-            holder: &req.holder,
-            ttl: req.ttl.map(|t| secs(t.duration())),
-            reason: req.reason.as_deref(),
-            wait: req.wait.map(secs),
+            holder: Some(req.holder.clone()),
+            ttl: req.ttl.map(|t| t.duration()),
+            reason: req.reason.clone(),
+            wait: req.wait,
         };
         let what = format!("take the lock on {}", req.env);
         let op = Op {
@@ -263,8 +204,7 @@ impl Api {
         key: &IdempotencyKey,
     ) -> Result<Released, ApiError> {
         let body = TokenBody {
-            token: token.expose(),
-            ttl: None,
+            token: token.expose().to_string(),
         };
         let what = format!("release the lock on {env}");
         let op = Op {
@@ -288,9 +228,9 @@ impl Api {
         ttl: Ttl,
         key: &IdempotencyKey,
     ) -> Result<Extended, ApiError> {
-        let body = TokenBody {
-            token: token.expose(),
-            ttl: Some(secs(ttl.duration())),
+        let body = ExtendBody {
+            token: token.expose().to_string(),
+            ttl: Some(ttl.duration()),
         };
         let what = format!("extend the lock on {env}");
         let op = Op {
@@ -313,7 +253,7 @@ impl Api {
             what: &what,
             writes: false,
         };
-        let answer: Value = self
+        let answer: GateAnswer = self
             .operation(op, Duration::ZERO, |limit| {
                 let http = self
                     .request(Method::GET, &["gate", env.as_str()], None)
@@ -321,9 +261,9 @@ impl Api {
                 self.send_json(http, limit)
             })
             .await?;
-        match answer.get("allowed").and_then(Value::as_bool) {
-            Some(true) => Ok(()),
-            _ => Err(ApiError::Refused {
+        match answer.allowed {
+            true => Ok(()),
+            false => Err(ApiError::Refused {
                 status: StatusCode::LOCKED,
                 code: Some("locked".into()),
                 message: format!("Baton did not allow a deploy to {env}"),

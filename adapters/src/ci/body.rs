@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use axum::body::Bytes;
-use baton_commands::domain::{clean_text, preview, EnvName, Ttl, MAX_REASON_LEN};
+use baton_commands::domain::{clean_text, EnvName, Ttl, MAX_REASON_LEN};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
 
 use super::ApiError;
 
@@ -40,69 +39,6 @@ pub fn json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
 /// An env name from the path, checked like chat input (so `../x` or `prod*` never reach a key).
 pub fn env(raw: &str) -> Result<EnvName, ApiError> {
     EnvName::parse(raw).map_err(ApiError::bad_request)
-}
-
-/// `POST /api/v1/locks/{env}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LockBody {
-    /// A label for people.
-    #[serde(default)]
-    pub holder: Option<String>,
-    /// How long to hold it.
-    #[serde(default, deserialize_with = "duration")]
-    pub ttl: Option<Duration>,
-    /// Why.
-    #[serde(default)]
-    pub reason: Option<String>,
-    /// How long to wait for it.
-    #[serde(default, deserialize_with = "duration")]
-    pub wait: Option<Duration>,
-}
-
-/// `DELETE /api/v1/locks/{env}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenBody {
-    /// The lock's token.
-    pub token: String,
-}
-
-/// `POST /api/v1/locks/{env}/extend`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExtendBody {
-    /// The lock's token.
-    pub token: String,
-    /// By how much.
-    #[serde(default, deserialize_with = "duration")]
-    pub ttl: Option<Duration>,
-}
-
-/// `POST /api/v1/deploys/{env}`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeployBody {
-    /// The commit.
-    #[serde(default)]
-    pub sha: String,
-    /// The version.
-    #[serde(default)]
-    pub version: String,
-    /// A link.
-    #[serde(default)]
-    pub url: String,
-    /// The fence the deploy ran under.
-    #[serde(default)]
-    pub fence: Option<u64>,
-}
-
-/// `POST /api/v1/commands`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CommandBody {
-    /// Chat text, e.g. `status`.
-    pub text: String,
 }
 
 /// A label or reason: cleaned, and refused when too long.
@@ -143,30 +79,4 @@ pub fn token(raw: String) -> Result<String, ApiError> {
         ));
     }
     Ok(raw)
-}
-
-/// `"20m"`, `"1h30m"` or whole seconds (`1200`); negative, fractional or absurd values refused.
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    use serde::de::Error;
-    const MAX: u64 = 10 * 365 * 86_400;
-    let v = Option::<serde_json::Value>::deserialize(d)?;
-    let hint = "use a duration like \"20m\" or \"1h30m\", or a whole number of seconds";
-    match v {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => humantime::parse_duration(&s)
-            .map(Some)
-            .map_err(|_| D::Error::custom(format!("`{}` is not a duration; {hint}", preview(&s)))),
-        Some(serde_json::Value::Number(n)) => match n.as_u64() {
-            Some(secs) if secs <= MAX => Ok(Some(Duration::from_secs(secs))),
-            Some(_) => Err(D::Error::custom(format!(
-                "{n} seconds is absurdly long; {hint}"
-            ))),
-            None => Err(D::Error::custom(format!(
-                "{n} is not a positive whole number of seconds; {hint}"
-            ))),
-        },
-        Some(other) => Err(D::Error::custom(format!(
-            "{other} is not a duration; {hint}"
-        ))),
-    }
 }

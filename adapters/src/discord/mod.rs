@@ -29,7 +29,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use baton_commands::config::DiscordConfig;
 use baton_commands::domain::clean_text;
-use baton_commands::{grammar, Actor, Baton, BatonError, Invocation, Reply, Touches};
+use baton_commands::reply::Visibility;
+use baton_commands::{grammar, Actor, Baton, BatonError, Outcome, Reply, Request};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use reqwest::Method;
@@ -75,8 +76,8 @@ impl Answer {
 
 /// A command that finished in time, or one still running.
 enum Run {
-    Done(Box<Result<Reply, BatonError>>),
-    Slow(JoinHandle<Result<Reply, BatonError>>),
+    Done(Box<Outcome>),
+    Slow(JoinHandle<Outcome>),
 }
 
 impl DiscordState {
@@ -112,27 +113,26 @@ impl DiscordState {
 
     /// `/baton …`: the options become chat text, parsed by the grammar like any other command.
     async fn command(&self, c: &CommandInteraction) -> Answer {
-        let parsed = commands::to_text(&c.data).and_then(|text| grammar::parse(&text));
-        let command = match parsed {
-            Ok(command) => command,
+        let text = match commands::to_text(&c.data) {
+            Ok(text) => text,
             Err(e) => return Answer::message(&refusal(e)),
         };
-        // A deferred answer's visibility is fixed when deferring: changes are for the channel,
-        // reads for the asker, as their replies would be.
-        let public = command.touches() != Touches::Nothing;
-        let invocation = Invocation {
-            actor: actor(c.member.as_deref(), &c.user),
-            channel: Some(c.channel_id.to_string()),
-            command,
-        };
-        match self.run(invocation).await {
-            Run::Done(result) => Answer::message(&outcome(*result)),
+        // A deferred answer's visibility is fixed when deferring: the core's rule, for a success.
+        let entry = grammar::verb_in(&text);
+        let public = self.baton.visibility(entry, true) == Visibility::InChannel;
+        let request = Request::text(
+            actor(c.member.as_deref(), &c.user),
+            Some(c.channel_id.to_string()),
+            &text,
+        );
+        match self.run(request).await {
+            Run::Done(outcome) => Answer::message(&outcome.reply),
             Run::Slow(task) => {
                 let m = CreateInteractionResponseMessage::new();
                 let m = if public { m } else { m.ephemeral(true) };
                 let (rest, app, token) = (self.rest.clone(), c.application_id, c.token.clone());
                 let later = async move {
-                    let edit = render(&outcome(joined(task).await)).edit();
+                    let edit = render(&joined(task).await.reply).edit();
                     let path = format!("/webhooks/{app}/{token}/messages/@original");
                     webhook(&rest, Method::PATCH, &path, &edit).await;
                 };
@@ -147,35 +147,29 @@ impl DiscordState {
     /// A button: its `custom_id` is a command, run as whoever pressed it. Success replaces the
     /// message with the new state; a refusal goes to the presser alone.
     async fn button(&self, c: &ComponentInteraction) -> Answer {
-        let command = match grammar::parse(&c.data.custom_id) {
-            Ok(command) => command,
-            Err(e) => return Answer::message(&refusal(e)),
-        };
-        let invocation = Invocation {
-            actor: actor(c.member.as_ref(), &c.user),
-            channel: Some(c.channel_id.to_string()),
-            command,
-        };
-        match self.run(invocation).await {
-            Run::Done(result) => match *result {
-                Ok(reply) => Answer::now(CreateInteractionResponse::UpdateMessage(
-                    render(&reply).update(),
+        let request = Request::text(
+            actor(c.member.as_ref(), &c.user),
+            Some(c.channel_id.to_string()),
+            &c.data.custom_id,
+        );
+        match self.run(request).await {
+            Run::Done(outcome) => match outcome.result {
+                Ok(_) => Answer::now(CreateInteractionResponse::UpdateMessage(
+                    render(&outcome.reply).update(),
                 )),
-                Err(e) => Answer::message(&refusal(e)),
+                Err(_) => Answer::message(&outcome.reply),
             },
             Run::Slow(task) => {
                 let (rest, app, token) = (self.rest.clone(), c.application_id, c.token.clone());
                 let later = async move {
-                    match joined(task).await {
-                        Ok(reply) => {
-                            let path = format!("/webhooks/{app}/{token}/messages/@original");
-                            webhook(&rest, Method::PATCH, &path, &render(&reply).edit()).await;
-                        }
-                        Err(e) => {
-                            let path = format!("/webhooks/{app}/{token}");
-                            let followup = render(&refusal(e)).followup();
-                            webhook(&rest, Method::POST, &path, &followup).await;
-                        }
+                    let outcome = joined(task).await;
+                    if outcome.result.is_ok() {
+                        let path = format!("/webhooks/{app}/{token}/messages/@original");
+                        webhook(&rest, Method::PATCH, &path, &render(&outcome.reply).edit()).await;
+                    } else {
+                        let path = format!("/webhooks/{app}/{token}");
+                        let followup = render(&outcome.reply).followup();
+                        webhook(&rest, Method::POST, &path, &followup).await;
                     }
                 };
                 Answer {
@@ -186,27 +180,27 @@ impl DiscordState {
         }
     }
 
-    /// Runs the command, waiting at most `defer_after` for it.
-    async fn run(&self, invocation: Invocation) -> Run {
+    /// Runs the request through the core, waiting at most `defer_after` for it.
+    async fn run(&self, request: Request) -> Run {
         let baton = self.baton.clone();
-        let mut task = tokio::spawn(async move { baton.execute(invocation).await });
+        let mut task = tokio::spawn(async move { baton.run(request).await });
         if self.defer_after.is_zero() {
             return Run::Slow(task);
         }
         match tokio::time::timeout(self.defer_after, &mut task).await {
-            Ok(result) => Run::Done(Box::new(result.unwrap_or_else(|e| {
+            Ok(joined) => Run::Done(Box::new(joined.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "discord command task failed");
-                Err(BatonError::Internal)
+                Outcome::lost()
             }))),
             Err(_) => Run::Slow(task),
         }
     }
 }
 
-async fn joined(task: JoinHandle<Result<Reply, BatonError>>) -> Result<Reply, BatonError> {
+async fn joined(task: JoinHandle<Outcome>) -> Outcome {
     task.await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "discord command task failed");
-        Err(BatonError::Internal)
+        Outcome::lost()
     })
 }
 
@@ -225,10 +219,6 @@ async fn webhook(rest: &Rest, method: Method, path: &str, body: &impl serde::Ser
             }
         }
     }
-}
-
-fn outcome(result: Result<Reply, BatonError>) -> Reply {
-    result.unwrap_or_else(refusal)
 }
 
 fn refusal(e: BatonError) -> Reply {

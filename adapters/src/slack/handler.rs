@@ -8,13 +8,13 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use baton_commands::config::SlackConfig;
 use baton_commands::domain::clean_text;
-use baton_commands::grammar::{self, Verb};
-use baton_commands::reply::Button;
-use baton_commands::{Actor, Baton, BatonError, Invocation, Reply};
+use baton_commands::grammar;
+use baton_commands::reply::{Button, Visibility};
+use baton_commands::{Actor, Baton, BatonError, Outcome, Request};
 use slack_morphism::prelude::*;
 use tokio::task::{JoinError, JoinHandle};
 
@@ -24,13 +24,13 @@ use super::delivery::{self, ResponseMessage};
 /// How long a request may run before Slack is answered "working on it" (Slack allows 3 s).
 pub const DEADLINE: Duration = Duration::from_millis(2500);
 
-/// What both Slack front ends (HTTP and Socket Mode) share: the core, the outbound client for
-/// `response_url`, and which answers go to the channel.
+/// What both Slack front ends (HTTP and Socket Mode) share: the core and the outbound client
+/// for `response_url`. Which answers go to the channel is the core's decision
+/// ([`Outcome::visibility`], from `[slack] in_channel`).
 #[derive(Clone)]
 pub struct SlackHandler {
     baton: Baton,
     client: Arc<SlackHyperClient>,
-    config: Arc<SlackConfig>,
 }
 
 /// `/baton TEXT` from someone, in a channel.
@@ -162,32 +162,12 @@ fn buttons_of(content: &SlackMessageContent) -> Vec<Button> {
         .collect()
 }
 
-/// A command's verb, as the grammar read it (`None` for an unknown one), and what the router
-/// made of it.
-struct Outcome {
-    verb: Option<&'static Verb>,
-    result: Result<Reply, (BatonError, Reply)>,
-}
-
-impl Outcome {
-    /// Whether the grammar read the text as `name`.
-    fn is(&self, name: &str) -> bool {
-        self.verb.is_some_and(|v| v.name == name)
-    }
-
-    /// Whether a success goes to the whole channel: the configured verbs do.
-    fn in_channel(&self, config: &SlackConfig) -> bool {
-        self.verb.is_some_and(|v| config.posts_in_channel(v.name))
-    }
-}
-
 impl SlackHandler {
     /// The handler for `[slack]` over `baton`.
     pub fn new(baton: Baton, config: &SlackConfig) -> Self {
         Self {
             baton,
             client: delivery::client(&config.api_url),
-            config: Arc::new(config.clone()),
         }
     }
 
@@ -238,13 +218,15 @@ impl SlackHandler {
         let outcome = self
             .run(press.actor.clone(), press.channel.clone(), &press.command)
             .await;
-        let (extended, in_channel) = (outcome.is("extend"), outcome.in_channel(&self.config));
+        let extended = outcome.is("extend");
+        let in_channel = outcome.visibility == Visibility::InChannel;
         let messages = match outcome.result {
-            Err((_, reply)) => vec![ResponseMessage::new_message(
-                blocks::content(&reply, None),
+            Err(_) => vec![ResponseMessage::new_message(
+                blocks::content(&outcome.reply, None),
                 SlackMessageResponseType::Ephemeral,
             )],
-            Ok(mut reply) => {
+            Ok(_) => {
+                let mut reply = outcome.reply;
                 // An extension leaves the hold in place, so the hold's buttons still apply.
                 if reply.buttons.is_empty() && extended {
                     reply.buttons = press.original_buttons.clone();
@@ -267,23 +249,7 @@ impl SlackHandler {
     }
 
     async fn run(&self, actor: Actor, channel: Option<String>, text: &str) -> Outcome {
-        let verb = grammar::verb_in(text);
-        let result = match grammar::parse(text) {
-            Ok(command) => {
-                let invocation = Invocation {
-                    actor,
-                    channel,
-                    command,
-                };
-                self.baton.execute(invocation).await
-            }
-            Err(e) => Err(e),
-        };
-        let result = result.map_err(|e| {
-            let reply = e.reply(wall_clock());
-            (e, reply)
-        });
-        Outcome { verb, result }
+        self.baton.run(Request::text(actor, channel, text)).await
     }
 
     /// The message and who sees it: refusals and reads only the asker, configured verbs the
@@ -295,34 +261,34 @@ impl SlackHandler {
     ) -> (SlackMessageContent, SlackMessageResponseType) {
         let ephemeral = SlackMessageResponseType::Ephemeral;
         let command = blocks::escape(command);
+        let reply = &outcome.reply;
         match &outcome.result {
-            Ok(reply) => {
+            Ok(_) => {
                 let hint = outcome.is("help").then(|| {
                     format!("Type these after `{command}`, like `{command} lock prod 30m hotfix`.")
                 });
-                let kind = if outcome.in_channel(&self.config) {
-                    SlackMessageResponseType::InChannel
-                } else {
-                    ephemeral
+                let kind = match outcome.visibility {
+                    Visibility::InChannel => SlackMessageResponseType::InChannel,
+                    Visibility::Ephemeral => ephemeral,
                 };
                 (blocks::content(reply, hint.as_deref()), kind)
             }
-            Err((BatonError::UnknownCommand { .. }, reply)) => {
+            Err(BatonError::UnknownCommand { .. }) => {
                 let mut reply = reply.clone();
                 reply.text = grammar::help(None).ok();
                 let hint = format!("Type `{command} help &lt;command&gt;` to see how one works.");
                 (blocks::content(&reply, Some(&hint)), ephemeral)
             }
-            Err((BatonError::Usage { usage: Some(_), .. }, reply)) => {
+            Err(BatonError::Usage { usage: Some(_), .. }) => {
                 // The first word typed, as ever: `help admin` lists the family's usages.
                 let first = outcome
-                    .verb
+                    .entry
                     .map_or("", |v| v.name.split(' ').next().unwrap_or(""));
                 let verb = blocks::escape(first);
                 let hint = format!("Type `{command} help {verb}` for examples.");
                 (blocks::content(reply, Some(&hint)), ephemeral)
             }
-            Err((_, reply)) => (blocks::content(reply, None), ephemeral),
+            Err(_) => (blocks::content(reply, None), ephemeral),
         }
     }
 
@@ -349,20 +315,8 @@ async fn within<T: Send + 'static>(
 fn settled(joined: Result<Outcome, JoinError>) -> Outcome {
     joined.unwrap_or_else(|e| {
         tracing::error!(error = %e, "a Slack command task failed");
-        Outcome {
-            verb: None,
-            result: Err((
-                BatonError::Internal,
-                BatonError::Internal.reply(wall_clock()),
-            )),
-        }
+        Outcome::lost()
     })
-}
-
-fn wall_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[cfg(test)]

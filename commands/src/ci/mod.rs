@@ -7,13 +7,18 @@
 
 mod wait;
 
-use crate::command::CiCommand;
+use futures_util::future::BoxFuture;
+
+use crate::ci_api::{
+    Acquire, CiCommand, CiRequest, DeployRecorded, EnvStates, Envs, Extend, Gate, GateOpen,
+    LockExtended, LockGrant, LockReleased, RecordDeploy, Release,
+};
+use crate::command::Command;
 use crate::config::EnvSettings;
 use crate::domain::{Actor, IdempotencyKey, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
 use crate::outcomes;
-use crate::reply::{Reply, ReplyData, Tone, Value};
 use crate::router::Baton;
 use crate::state::Hold;
 use crate::store::contracts::{DeployAnswer, DeployArgs, ExtendArgs, ExtendTarget, UnlockArgs};
@@ -26,79 +31,141 @@ type Retry = Option<(IdempotencyKey, String)>;
 /// refused rather than answered with the other request's outcome.
 fn fingerprint(command: &CiCommand) -> String {
     let mut asked = command.clone();
-    if let CiCommand::Acquire { key, .. }
-    | CiCommand::Release { key, .. }
-    | CiCommand::Extend { key, .. }
-    | CiCommand::RecordDeploy { key, .. } = &mut asked
-    {
+    if let Some(key) = asked.key_mut() {
         *key = None;
     }
     sha256_hex(format!("{asked:?}").as_bytes())
 }
 
-impl Baton {
-    /// Runs a [`CiCommand`] as `actor` (already authorized by the router).
-    pub(crate) async fn ci(
-        &self,
-        actor: &Actor,
-        command: CiCommand,
+/// The retry record of a request that carries a key.
+fn retry_of(command: CiCommand) -> Retry {
+    let fingerprint = fingerprint(&command);
+    let mut command = command;
+    let key = command.key_mut()?.clone()?;
+    Some((key, fingerprint))
+}
+
+impl CiRequest for Acquire {
+    type Answer = LockGrant;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::Acquire(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
         admin: bool,
-    ) -> Result<Reply, BatonError> {
-        let fingerprint = fingerprint(&command);
-        let retry = |key: &Option<IdempotencyKey>| key.clone().map(|k| (k, fingerprint.clone()));
-        match &command {
-            CiCommand::Acquire {
-                env,
-                ttl,
-                reason,
-                label,
-                wait,
-                key,
-            } => {
-                let env = self.catalog.env(env)?;
-                let request = wait::Acquire {
-                    ttl: *ttl,
-                    reason: reason.clone(),
-                    label: label.clone(),
-                    wait: *wait,
-                    admin,
-                };
-                // Boxed: waiting in line makes a deep future, and every front end would inherit it.
-                Box::pin(self.acquire(actor, env, request, retry(key))).await
-            }
-            CiCommand::Release { env, token, key } => {
-                let env = self.catalog.env(env)?;
-                self.release_by_token(actor, env, token, retry(key)).await
-            }
-            CiCommand::Extend {
-                env,
-                token,
-                by,
-                key,
-            } => {
-                let env = self.catalog.env(env)?;
-                self.extend_by_token(actor, env, token, *by, retry(key))
-                    .await
-            }
-            CiCommand::Gate { env, label } => {
-                self.gate(self.catalog.env(env)?, label.clone()).await
-            }
-            CiCommand::RecordDeploy {
-                env,
-                sha,
-                version,
-                url,
-                fence,
-                key,
-            } => {
-                let env = self.catalog.env(env)?;
-                let what = [sha.clone(), version.clone(), url.clone()];
-                self.record_deploy(actor, env, what, *fence, retry(key))
-                    .await
-            }
+    ) -> BoxFuture<'a, Result<LockGrant, BatonError>> {
+        Box::pin(async move {
+            let retry = retry_of(CiCommand::Acquire(self.clone()));
+            let env = baton.catalog.env(&self.env)?;
+            let request = wait::Acquire {
+                ttl: self.ttl,
+                reason: self.reason,
+                label: self.label,
+                wait: self.wait,
+                admin,
+            };
+            baton.acquire(actor, env, request, retry).await
+        })
+    }
+}
+
+impl CiRequest for Release {
+    type Answer = LockReleased;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::Release(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
+        _admin: bool,
+    ) -> BoxFuture<'a, Result<LockReleased, BatonError>> {
+        Box::pin(async move {
+            let retry = retry_of(CiCommand::Release(self.clone()));
+            let env = baton.catalog.env(&self.env)?;
+            baton.release_by_token(actor, env, &self.token, retry).await
+        })
+    }
+}
+
+impl CiRequest for Extend {
+    type Answer = LockExtended;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::Extend(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
+        _admin: bool,
+    ) -> BoxFuture<'a, Result<LockExtended, BatonError>> {
+        Box::pin(async move {
+            let retry = retry_of(CiCommand::Extend(self.clone()));
+            let env = baton.catalog.env(&self.env)?;
+            baton
+                .extend_by_token(actor, env, &self.token, self.by, retry)
+                .await
+        })
+    }
+}
+
+impl CiRequest for Gate {
+    type Answer = GateOpen;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::Gate(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        _actor: &'a Actor,
+        _admin: bool,
+    ) -> BoxFuture<'a, Result<GateOpen, BatonError>> {
+        Box::pin(async move { baton.gate(baton.catalog.env(&self.env)?, self.label).await })
+    }
+}
+
+impl CiRequest for RecordDeploy {
+    type Answer = DeployRecorded;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::RecordDeploy(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
+        _admin: bool,
+    ) -> BoxFuture<'a, Result<DeployRecorded, BatonError>> {
+        Box::pin(async move {
+            let retry = retry_of(CiCommand::RecordDeploy(self.clone()));
+            let env = baton.catalog.env(&self.env)?;
+            let what = [self.sha, self.version, self.url];
+            baton
+                .record_deploy(actor, env, what, self.fence, retry)
+                .await
+        })
+    }
+}
+
+impl CiRequest for Envs {
+    type Answer = EnvStates;
+    fn command(&self) -> Command {
+        Command::Status {
+            target: self.target.clone(),
         }
     }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        _actor: &'a Actor,
+        _admin: bool,
+    ) -> BoxFuture<'a, Result<EnvStates, BatonError>> {
+        Box::pin(async move { baton.env_view(self.target.as_ref()).await })
+    }
+}
 
+impl Baton {
     /// `call` made retry-safe when the request carried a key: the record lives in the env's slot,
     /// named by who asked and their key.
     fn retry_safe<A>(
@@ -127,7 +194,7 @@ impl Baton {
         env: &EnvSettings,
         token: &str,
         retry: Retry,
-    ) -> Result<Reply, BatonError> {
+    ) -> Result<LockReleased, BatonError> {
         let args = UnlockArgs {
             kind: HoldKind::Lock,
             actor: &actor.id,
@@ -142,18 +209,12 @@ impl Baton {
         let name = env.name.as_str();
         let answer = self.store.call(call).await?;
         let ended = outcomes::ended(name, HoldKind::Lock, answer, |_| String::new())?;
-        let mut r = Reply::new(
-            Tone::Success,
-            format!("{} unlocked {name}", ended.was.display),
-            ended.now,
-        );
-        if let Some(next) = &ended.next {
-            r = r.field("Next", Value::Person(next.display.clone()));
-        }
-        Ok(r.with_data(ReplyData::Released {
+        Ok(LockReleased {
             env: name.into(),
+            was: ended.was,
             next: ended.next,
-        }))
+            now: ended.now,
+        })
     }
 
     async fn extend_by_token(
@@ -163,7 +224,7 @@ impl Baton {
         token: &str,
         by: Ttl,
         retry: Retry,
-    ) -> Result<Reply, BatonError> {
+    ) -> Result<LockExtended, BatonError> {
         let args = ExtendArgs {
             target: ExtendTarget::Lock,
             actor: &actor.id,
@@ -179,21 +240,15 @@ impl Baton {
         let name = env.name.as_str();
         let answer = self.store.call(call).await?;
         let (now, _, hold) = outcomes::extended(name, answer, String::new())?;
-        Ok(Reply::new(
-            Tone::Success,
-            format!("{} extended their lock on {name} by {by}", hold.display),
-            now,
-        )
-        .field("Expires", Value::Time(hold.expires))
-        .with_data(ReplyData::Grant {
+        Ok(LockExtended {
             env: name.into(),
-            kind: "lock".into(),
             hold,
-            token: None,
-        }))
+            by,
+            now,
+        })
     }
 
-    async fn gate(&self, env: &EnvSettings, label: Option<String>) -> Result<Reply, BatonError> {
+    async fn gate(&self, env: &EnvSettings, label: Option<String>) -> Result<GateOpen, BatonError> {
         let (states, now) = self.env_states(vec![env]).await?;
         let state = states.into_iter().next().ok_or(BatonError::Internal)?;
         let name = env.name.as_str();
@@ -208,14 +263,10 @@ impl Baton {
         if let Some(lock) = state.lock.filter(|h| !mine(h)) {
             return Err(outcomes::held(name, lock, state.queue.len(), now));
         }
-        Ok(
-            Reply::new(Tone::Info, format!("{name} is clear to deploy"), now).with_data(
-                ReplyData::Gate {
-                    env: name.into(),
-                    allowed: true,
-                },
-            ),
-        )
+        Ok(GateOpen {
+            env: env.name.clone(),
+            now,
+        })
     }
 
     async fn record_deploy(
@@ -225,7 +276,7 @@ impl Baton {
         [sha, version, url]: [String; 3],
         fence: Option<u64>,
         retry: Retry,
-    ) -> Result<Reply, BatonError> {
+    ) -> Result<DeployRecorded, BatonError> {
         let args = DeployArgs {
             actor: &actor.id,
             display: &actor.display,
@@ -242,11 +293,12 @@ impl Baton {
         match self.store.call(call).await? {
             DeployAnswer::Ok { now } => {
                 let what = if version.is_empty() { sha } else { version };
-                Ok(Reply::new(
-                    Tone::Success,
-                    format!("{} deployed {what} to {name}", actor.display),
+                Ok(DeployRecorded {
+                    env: env.name.clone(),
+                    by: actor.display.clone(),
+                    what,
                     now,
-                ))
+                })
             }
             DeployAnswer::StaleFence { lock, .. } => Err(BatonError::StaleFence {
                 env: name.into(),
@@ -256,14 +308,32 @@ impl Baton {
     }
 }
 
-/// The reply to a pipeline's grant: the hold and its token.
-fn grant(env: &str, hold: Hold, token: String, now: u64) -> Reply {
-    Reply::new(Tone::Success, format!("{} locked {env}", hold.display), now)
-        .hold_fields(&hold)
-        .with_data(ReplyData::Grant {
-            env: env.into(),
-            kind: "lock".into(),
-            hold,
-            token: Some(token),
-        })
+/// A pipeline's grant: the hold and its token.
+fn grant(env: &str, hold: Hold, token: String, now: u64) -> LockGrant {
+    LockGrant {
+        env: env.into(),
+        hold,
+        token,
+        now,
+    }
+}
+
+impl Baton {
+    /// A CI request that came as a plain [`Command`] (not through [`Baton::run_ci`]): run, and
+    /// answered with the reply its typed answer renders.
+    pub(crate) async fn ci(
+        &self,
+        actor: &Actor,
+        command: CiCommand,
+        admin: bool,
+    ) -> Result<crate::Reply, BatonError> {
+        use crate::road::Render;
+        match command {
+            CiCommand::Acquire(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+            CiCommand::Release(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+            CiCommand::Extend(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+            CiCommand::Gate(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+            CiCommand::RecordDeploy(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+        }
+    }
 }

@@ -16,12 +16,12 @@ use tokio::time::Instant;
 
 use super::{grant, Retry};
 use crate::bus::BusMessage;
+use crate::ci_api::LockGrant;
 use crate::config::EnvSettings;
 use crate::domain::{Actor, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
 use crate::outcomes::{self, Acquired};
-use crate::reply::Reply;
 use crate::router::{new_token, Baton};
 use crate::store::contracts::{
     GiveUpArgs, LeaveAnswer, LeaveArgs, LockAnswer, LockArgs, LockMode, RenewAnswer, RenewArgs,
@@ -63,7 +63,7 @@ impl Baton {
         env: &EnvSettings,
         request: Acquire,
         retry: Retry,
-    ) -> Result<Reply, BatonError> {
+    ) -> Result<LockGrant, BatonError> {
         let ttl = self.ttl_for(env.name.as_str(), request.ttl, env.default_ttl, env.max_ttl)?;
         // Each acquisition is its own holder. A retried request (same key) is the same holder, so
         // it finds its own lock or its own place in line instead of queuing behind itself.
@@ -147,7 +147,7 @@ impl Baton {
         admin: bool,
         deadline: Instant,
         mut events: broadcast::Receiver<BusMessage>,
-    ) -> Result<Reply, BatonError> {
+    ) -> Result<LockGrant, BatonError> {
         let guard = Abandon::arm(self.clone(), ticket.clone());
         let mut checked_in = Instant::now();
         while Instant::now() < deadline {
@@ -246,7 +246,7 @@ impl Baton {
 
     /// The wait ran out: the lock if it is ours or free by now, else the refusal that says who
     /// holds it (423) or that it is frozen (403).
-    async fn give_up(&self, t: &Ticket) -> Result<Result<Reply, BatonError>, BatonError> {
+    async fn give_up(&self, t: &Ticket) -> Result<Result<LockGrant, BatonError>, BatonError> {
         let args = GiveUpArgs {
             holder: &t.holder,
             display: &t.display,
@@ -266,7 +266,7 @@ impl Baton {
 /// What a check-in came to.
 enum CheckIn {
     /// The request is answered: the lock, or a refusal (the env froze meanwhile).
-    Done(Box<Result<Reply, BatonError>>),
+    Done(Box<Result<LockGrant, BatonError>>),
     /// Still in line.
     InLine,
 }

@@ -1,0 +1,218 @@
+//! One road through the core for every front end. Slack (HTTP and Socket Mode), Discord (HTTP
+//! and the gateway), the console, `baton exec` and the CI API hand [`Baton::run`] (or, for the
+//! CI API's typed requests, [`Baton::run_ci`]) the same [`Request`] and get the same [`Outcome`]
+//! back: the verb, the typed result, the reply with any refusal rendered, and who sees it.
+//!
+//! The road: parse (for text) → find the grammar entry → check the privilege once → run →
+//! render the refusal → decide the visibility → log one line and count it.
+
+use std::future::Future;
+use std::time::Instant;
+
+use crate::ci_api::CiRequest;
+use crate::command::{Command, Privilege};
+use crate::domain::Actor;
+use crate::error::BatonError;
+use crate::grammar::{self, Verb};
+use crate::reply::{Reply, Visibility};
+use crate::router::{wall_clock, Baton};
+
+/// What a front end hands the core.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Who.
+    pub actor: Actor,
+    /// The channel it came from, when the platform has one.
+    pub channel: Option<String>,
+    /// What.
+    pub input: Input,
+}
+
+/// Chat text, or a command a front end already has in typed form.
+#[derive(Clone, Debug)]
+pub enum Input {
+    /// Chat text (a slash command, a button's command, a console line), parsed by the grammar.
+    Text(String),
+    /// An already-typed command.
+    Command(Command),
+}
+
+impl Request {
+    /// Chat text from `actor`.
+    pub fn text(actor: Actor, channel: Option<String>, text: &str) -> Self {
+        Self {
+            actor,
+            channel,
+            input: Input::Text(text.to_string()),
+        }
+    }
+}
+
+/// A typed answer that can be shown to people as a [`Reply`].
+pub trait Render {
+    /// The answer as a reply.
+    fn reply(&self) -> Reply;
+}
+
+impl Render for Reply {
+    fn reply(&self) -> Reply {
+        self.clone()
+    }
+}
+
+/// What came of one request.
+#[derive(Clone, Debug)]
+pub struct Outcome<T = Reply> {
+    /// The grammar entry of the verb typed (also when its arguments did not parse); `None` for an
+    /// unknown verb and for the CI API's own requests.
+    pub entry: Option<&'static Verb>,
+    /// The command as logs and metrics name it (`lock`, `admin kick`, `ci lock`, `unknown`).
+    pub label: &'static str,
+    /// The typed result.
+    pub result: Result<T, BatonError>,
+    /// The answer for people: the success's reply, or the refusal rendered.
+    pub reply: Reply,
+    /// Who sees the reply, decided here once (and copied into `reply.visibility`).
+    pub visibility: Visibility,
+}
+
+impl<T> Outcome<T> {
+    /// Whether the verb typed was `name`.
+    pub fn is(&self, name: &str) -> bool {
+        self.entry.is_some_and(|v| v.name == name)
+    }
+
+    /// A request whose work was lost (its task panicked): a bug, answered like one, to the asker
+    /// only.
+    pub fn lost() -> Self {
+        let e = BatonError::Internal;
+        Self {
+            entry: None,
+            label: "unknown",
+            reply: e.reply(wall_clock()),
+            result: Err(e),
+            visibility: Visibility::Ephemeral,
+        }
+    }
+}
+
+impl Baton {
+    /// Runs chat text or a typed command for a chat front end, the console or `exec`.
+    pub async fn run(&self, request: Request) -> Outcome {
+        let Request { actor, input, .. } = request;
+        let command = match input {
+            Input::Command(c) => c,
+            Input::Text(text) => match grammar::parse(&text) {
+                Ok(c) => c,
+                Err(e) => return self.refused(grammar::verb_in(&text), e),
+            },
+        };
+        let run = command.clone();
+        let actor = &actor;
+        self.road(actor, &command, |role| {
+            // Boxed: the command futures are deep (BullMQ, cluster clients), and every caller
+            // would otherwise inherit their whole layout.
+            Box::pin(self.dispatch(actor, role, run))
+        })
+        .await
+    }
+
+    /// Runs one of the CI API's typed requests; the outcome carries its typed answer.
+    pub async fn run_ci<R: CiRequest>(&self, actor: Actor, request: R) -> Outcome<R::Answer> {
+        let command = request.command();
+        let actor = &actor;
+        self.road(actor, &command, |role| {
+            request.answer(self, actor, role == Privilege::Admin)
+        })
+        .await
+    }
+
+    /// Chat text as `actor`, with no channel: the reply, or the refusal and its reply.
+    pub async fn run_text(&self, actor: Actor, text: &str) -> Result<Reply, (BatonError, Reply)> {
+        let outcome = self.run(Request::text(actor, None, text)).await;
+        match outcome.result {
+            Ok(_) => Ok(outcome.reply),
+            Err(e) => Err((e, outcome.reply)),
+        }
+    }
+
+    /// Who sees an answer: a success of a verb announced to the channel (`[slack] in_channel`,
+    /// by default every verb whose entry changes state) is for the channel; everything else,
+    /// refusals included, only for the asker. Front ends that must choose before the answer
+    /// exists (a deferred Discord response) ask with `ok = true`.
+    pub fn visibility(&self, entry: Option<&Verb>, ok: bool) -> Visibility {
+        let announced = entry.is_some_and(|v| {
+            self.announce
+                .iter()
+                .any(|name| name.eq_ignore_ascii_case(v.name))
+        });
+        if ok && announced {
+            Visibility::InChannel
+        } else {
+            Visibility::Ephemeral
+        }
+    }
+
+    /// The one road: privilege, run, render, visibility, one log line and the metrics.
+    #[tracing::instrument(skip_all, fields(user = %actor.id, command = tracing::field::Empty))]
+    async fn road<'a, T, F, Fut>(
+        &'a self,
+        actor: &'a Actor,
+        command: &Command,
+        run: F,
+    ) -> Outcome<T>
+    where
+        T: Render,
+        F: FnOnce(Privilege) -> Fut,
+        Fut: Future<Output = Result<T, BatonError>> + 'a,
+    {
+        let started = Instant::now();
+        let entry = grammar::entry(command);
+        let label = crate::router::label(entry, command);
+        tracing::Span::current().record("command", label);
+        let role = self.catalog.role(actor);
+        let result = match self.authorize(role, actor, entry, command) {
+            Ok(()) => run(role).await,
+            Err(e) => Err(e),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        let elapsed = started.elapsed();
+        tracing::info!(outcome, elapsed_ms = elapsed.as_millis() as u64, "command");
+        metrics::counter!("baton_commands_total", "command" => label, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("baton_command_duration_seconds", "command" => label)
+            .record(elapsed.as_secs_f64());
+        let reply = match &result {
+            Ok(answer) => answer.reply(),
+            Err(e) => e.reply(wall_clock()),
+        };
+        self.settle(entry, label, result, reply)
+    }
+
+    /// A request refused before it became a command (text that did not parse).
+    fn refused(&self, entry: Option<&'static Verb>, e: BatonError) -> Outcome {
+        let reply = e.reply(wall_clock());
+        self.settle(entry, entry.map_or("unknown", |v| v.name), Err(e), reply)
+    }
+
+    fn settle<T>(
+        &self,
+        entry: Option<&'static Verb>,
+        label: &'static str,
+        result: Result<T, BatonError>,
+        mut reply: Reply,
+    ) -> Outcome<T> {
+        let visibility = self.visibility(entry, result.is_ok());
+        reply.visibility = visibility;
+        Outcome {
+            entry,
+            label,
+            result,
+            reply,
+            visibility,
+        }
+    }
+}

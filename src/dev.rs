@@ -143,13 +143,11 @@ async fn seed(baton: &Baton) -> anyhow::Result<()> {
 async fn seed_admin(config: &Config, baton: &Baton) -> anyhow::Result<()> {
     let admin = &config.admin;
     let store = baton.store();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as u64;
+    let now = baton_commands::domain::wall_clock();
 
     for (user, age_secs) in [("alice", 7200u64), ("bob", 600)] {
         let key = admin.session_key.replace("{user}", user);
-        let token = format!("{:032x}", rand::random::<u128>());
+        let token = baton_commands::domain::new_token();
         let ttl = Duration::from_secs(86_400 - age_secs);
         store.seed_text(&key, &token, ttl).await?;
     }

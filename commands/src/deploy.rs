@@ -5,17 +5,18 @@
 use std::time::Duration;
 
 use crate::config::EnvSettings;
+use crate::domain::new_token;
 use crate::domain::{human_duration, Actor, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::outcomes::{self, Acquired};
 use crate::reply::{clock, Reply, ReplyData, Tone, Value};
-use crate::router::{new_token, Baton};
+use crate::services::{Core, Locks};
 use crate::state::{Freeze, Hold};
 use crate::store::contracts::{
     ExtendArgs, ExtendTarget, LeaveAnswer, LeaveArgs, LockArgs, LockMode, UnlockArgs,
 };
 
-impl Baton {
+impl Core {
     /// The TTL to use: the one asked for, else the env's default; refused above the env's max.
     pub(crate) fn ttl_for(
         &self,
@@ -38,7 +39,9 @@ impl Baton {
         }
         Ok(ttl)
     }
+}
 
+impl Locks {
     /// `lock` (`queue = false`) or `queue`.
     pub(crate) async fn lock(
         &self,

@@ -227,6 +227,20 @@ impl fmt::Display for Secret {
     }
 }
 
+/// This machine's clock in Unix ms, for replies made without asking Redis (help, refusals). The
+/// one such helper: every state change takes Redis' own clock instead.
+pub fn wall_clock() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// A fresh random token for a lock or claim: 128 bits, hex.
+pub fn new_token() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 /// Renders a duration the way people say it: `1h 30m`, `45s`, `2d 3h` (seconds dropped past an hour).
 pub fn human_duration(d: Duration) -> String {
     let secs = (d.as_millis() as u64).saturating_add(500) / 1000; // nearest second

@@ -8,10 +8,11 @@ use std::time::Duration;
 use crate::domain::EnvName;
 use crate::error::BatonError;
 use crate::router::Baton;
+use crate::services::Expiry;
 use crate::store::contracts::{DueAnswer, SettleArgs};
 use crate::store::scripts;
 
-impl Baton {
+impl Expiry {
     /// One sweep: asks every group what is due (one round trip), then settles the envs that have
     /// something due (one more, only when there is). Returns how many envs were settled.
     pub async fn sweep(&self) -> Result<usize, BatonError> {
@@ -58,7 +59,9 @@ impl Baton {
             .map(|(g, _)| g)
             .collect()
     }
+}
 
+impl Baton {
     /// Sweeps every `interval` until `shutdown` resolves. A store outage is logged and retried on
     /// the next tick; the sweeper never stops on an error.
     pub async fn run_sweeper(
@@ -66,6 +69,7 @@ impl Baton {
         interval: Duration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
+        let expiry = self.core.expiry();
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -73,7 +77,7 @@ impl Baton {
             tokio::select! {
                 _ = &mut shutdown => return,
                 _ = tick.tick() => {
-                    match self.sweep().await {
+                    match expiry.sweep().await {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(envs = n, "settled due deadlines"),
                         Err(e) => tracing::warn!(error = %e, "expiry sweep failed; retrying next tick"),

@@ -6,14 +6,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::command::{FreezeSpan, Scope};
 use crate::config::EnvSettings;
+use crate::domain::wall_clock;
 use crate::domain::{Actor, EnvName};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, Tone};
-use crate::router::{wall_clock, Baton};
+use crate::services::Locks;
 use crate::store::contracts::{Changed, FreezeAnswer, FreezeArgs};
 use crate::store::StoreError;
 
-impl Baton {
+impl Locks {
     /// `freeze`: one call per group, pipelined in one round trip.
     pub(crate) async fn freeze(
         &self,

@@ -41,6 +41,7 @@ mod outcomes;
 pub mod reply;
 pub mod road;
 pub mod router;
+mod services;
 mod staging;
 pub mod state;
 mod status;

@@ -11,11 +11,12 @@ use std::time::Instant;
 
 use crate::ci_api::CiRequest;
 use crate::command::{Command, Privilege};
+use crate::domain::wall_clock;
 use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::grammar::{self, Verb};
 use crate::reply::{Reply, Visibility};
-use crate::router::{wall_clock, Baton};
+use crate::router::Baton;
 
 /// What a front end hands the core.
 #[derive(Clone, Debug)]
@@ -170,7 +171,7 @@ impl Baton {
         let entry = grammar::entry(command);
         let label = crate::router::label(entry, command);
         tracing::Span::current().record("command", label);
-        let role = self.catalog.role(actor);
+        let role = self.core.catalog.role(actor);
         let result = match self.authorize(role, actor, entry, command) {
             Ok(()) => run(role).await,
             Err(e) => Err(e),

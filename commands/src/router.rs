@@ -3,25 +3,25 @@
 //! chain reach a chat: refusals are [`BatonError`]s.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::admin::AdminDesk;
 use crate::bus::EventBus;
 use crate::catalog::{Catalog, Target};
 use crate::command::{Command, Privilege, Scope};
 use crate::config::{Config, EnvSettings};
-use crate::domain::{Actor, EnvName};
+use crate::domain::{wall_clock, Actor, EnvName};
 use crate::error::BatonError;
 use crate::grammar::{self, Verb};
 use crate::reply::{Reply, Tone};
+use crate::services::{Core, Pipelines};
 use crate::store::Store;
 
 /// The core: configuration plus the store. Cheap to clone; every front end shares one.
 #[derive(Clone)]
 pub struct Baton {
-    pub(crate) store: Store,
-    pub(crate) catalog: Arc<Catalog>,
-    pub(crate) queue_limit: usize,
-    pub(crate) admin: Arc<crate::admin::Admin>,
+    /// What every service shares; the router hands each command to its service over it.
+    pub(crate) core: Core,
+    admin: Arc<crate::admin::Admin>,
     /// The verbs whose successes are announced to the channel (`[slack] in_channel`).
     pub(crate) announce: Arc<Vec<String>>,
     bus: Arc<OnceLock<EventBus>>,
@@ -36,9 +36,11 @@ impl Baton {
             .into_iter()
             .filter_map(|e| e.remind_before.map(|lead| (e.name, lead)));
         Self {
-            store: store.with_reminders(leads),
-            catalog: Arc::new(Catalog::new(config)),
-            queue_limit: config.defaults.queue_limit,
+            core: Core {
+                store: store.with_reminders(leads),
+                catalog: Arc::new(Catalog::new(config)),
+                queue_limit: config.defaults.queue_limit,
+            },
             admin: Arc::new(crate::admin::Admin::new(config)),
             announce: Arc::new(config.slack.in_channel.clone()),
             bus: Arc::new(OnceLock::new()),
@@ -48,13 +50,13 @@ impl Baton {
 
     /// The store, for health checks and the expiry sweeper.
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.core.store
     }
 
     /// The instance's event bus, subscribed on first use (call it at start-up to subscribe early).
     pub fn events(&self) -> &EventBus {
         self.bus
-            .get_or_init(|| EventBus::start(self.store.clone(), self.closing.subscribe()))
+            .get_or_init(|| EventBus::start(self.core.store.clone(), self.closing.subscribe()))
     }
 
     /// Starts a graceful shutdown: requests waiting for a lock leave the queue and are answered
@@ -63,15 +65,34 @@ impl Baton {
         self.closing.send_replace(true);
     }
 
-    /// Resolves when a shutdown has begun.
-    pub(crate) async fn closing(&self) {
-        let mut rx = self.closing.subscribe();
-        let _ = rx.wait_for(|closing| *closing).await;
+    /// The pipelines' service: the core, the event bus and the shutdown signal.
+    pub(crate) fn pipelines(&self) -> Pipelines {
+        Pipelines {
+            core: self.core.clone(),
+            bus: self.events().clone(),
+            closing: self.closing.subscribe(),
+        }
+    }
+
+    /// The admin commands' service.
+    pub(crate) fn admin_desk(&self) -> AdminDesk {
+        AdminDesk {
+            core: self.core.clone(),
+            admin: self.admin.clone(),
+        }
+    }
+
+    /// Every env's state (the status page, metrics); see [`Status`](crate::services::Status).
+    pub async fn env_states(
+        &self,
+        envs: Vec<&EnvSettings>,
+    ) -> Result<(Vec<crate::state::EnvState>, u64), BatonError> {
+        self.core.status().env_states(envs).await
     }
 
     /// The configured envs, pools and roles.
     pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+        &self.core.catalog
     }
 
     /// The one privilege check: admin commands by their type, other verbs by their grammar
@@ -107,12 +128,15 @@ impl Baton {
     }
 
     fn is_protected(&self, name: &EnvName) -> bool {
-        match self.catalog.target(name) {
+        match self.core.catalog.target(name) {
             Ok(Target::Env(e)) => e.protected,
-            Ok(Target::Pool(p)) => p
-                .members
-                .iter()
-                .any(|m| self.catalog.env(m).map(|e| e.protected).unwrap_or(false)),
+            Ok(Target::Pool(p)) => p.members.iter().any(|m| {
+                self.core
+                    .catalog
+                    .env(m)
+                    .map(|e| e.protected)
+                    .unwrap_or(false)
+            }),
             Err(_) => false,
         }
     }
@@ -125,33 +149,48 @@ impl Baton {
         command: Command,
     ) -> Result<Reply, BatonError> {
         let admin = role == Privilege::Admin;
+        let locks = self.core.locks();
         match command {
             Command::Lock { env, ttl, reason } => {
-                self.lock(actor, self.catalog.env(&env)?, ttl, reason, false, admin)
-                    .await
+                let env = self.core.catalog.env(&env)?;
+                locks.lock(actor, env, ttl, reason, false, admin).await
             }
             Command::Queue { env, ttl, reason } => {
-                self.lock(actor, self.catalog.env(&env)?, ttl, reason, true, admin)
+                let env = self.core.catalog.env(&env)?;
+                locks.lock(actor, env, ttl, reason, true, admin).await
+            }
+            Command::Unlock { env } => {
+                locks
+                    .unlock(actor, self.core.catalog.env(&env)?, false)
                     .await
             }
-            Command::Unlock { env } => self.unlock(actor, self.catalog.env(&env)?, false).await,
-            Command::Extend { env, by } => self.extend(actor, self.catalog.env(&env)?, by).await,
-            Command::Leave { env } => self.leave(actor, self.catalog.env(&env)?).await,
-            Command::Status { target } => self.status(target.as_ref()).await,
-            Command::Claim { target, ttl, note } => self.claim(actor, &target, ttl, note).await,
-            Command::Release { env } => self.release(actor, self.catalog.env(&env)?, false).await,
-            Command::History { env, count } => self.history(self.catalog.env(&env)?, count).await,
+            Command::Extend { env, by } => {
+                locks.extend(actor, self.core.catalog.env(&env)?, by).await
+            }
+            Command::Leave { env } => locks.leave(actor, self.core.catalog.env(&env)?).await,
+            Command::Status { target } => self.core.status().status(target.as_ref()).await,
+            Command::Claim { target, ttl, note } => {
+                self.core.claims().claim(actor, &target, ttl, note).await
+            }
+            Command::Release { env } => {
+                let env = self.core.catalog.env(&env)?;
+                self.core.claims().release(actor, env, false).await
+            }
+            Command::History { env, count } => {
+                let env = self.core.catalog.env(&env)?;
+                self.core.status().history(env, count).await
+            }
             Command::Freeze {
                 scope,
                 span,
                 reason,
             } => {
                 let envs = self.scope(&scope)?;
-                self.freeze(actor, &scope, envs, span, reason).await
+                locks.freeze(actor, &scope, envs, span, reason).await
             }
             Command::Unfreeze { scope } => {
                 let envs = self.scope(&scope)?;
-                self.unfreeze(actor, &scope, envs).await
+                locks.unfreeze(actor, &scope, envs).await
             }
             Command::Help { topic } => {
                 let text = grammar::help(topic.as_deref())?;
@@ -163,17 +202,17 @@ impl Baton {
                 .with_text(text))
             }
             Command::Ci(ci) => self.ci(actor, ci, admin).await,
-            Command::Admin(admin) => self.run_admin(actor, admin).await,
+            Command::Admin(admin) => self.admin_desk().run_admin(actor, admin).await,
         }
     }
 
     /// The envs a freeze scope covers: one env, a pool's members, or all.
     fn scope(&self, scope: &Scope) -> Result<Vec<&EnvSettings>, BatonError> {
         match scope {
-            Scope::All => Ok(self.catalog.envs().iter().collect()),
-            Scope::Env(name) => match self.catalog.target(name)? {
+            Scope::All => Ok(self.core.catalog.envs().iter().collect()),
+            Scope::Env(name) => match self.core.catalog.target(name)? {
                 Target::Env(e) => Ok(vec![e]),
-                Target::Pool(p) => p.members.iter().map(|m| self.catalog.env(m)).collect(),
+                Target::Pool(p) => p.members.iter().map(|m| self.core.catalog.env(m)).collect(),
             },
         }
     }
@@ -200,17 +239,4 @@ fn taken(command: &Command) -> Option<&EnvName> {
         | Command::Claim { target: env, .. } => Some(env),
         _ => None,
     }
-}
-
-/// This machine's clock in Unix ms, for replies made without asking Redis (help, refusals).
-pub(crate) fn wall_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
-
-/// A fresh random token for a lock or claim: 128 bits, hex.
-pub(crate) fn new_token() -> String {
-    format!("{:032x}", rand::random::<u128>())
 }

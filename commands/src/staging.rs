@@ -3,13 +3,14 @@
 
 use crate::catalog::Target;
 use crate::config::EnvSettings;
+use crate::domain::new_token;
 use crate::domain::{Actor, EnvName, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::reply::{clock, Reply, ReplyData, Tone};
-use crate::router::{new_token, Baton};
+use crate::services::Claims;
 use crate::store::contracts::{ClaimAnswer, ClaimArgs};
 
-impl Baton {
+impl Claims {
     /// `claim <env|pool> [ttl] [note]`.
     pub(crate) async fn claim(
         &self,
@@ -89,6 +90,8 @@ impl Baton {
         env: &EnvSettings,
         force: bool,
     ) -> Result<Reply, BatonError> {
-        self.end_hold(actor, env, HoldKind::Claim, force).await
+        self.locks()
+            .end_hold(actor, env, HoldKind::Claim, force)
+            .await
     }
 }

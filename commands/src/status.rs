@@ -5,15 +5,16 @@ use std::time::Duration;
 use crate::catalog::Target;
 use crate::ci_api::EnvStates;
 use crate::config::EnvSettings;
+use crate::domain::wall_clock;
 use crate::domain::{human_duration, EnvName};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, ReplyData, Table, Tone, Value};
-use crate::router::{wall_clock, Baton};
+use crate::services::Status;
 use crate::state::EnvState;
 use crate::store::contracts::SettleArgs;
 use crate::store::StoreError;
 
-impl Baton {
+impl Status {
     /// The current state of `envs`, settled first (one pipelined round trip).
     pub async fn env_states(
         &self,

@@ -19,7 +19,7 @@ pub mod render;
 pub mod rest;
 pub mod verify;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -222,10 +222,7 @@ async fn webhook(rest: &Rest, method: Method, path: &str, body: &impl serde::Ser
 }
 
 fn refusal(e: BatonError) -> Reply {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    e.reply(now)
+    e.reply(baton_commands::domain::wall_clock())
 }
 
 /// `discord:<user id>`, shown by global name or username, carrying `discord-role:<id>` for each

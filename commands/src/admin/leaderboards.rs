@@ -5,12 +5,13 @@
 //! # Format
 //! `admin leaderboard <board> [top <n>] [around <member>]` (with neither: the top 10)
 
+use super::AdminDesk;
 use super::{shown, unknown_name};
 use crate::command::AdminArg;
 use crate::config::{BoardOrder, LeaderboardConfig};
+use crate::domain::wall_clock;
 use crate::error::BatonError;
 use crate::reply::{Reply, Table, Tone, Value};
-use crate::router::{wall_clock, Baton};
 use crate::store::admin::{Around, Entries};
 
 /// Neighbours shown on each side of the member for `around`.
@@ -18,7 +19,7 @@ const RADIUS: usize = 5;
 /// Longest member name shown.
 const MEMBER_LEN: usize = 80;
 
-impl Baton {
+impl AdminDesk {
     /// `admin leaderboard <board> [top <n>] [around <member>]`.
     pub(super) async fn admin_leaderboard(
         &self,

@@ -27,16 +27,19 @@ mod queues;
 mod ratelimits;
 mod sessions;
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
 use crate::command::{AdminArg, AdminCommand};
 use crate::config::{AdminConfig, Config};
+use crate::domain::wall_clock;
 use crate::domain::{clean_text, preview, Actor};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, Tone};
-use crate::router::{wall_clock, Baton};
 use crate::store::history::AuditEntry;
 
 /// The admin commands' settings. The audit stream and the BullMQ connection are the store's.
@@ -68,7 +71,21 @@ fn audit<'a>(
     }
 }
 
-impl Baton {
+/// The admin commands: views and actions on the team's other Redis data.
+#[derive(Clone)]
+pub(crate) struct AdminDesk {
+    pub(crate) core: crate::services::Core,
+    pub(crate) admin: Arc<Admin>,
+}
+
+impl Deref for AdminDesk {
+    type Target = crate::services::Core;
+    fn deref(&self) -> &crate::services::Core {
+        &self.core
+    }
+}
+
+impl AdminDesk {
     /// Runs an admin command; the router has already checked the admin role. Boxed: BullMQ's
     /// futures are deep, and every caller of the router would otherwise carry their layout.
     pub(crate) fn run_admin<'a>(
@@ -86,10 +103,14 @@ impl Baton {
     ) -> Result<Reply, BatonError> {
         match command {
             AdminCommand::ForceUnlock { env } => {
-                self.unlock(actor, self.catalog.env(&env)?, true).await
+                self.locks()
+                    .unlock(actor, self.catalog.env(&env)?, true)
+                    .await
             }
             AdminCommand::ForceRelease { env } => {
-                self.release(actor, self.catalog.env(&env)?, true).await
+                self.claims()
+                    .release(actor, self.catalog.env(&env)?, true)
+                    .await
             }
             AdminCommand::Queues { queue } => self.admin_queues(queue.as_ref()).await,
             AdminCommand::Queue { action, queue } => {

@@ -10,15 +10,16 @@
 
 use super::audit;
 use super::queues::shown_count;
+use super::AdminDesk;
 use crate::command::{AdminArg, QueueAction};
+use crate::domain::wall_clock;
 use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::reply::{Reply, Tone, Value};
-use crate::router::{wall_clock, Baton};
 use crate::store::queue_writes::{QueueWrite, QueueWriteError};
 use crate::store::queues::SCRIPTS_MAJOR;
 
-impl Baton {
+impl AdminDesk {
     /// `admin queue retry|pause|resume <name>`, through BullMQ's own scripts.
     pub(super) async fn admin_queue_action(
         &self,

@@ -16,11 +16,12 @@
 //! # Format
 //! `admin queues [<name>]`
 
+use super::AdminDesk;
 use super::{shown, unknown_name};
 use crate::command::AdminArg;
+use crate::domain::wall_clock;
 use crate::error::BatonError;
 use crate::reply::{Reply, Table, Tone, Value};
-use crate::router::{wall_clock, Baton};
 use crate::store::queues::{Snapshot, SCRIPTS_MAJOR};
 
 /// Newest failed jobs shown by `admin queues <name>`.
@@ -32,7 +33,7 @@ pub(super) fn shown_count(n: Option<u64>) -> Value {
     Value::Text(n.map_or("?".into(), |n| n.to_string()))
 }
 
-impl Baton {
+impl AdminDesk {
     /// The configured queues, or every queue with a meta hash under the prefix.
     async fn queue_names(&self) -> Result<Vec<String>, BatonError> {
         let configured = &self.admin.config.queues;

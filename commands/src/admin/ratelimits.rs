@@ -11,20 +11,21 @@
 //! `admin ratelimit <limiter> <id>` · `admin ratelimit reset <limiter> <id>`
 
 use super::glob::Glob;
+use super::AdminDesk;
 use super::{audit, shown, ttl_text, unknown_name};
 use crate::command::AdminArg;
 use crate::config::{LimiterKind, RateLimitConfig};
+use crate::domain::wall_clock;
 use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::reply::{Reply, Table, Tone, Value};
-use crate::router::{wall_clock, Baton};
 use crate::store::admin::Counter;
 use crate::store::escape_glob;
 
 /// Keys listed in one reply; the rest are counted.
 const SHOWN: usize = 20;
 
-impl Baton {
+impl AdminDesk {
     fn limiter(&self, name: &AdminArg) -> Result<&RateLimitConfig, BatonError> {
         let limiters = &self.admin.config.ratelimits;
         limiters

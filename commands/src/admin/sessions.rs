@@ -9,14 +9,15 @@
 
 use std::time::Duration;
 
+use super::AdminDesk;
 use super::{audit, ttl_text};
 use crate::command::AdminArg;
+use crate::domain::wall_clock;
 use crate::domain::{human_duration, Actor};
 use crate::error::BatonError;
 use crate::reply::{clock, Reply, Tone, Value};
-use crate::router::{wall_clock, Baton};
 
-impl Baton {
+impl AdminDesk {
     fn session_key(&self, user: &AdminArg) -> String {
         self.admin
             .config

@@ -20,6 +20,7 @@ use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
 use crate::outcomes;
 use crate::router::Baton;
+use crate::services::Pipelines;
 use crate::state::Hold;
 use crate::store::contracts::{DeployAnswer, DeployArgs, ExtendArgs, ExtendTarget, UnlockArgs};
 use crate::store::Prepared;
@@ -58,7 +59,7 @@ impl CiRequest for Acquire {
     ) -> BoxFuture<'a, Result<LockGrant, BatonError>> {
         Box::pin(async move {
             let retry = retry_of(CiCommand::Acquire(self.clone()));
-            let env = baton.catalog.env(&self.env)?;
+            let env = baton.catalog().env(&self.env)?;
             let request = wait::Acquire {
                 ttl: self.ttl,
                 reason: self.reason,
@@ -66,7 +67,7 @@ impl CiRequest for Acquire {
                 wait: self.wait,
                 admin,
             };
-            baton.acquire(actor, env, request, retry).await
+            baton.pipelines().acquire(actor, env, request, retry).await
         })
     }
 }
@@ -84,8 +85,11 @@ impl CiRequest for Release {
     ) -> BoxFuture<'a, Result<LockReleased, BatonError>> {
         Box::pin(async move {
             let retry = retry_of(CiCommand::Release(self.clone()));
-            let env = baton.catalog.env(&self.env)?;
-            baton.release_by_token(actor, env, &self.token, retry).await
+            let env = baton.catalog().env(&self.env)?;
+            baton
+                .pipelines()
+                .release_by_token(actor, env, &self.token, retry)
+                .await
         })
     }
 }
@@ -103,8 +107,9 @@ impl CiRequest for Extend {
     ) -> BoxFuture<'a, Result<LockExtended, BatonError>> {
         Box::pin(async move {
             let retry = retry_of(CiCommand::Extend(self.clone()));
-            let env = baton.catalog.env(&self.env)?;
+            let env = baton.catalog().env(&self.env)?;
             baton
+                .pipelines()
                 .extend_by_token(actor, env, &self.token, self.by, retry)
                 .await
         })
@@ -122,7 +127,12 @@ impl CiRequest for Gate {
         _actor: &'a Actor,
         _admin: bool,
     ) -> BoxFuture<'a, Result<GateOpen, BatonError>> {
-        Box::pin(async move { baton.gate(baton.catalog.env(&self.env)?, self.label).await })
+        Box::pin(async move {
+            baton
+                .pipelines()
+                .gate(baton.catalog().env(&self.env)?, self.label)
+                .await
+        })
     }
 }
 
@@ -139,9 +149,10 @@ impl CiRequest for RecordDeploy {
     ) -> BoxFuture<'a, Result<DeployRecorded, BatonError>> {
         Box::pin(async move {
             let retry = retry_of(CiCommand::RecordDeploy(self.clone()));
-            let env = baton.catalog.env(&self.env)?;
+            let env = baton.catalog().env(&self.env)?;
             let what = [self.sha, self.version, self.url];
             baton
+                .pipelines()
                 .record_deploy(actor, env, what, self.fence, retry)
                 .await
         })
@@ -161,11 +172,11 @@ impl CiRequest for Envs {
         _actor: &'a Actor,
         _admin: bool,
     ) -> BoxFuture<'a, Result<EnvStates, BatonError>> {
-        Box::pin(async move { baton.env_view(self.target.as_ref()).await })
+        Box::pin(async move { baton.core.status().env_view(self.target.as_ref()).await })
     }
 }
 
-impl Baton {
+impl Pipelines {
     /// `call` made retry-safe when the request carried a key: the record lives in the env's slot,
     /// named by who asked and their key.
     fn retry_safe<A>(
@@ -249,7 +260,7 @@ impl Baton {
     }
 
     async fn gate(&self, env: &EnvSettings, label: Option<String>) -> Result<GateOpen, BatonError> {
-        let (states, now) = self.env_states(vec![env]).await?;
+        let (states, now) = self.status().env_states(vec![env]).await?;
         let state = states.into_iter().next().ok_or(BatonError::Internal)?;
         let name = env.name.as_str();
         if let Some(freeze) = state.freeze {

@@ -18,11 +18,12 @@ use super::{grant, Retry};
 use crate::bus::BusMessage;
 use crate::ci_api::LockGrant;
 use crate::config::EnvSettings;
+use crate::domain::new_token;
 use crate::domain::{Actor, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
 use crate::outcomes::{self, Acquired};
-use crate::router::{new_token, Baton};
+use crate::services::Pipelines;
 use crate::store::contracts::{
     GiveUpArgs, LeaveAnswer, LeaveArgs, LockAnswer, LockArgs, LockMode, RenewAnswer, RenewArgs,
     UnlockArgs,
@@ -55,7 +56,7 @@ struct Ticket {
     token: String,
 }
 
-impl Baton {
+impl Pipelines {
     /// Takes the lock for a pipeline, waiting in line up to `request.wait`.
     pub(crate) async fn acquire(
         &self,
@@ -86,7 +87,7 @@ impl Baton {
         };
         let wait = request.wait.filter(|w| !w.is_zero());
         // Listen before queuing, so the hand-off event cannot slip by in between.
-        let events = wait.map(|_| self.events().subscribe());
+        let events = wait.map(|_| self.bus.subscribe());
         let call = self.lock_call(&ticket, request.admin, wait);
         let call = self.retry_safe(call, actor, env, &retry);
         let name = env.name.as_str();
@@ -275,11 +276,11 @@ enum CheckIn {
 /// failed), and gives back a lock that reached it too late. It keeps trying while the store is
 /// away, for as long as such a lock could live.
 struct Abandon {
-    work: Option<(Baton, Ticket)>,
+    work: Option<(Pipelines, Ticket)>,
 }
 
 impl Abandon {
-    fn arm(baton: Baton, ticket: Ticket) -> Self {
+    fn arm(baton: Pipelines, ticket: Ticket) -> Self {
         Self {
             work: Some((baton, ticket)),
         }
@@ -317,7 +318,7 @@ impl Drop for Abandon {
 }
 
 /// Out of the queue, and the lock given back if it reached this ticket after all.
-async fn leave(baton: &Baton, t: &Ticket) -> Result<(), StoreError> {
+async fn leave(baton: &Pipelines, t: &Ticket) -> Result<(), StoreError> {
     let group = baton.catalog.group_of(&t.env);
     let call = baton
         .store

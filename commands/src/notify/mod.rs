@@ -33,8 +33,9 @@ use outbox::{Entry, Outbox};
 use crate::bus::{BusMessage, EventBus};
 use crate::config::Config;
 use crate::delivery::Delivery;
+use crate::domain::wall_clock;
 use crate::reply::Reply;
-use crate::router::{wall_clock, Baton};
+use crate::router::Baton;
 
 /// How often gone instances' consumers are pruned from the groups.
 const PRUNE_EVERY: Duration = Duration::from_secs(600);

@@ -1,0 +1,104 @@
+//! The core's services. Each command family is a service over the same small [`Core`] (the store,
+//! the configured envs and the queue limit) plus only what else it needs; the router dispatches to
+//! them, and no service reaches into another's state. `Deref` to the core keeps a handler's body
+//! about its own work (`self.store`, `self.catalog`).
+//!
+//! | service | file | needs beyond the core |
+//! |---|---|---|
+//! | [`Locks`] | `deploy.rs`, `freeze.rs` | — |
+//! | [`Claims`] | `staging.rs` | ends a claim through [`Locks`] |
+//! | [`Status`] | `status.rs` | — |
+//! | [`Expiry`] | `events.rs` | — |
+//! | [`Pipelines`] | `ci/` | the event bus, the shutdown signal |
+//! | `AdminDesk` | `admin/` | the admin settings (defined there) |
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::bus::EventBus;
+use crate::catalog::Catalog;
+use crate::store::Store;
+
+/// What every service shares. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Core {
+    pub(crate) store: Store,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) queue_limit: usize,
+}
+
+macro_rules! service {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub(crate) struct $name(pub(crate) Core);
+
+        impl Deref for $name {
+            type Target = Core;
+            fn deref(&self) -> &Core {
+                &self.0
+            }
+        }
+    };
+}
+
+service!(
+    /// Deploy locks, the queue and freezes.
+    Locks
+);
+service!(
+    /// Staging claims.
+    Claims
+);
+service!(
+    /// Reading env state: `status`, `history`, and the views the API and the page show.
+    Status
+);
+service!(
+    /// The expiry sweeper.
+    Expiry
+);
+
+impl Core {
+    pub(crate) fn locks(&self) -> Locks {
+        Locks(self.clone())
+    }
+
+    pub(crate) fn claims(&self) -> Claims {
+        Claims(self.clone())
+    }
+
+    pub(crate) fn status(&self) -> Status {
+        Status(self.clone())
+    }
+
+    pub(crate) fn expiry(&self) -> Expiry {
+        Expiry(self.clone())
+    }
+}
+
+/// What pipelines do: acquire (waiting in line), release, extend, gate, record deploys. It waits
+/// on the event bus and answers waiters when the service shuts down.
+#[derive(Clone)]
+pub(crate) struct Pipelines {
+    pub(crate) core: Core,
+    pub(crate) bus: EventBus,
+    pub(crate) closing: watch::Receiver<bool>,
+}
+
+impl Deref for Pipelines {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        &self.core
+    }
+}
+
+impl Pipelines {
+    /// Resolves when a shutdown has begun.
+    pub(crate) async fn closing(&self) {
+        let mut rx = self.closing.clone();
+        let _ = rx.wait_for(|closing| *closing).await;
+    }
+}

@@ -2,13 +2,13 @@
 //! environment variables over it, then the flags here.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use baton_commands::config::Config;
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
+use crate::config_args::{load_or_report, ConfigArgs};
 use crate::{app, console, dev};
 
 /// ChatOps deploy locks and staging claims on Redis, from Slack, Discord and CI.
@@ -106,20 +106,6 @@ pub enum ConfigCmd {
     },
 }
 
-/// Where the configuration comes from.
-#[derive(Args, Debug)]
-pub struct ConfigArgs {
-    /// TOML config file (see config.example.toml). Without one, defaults and BATON_* variables apply.
-    #[arg(long, short, env = "BATON_CONFIG")]
-    pub config: Option<PathBuf>,
-}
-
-impl ConfigArgs {
-    fn load(&self) -> Result<Config, baton_commands::config::ConfigErrors> {
-        Config::load(self.config.as_deref(), std::env::vars())
-    }
-}
-
 /// Runs the parsed command line; the exit code follows ARCHITECTURE.md (2: usage or config).
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -127,33 +113,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             listen,
             redis,
-        } => {
-            let Some(mut cfg) = load_or_report(&config) else {
-                return Ok(ExitCode::from(2));
-            };
-            if let Some(url) = redis {
-                cfg.redis.url = url;
-                // The flag gets the same checks as the file, so a bad URL stops here, redacted.
-                let problems = cfg.validate();
-                if !problems.is_empty() {
-                    for p in problems {
-                        eprintln!("--redis: {}", p.message);
-                    }
-                    return Ok(ExitCode::from(2));
-                }
-            }
-            for warning in cfg.warnings() {
-                tracing::warn!("{warning}");
-            }
-            let addr = listen.unwrap_or(cfg.server.listen);
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
-            tracing::info!(addr = %listener.local_addr()?, envs = cfg.all_envs().len(), "baton serving");
-            let baton = app::build(&cfg)?;
-            app::run(&cfg, baton, listener, app::shutdown_signal()).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => serve(&config, listen, redis).await,
         Cmd::Dev {
             redis,
             listen,
@@ -187,39 +147,66 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Discord { action } => crate::platforms::discord::run(action).await,
         Cmd::Config {
             action: ConfigCmd::Check { config },
-        } => match config.load() {
-            Ok(cfg) => {
-                for warning in cfg.warnings() {
-                    eprintln!("warning: {warning}");
-                }
-                let source = config
-                    .config
-                    .as_deref()
-                    .map(Path::display)
-                    .map(|d| d.to_string());
-                println!(
-                    "{}: OK ({} envs, {} pools)",
-                    source.unwrap_or_else(|| "<defaults>".into()),
-                    cfg.all_envs().len(),
-                    cfg.pools.len()
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(errors) => {
-                eprintln!("{errors}");
-                Ok(ExitCode::from(2))
-            }
-        },
+        } => Ok(config_check(&config)),
     }
 }
 
-fn load_or_report(args: &ConfigArgs) -> Option<Config> {
-    match args.load() {
-        Ok(c) => Some(c),
+/// `baton serve`: HTTP (CI API, platforms, health) and the background work, until a signal.
+async fn serve(
+    config: &ConfigArgs,
+    listen: Option<std::net::SocketAddr>,
+    redis: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let Some(mut cfg) = load_or_report(config) else {
+        return Ok(ExitCode::from(2));
+    };
+    if let Some(url) = redis {
+        cfg.redis.url = url;
+        // The flag gets the same checks as the file, so a bad URL stops here, redacted.
+        let problems = cfg.validate();
+        if !problems.is_empty() {
+            for p in problems {
+                eprintln!("--redis: {}", p.message);
+            }
+            return Ok(ExitCode::from(2));
+        }
+    }
+    for warning in cfg.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let addr = listen.unwrap_or(cfg.server.listen);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, envs = cfg.all_envs().len(), "baton serving");
+    let baton = app::build(&cfg)?;
+    app::run(&cfg, baton, listener, app::shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `baton config check`: every problem at once (exit 2), or a one-line summary.
+fn config_check(config: &ConfigArgs) -> ExitCode {
+    match config.load() {
+        Ok(cfg) => {
+            for warning in cfg.warnings() {
+                eprintln!("warning: {warning}");
+            }
+            let source = config
+                .config
+                .as_deref()
+                .map(Path::display)
+                .map(|d| d.to_string());
+            println!(
+                "{}: OK ({} envs, {} pools)",
+                source.unwrap_or_else(|| "<defaults>".into()),
+                cfg.all_envs().len(),
+                cfg.pools.len()
+            );
+            ExitCode::SUCCESS
+        }
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("(run `baton config check` for the same list)");
-            None
+            ExitCode::from(2)
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod app;
 pub mod bench;
 pub mod ci_client;
 pub mod cli;
+pub mod config_args;
 pub mod console;
 pub mod dev;
 pub mod edge;

@@ -15,7 +15,7 @@ use baton_commands::Baton;
 use clap::Subcommand;
 use tokio::sync::watch;
 
-use crate::cli::ConfigArgs;
+use crate::config_args::ConfigArgs;
 
 /// `POST /discord/interactions`, when `[discord] public_key` is set.
 pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {

@@ -17,12 +17,15 @@
 //! 2. its builder in `build.rs`;
 //! 3. its [`Command`] variant in `command.rs` and the router's dispatch arm (the compiler points at
 //!    the arm once the variant exists);
-//! 4. its handler, in its family's file;
+//! 4. its handler, a method of its family's service (`deploy.rs` for `Locks`, `staging.rs` for
+//!    `Claims`, …; see `services.rs`);
 //! 5. a case in `entry_tests.rs` (which fails until the entry has one), the handler's tests, and
 //!    `BLESS=1 cargo test -p baton-commands readme` for the README's table.
 //!
 //! Help, the README table, Slack's usage hint, manifest and default `in_channel`, and Discord's
-//! options follow from the entry; the router takes its privilege and log label from it.
+//! options follow from the entry; the router takes its privilege and log label from it, and the
+//! one road (`road.rs`) decides every platform's visibility from `changes_state`. No adapter
+//! changes.
 
 mod build;
 mod parse;

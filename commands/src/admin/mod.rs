@@ -160,18 +160,8 @@ impl AdminDesk {
 
 /// A refusal for a name that is not configured, listing the ones that are.
 fn unknown_name(what: &str, typed: &AdminArg, known: &[&str], fix: &str) -> BatonError {
-    let typed_lower = typed.as_str().to_lowercase();
-    let suggestion = known
-        .iter()
-        .map(|k| {
-            (
-                strsim::damerau_levenshtein(&typed_lower, &k.to_lowercase()),
-                *k,
-            )
-        })
-        .filter(|(d, k)| *d <= 2 && *d < k.len())
-        .min()
-        .map(|(_, k)| format!(" (did you mean `{k}`?)"))
+    let suggestion = crate::domain::did_you_mean(typed.as_str(), known.iter().copied())
+        .map(|k| format!(" (did you mean `{k}`?)"))
         .unwrap_or_default();
     let known = if known.is_empty() {
         format!("none are configured: {fix}")

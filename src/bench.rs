@@ -268,14 +268,18 @@ fn redis_benchmark_line(args: &BenchArgs) -> String {
     use baton_commands::domain::EnvName;
     use baton_commands::store::{scripts, Keys};
     let env = &args.envs[0];
+    let layout = Keys::new(&args.prefix);
     let keys = match EnvName::parse(env) {
-        Ok(name) => Keys::new(&args.prefix).env(&name, &name).0.join(" "),
+        Ok(name) => layout.env(&name, &name).0.join(" "),
         Err(e) => return format!("(no comparison: {e})"),
     };
+    // ARGV as lock.lua reads it: the prelude's env, channel, history length and (empty)
+    // idempotency fingerprint, then holder, display, reason, ttl, token, admin, mode, queue
+    // limit, wait and lease (store/contracts/locks.rs).
     format!(
-        "redis-benchmark -h HOST -p PORT -c {} -n 200000 EVALSHA {} 10 {keys} {env} {}:events 500 bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0",
+        "redis-benchmark -h HOST -p PORT -c {} -n 200000 EVALSHA {} 10 {keys} {env} {} 500 \"\" bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0 0",
         args.concurrency,
         scripts::LOCK.get_hash(),
-        args.prefix,
+        layout.events_channel(),
     )
 }

@@ -142,3 +142,29 @@ async fn after_a_crash_no_waiter_that_went_away_or_was_told_503_is_handed_the_lo
         }
     }
 }
+
+#[tokio::test]
+async fn a_waiter_whose_lease_ran_out_is_never_handed_the_lock_even_if_no_cleanup_ran() {
+    let app = crate::support::spawn_core().await;
+    app.ok("alice", "lock prod 30m hotfix").await;
+    // A CI waiter whose instance died without any cleanup: first in line, its wait still long,
+    // its lease already run out. Written behind Baton's back, as the dead instance left it.
+    let mut con = app.redis().await;
+    let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
+    let now = secs * 1000 + micros / 1000;
+    let entry = json!({"holder": "ci:all#deadbeef", "display": "dead-waiter", "reason": "",
+        "ttl": 600_000, "token": "t0", "at": now - 5_000, "until": now + 600_000,
+        "lease": now - 1_000});
+    let _: () = con
+        .rpush("baton:{prod}:queue:prod", entry.to_string())
+        .await
+        .unwrap();
+    app.ok("bob", "queue prod 20m next in line").await;
+
+    let unlocked = app.ok("alice", "unlock prod").await;
+    let text = unlocked.text.unwrap_or_default();
+    assert!(text.contains("bob now holds prod"), "{text}");
+    let history = app.ok("bob", "history prod").await.text.unwrap();
+    assert!(history.contains("dead-waiter"), "{history}");
+    assert!(history.contains("waiter went away"), "{history}");
+}

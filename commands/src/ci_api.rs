@@ -9,13 +9,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
-
-use crate::domain::{Actor, EnvName, IdempotencyKey, Ttl};
-use crate::error::BatonError;
+use crate::domain::{EnvName, IdempotencyKey, Ttl};
+use crate::reply::Render;
 use crate::reply::{Reply, Tone, Value};
-use crate::road::Render;
-use crate::router::Baton;
 use crate::state::{EnvState, Hold};
 
 /// Take the deploy lock, waiting in the queue up to `wait`.
@@ -154,21 +150,6 @@ impl CiCommand {
             CiCommand::Gate(_) => None,
         }
     }
-}
-
-/// A request of the CI API and its typed answer: how [`Baton::run_ci`] runs it.
-pub trait CiRequest: Send + Sized + 'static {
-    /// What a success carries.
-    type Answer: Render + Send;
-    /// The request as a [`Command`](crate::Command), for the privilege check and the log label.
-    fn command(&self) -> crate::Command;
-    /// Runs it as `actor` (already authorized); `admin` as the router found the role.
-    fn answer<'a>(
-        self,
-        baton: &'a Baton,
-        actor: &'a Actor,
-        admin: bool,
-    ) -> BoxFuture<'a, Result<Self::Answer, BatonError>>;
 }
 
 /// A lock granted to a pipeline.

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crate::command::LockCommand;
 use crate::config::EnvSettings;
 use crate::domain::new_token;
 use crate::domain::{human_duration, Actor, Ttl};
@@ -42,6 +43,31 @@ impl Core {
 }
 
 impl Locks {
+    /// Runs one of the lock's verbs (the router's one arm for the family); `admin` as the router
+    /// found the role, for the override of a freeze.
+    pub(crate) async fn run(
+        &self,
+        actor: &Actor,
+        admin: bool,
+        command: LockCommand,
+    ) -> Result<Reply, BatonError> {
+        match command {
+            LockCommand::Lock { env, ttl, reason } => {
+                let env = self.catalog.env(&env)?;
+                self.lock(actor, env, ttl, reason, false, admin).await
+            }
+            LockCommand::Queue { env, ttl, reason } => {
+                let env = self.catalog.env(&env)?;
+                self.lock(actor, env, ttl, reason, true, admin).await
+            }
+            LockCommand::Unlock { env } => self.unlock(actor, self.catalog.env(&env)?, false).await,
+            LockCommand::Extend { env, by } => {
+                self.extend(actor, self.catalog.env(&env)?, by).await
+            }
+            LockCommand::Leave { env } => self.leave(actor, self.catalog.env(&env)?).await,
+        }
+    }
+
     /// `lock` (`queue = false`) or `queue`.
     pub(crate) async fn lock(
         &self,

@@ -4,7 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::command::{FreezeSpan, Scope};
+use crate::catalog::Target;
+use crate::command::{FreezeCommand, FreezeSpan, Scope};
 use crate::config::EnvSettings;
 use crate::domain::wall_clock;
 use crate::domain::{Actor, EnvName};
@@ -15,6 +16,39 @@ use crate::store::contracts::{Changed, FreezeAnswer, FreezeArgs};
 use crate::store::StoreError;
 
 impl Locks {
+    /// Runs `freeze` or `unfreeze` over the envs their scope covers.
+    pub(crate) async fn run_freezes(
+        &self,
+        actor: &Actor,
+        command: FreezeCommand,
+    ) -> Result<Reply, BatonError> {
+        match command {
+            FreezeCommand::Freeze {
+                scope,
+                span,
+                reason,
+            } => {
+                let envs = self.scope(&scope)?;
+                self.freeze(actor, &scope, envs, span, reason).await
+            }
+            FreezeCommand::Unfreeze { scope } => {
+                let envs = self.scope(&scope)?;
+                self.unfreeze(actor, &scope, envs).await
+            }
+        }
+    }
+
+    /// The envs a freeze scope covers: one env, a pool's members, or all.
+    fn scope(&self, scope: &Scope) -> Result<Vec<&EnvSettings>, BatonError> {
+        match scope {
+            Scope::All => Ok(self.catalog.envs().iter().collect()),
+            Scope::Env(name) => match self.catalog.target(name)? {
+                Target::Env(e) => Ok(vec![e]),
+                Target::Pool(p) => p.members.iter().map(|m| self.catalog.env(m)).collect(),
+            },
+        }
+    }
+
     /// `freeze`: one call per group, pipelined in one round trip.
     pub(crate) async fn freeze(
         &self,

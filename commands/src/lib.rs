@@ -26,7 +26,6 @@ pub mod bus;
 pub mod catalog;
 mod ci;
 pub mod ci_api;
-pub mod command;
 pub mod config;
 pub mod delivery;
 mod deploy;
@@ -35,6 +34,7 @@ pub mod error;
 pub mod events;
 mod freeze;
 pub mod grammar;
+pub use grammar::command;
 pub mod hashing;
 pub mod notify;
 mod outcomes;
@@ -47,7 +47,9 @@ pub mod state;
 mod status;
 pub mod store;
 
-pub use command::{CiCommand, Command, Touches};
+pub use command::{
+    CiCommand, ClaimCommand, Command, FreezeCommand, LockCommand, ReadCommand, Touches,
+};
 pub use config::Config;
 pub use domain::Actor;
 pub use error::BatonError;

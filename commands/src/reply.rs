@@ -266,6 +266,18 @@ pub fn relative(ms: u64, now: u64) -> String {
     }
 }
 
+/// A typed answer that can be shown to people as a [`Reply`].
+pub trait Render {
+    /// The answer as a reply.
+    fn reply(&self) -> Reply;
+}
+
+impl Render for Reply {
+    fn reply(&self) -> Reply {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,12 +9,14 @@
 use std::future::Future;
 use std::time::Instant;
 
-use crate::ci_api::CiRequest;
+use futures_util::future::BoxFuture;
+
 use crate::command::{Command, Privilege};
 use crate::domain::wall_clock;
 use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::grammar::{self, Verb};
+pub use crate::reply::Render;
 use crate::reply::{Reply, Visibility};
 use crate::router::Baton;
 
@@ -49,16 +51,19 @@ impl Request {
     }
 }
 
-/// A typed answer that can be shown to people as a [`Reply`].
-pub trait Render {
-    /// The answer as a reply.
-    fn reply(&self) -> Reply;
-}
-
-impl Render for Reply {
-    fn reply(&self) -> Reply {
-        self.clone()
-    }
+/// A request of the CI API and its typed answer: how [`Baton::run_ci`] runs it.
+pub trait CiRequest: Send + Sized + 'static {
+    /// What a success carries.
+    type Answer: Render + Send;
+    /// The request as a [`Command`](crate::Command), for the privilege check and the log label.
+    fn command(&self) -> crate::Command;
+    /// Runs it as `actor` (already authorized); `admin` as the router found the role.
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
+        admin: bool,
+    ) -> BoxFuture<'a, Result<Self::Answer, BatonError>>;
 }
 
 /// What came of one request.

@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 use crate::admin::AdminDesk;
 use crate::bus::EventBus;
 use crate::catalog::{Catalog, Target};
-use crate::command::{Command, Privilege, Scope};
+use crate::command::{Command, Privilege};
 use crate::config::{Config, EnvSettings};
 use crate::domain::{wall_clock, Actor, EnvName};
 use crate::error::BatonError;
@@ -109,7 +109,7 @@ impl Baton {
             (_, Some(v)) if v.privilege > Privilege::Anyone => {
                 (v.privilege, v.refused_as.unwrap_or("this command").into())
             }
-            _ => match taken(command) {
+            _ => match command.takes() {
                 Some(env) if self.is_protected(env) => (
                     Privilege::Deployer,
                     format!("{env} is protected: taking it"),
@@ -141,7 +141,8 @@ impl Baton {
         }
     }
 
-    /// Hands the command to its module; `role` is the one the privilege was checked with.
+    /// Hands the command to the service of its family; `role` is the one the privilege was
+    /// checked with. One arm per family, never per verb: each service matches its own verbs.
     pub(crate) async fn dispatch(
         &self,
         actor: &Actor,
@@ -149,49 +150,11 @@ impl Baton {
         command: Command,
     ) -> Result<Reply, BatonError> {
         let admin = role == Privilege::Admin;
-        let locks = self.core.locks();
         match command {
-            Command::Lock { env, ttl, reason } => {
-                let env = self.core.catalog.env(&env)?;
-                locks.lock(actor, env, ttl, reason, false, admin).await
-            }
-            Command::Queue { env, ttl, reason } => {
-                let env = self.core.catalog.env(&env)?;
-                locks.lock(actor, env, ttl, reason, true, admin).await
-            }
-            Command::Unlock { env } => {
-                locks
-                    .unlock(actor, self.core.catalog.env(&env)?, false)
-                    .await
-            }
-            Command::Extend { env, by } => {
-                locks.extend(actor, self.core.catalog.env(&env)?, by).await
-            }
-            Command::Leave { env } => locks.leave(actor, self.core.catalog.env(&env)?).await,
-            Command::Status { target } => self.core.status().status(target.as_ref()).await,
-            Command::Claim { target, ttl, note } => {
-                self.core.claims().claim(actor, &target, ttl, note).await
-            }
-            Command::Release { env } => {
-                let env = self.core.catalog.env(&env)?;
-                self.core.claims().release(actor, env, false).await
-            }
-            Command::History { env, count } => {
-                let env = self.core.catalog.env(&env)?;
-                self.core.status().history(env, count).await
-            }
-            Command::Freeze {
-                scope,
-                span,
-                reason,
-            } => {
-                let envs = self.scope(&scope)?;
-                locks.freeze(actor, &scope, envs, span, reason).await
-            }
-            Command::Unfreeze { scope } => {
-                let envs = self.scope(&scope)?;
-                locks.unfreeze(actor, &scope, envs).await
-            }
+            Command::Locks(c) => self.core.locks().run(actor, admin, c).await,
+            Command::Freezes(c) => self.core.locks().run_freezes(actor, c).await,
+            Command::Claims(c) => self.core.claims().run(actor, c).await,
+            Command::Reads(c) => self.core.status().run(c).await,
             Command::Help { topic } => {
                 let text = grammar::help(topic.as_deref())?;
                 Ok(Reply::new(
@@ -205,17 +168,6 @@ impl Baton {
             Command::Admin(admin) => self.admin_desk().run_admin(actor, admin).await,
         }
     }
-
-    /// The envs a freeze scope covers: one env, a pool's members, or all.
-    fn scope(&self, scope: &Scope) -> Result<Vec<&EnvSettings>, BatonError> {
-        match scope {
-            Scope::All => Ok(self.core.catalog.envs().iter().collect()),
-            Scope::Env(name) => match self.core.catalog.target(name)? {
-                Target::Env(e) => Ok(vec![e]),
-                Target::Pool(p) => p.members.iter().map(|m| self.core.catalog.env(m)).collect(),
-            },
-        }
-    }
 }
 
 /// The command as typed, for logs and metrics: its grammar entry's name, or finer for admin
@@ -227,16 +179,5 @@ pub(crate) fn label(entry: Option<&Verb>, command: &Command) -> &'static str {
         (_, Some(v)) => v.name,
         // Every chat command has an entry (the grammar tests check it); a label, not a panic.
         (_, None) => "unknown",
-    }
-}
-
-/// The env or pool a command takes (a lock, a place in the queue, a claim): taking a protected
-/// one needs a deployer.
-fn taken(command: &Command) -> Option<&EnvName> {
-    match command {
-        Command::Lock { env, .. }
-        | Command::Queue { env, .. }
-        | Command::Claim { target: env, .. } => Some(env),
-        _ => None,
     }
 }

@@ -2,6 +2,7 @@
 //! `release`. `extend` is shared with deploy locks.
 
 use crate::catalog::Target;
+use crate::command::ClaimCommand;
 use crate::config::EnvSettings;
 use crate::domain::new_token;
 use crate::domain::{Actor, EnvName, Ttl};
@@ -11,6 +12,23 @@ use crate::services::Claims;
 use crate::store::contracts::{ClaimAnswer, ClaimArgs};
 
 impl Claims {
+    /// Runs `claim` or `release`.
+    pub(crate) async fn run(
+        &self,
+        actor: &Actor,
+        command: ClaimCommand,
+    ) -> Result<Reply, BatonError> {
+        match command {
+            ClaimCommand::Claim { target, ttl, note } => {
+                self.claim(actor, &target, ttl, note).await
+            }
+            ClaimCommand::Release { env } => {
+                let env = self.catalog.env(&env)?;
+                self.release(actor, env, false).await
+            }
+        }
+    }
+
     /// `claim <env|pool> [ttl] [note]`.
     pub(crate) async fn claim(
         &self,

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::catalog::Target;
 use crate::ci_api::EnvStates;
+use crate::command::ReadCommand;
 use crate::config::EnvSettings;
 use crate::domain::wall_clock;
 use crate::domain::{human_duration, EnvName};
@@ -15,6 +16,17 @@ use crate::store::contracts::SettleArgs;
 use crate::store::StoreError;
 
 impl Status {
+    /// Runs `status` or `history`.
+    pub(crate) async fn run(&self, command: ReadCommand) -> Result<Reply, BatonError> {
+        match command {
+            ReadCommand::Status { target } => self.status(target.as_ref()).await,
+            ReadCommand::History { env, count } => {
+                let env = self.catalog.env(&env)?;
+                self.history(env, count).await
+            }
+        }
+    }
+
     /// The current state of `envs`, settled first (one pipelined round trip).
     pub async fn env_states(
         &self,

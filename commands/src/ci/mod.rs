@@ -10,15 +10,16 @@ mod wait;
 use futures_util::future::BoxFuture;
 
 use crate::ci_api::{
-    Acquire, CiCommand, CiRequest, DeployRecorded, EnvStates, Envs, Extend, Gate, GateOpen,
-    LockExtended, LockGrant, LockReleased, RecordDeploy, Release,
+    Acquire, CiCommand, DeployRecorded, EnvStates, Envs, Extend, Gate, GateOpen, LockExtended,
+    LockGrant, LockReleased, RecordDeploy, Release,
 };
-use crate::command::Command;
+use crate::command::{Command, ReadCommand};
 use crate::config::EnvSettings;
 use crate::domain::{Actor, IdempotencyKey, Ttl};
 use crate::error::{BatonError, HoldKind};
 use crate::hashing::sha256_hex;
 use crate::outcomes;
+use crate::road::CiRequest;
 use crate::router::Baton;
 use crate::services::Pipelines;
 use crate::state::Hold;
@@ -162,9 +163,9 @@ impl CiRequest for RecordDeploy {
 impl CiRequest for Envs {
     type Answer = EnvStates;
     fn command(&self) -> Command {
-        Command::Status {
+        Command::Reads(ReadCommand::Status {
             target: self.target.clone(),
-        }
+        })
     }
     fn answer<'a>(
         self,
@@ -338,7 +339,7 @@ impl Baton {
         command: CiCommand,
         admin: bool,
     ) -> Result<crate::Reply, BatonError> {
-        use crate::road::Render;
+        use crate::reply::Render;
         match command {
             CiCommand::Acquire(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
             CiCommand::Release(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),

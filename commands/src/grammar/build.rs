@@ -6,7 +6,10 @@
 //! chat text; it exists so that a table entry whose parameters do not fit its builder is refused in
 //! words (and caught by the grammar tests) instead of running with a made-up value.
 
-use crate::command::{AdminArg, AdminCommand, Command, FreezeSpan, QueueAction, Scope};
+use crate::command::{
+    AdminArg, AdminCommand, ClaimCommand, Command, FreezeCommand, FreezeSpan, LockCommand,
+    QueueAction, ReadCommand, Scope,
+};
 use crate::domain::{EnvName, Ttl};
 
 /// What a builder returns: the command, or the (table) mistake in words.
@@ -74,19 +77,19 @@ impl Args {
 }
 
 pub(super) fn lock(a: Args) -> Built {
-    Ok(Command::Lock {
+    Ok(Command::Locks(LockCommand::Lock {
         env: a.env()?,
         ttl: a.ttl,
         reason: a.text,
-    })
+    }))
 }
 
 pub(super) fn queue(a: Args) -> Built {
-    Ok(Command::Queue {
+    Ok(Command::Locks(LockCommand::Queue {
         env: a.env()?,
         ttl: a.ttl,
         reason: a.text,
-    })
+    }))
 }
 
 /// `--force` makes it an admin command by type, so the router checks the admin role.
@@ -95,33 +98,33 @@ pub(super) fn unlock(a: Args) -> Built {
     Ok(if a.flag {
         Command::Admin(AdminCommand::ForceUnlock { env })
     } else {
-        Command::Unlock { env }
+        Command::Locks(LockCommand::Unlock { env })
     })
 }
 
 pub(super) fn extend(a: Args) -> Built {
-    Ok(Command::Extend {
+    Ok(Command::Locks(LockCommand::Extend {
         env: a.env()?,
         by: a.ttl()?,
-    })
+    }))
 }
 
 pub(super) fn leave(a: Args) -> Built {
-    Ok(Command::Leave { env: a.env()? })
+    Ok(Command::Locks(LockCommand::Leave { env: a.env()? }))
 }
 
 pub(super) fn status(a: Args) -> Built {
-    Ok(Command::Status {
+    Ok(Command::Reads(ReadCommand::Status {
         target: a.names.into_iter().next(),
-    })
+    }))
 }
 
 pub(super) fn claim(a: Args) -> Built {
-    Ok(Command::Claim {
+    Ok(Command::Claims(ClaimCommand::Claim {
         target: a.env()?,
         ttl: a.ttl,
         note: a.text,
-    })
+    }))
 }
 
 /// `--force` makes it an admin command by type, as for `unlock`.
@@ -130,27 +133,29 @@ pub(super) fn release(a: Args) -> Built {
     Ok(if a.flag {
         Command::Admin(AdminCommand::ForceRelease { env })
     } else {
-        Command::Release { env }
+        Command::Claims(ClaimCommand::Release { env })
     })
 }
 
 pub(super) fn history(a: Args) -> Built {
-    Ok(Command::History {
+    Ok(Command::Reads(ReadCommand::History {
         env: a.env()?,
         count: a.count.unwrap_or(DEFAULT_COUNT),
-    })
+    }))
 }
 
 pub(super) fn freeze(a: Args) -> Built {
-    Ok(Command::Freeze {
+    Ok(Command::Freezes(FreezeCommand::Freeze {
         scope: a.scope()?,
         span: a.span.unwrap_or(FreezeSpan::UntilLifted),
         reason: a.text,
-    })
+    }))
 }
 
 pub(super) fn unfreeze(a: Args) -> Built {
-    Ok(Command::Unfreeze { scope: a.scope()? })
+    Ok(Command::Freezes(FreezeCommand::Unfreeze {
+        scope: a.scope()?,
+    }))
 }
 
 pub(super) fn help(a: Args) -> Built {

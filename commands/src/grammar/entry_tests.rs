@@ -2,7 +2,10 @@
 //! [`Command`] (not just "it parses"), and the router finds that same entry again from it.
 
 use super::*;
-use crate::command::{AdminArg, AdminCommand, Command, FreezeSpan, QueueAction, Scope};
+use crate::command::{
+    AdminArg, AdminCommand, ClaimCommand, Command, FreezeCommand, FreezeSpan, LockCommand,
+    QueueAction, ReadCommand, Scope,
+};
 use crate::domain::{EnvName, Ttl};
 use crate::Touches;
 
@@ -24,10 +27,12 @@ fn admin(command: AdminCommand) -> Command {
 
 /// (entry, what the case shows, text typed, the command it must build).
 fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
-    let lock = |reason: &str, t: Option<Ttl>| Command::Lock {
-        env: env("prod"),
-        ttl: t,
-        reason: reason.into(),
+    let lock = |reason: &str, t: Option<Ttl>| {
+        Command::Locks(LockCommand::Lock {
+            env: env("prod"),
+            ttl: t,
+            reason: reason.into(),
+        })
     };
     vec![
         (
@@ -47,7 +52,7 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             "unlock",
             "one's own lock",
             "unlock prod",
-            Command::Unlock { env: env("prod") },
+            Command::Locks(LockCommand::Unlock { env: env("prod") }),
         ),
         (
             "unlock",
@@ -59,78 +64,78 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             "extend",
             "by a duration",
             "extend prod 30m",
-            Command::Extend {
+            Command::Locks(LockCommand::Extend {
                 env: env("prod"),
                 by: ttl("30m"),
-            },
+            }),
         ),
         (
             "queue",
             "env, duration and reason",
             "queue prod 20m release 4.2",
-            Command::Queue {
+            Command::Locks(LockCommand::Queue {
                 env: env("prod"),
                 ttl: Some(ttl("20m")),
                 reason: "release 4.2".into(),
-            },
+            }),
         ),
         (
             "queue",
             "the env alone",
             "queue qa",
-            Command::Queue {
+            Command::Locks(LockCommand::Queue {
                 env: env("qa"),
                 ttl: None,
                 reason: String::new(),
-            },
+            }),
         ),
         (
             "leave",
             "an env's queue",
             "leave prod",
-            Command::Leave { env: env("prod") },
+            Command::Locks(LockCommand::Leave { env: env("prod") }),
         ),
         (
             "status",
             "everything",
             "status",
-            Command::Status { target: None },
+            Command::Reads(ReadCommand::Status { target: None }),
         ),
         (
             "status",
             "one env or pool",
             "status staging",
-            Command::Status {
+            Command::Reads(ReadCommand::Status {
                 target: Some(env("staging")),
-            },
+            }),
         ),
         (
             "claim",
             "a pool, a duration and a note",
             "claim staging 3h testing payments",
-            Command::Claim {
+            Command::Claims(ClaimCommand::Claim {
                 target: env("staging"),
                 ttl: Some(ttl("3h")),
                 note: "testing payments".into(),
-            },
+            }),
         ),
         (
             "claim",
             "one env",
             "claim staging-2",
-            Command::Claim {
+            Command::Claims(ClaimCommand::Claim {
                 target: env("staging-2"),
                 ttl: None,
                 note: String::new(),
-            },
+            }),
         ),
         (
             "release",
             "one's own claim",
             "release staging-2",
-            Command::Release {
+            Command::Claims(ClaimCommand::Release {
                 env: env("staging-2"),
-            },
+            }),
         ),
         (
             "release",
@@ -144,53 +149,53 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             "history",
             "ten entries by default",
             "history prod",
-            Command::History {
+            Command::Reads(ReadCommand::History {
                 env: env("prod"),
                 count: 10,
-            },
+            }),
         ),
         (
             "history",
             "a count",
             "history prod 25",
-            Command::History {
+            Command::Reads(ReadCommand::History {
                 env: env("prod"),
                 count: 25,
-            },
+            }),
         ),
         (
             "freeze",
             "one env for a while, with a reason",
             "freeze prod 2h incident 4711",
-            Command::Freeze {
+            Command::Freezes(FreezeCommand::Freeze {
                 scope: Scope::Env(env("prod")),
                 span: FreezeSpan::For(ttl("2h")),
                 reason: "incident 4711".into(),
-            },
+            }),
         ),
         (
             "freeze",
             "all until lifted",
             "freeze all",
-            Command::Freeze {
+            Command::Freezes(FreezeCommand::Freeze {
                 scope: Scope::All,
                 span: FreezeSpan::UntilLifted,
                 reason: String::new(),
-            },
+            }),
         ),
         (
             "unfreeze",
             "all",
             "unfreeze all",
-            Command::Unfreeze { scope: Scope::All },
+            Command::Freezes(FreezeCommand::Unfreeze { scope: Scope::All }),
         ),
         (
             "unfreeze",
             "one env",
             "unfreeze qa",
-            Command::Unfreeze {
+            Command::Freezes(FreezeCommand::Unfreeze {
                 scope: Scope::Env(env("qa")),
-            },
+            }),
         ),
         (
             "admin queues",

@@ -12,15 +12,19 @@
 //! - here: lookups, `help` and the README's command table, all generated from the table.
 //!
 //! # Adding a verb
+//! Only the grammar (this folder), the family's handler file and tests change:
 //! 1. its entry in `verbs.rs`: name, parameters, help, privilege, whether it changes state, its
 //!    builder and which commands it owns;
-//! 2. its builder in `build.rs`;
-//! 3. its [`Command`] variant in `command.rs` and the router's dispatch arm (the compiler points at
-//!    the arm once the variant exists);
-//! 4. its handler, a method of its family's service (`deploy.rs` for `Locks`, `staging.rs` for
-//!    `Claims`, …; see `services.rs`);
-//! 5. a case in `entry_tests.rs` (which fails until the entry has one), the handler's tests, and
+//! 2. its builder in `build.rs`, and its variant in its family's enum in `command.rs`
+//!    ([`LockCommand`](command::LockCommand), [`ClaimCommand`](command::ClaimCommand), …);
+//! 3. in the family's handler file (`deploy.rs` for locks, `freeze.rs`, `staging.rs` for claims,
+//!    `status.rs` for reads, `admin/` for admin commands): the arm of its service's `run` (the
+//!    compiler points at it, the match is exhaustive) and the handler itself;
+//! 4. a case in `entry_tests.rs` (which fails until the entry has one), the handler's tests, and
 //!    `BLESS=1 cargo test -p baton-commands readme` for the README's table.
+//!
+//! The router matches families, never verbs, so it does not change; nor does the one road or any
+//! adapter. A new family (a new service) is the one case that adds a router arm.
 //!
 //! Help, the README table, Slack's usage hint, manifest and default `in_channel`, and Discord's
 //! options follow from the entry; the router takes its privilege and log label from it, and the
@@ -28,6 +32,7 @@
 //! changes.
 
 mod build;
+pub mod command;
 mod parse;
 mod verbs;
 

@@ -2,7 +2,9 @@
 
 use super::*;
 use crate::command::MAX_ADMIN_ARG_LEN;
-use crate::command::{AdminArg, AdminCommand, Command, FreezeSpan, QueueAction, Scope};
+use crate::command::{
+    AdminArg, AdminCommand, Command, FreezeCommand, FreezeSpan, LockCommand, QueueAction, Scope,
+};
 use crate::domain::EnvName;
 
 #[test]
@@ -41,15 +43,15 @@ fn reasons_keep_their_words_and_durations_are_optional() {
     let c = parse("lock prod deploying 4.2 now").unwrap();
     assert_eq!(
         c,
-        Command::Lock {
+        Command::Locks(LockCommand::Lock {
             env: EnvName::parse("prod").unwrap(),
             ttl: None,
             reason: "deploying 4.2 now".into()
-        }
+        })
     );
     let c = parse("LOCK prod 1h30m  hotfix").unwrap();
     assert!(
-        matches!(c, Command::Lock { ttl: Some(t), ref reason, .. } if t.as_millis() == 5_400_000 && reason == "hotfix")
+        matches!(c, Command::Locks(LockCommand::Lock { ttl: Some(t), ref reason, .. }) if t.as_millis() == 5_400_000 && reason == "hotfix")
     );
 }
 
@@ -68,11 +70,11 @@ fn force_is_an_admin_command_by_type() {
 #[test]
 fn freeze_until_reads_a_utc_date_and_time() {
     let c = parse("freeze all until 2026-12-24 18:00 holidays").unwrap();
-    let Command::Freeze {
+    let Command::Freezes(FreezeCommand::Freeze {
         scope: Scope::All,
         span: FreezeSpan::Until(t),
         reason,
-    } = c
+    }) = c
     else {
         panic!("{c:?}")
     };
@@ -85,12 +87,15 @@ fn freeze_until_reads_a_utc_date_and_time() {
 
 #[test]
 fn a_reason_may_contain_dashes_but_not_control_or_bidi_characters() {
-    let Command::Lock { reason, .. } = parse("lock prod 30m fix -- see --ticket 42").unwrap()
+    let Command::Locks(LockCommand::Lock { reason, .. }) =
+        parse("lock prod 30m fix -- see --ticket 42").unwrap()
     else {
         panic!()
     };
     assert_eq!(reason, "fix -- see --ticket 42");
-    let Command::Lock { reason, .. } = parse("lock prod evil\u{202e}txt.exe\u{7}").unwrap() else {
+    let Command::Locks(LockCommand::Lock { reason, .. }) =
+        parse("lock prod evil\u{202e}txt.exe\u{7}").unwrap()
+    else {
         panic!()
     };
     assert_eq!(reason, "eviltxt.exe");

@@ -2,7 +2,9 @@
 //! [`Command`], defined once. Adding a verb is one entry here plus its builder in `build.rs`.
 
 use super::build::{self, Args, Built};
-use crate::command::{AdminCommand, Command, Privilege};
+use crate::command::{
+    AdminCommand, ClaimCommand, Command, FreezeCommand, LockCommand, Privilege, ReadCommand,
+};
 
 /// What kind of value a parameter takes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,7 +138,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: None,
         changes_state: true,
         build: build::lock,
-        owns: |c| matches!(c, Command::Lock { .. }),
+        owns: |c| matches!(c, Command::Locks(LockCommand::Lock { .. })),
     },
     Verb {
         name: "unlock",
@@ -158,7 +160,8 @@ pub static VERBS: &[Verb] = &[
         owns: |c| {
             matches!(
                 c,
-                Command::Unlock { .. } | Command::Admin(AdminCommand::ForceUnlock { .. })
+                Command::Locks(LockCommand::Unlock { .. })
+                    | Command::Admin(AdminCommand::ForceUnlock { .. })
             )
         },
     },
@@ -179,7 +182,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: None,
         changes_state: true,
         build: build::extend,
-        owns: |c| matches!(c, Command::Extend { .. }),
+        owns: |c| matches!(c, Command::Locks(LockCommand::Extend { .. })),
     },
     Verb {
         name: "queue",
@@ -190,7 +193,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: None,
         changes_state: true,
         build: build::queue,
-        owns: |c| matches!(c, Command::Queue { .. }),
+        owns: |c| matches!(c, Command::Locks(LockCommand::Queue { .. })),
     },
     Verb {
         name: "leave",
@@ -201,7 +204,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: None,
         changes_state: true,
         build: build::leave,
-        owns: |c| matches!(c, Command::Leave { .. }),
+        owns: |c| matches!(c, Command::Locks(LockCommand::Leave { .. })),
     },
     Verb {
         name: "status",
@@ -217,7 +220,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: None,
         changes_state: false,
         build: build::status,
-        owns: |c| matches!(c, Command::Status { .. }),
+        owns: |c| matches!(c, Command::Reads(ReadCommand::Status { .. })),
     },
     Verb {
         name: "claim",
@@ -237,7 +240,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: None,
         changes_state: true,
         build: build::claim,
-        owns: |c| matches!(c, Command::Claim { .. }),
+        owns: |c| matches!(c, Command::Claims(ClaimCommand::Claim { .. })),
     },
     Verb {
         name: "release",
@@ -259,7 +262,8 @@ pub static VERBS: &[Verb] = &[
         owns: |c| {
             matches!(
                 c,
-                Command::Release { .. } | Command::Admin(AdminCommand::ForceRelease { .. })
+                Command::Claims(ClaimCommand::Release { .. })
+                    | Command::Admin(AdminCommand::ForceRelease { .. })
             )
         },
     },
@@ -280,7 +284,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: None,
         changes_state: false,
         build: build::history,
-        owns: |c| matches!(c, Command::History { .. }),
+        owns: |c| matches!(c, Command::Reads(ReadCommand::History { .. })),
     },
     Verb {
         name: "freeze",
@@ -303,7 +307,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: Some(FREEZING),
         changes_state: true,
         build: build::freeze,
-        owns: |c| matches!(c, Command::Freeze { .. }),
+        owns: |c| matches!(c, Command::Freezes(FreezeCommand::Freeze { .. })),
     },
     Verb {
         name: "unfreeze",
@@ -314,7 +318,7 @@ pub static VERBS: &[Verb] = &[
         refused_as: Some(FREEZING),
         changes_state: true,
         build: build::unfreeze,
-        owns: |c| matches!(c, Command::Unfreeze { .. }),
+        owns: |c| matches!(c, Command::Freezes(FreezeCommand::Unfreeze { .. })),
     },
     Verb {
         name: "admin queues",

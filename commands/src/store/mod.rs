@@ -12,7 +12,7 @@
 
 pub(crate) mod admin;
 mod backend;
-pub mod contracts;
+pub(crate) mod contracts;
 mod error;
 pub(crate) mod history;
 pub mod keys;
@@ -21,9 +21,9 @@ pub(crate) mod queue_writes;
 pub(crate) mod queues;
 mod scan;
 pub mod scripts;
-pub mod tls;
+pub(crate) mod tls;
 pub mod tools;
-pub mod url;
+pub(crate) mod url;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -26,11 +26,6 @@ pub struct Tls {
     certs: Option<TlsCertificates>,
 }
 
-/// A client for `url` with the TLS settings of `cfg`: what every one-server connection uses.
-pub fn client_for(url: &str, cfg: &RedisConfig) -> RedisResult<redis::Client> {
-    Tls::load(cfg)?.client(url)
-}
-
 impl Tls {
     /// Reads the files `cfg` names. Fails with the setting and the path (never a URL) when one
     /// cannot be read, so `serve` stops with a sentence instead of a TLS error at the first call.

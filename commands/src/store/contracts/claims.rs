@@ -45,7 +45,6 @@ pub enum ClaimAnswer {
     },
     /// The holder has a claim in the pool already.
     Already {
-        now: u64,
         env: String,
         claim: Hold,
     },
@@ -147,7 +146,6 @@ pub enum DeployAnswer {
         now: u64,
     },
     StaleFence {
-        now: u64,
         #[serde(default)]
         lock: Option<Hold>,
     },

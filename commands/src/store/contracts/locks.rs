@@ -105,7 +105,7 @@ pub enum LockAnswer {
     /// Frozen, and the caller may not take it over the freeze.
     Frozen { now: u64, freeze: Freeze },
     /// The line is as long as it may be.
-    QueueFull { now: u64, limit: usize },
+    QueueFull { limit: usize },
 }
 
 /// Whose hold `unlock.lua` ends: its holder's (by identity, or by token), or anyone's (`force`).
@@ -145,19 +145,18 @@ pub enum UnlockAnswer {
     },
     /// Nothing of that kind is held; `other_is_mine` when the caller holds the other kind.
     NotHeld {
-        now: u64,
         #[serde(default)]
         other_is_mine: bool,
     },
     /// Someone else holds it.
-    NotHolder { now: u64, held: Hold },
+    NotHolder { held: Hold },
 }
 
 /// Which hold `extend.lua` moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExtendTarget {
+    /// The caller's lock (the CI API's `extend`).
     Lock,
-    Claim,
     /// The caller's lock, else their claim (chat `extend`).
     Any,
 }
@@ -180,7 +179,6 @@ impl Contract for ExtendArgs<'_> {
     fn write(&self, call: Call) -> Call {
         let target = match self.target {
             ExtendTarget::Lock => "lock",
-            ExtendTarget::Claim => "claim",
             ExtendTarget::Any => "any",
         };
         call.arg(target)
@@ -203,19 +201,14 @@ pub enum ExtendAnswer {
     },
     /// Beyond the env's maximum: `room` ms is what is left.
     TooLong {
-        now: u64,
-        kind: crate::error::HoldKind,
-        held: Hold,
         max: u64,
         room: u64,
     },
     NotHolder {
-        now: u64,
         kind: crate::error::HoldKind,
         held: Hold,
     },
     NotHeld {
-        now: u64,
         kind: crate::error::HoldKind,
     },
 }
@@ -239,8 +232,8 @@ impl Contract for LeaveArgs<'_> {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum LeaveAnswer {
-    Ok { now: u64, position: usize },
-    NotQueued { now: u64 },
+    Ok { now: u64 },
+    NotQueued {},
 }
 
 /// `renew.lua`: a waiting CI request checks in and renews its lease.
@@ -266,9 +259,9 @@ pub enum RenewAnswer {
     /// The lock is the waiter's now.
     Granted { now: u64, lock: Hold, token: String },
     /// Still in line.
-    Waiting { now: u64, position: usize },
+    Waiting {},
     /// Its entry is gone (its lease lapsed, or Redis lost it).
-    Gone { now: u64 },
+    Gone {},
 }
 
 /// `give_up.lua`: a waiting CI request's wait ran out.

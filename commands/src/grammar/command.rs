@@ -1,14 +1,39 @@
-//! Commands as the core runs them, whatever platform they came from.
+//! Commands as the core runs them, whatever platform they came from: what the grammar's table
+//! builds, grouped by the service that runs them.
 
 use std::time::SystemTime;
 
 pub use crate::ci_api::CiCommand;
 use crate::domain::{preview, EnvName, Ttl};
 
-/// A parsed command. Privileged commands live in [`AdminCommand`], so the router checks the admin
-/// role once, by type, before anything runs.
+/// A parsed command, grouped by the service that runs it: the router matches only these
+/// families, and each family's enum (matched exhaustively by its service) names its verbs.
+/// Privileged commands live in [`AdminCommand`], so the router checks the admin role once, by
+/// type, before anything runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
+    /// The deploy lock and its queue (`deploy.rs`).
+    Locks(LockCommand),
+    /// Freezes (`freeze.rs`).
+    Freezes(FreezeCommand),
+    /// Staging claims (`staging.rs`).
+    Claims(ClaimCommand),
+    /// Reads: status and history (`status.rs`).
+    Reads(ReadCommand),
+    /// Show help, for everything or one command (the grammar's own).
+    Help {
+        /// A command name.
+        topic: Option<String>,
+    },
+    /// Commands that need the admin role (`admin/`).
+    Admin(AdminCommand),
+    /// Requests only the CI API makes; chat text never parses into these.
+    Ci(CiCommand),
+}
+
+/// The deploy lock's verbs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockCommand {
     /// Take the deploy lock.
     Lock {
         /// Which env.
@@ -44,32 +69,11 @@ pub enum Command {
         /// Which env.
         env: EnvName,
     },
-    /// Show every env, one env, or one pool.
-    Status {
-        /// An env or pool; all when absent.
-        target: Option<EnvName>,
-    },
-    /// Claim a staging env, or any free member of a pool.
-    Claim {
-        /// An env or pool.
-        target: EnvName,
-        /// For how long (the default when absent).
-        ttl: Option<Ttl>,
-        /// What for.
-        note: String,
-    },
-    /// Release your own claim.
-    Release {
-        /// Which env.
-        env: EnvName,
-    },
-    /// Show an env's audit history, newest first.
-    History {
-        /// Which env.
-        env: EnvName,
-        /// How many entries.
-        count: usize,
-    },
+}
+
+/// Freezing and unfreezing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FreezeCommand {
     /// Refuse locks (except to admins) for a while.
     Freeze {
         /// One env or all.
@@ -84,15 +88,42 @@ pub enum Command {
         /// One env or all.
         scope: Scope,
     },
-    /// Show help, for everything or one command.
-    Help {
-        /// A command name.
-        topic: Option<String>,
+}
+
+/// Staging claims.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimCommand {
+    /// Claim a staging env, or any free member of a pool.
+    Claim {
+        /// An env or pool.
+        target: EnvName,
+        /// For how long (the default when absent).
+        ttl: Option<Ttl>,
+        /// What for.
+        note: String,
     },
-    /// Commands that need the admin role.
-    Admin(AdminCommand),
-    /// Requests only the CI API makes; chat text never parses into these.
-    Ci(CiCommand),
+    /// Release your own claim.
+    Release {
+        /// Which env.
+        env: EnvName,
+    },
+}
+
+/// Reads of the state and the audit trail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadCommand {
+    /// Show every env, one env, or one pool.
+    Status {
+        /// An env or pool; all when absent.
+        target: Option<EnvName>,
+    },
+    /// Show an env's audit history, newest first.
+    History {
+        /// Which env.
+        env: EnvName,
+        /// How many entries.
+        count: usize,
+    },
 }
 
 /// Commands only admins may run.
@@ -276,26 +307,39 @@ impl Command {
     /// The env (or pool) this command changes, if any.
     pub fn touches(&self) -> Touches<'_> {
         match self {
-            Command::Status { .. } | Command::History { .. } | Command::Help { .. } => {
-                Touches::Nothing
-            }
-            Command::Lock { env, .. }
-            | Command::Queue { env, .. }
-            | Command::Unlock { env }
-            | Command::Extend { env, .. }
-            | Command::Leave { env }
-            | Command::Release { env }
-            | Command::Claim { target: env, .. }
+            Command::Reads(_) | Command::Help { .. } => Touches::Nothing,
+            Command::Locks(
+                LockCommand::Lock { env, .. }
+                | LockCommand::Queue { env, .. }
+                | LockCommand::Unlock { env }
+                | LockCommand::Extend { env, .. }
+                | LockCommand::Leave { env },
+            )
+            | Command::Claims(
+                ClaimCommand::Release { env } | ClaimCommand::Claim { target: env, .. },
+            )
             | Command::Admin(
                 AdminCommand::ForceUnlock { env } | AdminCommand::ForceRelease { env },
             ) => Touches::One(env),
             // The other admin commands touch no env: other services' keys, behind the admin role.
             Command::Admin(_) => Touches::Nothing,
-            Command::Freeze { scope, .. } | Command::Unfreeze { scope } => match scope {
+            Command::Freezes(
+                FreezeCommand::Freeze { scope, .. } | FreezeCommand::Unfreeze { scope },
+            ) => match scope {
                 Scope::Env(env) => Touches::One(env),
                 Scope::All => Touches::All,
             },
             Command::Ci(ci) => ci.changes().map_or(Touches::Nothing, Touches::One),
+        }
+    }
+
+    /// The env or pool this command takes (a lock, a place in the queue, a claim): taking a
+    /// protected one needs a deployer whatever the verb.
+    pub fn takes(&self) -> Option<&EnvName> {
+        match self {
+            Command::Locks(LockCommand::Lock { env, .. } | LockCommand::Queue { env, .. })
+            | Command::Claims(ClaimCommand::Claim { target: env, .. }) => Some(env),
+            _ => None,
         }
     }
 }

@@ -18,11 +18,13 @@
 //!   instances through a Redis consumer group on every env's audit stream.
 //! - [`bus`]: the Pub/Sub event bus between instances; `ci` waits on it for hand-offs.
 //! - [`config`] / [`catalog`]: configuration, and its resolved view for lookups and roles.
+//! - [`calendar`]: scheduled freeze windows in real time zones, as UTC instants.
 //! - [`domain`] / [`state`]: newtypes parsed at the edge, and env state as the scripts report it.
 #![deny(missing_docs)]
 
 mod admin;
 pub mod bus;
+pub mod calendar;
 pub mod catalog;
 mod ci;
 pub mod ci_api;

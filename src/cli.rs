@@ -202,6 +202,10 @@ fn config_check(config: &ConfigArgs) -> ExitCode {
                 cfg.all_envs().len(),
                 cfg.pools.len()
             );
+            let now = chrono::Utc::now();
+            for window in cfg.windows() {
+                println!("{}", window.summary(now, 3));
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

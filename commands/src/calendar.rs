@@ -195,6 +195,46 @@ impl Window {
     }
 }
 
+impl Window {
+    /// How `config check` shows it: what was configured, then its next `n` occurrences in its
+    /// zone and in UTC, so a person sees at once what the schedule means.
+    pub fn summary(&self, now: DateTime<Utc>, n: usize) -> String {
+        let what = match &self.schedule {
+            Schedule::Recurring { cron, duration } => format!(
+                "starts at \"{}\", lasts {}",
+                cron.pattern,
+                humantime::format_duration(*duration)
+            ),
+            Schedule::Once { start, end } => format!("from {start} to {end}"),
+            Schedule::Days(days) => format!("{} whole day(s)", days.len()),
+        };
+        let mut out = format!(
+            "freeze window `{}` ({}; {}): {what}",
+            self.name,
+            self.envs.join(", "),
+            self.tz.name()
+        );
+        let mut shown = self.active_at(now).into_iter().collect::<Vec<_>>();
+        shown.extend(self.upcoming(now, n.saturating_sub(shown.len())));
+        if shown.is_empty() {
+            out.push_str("\n  no occurrence from now on");
+        }
+        for o in shown {
+            let fmt = "%a %Y-%m-%d %H:%M";
+            out.push_str(&format!(
+                "\n  {} → {} {}  ({} → {} UTC){}",
+                o.start.with_timezone(&self.tz).format(fmt),
+                o.end.with_timezone(&self.tz).format(fmt),
+                self.tz.name(),
+                o.start.format("%Y-%m-%d %H:%M"),
+                o.end.format("%Y-%m-%d %H:%M"),
+                if o.covers(now) { "  ← on now" } else { "" }
+            ));
+        }
+        out
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(crate) enum Pick {
     Earlier,

@@ -32,6 +32,7 @@ impl Config {
         self.check_redis_topology(ctx, &mut out);
         self.check_redis_urls(ctx, &mut out);
         self.check_notify(ctx, &mut out);
+        self.check_freezes(ctx, &mut out);
         out
     }
 

@@ -14,7 +14,8 @@ use toml::{Table, Value};
 pub(super) use crate::domain::did_you_mean;
 
 use super::{
-    AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig, PoolConfig,
+    AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
+    FreezeWindowConfig, PoolConfig,
     Problem, RedisConfig, RolesConfig, ServerConfig, SlackConfig,
 };
 
@@ -48,7 +49,7 @@ const SECTIONS: &[Section] = &[
 ];
 
 /// Arrays of tables: configured only in the file, because `BATON_ENVS__…` has no way to say which.
-const LISTS: [&str; 2] = ["envs", "pools"];
+const LISTS: [&str; 3] = ["envs", "pools", "freezes"];
 
 /// What turns a path like `envs[1].max_ttl` into a line, or into the variable that set it.
 #[derive(Default)]
@@ -58,6 +59,7 @@ pub(super) struct Ctx {
     /// Original `[[envs]]` index of each decoded env (entries that failed to decode are dropped).
     env_idx: Vec<usize>,
     pool_idx: Vec<usize>,
+    freeze_idx: Vec<usize>,
 }
 
 impl Ctx {
@@ -83,12 +85,21 @@ impl Ctx {
         self.lines.find(path)
     }
 
+    /// Whether the file writes exactly `path` (not only a table around it).
+    pub(super) fn written(&self, path: &str) -> bool {
+        self.lines.0.contains_key(path)
+    }
+
     pub(super) fn env_path(&self, i: usize) -> String {
         format!("envs[{}]", self.env_idx.get(i).copied().unwrap_or(i))
     }
 
     pub(super) fn pool_path(&self, i: usize) -> String {
         format!("pools[{}]", self.pool_idx.get(i).copied().unwrap_or(i))
+    }
+
+    pub(super) fn freeze_path(&self, i: usize) -> String {
+        format!("freezes[{}]", self.freeze_idx.get(i).copied().unwrap_or(i))
     }
 }
 
@@ -220,6 +231,10 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
     let named = Table::from_iter([("name".to_string(), Value::String("x".into()))]);
     let (envs, env_idx) = list::<EnvConfig>(root.remove("envs"), "envs", &named, ctx, out);
     let (pools, pool_idx) = list::<PoolConfig>(root.remove("pools"), "pools", &named, ctx, out);
+    let mut window = named.clone();
+    window.insert("envs".into(), Value::Array(Vec::new()));
+    let (freezes, freeze_idx) =
+        list::<FreezeWindowConfig>(root.remove("freezes"), "freezes", &window, ctx, out);
     let config = Config {
         server: section(root.remove("server"), "server", ctx, out),
         redis: section(root.remove("redis"), "redis", ctx, out),
@@ -231,8 +246,9 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         admin: section(root.remove("admin"), "admin", ctx, out),
         envs,
         pools,
+        freezes,
     };
-    (ctx.env_idx, ctx.pool_idx) = (env_idx, pool_idx);
+    (ctx.env_idx, ctx.pool_idx, ctx.freeze_idx) = (env_idx, pool_idx, freeze_idx);
     config
 }
 

@@ -20,11 +20,13 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, Visitor};
 mod admin;
 mod discord;
+mod freezes;
 mod slack;
 
 pub use admin::*;
 pub use connection::{redact_url, Warning};
 pub use discord::{DiscordConfig, DiscordMode};
+pub use freezes::FreezeWindowConfig;
 pub use slack::SlackConfig;
 
 use serde::Deserialize;
@@ -55,6 +57,8 @@ pub struct Config {
     pub discord: DiscordConfig,
     /// `[admin]`: the team's other Redis patterns.
     pub admin: AdminConfig,
+    /// `[[freezes]]`: the freeze calendar.
+    pub freezes: Vec<FreezeWindowConfig>,
 }
 
 /// The HTTP listener and the background sweep.
@@ -162,6 +166,10 @@ pub struct Defaults {
     /// How long before a lock or claim ends its holder gets a reminder; `None`: no reminders.
     #[serde(default, deserialize_with = "opt_duration")]
     pub remind_before: Option<Duration>,
+    /// The zone of times people type without one (`freeze prod until fri 18:00`) and of
+    /// `[[freezes]]` that name none (an IANA name like `Europe/Berlin`); UTC when unset.
+    #[serde(default, deserialize_with = "freezes::default_tz")]
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 impl Default for Defaults {
@@ -172,6 +180,7 @@ impl Default for Defaults {
             history_length: 500,
             queue_limit: 20,
             remind_before: None,
+            timezone: None,
         }
     }
 }

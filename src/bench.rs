@@ -277,7 +277,7 @@ fn redis_benchmark_line(args: &BenchArgs) -> String {
     // idempotency fingerprint, then holder, display, reason, ttl, token, admin, mode, queue
     // limit, wait and lease (store/contracts/locks.rs).
     format!(
-        "redis-benchmark -h HOST -p PORT -c {} -n 200000 EVALSHA {} 10 {keys} {env} {} 500 \"\" bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0 0",
+        "redis-benchmark -h HOST -p PORT -c {} -n 200000 EVALSHA {} 11 {keys} {env} {} 500 \"\" bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0 0",
         args.concurrency,
         scripts::LOCK.get_hash(),
         layout.events_channel(),

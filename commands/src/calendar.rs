@@ -235,6 +235,79 @@ impl Window {
     }
 }
 
+/// Every configured window, with what the scripts need near "now" kept for a while: a call looks
+/// up its envs' windows without searching cron expressions each time.
+#[derive(Debug, Default)]
+pub struct Calendar {
+    windows: Vec<Window>,
+    /// Per window: the span searched and the occurrences that overlap it.
+    near: std::sync::Mutex<Vec<Option<Span>>>,
+}
+
+#[derive(Debug)]
+struct Span {
+    from: DateTime<Utc>,
+    until: DateTime<Utc>,
+    found: Vec<Occurrence>,
+}
+
+/// How far either side of "now" a call passes windows to the scripts: far more than any skew
+/// between Baton's clock and Redis', which is what the scripts compare with.
+pub const MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(1);
+/// How long a search's result serves before the next search.
+const REFRESH: chrono::TimeDelta = chrono::TimeDelta::hours(6);
+
+impl Calendar {
+    /// The calendar of `windows`.
+    pub fn new(windows: Vec<Window>) -> Self {
+        let near = std::sync::Mutex::new(windows.iter().map(|_| None).collect());
+        Self { windows, near }
+    }
+
+    /// Every window.
+    pub fn windows(&self) -> &[Window] {
+        &self.windows
+    }
+
+    /// A window by name.
+    pub fn window(&self, name: &str) -> Option<&Window> {
+        self.windows.iter().find(|w| w.name == name)
+    }
+
+    /// The occurrences of `env`'s windows within [`MARGIN`] of `now`, with their window.
+    pub fn near(&self, env: &str, now: DateTime<Utc>) -> Vec<(&Window, Occurrence)> {
+        let mut out = Vec::new();
+        if self.windows.is_empty() {
+            return out;
+        }
+        let (from, until) = (now - MARGIN, now + MARGIN);
+        let mut near = self.near.lock().unwrap_or_else(|p| p.into_inner());
+        for (i, w) in self.windows.iter().enumerate() {
+            if !w.covers_env(env) {
+                continue;
+            }
+            let fresh = near[i]
+                .as_ref()
+                .is_some_and(|s| s.from <= from && until <= s.until);
+            if !fresh {
+                let span_until = until + REFRESH;
+                near[i] = Some(Span {
+                    from,
+                    until: span_until,
+                    found: w.occurrences(from, span_until),
+                });
+            }
+            let span = near[i].as_ref().map(|s| s.found.as_slice()).unwrap_or(&[]);
+            out.extend(
+                span.iter()
+                    .filter(|o| o.end > from && o.start < until)
+                    .map(|o| (w, *o)),
+            );
+        }
+        out
+    }
+}
+
 #[derive(Clone, Copy)]
 pub(crate) enum Pick {
     Earlier,

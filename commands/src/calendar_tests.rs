@@ -39,12 +39,32 @@ fn a_weekly_berlin_window_keeps_its_wall_clock_times_across_every_transition() {
     // Friday 16:00 to Monday 08:00 local: 63 real hours over spring-forward, 65 over fall-back.
     let w = weekly("Europe/Berlin", "0 16 * * FRI", 64.0);
     for (from, start, end) in [
-        ("2026-03-26T00:00:00Z", "2026-03-27T15:00:00+00:00", "2026-03-30T06:00:00+00:00"),
-        ("2026-10-22T00:00:00Z", "2026-10-23T14:00:00+00:00", "2026-10-26T07:00:00+00:00"),
-        ("2027-03-25T00:00:00Z", "2027-03-26T15:00:00+00:00", "2027-03-29T06:00:00+00:00"),
-        ("2027-10-28T00:00:00Z", "2027-10-29T14:00:00+00:00", "2027-11-01T07:00:00+00:00"),
+        (
+            "2026-03-26T00:00:00Z",
+            "2026-03-27T15:00:00+00:00",
+            "2026-03-30T06:00:00+00:00",
+        ),
+        (
+            "2026-10-22T00:00:00Z",
+            "2026-10-23T14:00:00+00:00",
+            "2026-10-26T07:00:00+00:00",
+        ),
+        (
+            "2027-03-25T00:00:00Z",
+            "2027-03-26T15:00:00+00:00",
+            "2027-03-29T06:00:00+00:00",
+        ),
+        (
+            "2027-10-28T00:00:00Z",
+            "2027-10-29T14:00:00+00:00",
+            "2027-11-01T07:00:00+00:00",
+        ),
     ] {
-        assert_eq!(occurrence_from(&w, from), (start.into(), end.into()), "from {from}");
+        assert_eq!(
+            occurrence_from(&w, from),
+            (start.into(), end.into()),
+            "from {from}"
+        );
     }
 }
 
@@ -53,12 +73,32 @@ fn a_weekly_new_york_window_keeps_its_wall_clock_times_across_every_transition()
     // Friday 18:00 to Monday 08:00 local.
     let w = weekly("America/New_York", "0 18 * * FRI", 62.0);
     for (from, start, end) in [
-        ("2026-03-05T00:00:00Z", "2026-03-06T23:00:00+00:00", "2026-03-09T12:00:00+00:00"),
-        ("2026-10-29T00:00:00Z", "2026-10-30T22:00:00+00:00", "2026-11-02T13:00:00+00:00"),
-        ("2027-03-11T00:00:00Z", "2027-03-12T23:00:00+00:00", "2027-03-15T12:00:00+00:00"),
-        ("2027-11-04T00:00:00Z", "2027-11-05T22:00:00+00:00", "2027-11-08T13:00:00+00:00"),
+        (
+            "2026-03-05T00:00:00Z",
+            "2026-03-06T23:00:00+00:00",
+            "2026-03-09T12:00:00+00:00",
+        ),
+        (
+            "2026-10-29T00:00:00Z",
+            "2026-10-30T22:00:00+00:00",
+            "2026-11-02T13:00:00+00:00",
+        ),
+        (
+            "2027-03-11T00:00:00Z",
+            "2027-03-12T23:00:00+00:00",
+            "2027-03-15T12:00:00+00:00",
+        ),
+        (
+            "2027-11-04T00:00:00Z",
+            "2027-11-05T22:00:00+00:00",
+            "2027-11-08T13:00:00+00:00",
+        ),
     ] {
-        assert_eq!(occurrence_from(&w, from), (start.into(), end.into()), "from {from}");
+        assert_eq!(
+            occurrence_from(&w, from),
+            (start.into(), end.into()),
+            "from {from}"
+        );
     }
 }
 
@@ -144,7 +184,9 @@ fn a_start_in_the_fall_back_overlap_is_its_first_instant() {
 fn a_window_is_active_from_its_start_until_just_before_its_end() {
     let w = weekly("Europe/Berlin", "0 16 * * FRI", 64.0);
     assert_eq!(w.active_at(utc("2026-03-27T14:59:59Z")), None);
-    let on = w.active_at(utc("2026-03-27T15:00:00Z")).expect("on at its start");
+    let on = w
+        .active_at(utc("2026-03-27T15:00:00Z"))
+        .expect("on at its start");
     assert_eq!(on.end, utc("2026-03-30T06:00:00Z"));
     assert!(w.active_at(utc("2026-03-30T05:59:59Z")).is_some());
     assert_eq!(w.active_at(utc("2026-03-30T06:00:00Z")), None);

@@ -37,6 +37,7 @@ pub struct Catalog {
     pools: Vec<Pool>,
     admins: HashSet<String>,
     deployers: HashSet<String>,
+    timezone: chrono_tz::Tz,
 }
 
 impl Catalog {
@@ -64,7 +65,13 @@ impl Catalog {
             pools,
             admins: config.roles.admin.iter().cloned().collect(),
             deployers: config.roles.deployer.iter().cloned().collect(),
+            timezone: config.defaults.timezone.unwrap_or(chrono_tz::Tz::UTC),
         }
+    }
+
+    /// The zone of times typed without one (`[defaults] timezone`, else UTC).
+    pub fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone
     }
 
     /// Every env, in config order.

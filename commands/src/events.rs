@@ -70,6 +70,7 @@ impl Baton {
         shutdown: impl std::future::Future<Output = ()>,
     ) {
         let expiry = self.core.expiry();
+        let mut calendar = crate::windows::CalendarCursor::default();
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -81,6 +82,9 @@ impl Baton {
                         Ok(0) => {}
                         Ok(n) => tracing::debug!(envs = n, "settled due deadlines"),
                         Err(e) => tracing::warn!(error = %e, "expiry sweep failed; retrying next tick"),
+                    }
+                    if let Err(e) = expiry.calendar_tick(&mut calendar).await {
+                        tracing::warn!(error = %e, "freeze calendar tick failed; retrying next tick");
                     }
                 }
             }

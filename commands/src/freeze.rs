@@ -2,7 +2,7 @@
 //! pipelined in one round trip (concurrent on a Cluster, where a master that is down fails only
 //! its own groups, and the reply says which envs changed and which could not be reached).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use crate::grammar::MAX_FREEZE;
 
 use crate::catalog::Target;
 use crate::command::{FreezeCommand, FreezeSpan, Scope};
@@ -58,7 +58,8 @@ impl Locks {
         span: FreezeSpan,
         reason: String,
     ) -> Result<Reply, BatonError> {
-        let (until, rel) = window(&span)?;
+        let zone = self.catalog.timezone();
+        let (until, rel) = window(&span, zone)?;
         let scope_arg = if matches!(scope, Scope::All) {
             "all"
         } else {
@@ -91,7 +92,11 @@ impl Locks {
         let span_text = match span {
             FreezeSpan::UntilLifted => "until someone unfreezes it".to_string(),
             FreezeSpan::For(d) => format!("for {d}"),
-            FreezeSpan::Until(_) => format!("until {}", clock(until)),
+            FreezeSpan::Until(u) => format!(
+                "until {} ({})",
+                clock(until),
+                local_time(until, u.zone.unwrap_or(zone))
+            ),
         };
         let mut r = Reply::new(
             Tone::Success,
@@ -228,21 +233,31 @@ fn with_unreached(r: Reply, unreached: Unreached) -> Reply {
 }
 
 /// A freeze's end for the script: `(until ms, 0)` for a time, `(0, ms)` for a duration from
-/// Redis' now, `(0, 0)` until lifted. A time in the past is refused.
-fn window(span: &FreezeSpan) -> Result<(u64, u64), BatonError> {
+/// Redis' now, `(0, 0)` until lifted. A time typed without a zone is in `zone`; one in the past, or
+/// more than a year ahead, is refused.
+fn window(span: &FreezeSpan, zone: chrono_tz::Tz) -> Result<(u64, u64), BatonError> {
     Ok(match span {
         FreezeSpan::UntilLifted => (0, 0),
         FreezeSpan::For(d) => (0, d.as_millis()),
-        FreezeSpan::Until(t) => {
-            let ms = t
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis() as u64)
-                .unwrap_or(0);
-            if *t <= SystemTime::now() {
-                return Err(BatonError::Usage {
-                    message: format!("{} is in the past; freeze until a later time", clock(ms)),
-                    usage: None,
-                });
+        FreezeSpan::Until(until) => {
+            let now = chrono::Utc::now();
+            let at = until.resolve(now, zone);
+            let ms = at.timestamp_millis().max(0) as u64;
+            let usage = |message: String| BatonError::Usage {
+                message,
+                usage: None,
+            };
+            if at <= now {
+                return Err(usage(format!(
+                    "{} is in the past; freeze until a later time",
+                    clock(ms)
+                )));
+            }
+            if at - now > chrono::Duration::from_std(MAX_FREEZE).unwrap_or(chrono::Duration::MAX) {
+                return Err(usage(
+                    "a freeze can last at most a year; pick an earlier date, or unfreeze by hand"
+                        .into(),
+                ));
             }
             (ms, 0)
         }
@@ -262,4 +277,14 @@ fn describe(scope: &Scope, names: &[String]) -> String {
         Scope::Env(e) if names.len() == 1 && names[0] == e.as_str() => e.to_string(),
         Scope::Env(e) => format!("{e} ({})", names.join(", ")),
     }
+}
+
+/// `ms` as people in `zone` read it: `Fri 18:00 Europe/Berlin`.
+pub(crate) fn local_time(ms: u64, zone: chrono_tz::Tz) -> String {
+    let at = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64).unwrap_or_default();
+    format!(
+        "{} {}",
+        at.with_timezone(&zone).format("%a %Y-%m-%d %H:%M"),
+        zone.name()
+    )
 }

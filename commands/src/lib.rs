@@ -48,6 +48,7 @@ mod staging;
 pub mod state;
 mod status;
 pub mod store;
+mod windows;
 
 pub use command::{
     CiCommand, ClaimCommand, Command, FreezeCommand, LockCommand, ReadCommand, Touches,

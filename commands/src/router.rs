@@ -37,7 +37,9 @@ impl Baton {
             .filter_map(|e| e.remind_before.map(|lead| (e.name, lead)));
         Self {
             core: Core {
-                store: store.with_reminders(leads),
+                store: store
+                    .with_reminders(leads)
+                    .with_calendar(Arc::new(crate::calendar::Calendar::new(config.windows()))),
                 catalog: Arc::new(Catalog::new(config)),
                 queue_limit: config.defaults.queue_limit,
             },

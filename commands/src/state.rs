@@ -38,9 +38,12 @@ pub struct Freeze {
     /// Until when; 0 until someone unfreezes it.
     #[serde(rename = "until")]
     pub until: u64,
-    /// `env` or `all`: how the freeze was made.
+    /// `env` or `all`: how the freeze was made; `window` for the calendar's.
     #[serde(default)]
     pub scope: String,
+    /// The calendar window (`[[freezes]]` name) this freeze is, if it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 /// Someone waiting in an env's queue.

@@ -20,6 +20,7 @@ impl Status {
     pub(crate) async fn run(&self, command: ReadCommand) -> Result<Reply, BatonError> {
         match command {
             ReadCommand::Status { target } => self.status(target.as_ref()).await,
+            ReadCommand::Freezes { target } => self.freezes(target.as_ref()).await,
             ReadCommand::History { env, count } => {
                 let env = self.catalog.env(&env)?;
                 self.history(env, count).await

@@ -249,13 +249,20 @@ fn cases() -> Vec<Case> {
             ],
         ),
         case(
+            "freezing until a date more than a year ahead is refused",
+            "alice",
+            "freeze qa until 9999-12-31",
+            usage,
+            &["at most a year"],
+        ),
+        case(
             "freezing until something that is not a date shows the format",
             "alice",
             "freeze qa until notadate",
             usage,
             &[
                 "is not a date and time",
-                "like `until 2026-12-24 18:00` (UTC)",
+                "like `until 2026-12-24 18:00` or `until fri 18:00 Europe/Berlin`",
             ],
         ),
         case(

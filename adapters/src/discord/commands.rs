@@ -1,5 +1,6 @@
 //! `/baton` as one Discord application command, generated from the grammar's [`VERBS`]: each verb
-//! is a subcommand (a verb of two words, like `admin queues`, a subcommand of a group), each
+//! is a subcommand (a verb of two words, like `admin queues`, a subcommand of a group; `freeze
+//! skip`, whose first word is a verb itself, the subcommand `freeze-skip`), each
 //! parameter a typed option whose description is the parameter's help. An invocation goes back to
 //! chat text (`lock prod 30m hotfix`) so that [`grammar::parse`] stays the one parser.
 //!
@@ -43,9 +44,13 @@ static SUBS: LazyLock<Vec<Sub>> = LazyLock::new(|| VERBS.iter().map(sub).collect
 
 fn sub(verb: &'static Verb) -> Sub {
     let words: Vec<String> = verb.name.split_whitespace().map(option_name).collect();
+    // Discord cannot have `freeze` as both a subcommand and a group: a verb whose first word is a
+    // verb of its own (`freeze skip`) is one hyphenated subcommand (`freeze-skip`).
+    let first_is_a_verb = |first: &str| VERBS.iter().any(|v| v.name == first);
     let (group, name) = match words.as_slice() {
         [] => (None, "verb".to_string()),
         [one] => (None, one.clone()),
+        [first, ..] if first_is_a_verb(first) => (None, clip(&words.join("-"), MAX_NAME)),
         [first, rest @ ..] => (Some(first.clone()), clip(&rest.join("-"), MAX_NAME)),
     };
     let mut options: Vec<Opt> = Vec::new();
@@ -224,6 +229,9 @@ mod tests {
         for v in VERBS {
             let sub = match v.name.split_once(' ') {
                 None => find(&payload["options"], v.name),
+                Some((first, _)) if VERBS.iter().any(|o| o.name == first) => {
+                    find(&payload["options"], &v.name.replace(' ', "-"))
+                }
                 Some((group, rest)) => find(
                     &find(&payload["options"], group)["options"],
                     &rest.replace(' ', "-"),

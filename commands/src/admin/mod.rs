@@ -126,6 +126,11 @@ impl AdminDesk {
                 self.admin_leaderboard(&board, top, around.as_ref()).await
             }
             AdminCommand::History { count } => self.admin_history(count).await,
+            AdminCommand::SkipWindow { window, reason } => {
+                self.locks()
+                    .skip_window(actor, window.as_str(), reason)
+                    .await
+            }
         }
     }
 

@@ -15,8 +15,7 @@ pub(super) use crate::domain::did_you_mean;
 
 use super::{
     AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
-    FreezeWindowConfig, PoolConfig,
-    Problem, RedisConfig, RolesConfig, ServerConfig, SlackConfig,
+    FreezeWindowConfig, PoolConfig, Problem, RedisConfig, RolesConfig, ServerConfig, SlackConfig,
 };
 
 /// A `[section]` that environment variables may set. New sections join this list (and

@@ -122,7 +122,9 @@ impl Config {
                 problem("name", why);
             } else if let Some(first) = names.insert(&f.name, i) {
                 let line = ctx.line(&ctx.freeze_path(first));
-                let first = line.map(|l| format!(" (first on line {l})")).unwrap_or_default();
+                let first = line
+                    .map(|l| format!(" (first on line {l})"))
+                    .unwrap_or_default();
                 problem(
                     "name",
                     format!("freeze window `{}` is listed twice{first}", f.name),
@@ -138,7 +140,10 @@ impl Config {
                 );
             }
             if f.notice_before.is_some_and(|d| d < Duration::from_secs(1)) {
-                problem("notice_before", format!("`{at}.notice_before` must be at least 1s; leave it out for no notice"));
+                problem(
+                    "notice_before",
+                    format!("`{at}.notice_before` must be at least 1s; leave it out for no notice"),
+                );
             }
             let present = |key: &str| ctx.written(&format!("{at}.{key}"));
             for (key, why) in schedule_problems(f, present) {
@@ -167,10 +172,34 @@ fn schedule_problems(
         _ => out.push(("", "give one schedule: `cron` with `duration`, or `start` with `end`, or `dates` — not several".to_string())),
     }
     let pair = [
-        ("cron", f.cron.is_some(), "duration", f.duration.is_some(), "a `cron` start needs a `duration`, like \"64h\""),
-        ("duration", f.duration.is_some(), "cron", f.cron.is_some(), "a `duration` needs a `cron` start, like \"0 16 * * FRI\""),
-        ("start", f.start.is_some(), "end", f.end.is_some(), "a `start` needs an `end` (YYYY-MM-DD HH:MM)"),
-        ("end", f.end.is_some(), "start", f.start.is_some(), "an `end` needs a `start` (YYYY-MM-DD HH:MM)"),
+        (
+            "cron",
+            f.cron.is_some(),
+            "duration",
+            f.duration.is_some(),
+            "a `cron` start needs a `duration`, like \"64h\"",
+        ),
+        (
+            "duration",
+            f.duration.is_some(),
+            "cron",
+            f.cron.is_some(),
+            "a `duration` needs a `cron` start, like \"0 16 * * FRI\"",
+        ),
+        (
+            "start",
+            f.start.is_some(),
+            "end",
+            f.end.is_some(),
+            "a `start` needs an `end` (YYYY-MM-DD HH:MM)",
+        ),
+        (
+            "end",
+            f.end.is_some(),
+            "start",
+            f.start.is_some(),
+            "an `end` needs a `start` (YYYY-MM-DD HH:MM)",
+        ),
     ];
     for (key, set, partner, partner_set, why) in pair {
         if set && !partner_set && !present(partner) {
@@ -178,11 +207,17 @@ fn schedule_problems(
         }
     }
     if f.duration.is_some_and(|d| d.is_zero()) {
-        out.push(("duration", "`duration` must be positive, like \"2h\"".to_string()));
+        out.push((
+            "duration",
+            "`duration` must be positive, like \"2h\"".to_string(),
+        ));
     }
     if let (Some(s), Some(e)) = (f.start, f.end) {
         if e <= s {
-            out.push(("end", "`end` must be after `start`, so the window lasts a positive time".to_string()));
+            out.push((
+                "end",
+                "`end` must be after `start`, so the window lasts a positive time".to_string(),
+            ));
         }
     }
     out

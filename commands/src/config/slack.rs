@@ -89,8 +89,16 @@ mod tests {
         assert_eq!(
             default.in_channel,
             [
-                "lock", "unlock", "extend", "queue", "leave", "claim", "release", "freeze",
-                "unfreeze"
+                "lock",
+                "unlock",
+                "extend",
+                "queue",
+                "leave",
+                "claim",
+                "release",
+                "freeze",
+                "unfreeze",
+                "freeze skip"
             ],
             "the list config.example.toml and docs/slack.md show"
         );

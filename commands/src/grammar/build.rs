@@ -158,6 +158,25 @@ pub(super) fn unfreeze(a: Args) -> Built {
     }))
 }
 
+/// `freeze skip <window> [once] [reason]`: `once` (the only way it skips) may be said.
+pub(super) fn freeze_skip(a: Args) -> Built {
+    let reason = match a.text.split_once(' ') {
+        _ if a.text.eq_ignore_ascii_case("once") => String::new(),
+        Some((first, rest)) if first.eq_ignore_ascii_case("once") => rest.to_string(),
+        _ => a.text.clone(),
+    };
+    Ok(Command::Admin(AdminCommand::SkipWindow {
+        window: a.value(0)?,
+        reason,
+    }))
+}
+
+pub(super) fn freezes(a: Args) -> Built {
+    Ok(Command::Reads(ReadCommand::Freezes {
+        target: a.names.into_iter().next(),
+    }))
+}
+
 pub(super) fn help(a: Args) -> Built {
     Ok(Command::Help { topic: a.topic })
 }

@@ -1,8 +1,6 @@
 //! Commands as the core runs them, whatever platform they came from: what the grammar's table
 //! builds, grouped by the service that runs them.
 
-use std::time::SystemTime;
-
 pub use crate::ci_api::CiCommand;
 use crate::domain::{preview, EnvName, Ttl};
 
@@ -117,6 +115,11 @@ pub enum ReadCommand {
         /// An env or pool; all when absent.
         target: Option<EnvName>,
     },
+    /// Show the scheduled freeze windows on now and in the next days.
+    Freezes {
+        /// One env; every env when absent.
+        target: Option<EnvName>,
+    },
     /// Show an env's audit history, newest first.
     History {
         /// Which env.
@@ -189,6 +192,14 @@ pub enum AdminCommand {
         /// How many entries.
         count: usize,
     },
+    /// `freeze skip <window> [once] [reason]`: end a scheduled freeze window that is on now, or
+    /// skip its next occurrence, on every env it covers.
+    SkipWindow {
+        /// The window's name (`[[freezes]] name`), checked when it runs.
+        window: AdminArg,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl AdminCommand {
@@ -209,6 +220,7 @@ impl AdminCommand {
             AdminCommand::RateLimitReset { .. } => "admin ratelimit reset",
             AdminCommand::Leaderboard { .. } => "admin leaderboard",
             AdminCommand::History { .. } => "admin history",
+            AdminCommand::SkipWindow { .. } => "freeze skip",
         }
     }
 
@@ -321,6 +333,8 @@ impl Command {
             | Command::Admin(
                 AdminCommand::ForceUnlock { env } | AdminCommand::ForceRelease { env },
             ) => Touches::One(env),
+            // A window covers envs by the calendar: every env, as far as a scoped caller knows.
+            Command::Admin(AdminCommand::SkipWindow { .. }) => Touches::All,
             // The other admin commands touch no env: other services' keys, behind the admin role.
             Command::Admin(_) => Touches::Nothing,
             Command::Freezes(
@@ -329,6 +343,7 @@ impl Command {
                 Scope::Env(env) => Touches::One(env),
                 Scope::All => Touches::All,
             },
+
             Command::Ci(ci) => ci.changes().map_or(Touches::Nothing, Touches::One),
         }
     }
@@ -360,8 +375,8 @@ pub enum FreezeSpan {
     UntilLifted,
     /// For a duration from now.
     For(Ttl),
-    /// Until a moment (UTC).
-    Until(SystemTime),
+    /// Until a moment, as typed (a date or weekday, a time, a zone): resolved when it runs.
+    Until(super::until::Until),
 }
 
 /// The role a command needs.

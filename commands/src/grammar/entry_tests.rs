@@ -184,6 +184,38 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             }),
         ),
         (
+            "freeze skip",
+            "a window, once, with a reason",
+            "freeze skip weekend once hotfix for login",
+            Command::Admin(AdminCommand::SkipWindow {
+                window: AdminArg::parse("weekend").unwrap(),
+                reason: "hotfix for login".into(),
+            }),
+        ),
+        (
+            "freeze skip",
+            "a window, without `once` or a reason",
+            "freeze skip year-end",
+            Command::Admin(AdminCommand::SkipWindow {
+                window: AdminArg::parse("year-end").unwrap(),
+                reason: String::new(),
+            }),
+        ),
+        (
+            "freezes",
+            "every env",
+            "freezes",
+            Command::Reads(ReadCommand::Freezes { target: None }),
+        ),
+        (
+            "freezes",
+            "one env",
+            "freezes prod",
+            Command::Reads(ReadCommand::Freezes {
+                target: Some(env("prod")),
+            }),
+        ),
+        (
             "unfreeze",
             "all",
             "unfreeze all",

@@ -34,6 +34,8 @@
 mod build;
 pub mod command;
 mod parse;
+mod spec;
+pub mod until;
 mod verbs;
 
 use std::time::Duration;
@@ -43,7 +45,8 @@ use crate::domain::{did_you_mean, preview};
 use crate::error::BatonError;
 
 pub use parse::{looks_numeric, parse};
-pub use verbs::{Kind, Param, Verb, VERBS};
+pub use spec::{Kind, Param, Verb};
+pub use verbs::VERBS;
 
 /// Longest command text accepted, in bytes.
 pub const MAX_TEXT_LEN: usize = 2000;

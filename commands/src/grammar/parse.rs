@@ -1,13 +1,13 @@
 //! Parsing chat text with the verb table. Never panics; every refusal says what to do.
 
 use std::iter::Peekable;
-use std::time::SystemTime;
 
 use crate::command::{AdminArg, Command, FreezeSpan};
 use crate::domain::{clean_text, preview, EnvName, Ttl, MAX_REASON_LEN};
 use crate::error::BatonError;
 
 use super::build::Args;
+use super::until::{Until, UNTIL_FORMAT};
 use super::{
     family, match_verb, unknown, Kind, Param, Verb, MAX_FREEZE, MAX_HISTORY, MAX_TEXT_LEN, MAX_TOP,
 };
@@ -176,15 +176,16 @@ fn read_param(v: &Verb, param: &Param, words: &mut Words, args: &mut Args) -> Re
     Ok(())
 }
 
-/// A freeze's span: `until <date> [<time>]`, a duration of at most a year, or nothing.
+/// A freeze's span: `until <day> [<time>] [<zone>]` (see `until.rs`), a duration of at most a
+/// year, or nothing.
 fn read_span(w: &str, words: &mut Words, args: &mut Args) -> Result<(), String> {
     if w.eq_ignore_ascii_case("until") {
         words.next();
-        let date = words
+        let day = words
             .next()
-            .ok_or("`until` needs a date, like `until 2026-12-24 18:00` (UTC)")?;
-        let time = words.next_if(|t| t.contains(':') && looks_numeric(t));
-        args.span = Some(FreezeSpan::Until(parse_until(date, time)?));
+            .ok_or(format!("`until` needs a date or a weekday; {UNTIL_FORMAT}"))?;
+        let until = Until::read(day, |accept| words.next_if(|w| accept(w)))?;
+        args.span = Some(FreezeSpan::Until(until));
     } else if looks_numeric(w) {
         let ttl = Ttl::parse(w)?;
         if ttl.duration() > MAX_FREEZE {
@@ -256,26 +257,4 @@ fn article(name: &str) -> &'static str {
 pub fn looks_numeric(w: &str) -> bool {
     w.starts_with(|c: char| c.is_ascii_digit())
         || (w.starts_with(['-', '+']) && w[1..].starts_with(|c: char| c.is_ascii_digit()))
-}
-
-/// `2026-12-24`, `2026-12-24 18:00`, `2026-12-24T18:00:00Z`: all UTC.
-fn parse_until(date: &str, time: Option<&str>) -> Result<SystemTime, String> {
-    let joined = match time {
-        Some(t) if t.matches(':').count() == 1 => format!("{date} {t}:00"),
-        Some(t) => format!("{date} {t}"),
-        None if date.contains('T') => date.to_string(),
-        None => format!("{date} 00:00:00"),
-    };
-    let t = humantime::parse_rfc3339_weak(joined.trim_end_matches('Z')).map_err(|_| {
-        format!(
-            "`{}` is not a date and time: write it like `until 2026-12-24 18:00` (UTC)",
-            preview(&joined)
-        )
-    })?;
-    if t > SystemTime::now() + MAX_FREEZE {
-        return Err(
-            "a freeze can last at most a year; pick an earlier date, or unfreeze by hand".into(),
-        );
-    }
-    Ok(t)
 }

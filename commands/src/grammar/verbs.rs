@@ -1,131 +1,11 @@
 //! The table of verbs: every command, its parameters, help, privilege, and how it becomes a typed
 //! [`Command`], defined once. Adding a verb is one entry here plus its builder in `build.rs`.
 
-use super::build::{self, Args, Built};
+use super::build;
+use super::spec::*;
 use crate::command::{
     AdminCommand, ClaimCommand, Command, FreezeCommand, LockCommand, Privilege, ReadCommand,
 };
-
-/// What kind of value a parameter takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// An env name.
-    Env,
-    /// An env or pool name.
-    Target,
-    /// An env name, or `all`.
-    Scope,
-    /// A duration (`30m`).
-    Duration,
-    /// A duration, or `until <date> [<time>]`.
-    Span,
-    /// The rest of the line.
-    Text,
-    /// A whole number.
-    Count,
-    /// A command name.
-    Topic,
-    /// A `--flag`.
-    Flag,
-    /// A name from the `[admin]` config (queue, limiter, board), checked when the command runs.
-    Name,
-    /// A literal value from another service's data: a user id, a limiter identity, a member.
-    Value,
-    /// One of a few fixed words.
-    Choice(&'static [&'static str]),
-    /// `top <n>`: a count from 1 to [`MAX_TOP`](super::MAX_TOP) after the word `top`.
-    Top,
-    /// `around <member>`: a value after the word `around`.
-    Around,
-}
-
-/// One parameter of a verb.
-#[derive(Debug)]
-pub struct Param {
-    /// Its name in usage lines.
-    pub name: &'static str,
-    /// What it takes.
-    pub kind: Kind,
-    /// Whether it must be given.
-    pub required: bool,
-    /// One line of help (also the Discord option description).
-    pub help: &'static str,
-}
-
-/// One verb of the grammar.
-#[derive(Debug)]
-pub struct Verb {
-    /// The words typed: one (`lock`), or several for a family (`admin ratelimit reset`); the
-    /// longest name that the text starts with wins.
-    pub name: &'static str,
-    /// Its parameters, in order (flags may appear anywhere after the verb).
-    pub params: &'static [Param],
-    /// One line of help.
-    pub summary: &'static str,
-    /// Examples, shown by `help <verb>`.
-    pub examples: &'static [&'static str],
-    /// The least role it needs; the router checks it once, before the command runs, and `help`,
-    /// the README and Discord show it. Admin verbs build an [`AdminCommand`], so they are
-    /// privileged by type as well; taking a protected env needs a deployer whatever the verb.
-    pub privilege: Privilege,
-    /// How a refusal names the verb when the actor's role is too weak ("freezing and
-    /// unfreezing"). `None` where anyone may run it, and for admin verbs, whose refusal names the
-    /// command itself (`admin queue retry`, `--force`).
-    pub refused_as: Option<&'static str>,
-    /// Whether a success changes a lock, a queue, a claim or a freeze: such answers are for the
-    /// whole channel (Slack's default `in_channel`), others only for the asker.
-    pub changes_state: bool,
-    /// Its arguments, as `parse` read them, as a typed command.
-    pub(super) build: fn(Args) -> Built,
-    /// Whether a command is this verb's: how the router finds the entry of a command that came
-    /// from a button or another front end rather than from text.
-    pub(super) owns: fn(&Command) -> bool,
-}
-
-const fn p(name: &'static str, kind: Kind, required: bool, help: &'static str) -> Param {
-    Param {
-        name,
-        kind,
-        required,
-        help,
-    }
-}
-
-const ENV: Param = p("env", Kind::Env, true, "the environment");
-const TTL: Param = p(
-    "duration",
-    Kind::Duration,
-    false,
-    "how long, like 30m or 2h (default: the env's)",
-);
-const REASON: Param = p("reason", Kind::Text, false, "why, shown to everyone");
-const USER: Param = p(
-    "user",
-    Kind::Value,
-    true,
-    "the user id, as the app writes it into the session key",
-);
-const LIMITER: Param = p(
-    "limiter",
-    Kind::Name,
-    true,
-    "a rate limiter from [admin] config",
-);
-const IDENTITY: Param = p(
-    "id",
-    Kind::Value,
-    true,
-    "whose counters: a user id, email or IP, taken literally",
-);
-const COUNT: Param = p(
-    "n",
-    Kind::Count,
-    false,
-    "how many entries (default 10, at most 50)",
-);
-
-/// How a refusal names `freeze` and `unfreeze`.
-const FREEZING: &str = "freezing and unfreezing";
 
 /// Every command Baton understands.
 pub static VERBS: &[Verb] = &[
@@ -294,7 +174,7 @@ pub static VERBS: &[Verb] = &[
                 "duration",
                 Kind::Span,
                 false,
-                "how long, or `until 2026-12-24 18:00` (UTC); default: until unfrozen",
+                "how long, or `until 2026-12-24 18:00` / `until fri 18:00 Europe/Berlin` (default zone: [defaults] timezone); default: until unfrozen",
             ),
             REASON,
         ],
@@ -302,6 +182,7 @@ pub static VERBS: &[Verb] = &[
         examples: &[
             "freeze prod 2h incident 4711",
             "freeze all until 2026-12-24 18:00 holidays",
+            "freeze prod until fri 18:00 Europe/Berlin release train",
         ],
         privilege: Privilege::Deployer,
         refused_as: Some(FREEZING),
@@ -319,6 +200,46 @@ pub static VERBS: &[Verb] = &[
         changes_state: true,
         build: build::unfreeze,
         owns: |c| matches!(c, Command::Freezes(FreezeCommand::Unfreeze { .. })),
+    },
+    Verb {
+        name: "freeze skip",
+        params: &[
+            p(
+                "window",
+                Kind::Name,
+                true,
+                "a scheduled freeze window, by its [[freezes]] name",
+            ),
+            p(
+                "reason",
+                Kind::Text,
+                false,
+                "why (`once` first is allowed), shown to everyone",
+            ),
+        ],
+        summary: "end a scheduled freeze window that is on now, or skip its next occurrence",
+        examples: &["freeze skip weekend once hotfix for the login outage"],
+        privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: true,
+        build: build::freeze_skip,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::SkipWindow { .. })),
+    },
+    Verb {
+        name: "freezes",
+        params: &[p(
+            "env",
+            Kind::Target,
+            false,
+            "one env (default: every env)",
+        )],
+        summary: "list the scheduled freeze windows on now and in the next 7 days, per env",
+        examples: &["freezes", "freezes prod"],
+        privilege: Privilege::Anyone,
+        refused_as: None,
+        changes_state: false,
+        build: build::freezes,
+        owns: |c| matches!(c, Command::Reads(ReadCommand::Freezes { .. })),
     },
     Verb {
         name: "admin queues",

@@ -47,6 +47,17 @@ pub struct AuditEntry<'a> {
 }
 
 impl Store {
+    /// The freeze calendar's marks on `env` (`skip:<window>@<start ms>`, `notice:…`), for
+    /// `freezes`.
+    pub(crate) async fn window_marks(
+        &self,
+        group: &EnvName,
+        env: &EnvName,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let key = &self.keys.env(group, env).0[10];
+        self.query(&Cmd::hkeys(key)).await
+    }
+
     /// `history <env> [n]`: the env's audit stream, newest first (`XREVRANGE … COUNT n`).
     pub(crate) async fn env_history(
         &self,

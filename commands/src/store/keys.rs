@@ -11,9 +11,9 @@ pub struct Keys {
     db: i64,
 }
 
-/// The ten keys of one env, in the order the Lua prelude reads them.
+/// The eleven keys of one env, in the order the Lua prelude reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnvKeys(pub [String; 10]);
+pub struct EnvKeys(pub [String; 11]);
 
 impl Keys {
     /// Keys under `prefix` (`baton` by default).
@@ -46,6 +46,8 @@ impl Keys {
             k("history"),
             self.deadlines(group),
             k("deploy"),
+            // The calendar's marks: skipped occurrences and notices given, by window and start.
+            k("marks"),
         ])
     }
 

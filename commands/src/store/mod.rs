@@ -34,6 +34,7 @@ use futures_util::stream::BoxStream;
 use redis::{Cmd, FromRedisValue, Script, Value};
 use serde::de::DeserializeOwned;
 
+use crate::calendar::Calendar;
 use crate::config::RedisConfig;
 use crate::domain::EnvName;
 pub use backend::SubMsg;
@@ -87,6 +88,8 @@ pub struct Store {
     history_length: usize,
     /// Reminder lead per env name, in ms: the scripts arm a reminder with every grant.
     reminders: Arc<HashMap<String, u64>>,
+    /// The freeze calendar: every script call passes its envs' windows near now along.
+    calendar: Arc<Calendar>,
     round_trips: Arc<AtomicU64>,
     healed: Arc<tokio::sync::watch::Sender<u64>>,
     /// bullmq-official's own connection, opened on the first queue write (`queue_writes`).
@@ -109,6 +112,7 @@ impl Store {
             timeout: cfg.timeout,
             history_length,
             reminders: Arc::default(),
+            calendar: Arc::default(),
             round_trips: Arc::new(AtomicU64::new(0)),
             healed: Arc::new(tokio::sync::watch::Sender::new(0)),
             bullmq: Arc::default(),
@@ -125,6 +129,18 @@ impl Store {
             .collect();
         self.reminders = Arc::new(leads);
         self
+    }
+
+    /// The store with the freeze calendar: scripts refuse locks and hold the queue while a
+    /// window is on, decided against Redis' clock.
+    pub fn with_calendar(mut self, calendar: Arc<Calendar>) -> Self {
+        self.calendar = calendar;
+        self
+    }
+
+    /// The freeze calendar the scripts are given.
+    pub fn calendar(&self) -> &Calendar {
+        &self.calendar
     }
 
     /// The key layout.
@@ -175,12 +191,21 @@ impl Store {
             .iter()
             .flat_map(|env| self.keys.env(group, env).0)
             .collect();
-        // `name` or `name=<reminder lead ms>`: the prelude reads both (see prelude.lua).
+        // `name`, `=<reminder lead ms>`, then `@<window>:<start>:<end>:<hex reason>` for each
+        // calendar window near now: see prelude.lua.
+        let now = chrono::Utc::now();
         let names: Vec<String> = envs
             .iter()
-            .map(|e| match self.reminders.get(e.as_str()) {
-                Some(ms) => format!("{e}={ms}"),
-                None => e.to_string(),
+            .map(|e| {
+                let mut item = e.to_string();
+                if let Some(ms) = self.reminders.get(e.as_str()) {
+                    item.push_str(&format!("={ms}"));
+                }
+                for (w, o) in self.calendar.near(e.as_str(), now) {
+                    item.push_str(&format!("@{}:{}:{}:", w.name, o.start_ms(), o.end_ms()));
+                    item.extend(w.reason.bytes().map(|b| format!("{b:02x}")));
+                }
+                item
             })
             .collect();
         Call {

@@ -58,6 +58,10 @@ scripts! {
     CLAIM = change "lua/claim.lua";
     /// `freeze` and `unfreeze`.
     FREEZE = change "lua/freeze.lua";
+    /// `freeze skip`: skip a scheduled window's occurrence, or end the one on now.
+    WINDOW_SKIP = change "lua/window.lua";
+    /// The calendar's notice before a window starts, once per env and occurrence.
+    WINDOW_NOTICE = change "lua/notice.lua";
     /// Recording a deploy.
     DEPLOY = change "lua/deploy.lua";
     /// Settling due deadlines, and `status`.

@@ -11,12 +11,14 @@
 
 mod claims;
 mod locks;
+mod windows;
 
 use redis::Script;
 use serde::de::DeserializeOwned;
 
 pub use claims::*;
 pub use locks::*;
+pub use windows::*;
 
 use super::{Call, Store};
 use crate::domain::EnvName;

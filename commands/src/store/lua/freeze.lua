@@ -18,11 +18,12 @@ for _, e in ipairs(ENVS) do
     end
     record(e, { kind = 'frozen', actor = actor, actor_display = display, reason = reason, ['until'] = till })
     changed[#changed + 1] = { env = e.name, was = freeze, lock = view(lock) }
-  elseif freeze then
+  elseif freeze and not freeze.window then
+    -- Lifts the one-off freeze; a scheduled window still on keeps the queue waiting.
     redis.call('DEL', e.freeze)
     redis.call('ZREM', e.deadlines, 'freeze:' .. e.name)
     record(e, { kind = 'unfrozen', actor = actor, actor_display = display, reason = freeze.reason })
-    if not lock then lock = hand_off(e) end
+    if not lock and not window_live(e) then lock = hand_off(e) end
     changed[#changed + 1] = { env = e.name, was = freeze, lock = view(lock) }
   end
 end

@@ -24,7 +24,8 @@ local free = not lock and (not freeze or admin)
 if free and (mode == 'lock' or #entries == 0) then
   lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
   record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
-              fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or 0 })
+              fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or 0,
+              window = freeze and freeze.window or nil })
   return answer('ok', { fence = lock.fence, token = token })
 end
 if mode == 'lock' then

@@ -1,14 +1,16 @@
 -- Shared prelude, prepended to every state-changing script. Each script runs atomically, so
 -- settling due expiries, the change itself, the fence, the audit entry and the event happen together.
 --
--- KEYS: ten per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
+-- KEYS: eleven per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
 -- ARGV[1]: comma-separated env names, one per block of KEYS; `name=<ms>` gives the env's reminder
---          lead (remind_before): its holders are reminded that long before a hold ends
+--          lead (remind_before): its holders are reminded that long before a hold ends; each
+--          `@<window>:<start ms>:<end ms>:<hex reason>` after it is a scheduled freeze window of
+--          the calendar near now (the caller's clock; the script decides against Redis' own)
 -- ARGV[2]: event channel
 -- ARGV[3]: history length (stream MAXLEN ~)
 -- ARGV[4]: the request's fingerprint when the call is idempotent (then the last KEY is its record)
 -- ARGV[5..]: the script's own arguments
-local KEYS_PER_ENV = 10
+local KEYS_PER_ENV = 11
 local CHANNEL = ARGV[2]
 local HISTLEN = tonumber(ARGV[3])
 local IDEM_FP = ARGV[4]
@@ -22,14 +24,22 @@ local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ENVS = {}
 do
   local i = 0
+  local function unhex(h)
+    return (string.gsub(h, '%x%x', function(c) return string.char(tonumber(c, 16)) end))
+  end
   for item in string.gmatch(ARGV[1], '[^,]+') do
-    local name, lead = string.match(item, '^([^=]+)=?(%d*)$')
+    local head, rest = string.match(item, '^([^@]*)(.*)$')
+    local name, lead = string.match(head, '^([^=]+)=?(%d*)$')
+    local windows = {}
+    for w, s, stop, hex in string.gmatch(rest, '@([^:@]+):(%d+):(%d+):(%x*)') do
+      windows[#windows + 1] = { name = w, start = tonumber(s), stop = tonumber(stop), reason = unhex(hex) }
+    end
     local b = i * KEYS_PER_ENV
     ENVS[#ENVS + 1] = {
-      name = name, remind = tonumber(lead) or 0,
+      name = name, remind = tonumber(lead) or 0, windows = windows,
       lock = KEYS[b + 1], lockmeta = KEYS[b + 2], claim = KEYS[b + 3],
       claimmeta = KEYS[b + 4], fence = KEYS[b + 5], queue = KEYS[b + 6], freeze = KEYS[b + 7],
-      history = KEYS[b + 8], deadlines = KEYS[b + 9], deploy = KEYS[b + 10],
+      history = KEYS[b + 8], deadlines = KEYS[b + 9], deploy = KEYS[b + 10], marks = KEYS[b + 11],
     }
     i = i + 1
   end
@@ -160,6 +170,27 @@ local function freeze_live(e)
   return f
 end
 
+-- The calendar's window on `e` now, unless an admin skipped this occurrence (or ended it early):
+-- a freeze like any other for `settle` and the scripts, named by `window`.
+local function window_live(e)
+  local best
+  for _, w in ipairs(e.windows) do
+    if w.start <= NOW and NOW < w.stop and (not best or w.stop > best['until'])
+        and redis.call('HEXISTS', e.marks, 'skip:' .. w.name .. '@' .. w.start) == 0 then
+      best = { by = 'calendar', display = w.name, reason = w.reason, since = w.start,
+               ['until'] = w.stop, scope = 'window', window = w.name }
+    end
+  end
+  return best
+end
+
+-- Keeps `e`'s marks (skips, notices) until `till` and a day after.
+local function marks_keep(e, till)
+  if redis.call('PTTL', e.marks) < till - NOW + GRACE then
+    redis.call('PEXPIRE', e.marks, math.max(till - NOW, 0) + GRACE)
+  end
+end
+
 -- The queue's entries in order, decoded.
 local function queue_entries(e)
   local out = {}
@@ -224,7 +255,7 @@ local function settle(e)
   local claim = hold_live(e, 'claim')
   remind_due(e, 'lock', lock)
   remind_due(e, 'claim', claim)
-  local freeze = freeze_live(e)
+  local freeze = freeze_live(e) or window_live(e)
   if not lock and not freeze then
     lock = hand_off(e)
   else

@@ -1,0 +1,91 @@
+//! The freeze calendar's scripts: skipping an occurrence, and the notice before one starts.
+
+use redis::Script;
+use serde::Deserialize;
+
+use super::super::{scripts, Call};
+use super::Contract;
+use crate::state::{lua_list, Hold};
+
+/// `window.lua`: mark an occurrence of `window` skipped on every env of one group.
+pub struct SkipArgs<'a> {
+    pub window: &'a str,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub actor: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
+}
+
+impl Contract for SkipArgs<'_> {
+    type Answer = SkipAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::WINDOW_SKIP
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.window)
+            .arg(self.start_ms)
+            .arg(self.end_ms)
+            .arg(self.actor)
+            .arg(self.display)
+            .arg(self.reason)
+    }
+}
+
+/// What `window.lua` answers: per env, whether this call marked it, and who holds it now.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SkipAnswer {
+    Ok {
+        #[serde(default, deserialize_with = "lua_list")]
+        envs: Vec<Skipped>,
+    },
+}
+
+/// One env a skip touched.
+#[derive(Debug, Deserialize)]
+pub struct Skipped {
+    pub env: String,
+    /// False when the occurrence was skipped already.
+    pub changed: bool,
+    #[serde(default)]
+    pub lock: Option<Hold>,
+}
+
+/// `notice.lua`: the notice before an occurrence of `window`, once per env.
+pub struct NoticeArgs<'a> {
+    pub window: &'a str,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    pub reason: &'a str,
+}
+
+impl Contract for NoticeArgs<'_> {
+    type Answer = NoticeAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::WINDOW_NOTICE
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.window)
+            .arg(self.start_ms)
+            .arg(self.end_ms)
+            .arg(self.reason)
+    }
+}
+
+/// What `notice.lua` answers: per env, whether this call gave the notice.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum NoticeAnswer {
+    Ok {
+        #[serde(default, deserialize_with = "lua_list")]
+        envs: Vec<Noticed>,
+    },
+}
+
+/// One env a notice call touched.
+#[derive(Debug, Deserialize)]
+pub struct Noticed {
+    pub env: String,
+    pub given: bool,
+}

@@ -1,0 +1,315 @@
+//! The freeze calendar at work: `freeze skip` (an admin skips an occurrence, or ends the one on
+//! now), `freezes` (what is on and coming, per env), and the sweeper's part: the notice before a
+//! window starts, and the queue moving on when one ends. Enforcement itself is in the scripts
+//! (`prelude.lua`, `window_live`), in the same step as every lock.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+
+use crate::calendar::{Occurrence, Window};
+use crate::config::EnvSettings;
+use crate::domain::{did_you_mean, preview, wall_clock, Actor, EnvName};
+use crate::error::BatonError;
+use crate::reply::{Reply, Tone};
+use crate::services::{Expiry, Locks, Status};
+use crate::store::contracts::{NoticeAnswer, NoticeArgs, SettleArgs, SkipAnswer, SkipArgs};
+
+/// How far ahead `freezes` looks.
+const LISTING_DAYS: i64 = 7;
+
+/// A time in a window's zone, as people there read it: `Fri 2026-12-04 16:00 Europe/Berlin`.
+pub(crate) fn local_clock(window: &Window, at: DateTime<Utc>) -> String {
+    format!(
+        "{} {}",
+        at.with_timezone(&window.tz).format("%a %Y-%m-%d %H:%M"),
+        window.tz.name()
+    )
+}
+
+fn ms_to_utc(ms: u64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms as i64).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+impl Locks {
+    /// `freeze skip <window> [once] [reason]`: ends the window's occurrence that is on now, or
+    /// skips its next one, on every configured env it covers. Admin-only (by the grammar entry);
+    /// recorded in each env's history with who and why.
+    pub(crate) async fn skip_window(
+        &self,
+        actor: &Actor,
+        name: &str,
+        reason: String,
+    ) -> Result<Reply, BatonError> {
+        let window = self.window_named(name)?;
+        let now = Utc::now();
+        let (occurrence, early) = match window.active_at(now) {
+            Some(o) => (o, true),
+            None => match window.upcoming(now, 1).first() {
+                Some(o) => (*o, false),
+                None => {
+                    return Err(BatonError::Refused(format!(
+                        "the `{}` freeze window has no occurrence from now on; nothing to skip",
+                        window.name
+                    )))
+                }
+            },
+        };
+        let envs = self.covered(window);
+        let args = SkipArgs {
+            window: &window.name,
+            start_ms: occurrence.start_ms(),
+            end_ms: occurrence.end_ms(),
+            actor: &actor.id,
+            display: &actor.display,
+            reason: &reason,
+        };
+        let calls = self
+            .catalog
+            .by_group(envs)
+            .into_iter()
+            .map(|(group, names)| {
+                let refs: Vec<&EnvName> = names.iter().collect();
+                self.store.prepare(&args, &group, &refs)
+            })
+            .collect();
+        let (mut changed, mut handed) = (Vec::new(), Vec::new());
+        for answer in self.store.call_each(calls).await {
+            let SkipAnswer::Ok { envs } = answer?;
+            for e in envs.into_iter().filter(|e| e.changed) {
+                if let (true, Some(lock)) = (early, &e.lock) {
+                    handed.push(format!("{} is {}'s now", e.env, lock.display));
+                }
+                changed.push(e.env);
+            }
+        }
+        if changed.is_empty() {
+            return Err(BatonError::Refused(format!(
+                "that occurrence of the `{}` freeze window ({}) was skipped already",
+                window.name,
+                local_clock(window, occurrence.start)
+            )));
+        }
+        let what = if early {
+            format!("ended the `{}` freeze window early", window.name)
+        } else {
+            format!(
+                "skipped the `{}` freeze window of {} → {}",
+                window.name,
+                local_clock(window, occurrence.start),
+                local_clock(window, occurrence.end)
+            )
+        };
+        let mut reply = Reply::new(
+            Tone::Success,
+            format!("{} {what} on {}", actor.display, changed.join(", ")),
+            wall_clock(),
+        )
+        .text_field("Reason", &reason);
+        if !handed.is_empty() {
+            reply = reply.with_text(format!("{}.", handed.join("; ")));
+        }
+        Ok(reply)
+    }
+
+    fn window_named(&self, name: &str) -> Result<&Window, BatonError> {
+        let calendar = self.store.calendar();
+        calendar.window(name).ok_or_else(|| {
+            let known: Vec<&str> = calendar.windows().iter().map(|w| w.name.as_str()).collect();
+            let near = did_you_mean(name, &known)
+                .map(|k| format!("; did you mean `{k}`?"))
+                .unwrap_or_default();
+            let list = if known.is_empty() {
+                "none are configured ([[freezes]] in the config)".to_string()
+            } else {
+                format!("the windows are {}", known.join(", "))
+            };
+            BatonError::Refused(format!(
+                "there is no freeze window `{}`{near} ({list}; `freezes` lists them)",
+                preview(name)
+            ))
+        })
+    }
+
+    /// The configured envs a window covers.
+    fn covered(&self, window: &Window) -> Vec<&EnvSettings> {
+        covered(self.catalog.envs(), window)
+    }
+}
+
+fn covered<'a>(envs: &'a [EnvSettings], window: &Window) -> Vec<&'a EnvSettings> {
+    envs.iter()
+        .filter(|e| window.covers_env(e.name.as_str()))
+        .collect()
+}
+
+impl Status {
+    /// `freezes [env]`: per env, the scheduled windows on now and those starting in the next
+    /// seven days, each in its zone; skipped occurrences say so.
+    pub(crate) async fn freezes(&self, target: Option<&EnvName>) -> Result<Reply, BatonError> {
+        let envs: Vec<&EnvSettings> = match target {
+            Some(name) => vec![self.catalog.env(name)?],
+            None => self.catalog.envs().iter().collect(),
+        };
+        let calendar = self.store.calendar();
+        let now = Utc::now();
+        let until = now + chrono::Duration::days(LISTING_DAYS);
+        let mut lines = Vec::new();
+        for env in envs {
+            let windows: Vec<(&Window, Occurrence)> = calendar
+                .windows()
+                .iter()
+                .filter(|w| w.covers_env(env.name.as_str()))
+                .flat_map(|w| w.occurrences(now, until).into_iter().map(move |o| (w, o)))
+                .collect();
+            if windows.is_empty() {
+                continue;
+            }
+            let group = self.catalog.group_of(env);
+            let marks: HashSet<String> = self.store.window_marks(group, &env.name).await?;
+            lines.push(format!("*{}*", env.name));
+            for (w, o) in windows {
+                lines.push(listing_line(w, &o, now, &marks));
+            }
+        }
+        let title = match target {
+            Some(env) => format!("Freeze windows for {env}, next {LISTING_DAYS} days"),
+            None => format!("Freeze windows, next {LISTING_DAYS} days"),
+        };
+        let text = if lines.is_empty() {
+            "No scheduled freeze window is on or starts in the next 7 days.".to_string()
+        } else {
+            lines.join("\n")
+        };
+        Ok(Reply::new(Tone::Info, title, wall_clock()).with_text(text))
+    }
+}
+
+fn listing_line(w: &Window, o: &Occurrence, now: DateTime<Utc>, marks: &HashSet<String>) -> String {
+    let skipped = marks.contains(&format!("skip:{}@{}", w.name, o.start_ms()));
+    let when = if o.covers(now) {
+        format!("on now, until {}", local_clock(w, o.end))
+    } else {
+        format!("{} → {}", local_clock(w, o.start), local_clock(w, o.end))
+    };
+    let state = match (skipped, o.covers(now)) {
+        (true, true) => " — ended early",
+        (true, false) => " — skipped",
+        _ => "",
+    };
+    let reason = if w.reason.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", w.reason)
+    };
+    format!("• {} — {when}{state}{reason}", w.name)
+}
+
+/// What the sweeper remembers between ticks about the calendar.
+#[derive(Debug)]
+pub struct CalendarCursor {
+    /// Up to when window ends have been handled.
+    last: DateTime<Utc>,
+    /// The notices this instance saw given (by any instance): `(window, start ms)`.
+    noticed: HashSet<(String, u64)>,
+}
+
+impl Default for CalendarCursor {
+    /// A fresh instance settles what ended in the last day, in case no instance was running then.
+    fn default() -> Self {
+        Self {
+            last: Utc::now() - chrono::Duration::days(1),
+            noticed: HashSet::new(),
+        }
+    }
+}
+
+impl Expiry {
+    /// The calendar's part of one sweep: the notices that are due (once per env and occurrence
+    /// across instances, by the notice script), and a settle of every env whose window ended
+    /// since the last tick, so a waiter is handed the lock when the window ends. Nothing runs
+    /// while no notice is due and no window ends.
+    pub async fn calendar_tick(&self, cursor: &mut CalendarCursor) -> Result<(), BatonError> {
+        let calendar = self.store.calendar();
+        if calendar.windows().is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        for window in calendar.windows() {
+            self.notices(window, now, cursor).await?;
+        }
+        let mut ended: Vec<&EnvSettings> = Vec::new();
+        for window in calendar.windows() {
+            let done = window
+                .occurrences(cursor.last, now)
+                .iter()
+                .any(|o| o.end > cursor.last && o.end <= now);
+            if done {
+                ended.extend(covered(self.catalog.envs(), window));
+            }
+        }
+        ended.sort_by(|a, b| a.name.cmp(&b.name));
+        ended.dedup_by(|a, b| a.name == b.name);
+        if !ended.is_empty() {
+            let calls = self
+                .catalog
+                .by_group(ended)
+                .into_iter()
+                .map(|(group, names)| {
+                    let refs: Vec<&EnvName> = names.iter().collect();
+                    self.store.prepare(&SettleArgs, &group, &refs)
+                })
+                .collect();
+            for answer in self.store.call_each(calls).await {
+                answer?;
+            }
+        }
+        cursor.last = now;
+        cursor.noticed.retain(|(_, start)| ms_to_utc(*start) > now);
+        Ok(())
+    }
+
+    async fn notices(
+        &self,
+        window: &Window,
+        now: DateTime<Utc>,
+        cursor: &mut CalendarCursor,
+    ) -> Result<(), BatonError> {
+        let Some(lead) = window.notice_before else {
+            return Ok(());
+        };
+        let lead = chrono::Duration::from_std(lead).unwrap_or(chrono::Duration::MAX);
+        for o in window.occurrences(now, now + lead) {
+            let key = (window.name.clone(), o.start_ms());
+            if o.start <= now || cursor.noticed.contains(&key) {
+                continue;
+            }
+            let args = NoticeArgs {
+                window: &window.name,
+                start_ms: o.start_ms(),
+                end_ms: o.end_ms(),
+                reason: &window.reason,
+            };
+            let calls = self
+                .catalog
+                .by_group(covered(self.catalog.envs(), window))
+                .into_iter()
+                .map(|(group, names)| {
+                    let refs: Vec<&EnvName> = names.iter().collect();
+                    self.store.prepare(&args, &group, &refs)
+                })
+                .collect();
+            let mut given = Vec::new();
+            for answer in self.store.call_each(calls).await {
+                let NoticeAnswer::Ok { envs } = answer?;
+                given.extend(envs.into_iter().filter(|e| e.given).map(|e| e.env));
+            }
+            if !given.is_empty() {
+                let envs = given.join(",");
+                tracing::info!(window = %window.name, envs, "freeze window notice given");
+            }
+            cursor.noticed.insert(key);
+        }
+        Ok(())
+    }
+}

@@ -295,7 +295,7 @@ fn queued_reply(
     if let Some(f) = &freeze {
         r = r.with_text(format!(
             "{name} is frozen by {}; the queue moves once it is unfrozen.",
-            f.display
+            f.by_whom()
         ));
     }
     r
@@ -322,8 +322,9 @@ fn granted_reply(
     let mut notes = Vec::new();
     if let Some(f) = &over_freeze {
         notes.push(format!(
-            "{name} is frozen by {} ({}); you took it as an admin.",
-            f.display, f.reason
+            "{name} is frozen by {} ({}); you took it as an admin, and that is recorded.",
+            f.by_whom(),
+            f.reason
         ));
     }
     if let Some(c) = &claim {

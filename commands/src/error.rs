@@ -66,7 +66,7 @@ pub enum BatonError {
         now: u64,
     },
     /// The env is frozen and the actor is not an admin.
-    #[error("{env} is frozen by {} {}{}", freeze.display, if freeze.until == 0 { "until someone unfreezes it".to_string() } else { format!("until {} ({})", clock(freeze.until), relative(freeze.until, *now)) },
+    #[error("{env} is frozen by {} {}{}", freeze.by_whom(), if freeze.until == 0 { "until someone unfreezes it".to_string() } else { format!("until {} ({})", clock(freeze.until), relative(freeze.until, *now)) },
         if freeze.reason.is_empty() { String::new() } else { format!(": {}", freeze.reason) })]
     Frozen {
         /// The env.

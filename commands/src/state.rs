@@ -46,6 +46,17 @@ pub struct Freeze {
     pub window: Option<String>,
 }
 
+impl Freeze {
+    /// Who or what froze it, as a sentence says it: a person's name, or `the weekend freeze
+    /// window` for the calendar's.
+    pub fn by_whom(&self) -> String {
+        match &self.window {
+            Some(w) => format!("the `{w}` freeze window"),
+            None => self.display.clone(),
+        }
+    }
+}
+
 /// Someone waiting in an env's queue.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Waiter {
@@ -82,6 +93,24 @@ pub struct EnvState {
     /// The last deploy recorded on it.
     #[serde(default)]
     pub deploy: Option<BTreeMap<String, String>>,
+    /// The next scheduled freeze window that starts on it (from the calendar, not the script).
+    #[serde(default)]
+    pub next_window: Option<NextWindow>,
+}
+
+/// A scheduled freeze window's next occurrence on an env.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextWindow {
+    /// The window's name.
+    pub name: String,
+    /// Why.
+    pub reason: String,
+    /// When it starts (Unix ms).
+    pub starts: u64,
+    /// When it ends (Unix ms).
+    pub ends: u64,
+    /// The zone its times are configured in (`Europe/Berlin`).
+    pub zone: String,
 }
 
 /// Lua's cjson encodes an empty list as `{}`: accept that as an empty list.

@@ -63,7 +63,10 @@ impl Status {
                 Ok(a) => {
                     let (at, envs) = a.into_parts();
                     now.get_or_insert(at);
-                    states.extend(envs);
+                    states.extend(envs.into_iter().map(|mut s| {
+                        s.next_window = self.next_window(&s.env);
+                        s
+                    }));
                 }
                 Err(e) => unreached.push((names, e)),
             }
@@ -72,6 +75,25 @@ impl Status {
             (None, Some((_, e))) => Err(e.clone().into()),
             _ => Ok((states, now.unwrap_or_else(wall_clock), unreached)),
         }
+    }
+
+    /// The calendar's next window that starts on `env` (the one on now shows as its freeze).
+    fn next_window(&self, env: &str) -> Option<crate::state::NextWindow> {
+        let now = chrono::Utc::now();
+        self.store
+            .calendar()
+            .windows()
+            .iter()
+            .filter(|w| w.covers_env(env))
+            .filter_map(|w| w.upcoming(now, 1).first().map(|o| (w, *o)))
+            .min_by_key(|(_, o)| o.start)
+            .map(|(w, o)| crate::state::NextWindow {
+                name: w.name.clone(),
+                reason: w.reason.clone(),
+                starts: o.start_ms(),
+                ends: o.end_ms(),
+                zone: w.tz.name().to_string(),
+            })
     }
 
     /// `status [env|pool]`.
@@ -161,7 +183,13 @@ fn detail(s: &EnvState, now: u64) -> Reply {
     }
     if let Some(f) = &s.freeze {
         r = r
-            .field("Frozen by", Value::Person(f.display.clone()))
+            .field(
+                "Frozen by",
+                match &f.window {
+                    Some(_) => Value::Text(f.by_whom()),
+                    None => Value::Person(f.display.clone()),
+                },
+            )
             .text_field("Freeze reason", &f.reason);
         if f.until > 0 {
             r = r.field("Frozen until", Value::Time(f.until));
@@ -222,6 +250,9 @@ fn table(target: Option<&EnvName>, states: &[EnvState], now: u64) -> Reply {
                 hold_cell(&s.lock),
                 hold_cell(&s.claim),
                 Value::Text(match &s.freeze {
+                    Some(f) if f.window.is_some() => {
+                        format!("{} until {}", f.by_whom(), clock(f.until))
+                    }
                     Some(f) if f.until > 0 => format!("until {}", clock(f.until)),
                     Some(_) => "frozen".into(),
                     None => String::new(),
@@ -282,6 +313,10 @@ fn describe_event(fields: &[(String, String)]) -> String {
     let who = get("display");
     let actor = get("actor_display");
     let what = match get("kind") {
+        "locked" if !get("window").is_empty() => format!(
+            "locked by {who} as an admin, over the `{}` freeze window",
+            get("window")
+        ),
         "locked" => format!("locked by {who}"),
         "unlocked" => format!("unlocked by {who}"),
         "force_unlocked" => format!("force-unlocked by {actor} (held by {who})"),
@@ -300,6 +335,22 @@ fn describe_event(fields: &[(String, String)]) -> String {
         "frozen" => format!("frozen by {actor}"),
         "unfrozen" => format!("unfrozen by {actor}"),
         "freeze_ended" => "freeze ended".to_string(),
+        "window_skipped" if get("early") == "1" => {
+            format!(
+                "the `{}` freeze window ended early by {actor}",
+                get("window")
+            )
+        }
+        "window_skipped" => format!(
+            "the `{}` freeze window of {} skipped by {actor}",
+            get("window"),
+            get("starts").parse().map(clock).unwrap_or_default()
+        ),
+        "window_notice" => format!(
+            "notice: the `{}` freeze window starts {}",
+            get("window"),
+            get("starts").parse().map(clock).unwrap_or_default()
+        ),
         "deployed" => format!("deployed {} by {who}", get("version")),
         other => other.to_string(),
     };

@@ -260,8 +260,12 @@ impl Expiry {
                     self.store.prepare(&SettleArgs, &group, &refs)
                 })
                 .collect();
+            // A group that did not answer is settled when it is next touched or swept; the rest
+            // go on (trouble stays local).
             for answer in self.store.call_each(calls).await {
-                answer?;
+                if let Err(e) = answer {
+                    tracing::warn!(error = %e, "settling after a freeze window ended failed");
+                }
             }
         }
         cursor.last = now;
@@ -299,16 +303,24 @@ impl Expiry {
                     self.store.prepare(&args, &group, &refs)
                 })
                 .collect();
-            let mut given = Vec::new();
+            let (mut given, mut failed) = (Vec::new(), None);
             for answer in self.store.call_each(calls).await {
-                let NoticeAnswer::Ok { envs } = answer?;
-                given.extend(envs.into_iter().filter(|e| e.given).map(|e| e.env));
+                match answer {
+                    Ok(NoticeAnswer::Ok { envs }) => {
+                        given.extend(envs.into_iter().filter(|e| e.given).map(|e| e.env))
+                    }
+                    Err(e) => failed = Some(e),
+                }
             }
             if !given.is_empty() {
                 let envs = given.join(",");
                 tracing::info!(window = %window.name, envs, "freeze window notice given");
             }
-            cursor.noticed.insert(key);
+            match failed {
+                // Asked again next tick: the envs that got it are marked and skip it then.
+                Some(e) => return Err(e.into()),
+                None => cursor.noticed.insert(key),
+            };
         }
         Ok(())
     }

@@ -62,6 +62,7 @@ impl From<BatonError> for ApiError {
             }
             BatonError::Frozen { freeze, .. } => err
                 .with("frozen_by", json!(freeze.display))
+                .with("window", json!(freeze.window))
                 .with("reason", json!(freeze.reason))
                 .with(
                     "until",

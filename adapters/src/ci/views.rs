@@ -30,9 +30,17 @@ pub fn env(s: &EnvState) -> Value {
         "claim": s.claim.as_ref().map(hold),
         "freeze": s.freeze.as_ref().map(|f| json!({
             "by": f.display,
+            "window": f.window,
             "reason": f.reason,
             "since": time(f.since),
             "until": (f.until > 0).then(|| time(f.until)),
+        })),
+        "next_window": s.next_window.as_ref().map(|w| json!({
+            "name": w.name,
+            "reason": w.reason,
+            "starts": time(w.starts),
+            "ends": time(w.ends),
+            "zone": w.zone,
         })),
         "queue": s.queue.iter().map(|w| json!({"holder": w.display, "reason": w.reason, "since": time(w.at)})).collect::<Vec<_>>(),
         "last_deploy": s.deploy.as_ref().map(|d| {

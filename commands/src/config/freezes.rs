@@ -260,6 +260,7 @@ pub(super) fn default_tz<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Tz>, 
 fn local_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDateTime>, D::Error> {
     let text = String::deserialize(d)?;
     NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S"))
         .map(Some)
         .map_err(|_| {
             serde::de::Error::custom(format!(

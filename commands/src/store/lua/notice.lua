@@ -12,10 +12,10 @@ for i, e in ipairs(ENVS) do
     marks_keep(e, stop)
     local lock, claim = settle(e)
     local ev = { kind = 'window_notice', window = name, starts = start, ends = stop, reason = reason }
-    if lock and lock.expires > start then
+    if lock and tonumber(lock.expires) > start then
       ev.holder, ev.display = lock.holder, lock.display
     end
-    if claim and claim.expires > start then
+    if claim and tonumber(claim.expires) > start then
       ev.claim_holder, ev.claim_display = claim.holder, claim.display
     end
     record(e, ev)

@@ -1,0 +1,242 @@
+//! The freeze calendar against a real Redis: scheduled windows refuse locks in the scripts, hold
+//! the queue until they end, warn before they start (once, across instances), and admins can skip
+//! or end them, on the record.
+
+use std::time::Duration;
+
+use baton_commands::config::FreezeWindowConfig;
+use baton_commands::domain::EnvName;
+use baton_commands::{BatonError, Config};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::support::{spawn_core_with, TestApp, TOKEN_ALL};
+
+/// `[[freezes]]` entries from TOML, as the config file writes them.
+fn windows(toml: &str) -> Vec<FreezeWindowConfig> {
+    Config::from_toml_str(toml)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .freezes
+}
+
+/// A UTC wall-clock time `secs` from now, as `[[freezes]] start`/`end` write it.
+fn at(secs: i64) -> String {
+    (Utc::now() + chrono::Duration::seconds(secs))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// A one-off window on `envs` from `from` to `to` seconds from now, in UTC.
+fn once(name: &str, envs: &str, from: i64, to: i64, extra: &str) -> Vec<FreezeWindowConfig> {
+    windows(&format!(
+        "[[freezes]]\nname = \"{name}\"\nenvs = [{envs}]\nstart = \"{}\"\nend = \"{}\"\ntimezone = \"UTC\"\nreason = \"quarterly close\"\n{extra}\n",
+        at(from),
+        at(to)
+    ))
+}
+
+/// The env's audit entries of `kind`, oldest first, as field maps.
+async fn entries(app: &TestApp, env: &str, kind: &str) -> Vec<Vec<(String, String)>> {
+    let key = format!("baton:{{{env}}}:history:{env}");
+    let mut con = app.redis().await;
+    let all: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+        .arg(&key)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    all.into_iter()
+        .map(|(_, fields)| fields)
+        .filter(|f| f.iter().any(|(k, v)| k == "kind" && v == kind))
+        .collect()
+}
+
+fn field<'a>(entry: &'a [(String, String)], name: &str) -> &'a str {
+    entry
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+async fn holder(app: &TestApp, env: &str) -> Option<String> {
+    let settings = app
+        .config
+        .env_settings(&EnvName::parse(env).unwrap())
+        .unwrap();
+    let (states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
+    states[0].lock.as_ref().map(|l| l.display.clone())
+}
+
+#[tokio::test]
+async fn a_window_refuses_locks_with_its_name_reason_and_end_and_an_admin_override_is_recorded() {
+    let mut app = spawn_core_with(|c| c.freezes = once("close", "\"prod\"", -60, 3600, "")).await;
+    let err = app.refused("bob", "lock prod 10m hotfix").await;
+    let BatonError::Frozen { freeze, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(freeze.window.as_deref(), Some("close"));
+    let text = err.to_string();
+    assert!(
+        text.contains("the `close` freeze window") && text.contains("quarterly close"),
+        "{text}"
+    );
+    // Other envs are not covered.
+    app.ok("bob", "lock canary").await;
+
+    let admin = app.ok("admin", "lock prod 10m emergency fix").await;
+    let note = admin.text.unwrap();
+    assert!(
+        note.contains("you took it as an admin") && note.contains("`close`"),
+        "{note}"
+    );
+    let locked = entries(&app, "prod", "locked").await;
+    assert_eq!(field(&locked[0], "window"), "close");
+    assert_eq!(field(&locked[0], "over_freeze"), "1");
+    let history = app.ok("bob", "history prod").await.text.unwrap();
+    assert!(
+        history.contains("as an admin, over the `close` freeze window"),
+        "{history}"
+    );
+
+    // The CI API's gate names the window, its reason and its end.
+    app.ok("admin", "unlock prod").await;
+    app.start_instance().await;
+    let r = TestApp::http(TOKEN_ALL)
+        .get(app.url("/api/v1/gate/prod"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "frozen", "{body}");
+    assert_eq!(body["window"], "close", "{body}");
+    assert_eq!(body["reason"], "quarterly close", "{body}");
+    let until: DateTime<Utc> = body["until"].as_str().unwrap().parse().unwrap();
+    assert!(until > Utc::now() + chrono::Duration::minutes(50), "{body}");
+}
+
+#[tokio::test]
+async fn a_window_keeps_the_holder_and_hands_the_queue_on_only_when_it_ends() {
+    let mut app = spawn_core_with(|c| c.freezes = once("release", "\"prod\"", 3, 7, "")).await;
+    app.start_sweeper(Duration::from_millis(200));
+    app.ok("alice", "lock prod 1h deploying").await;
+    app.ok("bob", "queue prod 30m next").await;
+
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        holder(&app, "prod").await.as_deref(),
+        Some("alice"),
+        "a window never ends a lock"
+    );
+    app.ok("alice", "unlock prod").await;
+    assert_eq!(
+        holder(&app, "prod").await,
+        None,
+        "the queue waits while the window is on"
+    );
+
+    // The window ends 7 s after start-up: the sweeper hands the lock on within a tick or two.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
+    loop {
+        if holder(&app, "prod").await.as_deref() == Some("bob") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob was not handed prod after the window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let handed = entries(&app, "prod", "handed_off").await;
+    assert_eq!(handed.len(), 1);
+}
+
+#[tokio::test]
+async fn three_instances_give_each_notice_once_naming_the_holders_it_runs_into() {
+    let windows = once(
+        "weekend",
+        "\"prod\", \"canary\"",
+        3,
+        60,
+        "notice_before = \"2s\"",
+    );
+    let mut app = spawn_core_with(|c| c.freezes = windows).await;
+    app.ok("alice", "lock prod 1h long migration").await;
+    for _ in 0..3 {
+        app.start_sweeper(Duration::from_millis(100));
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let prod = entries(&app, "prod", "window_notice").await;
+    let canary = entries(&app, "canary", "window_notice").await;
+    assert_eq!((prod.len(), canary.len()), (1, 1), "{prod:?} {canary:?}");
+    assert_eq!(field(&prod[0], "window"), "weekend");
+    assert_eq!(
+        field(&prod[0], "holder"),
+        "console:alice",
+        "the holder whose lock runs into the window is named"
+    );
+    assert_eq!(field(&canary[0], "holder"), "", "nobody holds canary");
+}
+
+#[tokio::test]
+async fn skipping_and_ending_a_window_is_admin_only_and_recorded_with_who_and_why() {
+    let both = [
+        once("close", "\"prod\"", -60, 3600, ""),
+        once("later", "\"prod\"", 1800, 3600, ""),
+    ]
+    .concat();
+    let app = spawn_core_with(|c| c.freezes = both).await;
+    app.ok("bob", "queue prod 30m waiting").await;
+
+    let err = app.refused("bob", "freeze skip close").await;
+    assert!(matches!(err, BatonError::Forbidden(_)), "{err:?}");
+    assert!(err.to_string().contains("admin"), "{err}");
+    let err = app.refused("admin", "freeze skip clsoe").await;
+    assert!(err.to_string().contains("did you mean `close`"), "{err}");
+
+    let ended = app
+        .ok("admin", "freeze skip close once hotfix for login")
+        .await;
+    assert!(
+        ended
+            .title
+            .contains("ended the `close` freeze window early on prod"),
+        "{}",
+        ended.title
+    );
+    assert_eq!(
+        holder(&app, "prod").await.as_deref(),
+        Some("bob"),
+        "the queue moves at once"
+    );
+    let skipped = entries(&app, "prod", "window_skipped").await;
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(field(&skipped[0], "actor"), "console:admin");
+    assert_eq!(field(&skipped[0], "reason"), "hotfix for login");
+    assert_eq!(field(&skipped[0], "early"), "1");
+    let again = app.refused("admin", "freeze skip close").await;
+    assert!(again.to_string().contains("skipped already"), "{again}");
+
+    // The next window is skipped ahead of time, and `freezes` says so.
+    let later = app.ok("admin", "freeze skip later release train").await;
+    assert!(
+        later.title.contains("skipped the `later` freeze window of"),
+        "{}",
+        later.title
+    );
+    let listing = app.ok("bob", "freezes prod").await.text.unwrap();
+    assert!(
+        listing.contains("close") && listing.contains("ended early"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("later") && listing.contains("skipped"),
+        "{listing}"
+    );
+    let history = app.ok("bob", "history prod").await.text.unwrap();
+    assert!(
+        history.contains("the `close` freeze window ended early by admin: hotfix for login"),
+        "{history}"
+    );
+}

@@ -116,6 +116,10 @@ impl Delivery for SlackDelivery {
         Box::pin(self.post(SlackChannelId::new(channel.into()), reply))
     }
 
+    fn fits(&self, reply: &Reply) -> bool {
+        blocks::fits(reply)
+    }
+
     fn to_user<'a>(
         &'a self,
         user: &'a str,

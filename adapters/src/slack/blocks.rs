@@ -12,7 +12,7 @@
 //! counted. [`fits`] tells the notifier whether a reply goes out whole, so it can split an
 //! announcement into several messages instead.
 
-use baton_commands::reply::{clock, Button, Reply, Table, Tone, Value};
+use baton_commands::reply::{clock, Button, Reply, Tone, Value};
 use slack_morphism::prelude::*;
 
 /// Slack's limits: text of one section, one field, fields per section, blocks per message.
@@ -260,6 +260,7 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use baton_commands::reply::Table;
     use serde_json::json;
 
     const NOW: u64 = 1_795_711_200_000; // 2026-11-26 16:40 UTC

@@ -22,9 +22,6 @@ use crate::store::{Store, StoreError};
 pub(crate) const GROUP: &str = "notify";
 /// Entries read (or taken over) per stream per round trip.
 const BATCH: usize = 100;
-/// How far before the first instance's start the groups begin: a second of history is
-/// announced rather than risk missing a change to clock skew between Redis nodes.
-const EPOCH_MARGIN: Duration = Duration::from_secs(1);
 /// How long a "this target is done" marker outlives its entry's delivery.
 const MARKER_TTL: Duration = Duration::from_millis(24 * 3600 * 1000);
 /// A consumer idle this long with nothing pending belonged to an instance that is gone.
@@ -102,7 +99,7 @@ impl Outbox {
             return Ok(*start);
         }
         let key = self.store.keys().notify_epoch();
-        let start = self.group().epoch(&key, EPOCH_MARGIN).await?;
+        let start = self.group().epoch(&key).await?;
         Ok(*self.start.get_or_init(|| start))
     }
 

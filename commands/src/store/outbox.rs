@@ -277,23 +277,15 @@ impl GroupConsumer<'_> {
     }
 
     /// When notifications began, as [`GroupStart`]: the first instance ever to ask sets it to
-    /// Redis' clock less `margin` (`SET NX`, one atomic command), every later one reads it.
-    /// History older than that is not announced.
-    pub(crate) async fn epoch(
-        &self,
-        key: &str,
-        margin: Duration,
-    ) -> Result<GroupStart, StoreError> {
+    /// Redis' clock (`SET NX`, one atomic command), every later one reads it. History older than
+    /// that is not announced.
+    pub(crate) async fn epoch(&self, key: &str) -> Result<GroupStart, StoreError> {
         let (secs, micros): (u64, u64) = self.store.query(&redis::cmd("TIME")).await?;
         let now = secs * 1000 + micros / 1000;
         let mut set = redis::cmd("SET");
-        set.arg(key)
-            .arg(now.saturating_sub(margin.as_millis() as u64));
-        set.arg("NX").arg("GET");
+        set.arg(key).arg(now).arg("NX").arg("GET");
         let before: Option<u64> = self.store.query(&set).await?;
-        Ok(GroupStart(
-            before.unwrap_or(now.saturating_sub(margin.as_millis() as u64)),
-        ))
+        Ok(GroupStart(before.unwrap_or(now)))
     }
 }
 

@@ -88,45 +88,7 @@ async fn a_channel_down_or_rate_limited_delays_only_itself_and_gets_everything_i
         "{handed:?}"
     );
 
-    // The troubled channels catch up once they recover, in order, each change once.
-    for channel in ["CSLOW", DOWN] {
-        let all_in = until(90, || {
-            let shown = s.shown(channel).join("\n");
-            troubled.iter().all(|t| shown.contains(t))
-        })
-        .await;
-        assert!(all_in, "{channel}: {:#?}", s.shown(channel));
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    for channel in ["CSLOW", DOWN] {
-        let shown = s.shown(channel).join("\n");
-        let at: Vec<usize> = troubled
-            .iter()
-            .map(|t| {
-                assert_eq!(
-                    shown.matches(t).count(),
-                    1,
-                    "{t} once on {channel}: {shown}"
-                );
-                shown.find(t).unwrap()
-            })
-            .collect();
-        assert!(
-            at.windows(2).all(|w| w[0] < w[1]),
-            "in order on {channel}: {shown}"
-        );
-    }
-    for channel in ["COK", DISCORD_OK, BOB] {
-        let posts = s.posts(channel);
-        assert!(posts.iter().all(|p| p.accepted), "{channel}");
-        let shown = s.shown(channel).join("\n");
-        for once in ["alice locked qa", "now hold"] {
-            assert!(
-                shown.matches(once).count() <= 1,
-                "{once} twice on {channel}: {shown}"
-            );
-        }
-    }
+    catch_up_in_order_once(&s, &troubled).await;
     assert_eq!(pending(&app, &stream("canary", "canary")).await, 0);
     let slow = s.posts("CSLOW");
     eprintln!(
@@ -188,4 +150,48 @@ async fn the_first_entry_of_a_stream_is_not_skipped_when_an_instance_starts_in_t
     let sent = log.lock().unwrap().clone();
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0].reply.title, "alice locked canary");
+}
+
+/// The troubled channels get every change once they recover, in order, each once; the others
+/// got theirs once.
+async fn catch_up_in_order_once(s: &StandIn, troubled: &[&str]) {
+    // The troubled channels catch up once they recover, in order, each change once.
+    for channel in ["CSLOW", DOWN] {
+        let all_in = until(90, || {
+            let shown = s.shown(channel).join("\n");
+            troubled.iter().all(|t| shown.contains(t))
+        })
+        .await;
+        assert!(all_in, "{channel}: {:#?}", s.shown(channel));
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for channel in ["CSLOW", DOWN] {
+        let shown = s.shown(channel).join("\n");
+        let at: Vec<usize> = troubled
+            .iter()
+            .map(|t| {
+                assert_eq!(
+                    shown.matches(t).count(),
+                    1,
+                    "{t} once on {channel}: {shown}"
+                );
+                shown.find(t).unwrap()
+            })
+            .collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "in order on {channel}: {shown}"
+        );
+    }
+    for channel in ["COK", DISCORD_OK, BOB] {
+        let posts = s.posts(channel);
+        assert!(posts.iter().all(|p| p.accepted), "{channel}");
+        let shown = s.shown(channel).join("\n");
+        for once in ["alice locked qa", "now hold"] {
+            assert!(
+                shown.matches(once).count() <= 1,
+                "{once} twice on {channel}: {shown}"
+            );
+        }
+    }
 }

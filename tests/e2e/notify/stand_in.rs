@@ -40,10 +40,13 @@ pub struct Post {
     pub accepted: bool,
 }
 
+/// Per channel: its trouble, and when it started (at the first post).
+type Troubles = HashMap<String, (Trouble, Option<Instant>)>;
+
 #[derive(Clone, Default)]
 pub struct StandIn {
     posts: Arc<Mutex<Vec<Post>>>,
-    trouble: Arc<Mutex<HashMap<String, (Trouble, Option<Instant>)>>>,
+    trouble: Arc<Mutex<Troubles>>,
     base: Arc<Mutex<String>>,
 }
 

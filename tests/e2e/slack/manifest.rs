@@ -48,7 +48,11 @@ fn a_name_with_spaces_keeps_the_app_name_and_gets_a_valid_bot_display_name() {
         .args(["slack", "manifest", "--socket-mode", "--name", "Deploy Bot"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(m["display_information"]["name"], "Deploy Bot");
     // Slack's manifest schema: lowercase letters, digits, `-`, `_` and `.` only.

@@ -49,7 +49,11 @@ async fn socket_mode_runs_commands_and_presses_through_the_same_handler_as_http(
         .json()
         .await
         .unwrap();
-    let prod = page["envs"].as_array().unwrap().iter().find(|e| e["env"] == "prod");
+    let prod = page["envs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["env"] == "prod");
     assert_eq!(prod.unwrap()["lock"]["holder"], "jane", "{page}");
     assert!(!page.to_string().contains("UJANE01"), "{page}");
     assert_eq!(button_values(answer), ["unlock prod", "extend prod 1h"]);

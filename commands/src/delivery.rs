@@ -34,6 +34,14 @@ pub trait Delivery: Send + Sync + 'static {
         reply: &'a Reply,
     ) -> BoxFuture<'a, Result<(), DeliveryError>>;
 
+    /// Whether `reply` goes out as one message on this platform with nothing cut or left out.
+    /// The notifier asks before it sends, and splits an announcement that does not fit into
+    /// several messages (each delivered, and retried, on its own).
+    fn fits(&self, reply: &Reply) -> bool {
+        let _ = reply;
+        true
+    }
+
     /// Sends `reply` to one person directly, by the platform's user id.
     fn to_user<'a>(
         &'a self,

@@ -24,6 +24,11 @@ use tokio::task::JoinHandle;
 
 use crate::support::{spawn_core_with, TestApp, TOKEN_ALL, TOKEN_STAGING};
 
+mod inert;
+mod lanes;
+mod limits;
+mod stand_in;
+
 /// One message a platform was asked to post.
 #[derive(Clone, Debug)]
 struct Sent {

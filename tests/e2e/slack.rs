@@ -496,3 +496,25 @@ async fn real_slack_fields_baton_does_not_use_do_not_break_parsing() {
         "{posted:?}"
     );
 }
+
+#[tokio::test]
+async fn an_enterprise_grid_org_install_press_with_no_team_is_handled() {
+    let s = slack_app().await;
+    let (_, locked) = s.slash(JANE, "lock canary 30m grid").await;
+    // An org-wide install's block_actions payload, in the shape Slack documents for Enterprise
+    // Grid (api.slack.com/enterprise/apps, reference/interaction-payloads/block-actions):
+    // `team` is null, `enterprise` names the org, and `user.team_id` is the org's id.
+    let url = s.fake.url("/response/grid");
+    let mut payload = press_payload(JANE, "unlock canary", Some(&locked), &url);
+    payload["team"] = Value::Null;
+    payload["user"]["team_id"] = json!("E0001");
+    payload["is_enterprise_install"] = json!(true);
+    payload["authorizations"] = json!([{"enterprise_id": "E0001", "team_id": null,
+        "user_id": "UBATON01", "is_bot": true, "is_enterprise_install": true}]);
+    let body = form(&[("payload", &payload.to_string())]);
+    let r = s.post("/slack/interactions", body, Signing::Now).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let answer = s.fake.wait_for("/response/grid", 1, 5).await.body;
+    assert!(texts(&answer).contains("jane unlocked canary"), "{answer}");
+    assert_eq!(s.holder("canary").await, None);
+}

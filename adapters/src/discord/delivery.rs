@@ -97,6 +97,10 @@ impl Delivery for DiscordDelivery {
         self.post(channel, reply).boxed()
     }
 
+    fn fits(&self, reply: &Reply) -> bool {
+        super::render::fits(reply)
+    }
+
     fn to_user<'a>(
         &'a self,
         user: &'a str,

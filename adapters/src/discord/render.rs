@@ -1,7 +1,13 @@
 //! A [`Reply`] as a Discord message: one embed (title, text, fields, the status table) and a row
 //! of buttons whose `custom_id` is the command they run. Times become Discord timestamps, which
-//! every reader sees in their own time zone. Discord's size limits are respected by cutting text
-//! with `…`; a button whose command does not fit a `custom_id` is left out, never cut.
+//! every reader sees in their own time zone.
+//!
+//! Text is made inert the way Slack's is escaped: `[x](https://y)` cannot become a masked link,
+//! `<@123>` a mention, and `@everyone` / `@here` are broken up; no message allows any ping
+//! either. Discord's size limits are kept: long text loses whole lines, and says how many; only
+//! a title or field that could never fit is cut with `…`. [`fits`] tells the notifier whether a
+//! reply goes out whole, so it can split an announcement into several messages instead. A
+//! button whose command does not fit a `custom_id` is left out, never cut.
 
 use baton_commands::reply::{Table, Tone, Value, Visibility};
 use baton_commands::Reply;
@@ -37,6 +43,56 @@ pub struct Rendered {
     pub ephemeral: bool,
 }
 
+/// The embed's text, before Discord's limits are applied.
+struct Parts {
+    title: String,
+    fields: Vec<(String, String)>,
+    description: String,
+}
+
+fn parts(reply: &Reply) -> Parts {
+    let fields = reply
+        .fields
+        .iter()
+        .map(|f| (inert(&f.name), value(&f.value, reply.now)))
+        .collect();
+    let mut description = Vec::new();
+    if let Some(table) = &reply.table {
+        description.push(render_table(table, reply.now));
+    }
+    if let Some(text) = &reply.text {
+        description.push(inert(text));
+    }
+    Parts {
+        title: inert(&reply.title),
+        fields,
+        description: description.join("\n\n"),
+    }
+}
+
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Whether `reply` goes out as one embed with nothing cut or left out.
+pub fn fits(reply: &Reply) -> bool {
+    let p = parts(reply);
+    let fields_fit = p.fields.len() <= MAX_FIELDS
+        && p.fields
+            .iter()
+            .all(|(n, v)| chars(n) <= MAX_FIELD_NAME && chars(v) <= MAX_FIELD_VALUE);
+    let total = chars(&p.title)
+        + chars(&p.description)
+        + p.fields
+            .iter()
+            .map(|(n, v)| chars(n) + chars(v))
+            .sum::<usize>();
+    chars(&p.title) <= MAX_TITLE
+        && chars(&p.description) <= MAX_EMBED_DESCRIPTION
+        && fields_fit
+        && total <= MAX_EMBED
+}
+
 /// Renders `reply`.
 pub fn render(reply: &Reply) -> Rendered {
     let colour = match reply.tone {
@@ -44,43 +100,72 @@ pub fn render(reply: &Reply) -> Rendered {
         Tone::Info => 0x58_65_f2,
         Tone::Refused => 0xe7_4c_3c,
     };
-    let title = clip(&reply.title, MAX_TITLE);
-    let fields: Vec<(String, String, bool)> = reply
+    let p = parts(reply);
+    let title = clip(&p.title, MAX_TITLE);
+    let fields: Vec<(String, String, bool)> = p
         .fields
-        .iter()
+        .into_iter()
         .take(MAX_FIELDS)
-        .map(|f| {
-            let value = clip(&value(&f.value, reply.now), MAX_FIELD_VALUE);
-            let inline = value.chars().count() <= 40;
-            (clip(&f.name, MAX_FIELD_NAME), value, inline)
+        .map(|(name, value)| {
+            let value = clip(&value, MAX_FIELD_VALUE);
+            let inline = chars(&value) <= 40;
+            (clip(&name, MAX_FIELD_NAME), value, inline)
         })
         .collect();
-    let mut parts = Vec::new();
-    if let Some(table) = &reply.table {
-        parts.push(render_table(table, reply.now));
-    }
-    if let Some(text) = &reply.text {
-        parts.push(text.clone());
-    }
-    let used: usize = title.chars().count()
+    let used: usize = chars(&title)
         + fields
             .iter()
-            .map(|(n, v, _)| n.chars().count() + v.chars().count())
+            .map(|(n, v, _)| chars(n) + chars(v))
             .sum::<usize>();
     let room = MAX_EMBED_DESCRIPTION.min(MAX_EMBED.saturating_sub(used));
     let mut embed = CreateEmbed::new()
         .title(title)
         .colour(colour)
         .fields(fields);
-    let description = parts.join("\n\n");
-    if !description.is_empty() && room > 0 {
-        embed = embed.description(clip(&description, room));
+    if !p.description.is_empty() && room > 0 {
+        embed = embed.description(clip_lines(&p.description, room));
     }
     Rendered {
         embed,
         components: buttons(reply),
         ephemeral: reply.visibility == Visibility::Ephemeral,
     }
+}
+
+/// `text` in at most `max` characters, whole lines first; the lines left out are counted in a
+/// last line. A single line longer than the room is cut.
+fn clip_lines(text: &str, max: usize) -> String {
+    if chars(text) <= max {
+        return text.to_string();
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let mut kept = lines.len();
+    loop {
+        kept -= 1;
+        let note = format!("… and {} more lines not shown", lines.len() - kept);
+        let body = lines[..kept].join("\n");
+        if kept == 0 {
+            return clip(text, max);
+        }
+        if chars(&body) + 1 + chars(&note) <= max {
+            return format!("{body}\n{note}");
+        }
+    }
+}
+
+/// Text as Discord shows it literally: markdown's link, mention and escape characters get a
+/// backslash (`\[x\](https://y)` shows as typed, with no masked link), and `@everyone` /
+/// `@here` are broken with a zero-width space, as serenity's `MessageBuilder::push_safe` does.
+pub fn inert(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '[' | ']' | '<' | '>') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.replace("@everyone", "@\u{200B}everyone")
+        .replace("@here", "@\u{200B}here")
 }
 
 /// `<t:…:f> (<t:…:R>)`: the reader's local date and time, and how far away it is.
@@ -95,7 +180,7 @@ fn value(v: &Value, now: u64) -> String {
             if plain.is_empty() {
                 "\u{2014}".into()
             } else {
-                plain
+                inert(&plain)
             }
         }
     }
@@ -255,5 +340,46 @@ mod tests {
         assert_eq!(embed["title"].as_str().unwrap().chars().count(), 256);
         assert_eq!(embed["description"].as_str().unwrap().chars().count(), 4096);
         assert!(embed["description"].as_str().unwrap().ends_with('…'));
+    }
+
+    #[test]
+    fn typed_text_renders_inert_and_long_text_loses_whole_lines_counted() {
+        let typed = "[click](https://evil.example) @everyone @here <@123> <#9> \\o/";
+        let reply = Reply::new(Tone::Success, typed, 0)
+            .field("Reason", Value::Text(typed.into()))
+            .with_text(typed);
+        let m = json(render(&reply));
+        let embed = &m["embeds"][0];
+        for shown in [
+            &embed["title"],
+            &embed["fields"][0]["value"],
+            &embed["description"],
+        ] {
+            let shown = shown.as_str().unwrap();
+            assert!(
+                shown.starts_with("\\[click\\](https://evil.example)"),
+                "{shown}"
+            );
+            assert!(
+                shown.contains("@\u{200B}everyone @\u{200B}here \\<@123\\>"),
+                "{shown}"
+            );
+            assert!(shown.ends_with("\\\\o/"), "{shown}");
+        }
+        assert_eq!(m["allowed_mentions"]["parse"], serde_json::json!([]));
+
+        let lines: Vec<String> = (0..80)
+            .map(|i| format!("{i:02} {}", "x".repeat(90)))
+            .collect();
+        let reply = Reply::new(Tone::Info, "history", 0).with_text(lines.join("\n"));
+        assert!(!fits(&reply));
+        let m = json(render(&reply));
+        let text = m["embeds"][0]["description"].as_str().unwrap();
+        assert!(text.chars().count() <= 4096);
+        let shown = text.lines().filter(|l| l.ends_with('x')).count();
+        assert!(
+            text.ends_with(&format!("… and {} more lines not shown", 80 - shown)),
+            "{text}"
+        );
     }
 }

@@ -131,14 +131,25 @@ impl Rest {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(seconds);
-        let text = response
-            .text()
-            .await
-            .map_err(|e| RestError::Network(e.without_url().to_string()))?;
-        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let text = response.text().await;
         if status.is_success() {
-            return Ok(json);
+            // Discord took the request: a body that cannot be read or decoded changes nothing,
+            // and sending again would post twice.
+            let body = text.as_deref().map(str::trim).unwrap_or("\u{0}");
+            let decoded = match body {
+                "" => Ok(Value::Null),
+                body => serde_json::from_str(body),
+            };
+            return Ok(decoded.unwrap_or_else(|_| {
+                tracing::warn!(
+                    status = status.as_u16(),
+                    "Discord answered 2xx with a body that does not decode; counted as done"
+                );
+                Value::Null
+            }));
         }
+        let text = text.map_err(|e| RestError::Network(e.without_url().to_string()))?;
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
         if status == StatusCode::TOO_MANY_REQUESTS {
             let body_wait = json["retry_after"].as_f64().and_then(secs_f64);
             let wait = body_wait.or(header_wait).unwrap_or(DEFAULT_RETRY_AFTER);

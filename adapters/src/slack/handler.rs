@@ -65,23 +65,28 @@ pub struct ButtonPress {
     pub original_buttons: Vec<Button>,
 }
 
-/// The identity roles match (`slack:U…`), shown by Slack user name; Socket Mode gives no name, so
-/// there it is a mention, which Slack renders as the person's name. The workspace goes in the
-/// groups as `slack-team:T…`.
+/// The identity roles match (`slack:U…`), shown by Slack user name (HTTP and Socket Mode both
+/// carry it). A display name travels to other platforms and the status page, so it is never a
+/// platform id: without a name the person is "a Slack user". The workspace goes in the groups as
+/// `slack-team:T…`.
 pub fn actor(user_id: &str, team_id: Option<&str>, user_name: Option<&str>) -> Actor {
     let name = user_name
         .map(clean_text)
         .filter(|n| !n.is_empty())
         .map(|n| n.chars().take(80).collect())
-        .unwrap_or_else(|| format!("<@{user_id}>"));
+        .unwrap_or_else(|| NAMELESS.to_string());
     Actor {
         id: format!("slack:{user_id}"),
         display: name,
         groups: team_id
+            .filter(|t| !t.is_empty())
             .map(|t| vec![format!("slack-team:{t}")])
             .unwrap_or_default(),
     }
 }
+
+/// How a Slack user whose payload carried no name is shown.
+pub const NAMELESS: &str = "a Slack user";
 
 impl SlashCommand {
     /// From slack-morphism's event; `user_name` is in Slack's form but not in that model.
@@ -337,11 +342,12 @@ mod tests {
     }
 
     #[test]
-    fn the_actor_is_the_slack_user_shown_by_name_or_as_a_mention() {
+    fn the_actor_is_the_slack_user_shown_by_name_and_never_by_id() {
         let a = actor("U1", Some("T1"), Some("jane"));
         assert_eq!((a.id.as_str(), a.display.as_str()), ("slack:U1", "jane"));
         assert_eq!(a.groups, ["slack-team:T1"]);
-        assert_eq!(actor("U2", None, None).display, "<@U2>");
-        assert_eq!(actor("U3", None, Some(" \u{202e}")).display, "<@U3>");
+        assert_eq!(actor("U2", None, None).display, NAMELESS);
+        assert_eq!(actor("U3", Some(""), Some(" \u{202e}")).display, NAMELESS);
+        assert!(actor("U3", Some(""), None).groups.is_empty());
     }
 }

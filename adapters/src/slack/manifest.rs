@@ -73,7 +73,7 @@ pub fn manifest(options: &ManifestOptions) -> Result<Value, String> {
             "background_color": "#1d3557",
         },
         "features": {
-            "bot_user": {"display_name": name, "always_online": true},
+            "bot_user": {"display_name": display_name(&name), "always_online": true},
             "slash_commands": [command],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},
@@ -84,6 +84,26 @@ pub fn manifest(options: &ManifestOptions) -> Result<Value, String> {
             "token_rotation_enabled": false,
         },
     }))
+}
+
+/// The bot's display name as Slack's manifest schema allows it (lowercase `a`–`z`, `0`–`9`, `-`,
+/// `_` and `.`, at most 80 characters): `Deploy Bot` becomes `deploy-bot`. Anything else turns
+/// into one `-`; a name with nothing usable left becomes `baton`.
+fn display_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '.') {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out: String = out.trim_end_matches('-').chars().take(80).collect();
+    if out.is_empty() {
+        "baton".into()
+    } else {
+        out
+    }
 }
 
 /// `https://host[/path]` without a trailing slash; Slack only calls https URLs.
@@ -126,6 +146,37 @@ mod tests {
         );
         assert_eq!(m["settings"]["socket_mode_enabled"], false);
         assert_eq!(m["oauth_config"]["scopes"]["bot"], json!(BOT_SCOPES));
+    }
+
+    #[test]
+    fn the_bot_display_name_is_one_slack_accepts_and_the_app_keeps_its_name() {
+        let named = |name: &str| {
+            let m = manifest(&ManifestOptions {
+                name: name.into(),
+                ..opts(None, true)
+            })
+            .unwrap();
+            let app = m["display_information"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let bot = m["features"]["bot_user"]["display_name"].as_str().unwrap();
+            (app, bot.to_string())
+        };
+        for (name, bot) in [
+            ("Deploy Bot", "deploy-bot"),
+            ("Baton", "baton"),
+            ("  Ops -- Release_Train v2.1 ", "ops-release_train-v2.1"),
+            ("Équipe Déploiement", "quipe-d-ploiement"),
+            ("🚀🚀", "baton"),
+        ] {
+            let (app, got) = named(name);
+            assert_eq!(got, bot, "{name}");
+            assert_eq!(app, name.trim(), "the app keeps the name as given");
+            assert!(got
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c)));
+        }
     }
 
     #[test]

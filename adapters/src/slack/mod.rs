@@ -93,15 +93,23 @@ async fn interaction(State(s): State<SlackHttpState>, Signed(body): Signed) -> R
     StatusCode::OK.into_response()
 }
 
-/// slack-morphism's model of the payload; should the pressed message or a view carry something
-/// it cannot read, the press is read without them (they only add the message's own buttons).
-fn parse_interaction(payload: &str) -> Result<SlackInteractionEvent, serde_json::Error> {
-    serde_json::from_str(payload).or_else(|first| {
-        let mut value: serde_json::Value = serde_json::from_str(payload).map_err(|_| first)?;
-        if let Some(fields) = value.as_object_mut() {
-            for extra in ["message", "view", "state"] {
-                fields.remove(extra);
-            }
+/// slack-morphism's model of the payload. An Enterprise Grid org-wide install sends `"team":
+/// null` (the press belongs to the org, the user's `team_id` names it), which the model cannot
+/// hold: the team is taken from the user then. Should the pressed message or a view carry
+/// something the model cannot read, the press is read without them (they only add the message's
+/// own buttons).
+pub(crate) fn parse_interaction(payload: &str) -> Result<SlackInteractionEvent, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_str(payload)?;
+    if value.get("team").is_some_and(serde_json::Value::is_null) {
+        let team = value["user"]["team_id"].clone();
+        value["team"] = serde_json::json!({ "id": team.as_str().unwrap_or_default() });
+    }
+    serde_json::from_value(value.clone()).or_else(|first| {
+        let Some(fields) = value.as_object_mut() else {
+            return Err(first);
+        };
+        for extra in ["message", "view", "state"] {
+            fields.remove(extra);
         }
         serde_json::from_value(value)
     })

@@ -1,8 +1,10 @@
 //! One message to one target, with retries: backoff for transient failures, exactly the
-//! platform's Retry-After for a 429, none for a refusal. Every attempt is counted in
+//! platform's Retry-After for a 429, none for a refusal. A message is retried until it is
+//! [`RetryPolicy::give_up_after`] old (counted from the change it announces), so a channel that
+//! is down for a while still gets its messages once it is back. Every attempt is counted in
 //! `baton_deliveries_total{platform, outcome}`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::delivery::{Delivery, DeliveryError};
 use crate::reply::Reply;
@@ -12,8 +14,9 @@ use super::Target;
 /// How hard the notifier tries before it gives up on a message (and logs why).
 #[derive(Clone, Debug)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included.
-    pub attempts: u32,
+    /// A message whose change is older than this is not tried again: the bound on how long a
+    /// channel may be down (or rate limited) and still get everything afterwards.
+    pub give_up_after: Duration,
     /// Wait after the first transient failure; it doubles after each one.
     pub first_backoff: Duration,
     /// The longest wait between two attempts after transient failures.
@@ -27,7 +30,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            attempts: 6,
+            give_up_after: Duration::from_secs(3600),
             first_backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(20),
@@ -47,12 +50,13 @@ pub(crate) enum Outcome {
     GaveUp(String),
 }
 
-/// Sends `reply` to `target` through `delivery`, retrying as `policy` says.
+/// Sends `reply` to `target` through `delivery`, retrying as `policy` says until `deadline`.
 pub(crate) async fn deliver(
     delivery: &dyn Delivery,
     target: &Target,
     reply: &Reply,
     policy: &RetryPolicy,
+    deadline: Instant,
 ) -> Outcome {
     let platform = delivery.platform();
     let count = |outcome: &'static str| {
@@ -60,20 +64,10 @@ pub(crate) async fn deliver(
             .increment(1);
     };
     let mut backoff = policy.first_backoff;
-    let mut last = String::from("no attempt was made");
-    for attempt in 1..=policy.attempts.max(1) {
-        let sent = match target {
-            Target::Channel(_, id) => delivery.to_channel(id, reply),
-            Target::Person(_, id) => delivery.to_user(id, reply),
-        };
-        let result = match tokio::time::timeout(policy.attempt_timeout, sent).await {
-            Ok(result) => result,
-            Err(_) => Err(DeliveryError::Failed(format!(
-                "no answer within {:?}",
-                policy.attempt_timeout
-            ))),
-        };
-        let wait = match result {
+    let mut attempt = 0u32;
+    let last = loop {
+        attempt += 1;
+        let wait = match attempt_once(delivery, target, reply, policy).await {
             Ok(()) => {
                 count("delivered");
                 if attempt > 1 {
@@ -88,35 +82,55 @@ pub(crate) async fn deliver(
             }
             Err(DeliveryError::RateLimited(after)) => {
                 count("rate_limited");
-                last = format!("rate limited; the platform asked to retry after {after:?}");
+                let last = format!("rate limited; the platform asked to retry after {after:?}");
                 if after > policy.max_retry_after {
-                    break;
+                    break last;
                 }
-                after
+                (after, last)
             }
             Err(DeliveryError::Failed(why)) => {
                 count("failed");
-                last = why;
                 let wait = backoff;
                 backoff = (backoff * 2).min(policy.max_backoff);
-                wait
+                (wait, why)
             }
         };
-        if attempt == policy.attempts {
-            break;
+        let (wait, last) = wait;
+        if Instant::now() + wait > deadline {
+            break last;
         }
         tracing::debug!(%target, attempt, ?wait, reason = %last, "delivery failed; retrying");
         tokio::time::sleep(wait).await;
-    }
+    };
     count("gave_up");
-    tracing::warn!(%target, reason = %last, title = %reply.title, "message could not be delivered; giving up");
+    tracing::warn!(%target, attempt, reason = %last, title = %reply.title, "message could not be delivered; giving up");
     Outcome::GaveUp(last)
+}
+
+/// One attempt, bounded by the policy's attempt timeout.
+async fn attempt_once(
+    delivery: &dyn Delivery,
+    target: &Target,
+    reply: &Reply,
+    policy: &RetryPolicy,
+) -> Result<(), DeliveryError> {
+    let sent = match target {
+        Target::Channel(_, id) => delivery.to_channel(id, reply),
+        Target::Person(_, id) => delivery.to_user(id, reply),
+    };
+    tokio::time::timeout(policy.attempt_timeout, sent)
+        .await
+        .unwrap_or_else(|_| {
+            Err(DeliveryError::Failed(format!(
+                "no answer within {:?}",
+                policy.attempt_timeout
+            )))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;
-    use std::time::Instant;
 
     use futures_util::future::BoxFuture;
 
@@ -171,12 +185,16 @@ mod tests {
 
     fn quick() -> RetryPolicy {
         RetryPolicy {
-            attempts: 4,
+            give_up_after: Duration::from_secs(5),
             first_backoff: Duration::from_millis(20),
             max_backoff: Duration::from_millis(40),
             attempt_timeout: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(5),
         }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_secs(2)
     }
 
     fn channel() -> Target {
@@ -188,7 +206,8 @@ mod tests {
         let d = Scripted::new(vec![Err(DeliveryError::RateLimited(
             Duration::from_millis(300),
         ))]);
-        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick()).await;
+        let later = Instant::now() + Duration::from_secs(5);
+        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick(), later).await;
         assert_eq!(out, Outcome::Delivered);
         let calls = d.calls.lock().unwrap();
         assert_eq!(calls.len(), 2);
@@ -196,17 +215,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn transient_failures_back_off_and_give_up_after_the_last_attempt() {
+    async fn transient_failures_back_off_and_give_up_at_the_deadline() {
         let failed = || Err(DeliveryError::Failed("503".into()));
-        let d = Scripted::new(vec![failed(), failed(), failed(), failed(), failed()]);
-        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick()).await;
+        let d = Scripted::new((0..100).map(|_| failed()).collect());
+        let deadline = Instant::now() + Duration::from_millis(300);
+        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick(), deadline).await;
         assert_eq!(out, Outcome::GaveUp("503".into()));
         let calls = d.calls.lock().unwrap();
-        assert_eq!(calls.len(), 4, "attempts in all");
+        assert!(calls.len() >= 3, "{} attempts", calls.len());
+        assert!(
+            calls.iter().all(|c| *c <= deadline),
+            "none after the deadline"
+        );
         let gaps: Vec<Duration> = calls.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps[0] >= Duration::from_millis(20), "{gaps:?}");
         assert!(gaps[1] >= Duration::from_millis(40), "doubles: {gaps:?}");
-        assert!(gaps[2] < Duration::from_millis(80), "capped: {gaps:?}");
     }
 
     #[tokio::test]
@@ -214,7 +237,7 @@ mod tests {
         let d = Scripted::new(vec![Err(DeliveryError::Refused(
             "channel_not_found".into(),
         ))]);
-        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick()).await;
+        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick(), soon()).await;
         assert_eq!(out, Outcome::Refused("channel_not_found".into()));
         assert_eq!(d.calls.lock().unwrap().len(), 1);
 
@@ -222,7 +245,7 @@ mod tests {
             3600,
         )))]);
         let started = Instant::now();
-        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick()).await;
+        let out = deliver(&d, &channel(), &REPLY_UNUSED, &quick(), soon()).await;
         assert!(matches!(out, Outcome::GaveUp(why) if why.contains("rate limited")));
         assert!(started.elapsed() < Duration::from_secs(1));
     }

@@ -6,14 +6,18 @@
 //! Every instance runs a [`Notifier`]; through one Redis consumer group per stream each entry is
 //! claimed by exactly one of them, acknowledged once delivered (or given up on), and taken over by
 //! another instance if its claimer dies first (after [`NotifyOptions::redeliver_after`]). Pub/Sub
-//! only wakes the notifier early; it polls every second anyway. Delivery runs on its own task, so
-//! a platform that is down or rate limiting never slows a command.
+//! only wakes the notifier early; it polls every second anyway. Delivery runs on its own tasks,
+//! one lane per channel or person, so a platform that is down or rate limiting never slows a
+//! command, and a channel in trouble never holds up another channel's messages or anyone's DMs.
 //!
 //! - `outbox`: the consumer groups: read, take over, keep claims alive, acknowledge.
-//! - `render`: entries as messages; the changes of one moment become one message per channel.
+//! - `render`: entries as messages; the changes of one moment become as few messages per
+//!   channel as the platform's size limits allow, none of them cut.
+//! - `lanes`: one queue per target, delivered in order; entries acknowledged once settled.
 //! - `deliver`: one message to one target, with backoff and the platform's Retry-After.
 
 mod deliver;
+mod lanes;
 mod outbox;
 mod render;
 
@@ -21,13 +25,14 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 
 pub use deliver::RetryPolicy;
+use lanes::{Batch, Lanes, Shared};
 use outbox::{Entry, Outbox};
 
 use crate::bus::{BusMessage, EventBus};
@@ -107,7 +112,8 @@ impl Default for NotifyOptions {
     }
 }
 
-/// One message planned in a tick: its target, its text, and the entries it covers.
+/// One message planned in a tick: its target, its text, and the entries (of its batch) it
+/// covers.
 struct Message {
     target: Target,
     reply: Reply,
@@ -116,13 +122,13 @@ struct Message {
 
 /// Delivers announcements, reminders and hand-off notices for one instance.
 pub struct Notifier {
-    outbox: Outbox,
+    /// The outbox, the platforms and the retry policy, shared with the delivery lanes.
+    shared: Arc<Shared>,
     bus: EventBus,
     /// Announcement channels per env (only those of platforms that can deliver).
     channels: HashMap<String, Vec<Target>>,
     /// `ci:<name>` of the quiet CI tokens: their changes are not announced.
     quiet: HashSet<String>,
-    deliveries: HashMap<&'static str, Arc<dyn Delivery>>,
     options: NotifyOptions,
     /// Whether the consumer groups were joined.
     ready: AtomicBool,
@@ -161,12 +167,12 @@ impl Notifier {
             .map(|t| format!("ci:{}", t.name))
             .collect();
         let options = NotifyOptions::default();
+        let outbox = Outbox::new(baton.store().clone(), streams, options.redeliver_after);
         Self {
-            outbox: Outbox::new(baton.store().clone(), streams, options.redeliver_after),
+            shared: Arc::new(Shared::new(outbox, deliveries, options.retry.clone())),
             bus: baton.events().clone(),
             channels,
             quiet,
-            deliveries,
             options,
             ready: AtomicBool::new(false),
         }
@@ -174,16 +180,26 @@ impl Notifier {
 
     /// The same notifier with other timings.
     pub fn with_options(mut self, options: NotifyOptions) -> Self {
-        self.outbox.set_redeliver_after(options.redeliver_after);
+        let shared = Arc::get_mut(&mut self.shared).expect("no lane runs before `run`");
+        shared.outbox.set_redeliver_after(options.redeliver_after);
+        shared.retry = options.retry.clone();
         self.options = options;
         self
+    }
+
+    fn outbox(&self) -> &Outbox {
+        &self.shared.outbox
+    }
+
+    fn can_deliver(&self, platform: &str) -> bool {
+        self.shared.deliveries.contains_key(platform)
     }
 
     /// Joins the consumer groups of the streams that exist; `run` does it first when this was
     /// not called (or failed). Changes made before this are history, not news: a caller that must
     /// not miss the very next change (a test) awaits it before making one.
     pub async fn prepare(&self) -> Result<(), crate::store::StoreError> {
-        self.outbox.create_groups().await?;
+        self.outbox().create_groups().await?;
         self.ready.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -194,7 +210,8 @@ impl Notifier {
         tokio::pin!(shutdown);
         let mut wake = self.bus.subscribe();
         let mut prune_at = Instant::now() + PRUNE_EVERY;
-        tracing::info!(consumer = self.outbox.consumer(), platforms = ?self.deliveries.keys().collect::<Vec<_>>(), "notifier started");
+        let mut lanes = Lanes::new(self.shared.clone(), self.outbox().keep_alive_every());
+        tracing::info!(consumer = self.outbox().consumer(), platforms = ?self.shared.deliveries.keys().collect::<Vec<_>>(), "notifier started");
         loop {
             let cycle = async {
                 if !self.ready.load(Ordering::Relaxed) {
@@ -204,10 +221,10 @@ impl Notifier {
                         return;
                     }
                 }
-                self.drain().await;
+                self.drain(&mut lanes).await;
                 if Instant::now() >= prune_at {
                     prune_at = Instant::now() + PRUNE_EVERY;
-                    match self.outbox.prune_consumers().await {
+                    match self.outbox().prune_consumers().await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(
                             consumers = n,
@@ -242,9 +259,9 @@ impl Notifier {
     }
 
     /// Ticks until the outbox has nothing more for this instance.
-    async fn drain(&self) {
+    async fn drain(&self, lanes: &mut Lanes) {
         loop {
-            match self.tick().await {
+            match self.tick(lanes).await {
                 Ok(0) => return,
                 Ok(_) => {}
                 Err(e) => {
@@ -255,35 +272,24 @@ impl Notifier {
         }
     }
 
-    /// One read of the outbox, delivered: returns how many entries it settled.
-    async fn tick(&self) -> Result<usize, crate::store::StoreError> {
-        let mut entries = self.outbox.read().await?;
+    /// One read of the outbox, handed to the lanes: returns how many entries it read.
+    async fn tick(&self, lanes: &mut Lanes) -> Result<usize, crate::store::StoreError> {
+        let mut entries = self.outbox().read().await?;
+        let read = entries.len();
+        // Our own entries, taken over from ourselves while a lane still holds them.
+        entries.retain(|e| !self.shared.is_in_flight(e));
         if entries.is_empty() {
-            return Ok(0);
+            return Ok(read);
         }
         entries.sort_by_key(Entry::order);
         let now = wall_clock();
         let mut wanted: Vec<Vec<Target>> = entries.iter().map(|e| self.targets(e, now)).collect();
-        // An entry taken over from a dead instance may have reached some targets already.
-        let owed: Vec<(usize, Target)> = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.redelivered)
-            .flat_map(|(i, _)| wanted[i].iter().map(move |t| (i, t.clone())))
-            .collect();
-        if !owed.is_empty() {
-            let pairs: Vec<(&Entry, String)> = owed
-                .iter()
-                .map(|(i, t)| (&entries[*i], t.to_string()))
-                .collect();
-            let done = self.outbox.delivered(&pairs).await?;
-            for ((i, t), done) in owed.iter().zip(done) {
-                if done {
-                    wanted[*i].retain(|w| w != t);
-                }
-            }
-        }
-        let messages = plan(&entries, &wanted, now);
+        self.drop_delivered(&entries, &mut wanted).await?;
+        let fits = |t: &Target, r: &Reply| {
+            let delivery = self.shared.deliveries.get(t.platform());
+            delivery.is_none_or(|d| d.fits(r))
+        };
+        let messages = plan(&entries, &wanted, now, &fits);
         let mut owing = vec![0usize; entries.len()];
         for m in &messages {
             for &i in &m.entries {
@@ -296,54 +302,38 @@ impl Notifier {
             .filter(|(_, n)| **n == 0)
             .map(|(e, _)| e)
             .collect();
-        self.outbox.skip(&silent).await;
-        if messages.is_empty() {
-            return Ok(entries.len());
-        }
-        // Targets in parallel (a slow channel does not hold up the others); one target's messages
-        // in order.
-        let mut queues: BTreeMap<&Target, Vec<&Message>> = BTreeMap::new();
-        for m in &messages {
-            queues.entry(&m.target).or_default().push(m);
-        }
-        let owing = Mutex::new(owing);
-        let sends = queues.into_values().map(|queue| {
-            let (entries, owing) = (&entries, &owing);
-            async move {
-                for m in queue {
-                    self.send(m, entries, owing).await;
-                }
-            }
-        });
-        tokio::select! {
-            _ = futures_util::future::join_all(sends) => {}
-            _ = self.outbox.keep_alive(&entries) => {}
-        }
-        Ok(entries.len())
+        self.outbox().skip(&silent).await;
+        lanes.dispatch(Batch::new(entries, owing), messages);
+        Ok(read)
     }
 
-    /// Delivers one message, then acknowledges the entries it finished.
-    async fn send(&self, m: &Message, entries: &[Entry], owing: &Mutex<Vec<usize>>) {
-        if let Some(delivery) = self.deliveries.get(m.target.platform()) {
-            deliver::deliver(delivery.as_ref(), &m.target, &m.reply, &self.options.retry).await;
+    /// An entry taken over from a dead instance may have reached some targets already: those
+    /// are dropped from `wanted`.
+    async fn drop_delivered(
+        &self,
+        entries: &[Entry],
+        wanted: &mut [Vec<Target>],
+    ) -> Result<(), crate::store::StoreError> {
+        let owed: Vec<(usize, Target)> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.redelivered)
+            .flat_map(|(i, _)| wanted[i].iter().map(move |t| (i, t.clone())))
+            .collect();
+        if owed.is_empty() {
+            return Ok(());
         }
-        let (done, partly): (Vec<&Entry>, Vec<&Entry>) = {
-            let mut owing = owing.lock().unwrap_or_else(|p| p.into_inner());
-            let mut done = Vec::new();
-            let mut partly = Vec::new();
-            for &i in &m.entries {
-                owing[i] -= 1;
-                if owing[i] == 0 {
-                    done.push(&entries[i]);
-                } else {
-                    partly.push(&entries[i]);
-                }
+        let pairs: Vec<(&Entry, String)> = owed
+            .iter()
+            .map(|(i, t)| (&entries[*i], t.to_string()))
+            .collect();
+        let done = self.outbox().delivered(&pairs).await?;
+        for ((i, t), done) in owed.iter().zip(done) {
+            if done {
+                wanted[*i].retain(|w| w != t);
             }
-            (done, partly)
-        };
-        self.outbox
-            .finish(&done, &m.target.to_string(), &partly)
-            .await;
+        }
+        Ok(())
     }
 
     /// Who hears of an entry: its env's channels (not for reminders, nor for a quiet CI token's
@@ -364,8 +354,8 @@ impl Notifier {
         // A reminder or "you hold it now" that arrives after the hold ended would mislead.
         let current = e.ms("expires") > now;
         if (reminder || kind == "handed_off") && current {
-            let person = Target::parse(e.get("holder"), true)
-                .filter(|t| self.deliveries.contains_key(t.platform()));
+            let person =
+                Target::parse(e.get("holder"), true).filter(|t| self.can_deliver(t.platform()));
             out.extend(person);
         }
         out
@@ -386,9 +376,14 @@ fn initiator(e: &Entry) -> &str {
     who.split('#').next().unwrap_or(who)
 }
 
-/// The tick's messages: per channel, the entries' announcements (batched); per person, one
-/// message per entry (each has its own buttons).
-fn plan(entries: &[Entry], wanted: &[Vec<Target>], now: u64) -> Vec<Message> {
+/// The tick's messages: per channel, the entries' announcements (batched into as few messages
+/// as the platform `fits`); per person, one message per entry (each has its own buttons).
+fn plan(
+    entries: &[Entry],
+    wanted: &[Vec<Target>],
+    now: u64,
+    fits: &dyn Fn(&Target, &Reply) -> bool,
+) -> Vec<Message> {
     let mut channels: BTreeMap<&Target, Vec<usize>> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, targets) in wanted.iter().enumerate() {
@@ -405,7 +400,7 @@ fn plan(entries: &[Entry], wanted: &[Vec<Target>], now: u64) -> Vec<Message> {
     }
     for (target, members) in channels {
         let batch: Vec<&Entry> = members.iter().map(|&i| &entries[i]).collect();
-        for (covered, reply) in render::announcements(&batch, now) {
+        for (covered, reply) in render::announcements(&batch, now, &|r| fits(target, r)) {
             out.push(Message {
                 target: target.clone(),
                 reply,

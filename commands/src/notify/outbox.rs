@@ -11,7 +11,7 @@
 //! Every key used here is the stream itself or starts with it, so it stays in the env's hash tag.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 pub(crate) use crate::store::outbox::StreamEntry as Entry;
@@ -35,6 +35,8 @@ pub(crate) struct Outbox {
     streams: Vec<String>,
     /// The streams known to carry the group; the others get it once they exist.
     joined: Mutex<HashSet<String>>,
+    /// Where every group starts, once known (see [`GroupStart`]).
+    start: OnceLock<GroupStart>,
     redeliver_after: Duration,
 }
 
@@ -51,6 +53,7 @@ impl Outbox {
             consumer,
             streams,
             joined: Mutex::default(),
+            start: OnceLock::new(),
             redeliver_after,
         }
     }
@@ -73,16 +76,15 @@ impl Outbox {
         self.joined.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Puts the group on every stream that exists, starting at its end (`$`): history written
-    /// before notifications were turned on is not announced. Streams that do not exist yet are
-    /// not created (looking never writes); they get the group from their first entry on (`0`)
-    /// when [`Outbox::read`] finds them.
+    /// Puts the group on every stream that exists, starting at the notifications' epoch (the
+    /// first instance's start): history written before notifications were turned on is not
+    /// announced, and nothing written since is skipped, whichever instance creates a group and
+    /// whenever. Streams that do not exist yet are not created (looking never writes); they get
+    /// the group, from the same epoch, when [`Outbox::read`] finds them.
     pub async fn create_groups(&self) -> Result<(), StoreError> {
+        let start = self.start().await?;
         let streams: Vec<&str> = self.streams.iter().map(String::as_str).collect();
-        let created = self
-            .group()
-            .create_groups(&streams, GroupStart::End)
-            .await?;
+        let created = self.group().create_groups(&streams, start).await?;
         let mut joined = self.joined();
         for (stream, created) in self.streams.iter().zip(created) {
             if created {
@@ -90,6 +92,15 @@ impl Outbox {
             }
         }
         Ok(())
+    }
+
+    async fn start(&self) -> Result<GroupStart, StoreError> {
+        if let Some(start) = self.start.get() {
+            return Ok(*start);
+        }
+        let key = self.store.keys().notify_epoch();
+        let start = self.group().epoch(&key).await?;
+        Ok(*self.start.get_or_init(|| start))
     }
 
     /// New entries for this consumer, and entries another consumer left pending for longer than
@@ -104,9 +115,10 @@ impl Outbox {
                 .partition(|s| !known.contains(*s))
         };
         let all: Vec<&str> = self.streams.iter().map(String::as_str).collect();
+        let start = self.start().await?;
         let read = self
             .group()
-            .read(&newborn, &all, &joined, BATCH, self.redeliver_after)
+            .read(start, &newborn, &all, &joined, BATCH, self.redeliver_after)
             .await?;
         let mut known = self.joined();
         for (stream, created) in newborn.iter().zip(read.created) {
@@ -174,17 +186,15 @@ impl Outbox {
         self.finish(entries, "", &[]).await;
     }
 
-    /// Keeps this consumer's claim on `entries` fresh until dropped, so no other instance takes
-    /// them over while they are still being delivered here.
-    pub async fn keep_alive(&self, entries: &[Entry]) {
-        let every = (self.redeliver_after / 3).max(Duration::from_millis(100));
-        loop {
-            tokio::time::sleep(every).await;
-            // Acknowledged ids are no longer pending, and XCLAIM skips them.
-            if let Err(e) = self.group().keep_claimed(entries).await {
-                tracing::debug!(error = %e, "could not refresh the claim on notifications being delivered");
-            }
-        }
+    /// Claims `entries` again for this consumer, so no other instance takes them over while
+    /// they are still being delivered here.
+    pub async fn keep_claimed(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        self.group().keep_claimed(entries).await
+    }
+
+    /// How often a live instance refreshes its claims: well within `redeliver_after`.
+    pub fn keep_alive_every(&self) -> Duration {
+        (self.redeliver_after / 3).max(Duration::from_millis(100))
     }
 
     /// Removes the consumers of instances that are gone: idle for an hour with nothing pending

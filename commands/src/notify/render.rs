@@ -7,44 +7,68 @@ use crate::reply::{clock, relative, Reply, Tone, Value, Visibility};
 
 use super::outbox::Entry;
 
-/// Lines per announcement; more go in another message.
-const MAX_LINES: usize = 20;
 /// Env names on one merged line before "and N more".
 const MAX_NAMES: usize = 30;
 
 /// The announcements for one channel: each message with the indices (into `entries`) it covers.
-pub(crate) fn announcements(entries: &[&Entry], now: u64) -> Vec<(Vec<usize>, Reply)> {
+/// Lines go into one message while the platform says it `fits` whole; the next line starts
+/// another. Nothing is cut: every change is in exactly one of the messages.
+pub(crate) fn announcements(entries: &[&Entry], now: u64, fits: Fits) -> Vec<(Vec<usize>, Reply)> {
     // A line per distinct change; the same change on several envs shares a line.
     let mut lines: Vec<(String, Vec<usize>)> = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         let key = merge_key(e);
-        match lines.iter_mut().find(|(k, _)| *k == key) {
+        // A line names at most MAX_NAMES envs, so none is summed up as "and N more".
+        match lines
+            .iter_mut()
+            .find(|(k, m)| *k == key && m.len() < MAX_NAMES)
+        {
             Some((_, members)) => members.push(i),
             None => lines.push((key, vec![i])),
         }
     }
-    lines
-        .chunks(MAX_LINES)
-        .map(|chunk| {
-            let covered: Vec<usize> = chunk.iter().flat_map(|(_, m)| m.clone()).collect();
-            let reply = match chunk {
-                [(_, members)] => single(entries, members, now),
-                _ => {
-                    let text: Vec<String> = chunk
-                        .iter()
-                        .map(|(_, members)| {
-                            let first = entries[members[0]];
-                            let envs = env_list(entries, members);
-                            format!("• {}{}", sentence(first, &envs), details(first, now))
-                        })
-                        .collect();
-                    notice(Tone::Info, format!("{} changes", covered.len()), now)
-                        .with_text(text.join("\n"))
-                }
-            };
-            (covered, reply)
+    let mut out = Vec::new();
+    let mut chunk: Vec<&[usize]> = Vec::new();
+    for (_, members) in &lines {
+        chunk.push(members);
+        if chunk.len() > 1 && !fits(&message(entries, &chunk, now, fits)) {
+            chunk.pop();
+            out.push(finish(entries, &chunk, now, fits));
+            chunk = vec![members];
+        }
+    }
+    if !chunk.is_empty() {
+        out.push(finish(entries, &chunk, now, fits));
+    }
+    out
+}
+
+type Fits<'a> = &'a dyn Fn(&Reply) -> bool;
+
+fn finish(entries: &[&Entry], chunk: &[&[usize]], now: u64, fits: Fits) -> (Vec<usize>, Reply) {
+    let covered = chunk.iter().flat_map(|m| m.iter().copied()).collect();
+    (covered, message(entries, chunk, now, fits))
+}
+
+/// One message for some lines: a line alone is a titled message with fields (unless its title
+/// is too long for the platform), several lines are "N changes" with a line each.
+fn message(entries: &[&Entry], chunk: &[&[usize]], now: u64, fits: Fits) -> Reply {
+    if let [members] = chunk {
+        let alone = single(entries, members, now);
+        if fits(&alone) {
+            return alone;
+        }
+    }
+    let text: Vec<String> = chunk
+        .iter()
+        .map(|members| {
+            let first = entries[members[0]];
+            let envs = env_list(entries, members);
+            format!("• {}{}", sentence(first, &envs), details(first, now))
         })
-        .collect()
+        .collect();
+    let count: usize = chunk.iter().map(|m| m.len()).sum();
+    notice(Tone::Info, format!("{count} changes"), now).with_text(text.join("\n"))
 }
 
 /// What the holder is told directly: a reminder before the hold ends, or that a hand-off made
@@ -267,7 +291,7 @@ mod tests {
             .map(|(i, env)| frozen(env, NOW + 3_600_000 + i as u64))
             .collect();
         let refs: Vec<&Entry> = envs.iter().collect();
-        let out = announcements(&refs, NOW);
+        let out = announcements(&refs, NOW, &|_| true);
         assert_eq!(out.len(), 1);
         let (covered, reply) = &out[0];
         assert_eq!(covered, &[0, 1, 2]);
@@ -291,13 +315,71 @@ mod tests {
                 ("display", "bob"),
             ],
         );
-        let out = announcements(&[&a, &b], NOW);
+        let out = announcements(&[&a, &b], NOW, &|_| true);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].1.title, "2 changes");
         assert_eq!(
             out[0].1.text.as_deref(),
             Some("• alice froze prod until someone unfreezes it: release week\n• bob's lock on qa expired")
         );
+    }
+
+    #[test]
+    fn a_batch_is_split_where_the_platform_says_it_no_longer_fits_and_nothing_is_cut() {
+        let all: Vec<Entry> = (0..50)
+            .map(|i| {
+                let env = format!("env-{i:02}");
+                let reason = format!("{i:02}{}", "r".repeat(298));
+                entry(
+                    i,
+                    &[
+                        ("kind", "locked"),
+                        ("env", &env),
+                        ("display", "al"),
+                        ("reason", &reason),
+                    ],
+                )
+            })
+            .collect();
+        let refs: Vec<&Entry> = all.iter().collect();
+        // A platform that takes at most 3,000 characters of text.
+        let fits = |r: &Reply| r.text.as_deref().unwrap_or("").len() <= 3000;
+        let out = announcements(&refs, NOW, &fits);
+        assert!(out.len() > 1, "split into several messages");
+        let mut seen: Vec<usize> = out.iter().flat_map(|(c, _)| c.clone()).collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            (0..50).collect::<Vec<_>>(),
+            "each change exactly once"
+        );
+        for (covered, reply) in &out {
+            assert!(fits(reply));
+            let text = reply.text.clone().unwrap_or_else(|| reply.title.clone());
+            for &i in covered {
+                assert!(text.contains(&format!("env-{i:02}")), "{i} in its message");
+            }
+        }
+    }
+
+    #[test]
+    fn a_change_on_many_envs_names_every_env() {
+        let all: Vec<Entry> = (0..70)
+            .map(|i| frozen(&format!("env-{i:02}"), NOW + 3_600_000))
+            .collect();
+        let refs: Vec<&Entry> = all.iter().collect();
+        let out = announcements(&refs, NOW, &|_| true);
+        let shown: String = out
+            .iter()
+            .map(|(_, r)| format!("{} {:?}", r.title, r.text))
+            .collect();
+        assert!(!shown.contains("more"), "{shown}");
+        for i in 0..70 {
+            assert!(
+                shown.contains(&format!("env-{i:02}")),
+                "env-{i:02} in {shown}"
+            );
+        }
     }
 
     #[test]

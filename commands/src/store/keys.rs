@@ -66,6 +66,11 @@ impl Keys {
         format!("{}:{{{group}}}:idem:{env}:{digest}", self.prefix)
     }
 
+    /// When notifications began (Unix ms): every notify group starts there.
+    pub fn notify_epoch(&self) -> String {
+        format!("{}:{{notify}}:epoch", self.prefix)
+    }
+
     /// The admin commands' audit stream, in a hash tag of its own: it is written in the same
     /// pipeline as other services' keys, never in a script with an env's.
     pub fn admin_history(&self) -> String {

@@ -50,14 +50,13 @@ impl StreamEntry {
     }
 }
 
-/// Where a new group starts reading a stream.
+/// Where a new group starts reading a stream: after the given Unix ms (by Redis' clock, which
+/// stream ids are). Every instance creates every group at the same moment, the notifications'
+/// [epoch](GroupConsumer::epoch), whenever it gets to it: a group made late (a stream born
+/// after start-up, an instance started while another was batching) still starts there, so no
+/// entry written since is ever skipped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum GroupStart {
-    /// At its end (`$`): what was written before is not delivered.
-    End,
-    /// At its first entry (`0`).
-    Beginning,
-}
+pub struct GroupStart(pub u64);
 
 /// What one stream answered.
 #[derive(Clone, Debug)]
@@ -127,21 +126,20 @@ impl GroupConsumer<'_> {
         Ok(values.iter().map(created).collect())
     }
 
-    /// In one round trip: the group created on `create` (from their first entry), up to `batch`
-    /// new entries of each of `read`, and up to `batch` entries of each of `reclaim` that another
+    /// In one round trip: the group created on `create` (from `start`), up to `batch` new
+    /// entries of each of `read`, and up to `batch` entries of each of `reclaim` that another
     /// consumer left pending for longer than `stale`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn read(
         &self,
+        start: GroupStart,
         create: &[&str],
         read: &[&str],
         reclaim: &[&str],
         batch: usize,
         stale: Duration,
     ) -> Result<GroupRead, StoreError> {
-        let mut cmds: Vec<Cmd> = create
-            .iter()
-            .map(|s| self.create(s, GroupStart::Beginning))
-            .collect();
+        let mut cmds: Vec<Cmd> = create.iter().map(|s| self.create(s, start)).collect();
         cmds.extend(read.iter().map(|s| {
             let mut c = redis::cmd("XREADGROUP");
             c.arg("GROUP").arg(self.group).arg(self.name);
@@ -272,13 +270,22 @@ impl GroupConsumer<'_> {
 
     /// `XGROUP CREATE <stream> <group> <from>`, never creating the stream.
     fn create(&self, stream: &str, from: GroupStart) -> Cmd {
-        let from = match from {
-            GroupStart::End => "$",
-            GroupStart::Beginning => "0",
-        };
         let mut c = redis::cmd("XGROUP");
-        c.arg("CREATE").arg(stream).arg(self.group).arg(from);
+        c.arg("CREATE").arg(stream).arg(self.group);
+        c.arg(format!("{}-0", from.0));
         c
+    }
+
+    /// When notifications began, as [`GroupStart`]: the first instance ever to ask sets it to
+    /// Redis' clock (`SET NX`, one atomic command), every later one reads it. History older than
+    /// that is not announced.
+    pub(crate) async fn epoch(&self, key: &str) -> Result<GroupStart, StoreError> {
+        let (secs, micros): (u64, u64) = self.store.query(&redis::cmd("TIME")).await?;
+        let now = secs * 1000 + micros / 1000;
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(now).arg("NX").arg("GET");
+        let before: Option<u64> = self.store.query(&set).await?;
+        Ok(GroupStart(before.unwrap_or(now)))
     }
 }
 

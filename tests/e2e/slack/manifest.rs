@@ -41,3 +41,20 @@ fn baton_slack_manifest_prints_an_app_manifest_for_the_given_url() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("https"));
 }
+
+#[test]
+fn a_name_with_spaces_keeps_the_app_name_and_gets_a_valid_bot_display_name() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["slack", "manifest", "--socket-mode", "--name", "Deploy Bot"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["display_information"]["name"], "Deploy Bot");
+    // Slack's manifest schema: lowercase letters, digits, `-`, `_` and `.` only.
+    assert_eq!(m["features"]["bot_user"]["display_name"], "deploy-bot");
+}

@@ -36,11 +36,26 @@ async fn socket_mode_runs_commands_and_presses_through_the_same_handler_as_http(
     let ack = slack.ack("envelope-1").await;
     let answer = &ack["payload"];
     assert_eq!(answer["response_type"], "in_channel", "{ack}");
-    // slack-morphism's model drops user_name, so the holder is a mention Slack renders.
+    // The envelope's user_name, as over HTTP: never the Slack id.
     assert!(
-        texts(answer).contains("*<@UJANE01> locked prod for 20m*"),
+        texts(answer).contains("*jane locked prod for 20m*"),
         "{answer}"
     );
+    assert!(!texts(answer).contains("UJANE01"), "{answer}");
+    // The public status page shows the name, never a platform id.
+    let page: serde_json::Value = reqwest::get(app.url("/status/envs.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let prod = page["envs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["env"] == "prod");
+    assert_eq!(prod.unwrap()["lock"]["holder"], "jane", "{page}");
+    assert!(!page.to_string().contains("UJANE01"), "{page}");
     assert_eq!(button_values(answer), ["unlock prod", "extend prod 1h"]);
     assert_eq!(holder(&app, "prod").await.as_deref(), Some("slack:UJANE01"));
 

@@ -86,7 +86,8 @@ fn public_env(state: &EnvState) -> Value {
         "env": full["env"],
         "lock": pick(&full["lock"], &hold),
         "claim": pick(&full["claim"], &hold),
-        "freeze": pick(&full["freeze"], &["by", "reason", "since", "until"]),
+        "freeze": pick(&full["freeze"], &["by", "window", "reason", "since", "until"]),
+        "next_window": pick(&full["next_window"], &["name", "reason", "starts", "ends", "zone"]),
         "queue": queue,
         "last_deploy": pick(&full["last_deploy"], &["sha", "version", "by", "at"]),
     })
@@ -332,8 +333,34 @@ fn card(out: &mut String, e: &Value, now: u64) {
         );
     }
     queue(out, &e["queue"]);
+    next_window(out, &e["next_window"]);
     last_deploy(out, &e["last_deploy"], now);
     out.push_str("</article>");
+}
+
+/// The calendar's next freeze window on the env: its name, when it starts (UTC, and the zone it
+/// is configured in), and why.
+fn next_window(out: &mut String, w: &Value) {
+    if w.is_null() {
+        return;
+    }
+    let starts = text(w, "starts");
+    let _ = write!(
+        out,
+        "<div class=\"next\">Next freeze <b>{}</b> · <time datetime=\"{}\">{}</time> ({})",
+        escape(text(w, "name")),
+        escape(starts),
+        escape(&starts.replace('T', " ").replace(":00Z", " UTC")),
+        escape(text(w, "zone"))
+    );
+    if !text(w, "reason").is_empty() {
+        let _ = write!(
+            out,
+            "<span class=\"why\"> · {}</span>",
+            escape(text(w, "reason"))
+        );
+    }
+    out.push_str("</div>");
 }
 
 /// The env's line of waiters, first first.

@@ -337,7 +337,8 @@ impl Notifier {
     }
 
     /// Who hears of an entry: its env's channels (not for reminders, nor for a quiet CI token's
-    /// own changes), and the holder directly for reminders and hand-offs.
+    /// own changes), and the holder directly for reminders and hand-offs, and for a freeze
+    /// window's notice whoever holds a lock or claim that runs into it.
     fn targets(&self, e: &Entry, now: u64) -> Vec<Target> {
         let kind = e.get("kind");
         let reminder = kind.ends_with("_reminder");
@@ -358,6 +359,16 @@ impl Notifier {
                 Target::parse(e.get("holder"), true).filter(|t| self.can_deliver(t.platform()));
             out.extend(person);
         }
+        // A coming freeze window: whoever holds a lock or claim that runs into it, while it is
+        // still ahead.
+        if kind == "window_notice" && e.ms("starts") > now {
+            for holder in [e.get("holder"), e.get("claim_holder")] {
+                let person = Target::parse(holder, true).filter(|t| self.can_deliver(t.platform()));
+                if let Some(p) = person.filter(|p| !out.contains(p)) {
+                    out.push(p);
+                }
+            }
+        }
         out
     }
 }
@@ -367,7 +378,7 @@ impl Notifier {
 /// doing, whoever held the env.
 fn initiator(e: &Entry) -> &str {
     let who = match e.get("kind") {
-        "lock_expired" | "claim_expired" | "freeze_ended" => "",
+        "lock_expired" | "claim_expired" | "freeze_ended" | "window_notice" => "",
         _ => match e.get("actor") {
             "" => e.get("holder"),
             actor => actor,

@@ -85,6 +85,7 @@ pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
                 "Extend it if you still need it; otherwise let it go so the next person can have it.",
             )
         }
+        "window_notice" => return window_direct(e, now),
         _ => (
             Tone::Success,
             format!("You now hold {env}, until {}", short_clock(expires, now)),
@@ -102,6 +103,29 @@ pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
         .text_field("Reason", e.get("reason"))
         .button("Extend 1h", format!("extend {env} 1h"), true)
         .button(end_label, end, false)
+}
+
+/// "Your lock on prod runs into the weekend freeze window": what a holder is told before it starts.
+fn window_direct(e: &Entry, now: u64) -> Reply {
+    let env = e.get("env");
+    let what = if e.get("holder").is_empty() {
+        "Your claim"
+    } else {
+        "What you hold"
+    };
+    notice(
+        Tone::Info,
+        format!(
+            "{what} on {env} runs into the `{}` freeze window, which starts {}",
+            e.get("window"),
+            relative(e.ms("starts"), now)
+        ),
+        now,
+    )
+    .with_text("A freeze never ends a lock or claim, but no one else is handed the env until the window ends. Finish before it starts, or ask an admin to `freeze skip` it.")
+    .field("Starts", Value::Time(e.ms("starts")))
+    .field("Ends", Value::Time(e.ms("ends")))
+    .text_field("Reason", e.get("reason"))
 }
 
 fn is_lock(e: &Entry) -> bool {
@@ -128,6 +152,12 @@ fn single(entries: &[&Entry], members: &[usize], now: u64) -> Reply {
     match e.get("kind") {
         "frozen" if e.ms("until") > 0 => r.field("Until", Value::Time(e.ms("until"))),
         "frozen" => r.field("Until", Value::Text("someone unfreezes it".into())),
+        "window_notice" => r
+            .field("Starts", Value::Time(e.ms("starts")))
+            .field("Ends", Value::Time(e.ms("ends"))),
+        "window_skipped" if e.get("early") != "1" => r
+            .field("Skipped", Value::Time(e.ms("starts")))
+            .field("Until", Value::Time(e.ms("ends"))),
         "queued" if e.ms("position") > 0 => {
             r.field("Position", Value::Text(format!("#{}", e.ms("position"))))
         }
@@ -148,6 +178,10 @@ fn sentence(e: &Entry, env: &str) -> String {
         a => a,
     };
     match e.get("kind") {
+        "locked" if !e.get("window").is_empty() => format!(
+            "{who} locked {env} as an admin, over the `{}` freeze window",
+            e.get("window")
+        ),
         "locked" => format!("{who} locked {env}"),
         "queued" => format!("{who} joined the queue for {env}"),
         "left_queue" if e.get("reason") == "wait ran out" => {
@@ -168,6 +202,19 @@ fn sentence(e: &Entry, env: &str) -> String {
         "claim_reminder" => format!("{who}'s claim on {env} ends soon"),
         "frozen" => format!("{actor} froze {env}"),
         "unfrozen" => format!("{actor} unfroze {env}"),
+        "window_notice" => format!(
+            "the `{}` freeze window starts on {env} {}",
+            e.get("window"),
+            relative(e.ms("starts"), e.ms("at"))
+        ),
+        "window_skipped" if e.get("early") == "1" => format!(
+            "{actor} ended the `{}` freeze window early on {env}",
+            e.get("window")
+        ),
+        "window_skipped" => format!(
+            "{actor} skipped the next `{}` freeze window on {env}",
+            e.get("window")
+        ),
         "freeze_ended" => format!("the freeze on {env} ended"),
         "deployed" => {
             let what = match (e.get("version"), e.get("sha")) {
@@ -186,6 +233,11 @@ fn details(e: &Entry, now: u64) -> String {
     let mut out = match e.get("kind") {
         "frozen" if e.ms("until") > 0 => format!(" until {}", short_clock(e.ms("until"), now)),
         "frozen" => " until someone unfreezes it".into(),
+        "window_notice" => format!(
+            " at {}, until {}",
+            short_clock(e.ms("starts"), now),
+            short_clock(e.ms("ends"), now)
+        ),
         "queued" if e.ms("position") > 0 => format!(" (#{})", e.ms("position")),
         "locked" | "handed_off" | "claimed" | "lock_extended" | "claim_extended"
             if e.ms("expires") > 0 =>
@@ -427,5 +479,39 @@ mod tests {
         let r = direct(&e, NOW);
         assert_eq!(r.title, "You now hold staging-2, until 17:40 UTC");
         assert_eq!(r.buttons[1].command, "unlock staging-2");
+    }
+
+    #[test]
+    fn a_coming_freeze_window_is_announced_and_its_holder_told_what_runs_into_it() {
+        let (at, starts, ends) = (
+            NOW.to_string(),
+            (NOW + 30 * 60_000).to_string(),
+            (NOW + 64 * 3_600_000).to_string(),
+        );
+        let e = entry(
+            4,
+            &[
+                ("kind", "window_notice"),
+                ("env", "prod"),
+                ("window", "weekend"),
+                ("reason", "no deploys on weekends"),
+                ("starts", &starts),
+                ("ends", &ends),
+                ("at", &at),
+                ("holder", "slack:UALICE"),
+                ("display", "alice"),
+            ],
+        );
+        let channel = announcements(&[&e], NOW, &|_| true);
+        assert_eq!(
+            channel[0].1.title,
+            "the `weekend` freeze window starts on prod in 30m"
+        );
+        let dm = direct(&e, NOW);
+        assert_eq!(
+            dm.title,
+            "What you hold on prod runs into the `weekend` freeze window, which starts in 30m"
+        );
+        assert!(dm.buttons.is_empty(), "nothing to press");
     }
 }

@@ -112,6 +112,16 @@ fn config_check_passes_the_documented_example() {
     let (code, stdout, stderr) = run(&mut baton(&["config", "check", "--config", example]));
     assert_eq!(code, 0, "stdout: {stdout}\nstderr: {stderr}");
     assert!(stdout.contains(&format!("{example}: OK")), "{stdout}");
+    // Each freeze window with its next occurrences, in its zone and in UTC.
+    assert!(
+        stdout.contains("freeze window `weekend` (prod; Europe/Berlin)"),
+        "{stdout}"
+    );
+    let fridays = stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Fri ") && l.contains("→ Mon "))
+        .count();
+    assert_eq!(fridays, 3, "three coming weekends: {stdout}");
 }
 
 #[test]

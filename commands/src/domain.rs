@@ -332,6 +332,42 @@ pub fn glob_match(glob: &str, name: &str) -> bool {
     g[gi..].iter().all(|&c| c == '*')
 }
 
+/// A humantime duration (`30m`, `1h30m`, `500ms`), the one way durations are written in the file.
+struct HumanDuration(Duration);
+
+impl<'de> serde::Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = HumanDuration;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a duration like \"30m\" or \"2h\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<HumanDuration, E> {
+                humantime::parse_duration(raw)
+                    .map(HumanDuration)
+                    .map_err(|_| {
+                        E::custom(format!(
+                            "`{}` is not a duration: use a duration like 30m, 2h or 1h30m",
+                            preview(raw)
+                        ))
+                    })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+pub(crate) fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    <HumanDuration as serde::Deserialize>::deserialize(d).map(|h| h.0)
+}
+
+pub(crate) fn opt_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Duration>, D::Error> {
+    <Option<HumanDuration> as serde::Deserialize>::deserialize(d).map(|h| h.map(|h| h.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

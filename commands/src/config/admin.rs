@@ -70,16 +70,7 @@ pub struct RateLimitConfig {
     pub window: Option<Duration>,
 }
 
-/// How a rate limiter keeps its counters.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LimiterKind {
-    /// A counter per window (`INCR` + `EXPIRE`): the value is the count.
-    #[default]
-    Fixed,
-    /// A sorted set of request timestamps: the cardinality is the count.
-    Sliding,
-}
+pub use crate::store::admin::LimiterKind;
 
 /// A leaderboard: a sorted set, and which end is first.
 #[derive(Debug, Clone, Deserialize)]

@@ -5,10 +5,11 @@
 use std::fmt;
 use std::path::Path;
 
+use crate::store::settings::{redact_url, RedisConfig};
 use crate::store::url;
 
 use super::decode::Ctx;
-use super::{Config, Problem, RedisConfig};
+use super::{Config, Problem};
 use crate::domain::preview;
 
 /// Something `config check` points out that does not stop Baton from starting, such as a
@@ -22,97 +23,6 @@ pub struct Warning {
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
-    }
-}
-
-/// `url` with its password (and a `password=`/`pass=` query value) replaced by `***`, so a
-/// mistyped URL can be shown without leaking the secret in it. Works on text that does not parse.
-pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rfind('@') {
-        // `user:password@` keeps the user; a lone `secret@` (or text that is no URL) loses it all.
-        Some(at) => match authority[..at].split_once(':') {
-            Some((user, _)) if !scheme.is_empty() => format!("{user}:***{}", &authority[at..]),
-            _ => format!("***{}", &authority[at..]),
-        },
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if matches!(k, "password" | "pass") => format!("{k}=***"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
-        }
-        None => tail.to_string(),
-    };
-    format!("{scheme}{authority}{tail}")
-}
-
-impl fmt::Debug for RedisConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let redact = |urls: &[String]| urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>();
-        f.debug_struct("RedisConfig")
-            .field("url", &redact_url(&self.url))
-            .field("prefix", &self.prefix)
-            .field("timeout", &self.timeout)
-            .field("sentinels", &redact(&self.sentinels))
-            .field("master_name", &self.master_name)
-            .field("cluster", &redact(&self.cluster))
-            .field("wait_replicas", &self.wait_replicas)
-            .field("wait_timeout", &self.wait_timeout)
-            .field("tls_ca_file", &self.tls_ca_file)
-            .field("tls_client_cert", &self.tls_client_cert)
-            .field("tls_client_key", &self.tls_client_key)
-            .field("tls_system_roots", &self.tls_system_roots)
-            .finish()
-    }
-}
-
-impl RedisConfig {
-    /// The URLs Baton connects to, with the key that names each: the one server, or every
-    /// sentinel, or every cluster seed.
-    pub fn urls(&self) -> Vec<(&'static str, &str)> {
-        if !self.cluster.is_empty() {
-            return self
-                .cluster
-                .iter()
-                .map(|u| ("redis.cluster", u.as_str()))
-                .collect();
-        }
-        if !self.sentinels.is_empty() {
-            return self
-                .sentinels
-                .iter()
-                .map(|u| ("redis.sentinels", u.as_str()))
-                .collect();
-        }
-        vec![("redis.url", self.url.as_str())]
-    }
-
-    /// Whether any connection is `rediss://`.
-    pub fn uses_tls(&self) -> bool {
-        self.urls()
-            .iter()
-            .any(|(_, u)| url::inspect(u).is_ok_and(|f| f.tls))
-    }
-
-    /// The database number the one server is used with (`redis://host/3`); 0 for Sentinel and
-    /// Cluster, which Baton uses on database 0.
-    pub fn db(&self) -> i64 {
-        if !self.cluster.is_empty() || !self.sentinels.is_empty() {
-            return 0;
-        }
-        url::inspect(&self.url).map_or(0, |f| f.db)
     }
 }
 

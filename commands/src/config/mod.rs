@@ -14,24 +14,24 @@ mod tests;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Visitor};
 mod admin;
 mod discord;
 mod freezes;
 mod slack;
 
+pub use crate::store::settings::{redact_url, RedisConfig};
 pub use admin::*;
-pub use connection::{redact_url, Warning};
+pub use connection::Warning;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use freezes::FreezeWindowConfig;
 pub use slack::SlackConfig;
 
 use serde::Deserialize;
 
-use crate::domain::{preview, EnvName};
+use crate::domain::{duration, opt_duration, EnvName};
 
 /// Everything Baton reads at startup. `Config::default()` is a working local setup with no envs,
 /// which is what `baton dev` and tests start from.
@@ -91,60 +91,6 @@ impl Default for ServerConfig {
             status_page: true,
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
-        }
-    }
-}
-
-/// The Redis that holds all shared state. `Debug` redacts credentials in its URLs.
-#[derive(Clone, Deserialize)]
-#[serde(default)]
-pub struct RedisConfig {
-    /// `redis://`, `rediss://` (TLS) or a unix socket.
-    pub url: String,
-    /// Starts every key, so several Baton installations can share one Redis.
-    pub prefix: String,
-    /// Hard bound on any one Redis call: locks fail closed quickly instead of hanging a chat reply.
-    #[serde(deserialize_with = "duration")]
-    pub timeout: Duration,
-    /// Sentinel URLs (`redis://host:26379`); with `master_name`, Baton follows the primary.
-    pub sentinels: Vec<String>,
-    /// The Sentinel service name of the primary.
-    pub master_name: Option<String>,
-    /// Cluster seed URLs; any reachable node is enough to learn the topology.
-    pub cluster: Vec<String>,
-    /// After taking a lock, wait until this many replicas have it (`WAIT`), narrowing the window
-    /// in which a failover loses a just-granted lock. 0 = do not wait.
-    pub wait_replicas: u32,
-    /// How long that `WAIT` may take.
-    #[serde(deserialize_with = "duration")]
-    pub wait_timeout: Duration,
-    /// PEM bundle of the CA(s) that signed the servers' certificates, for `rediss://` to a private
-    /// CA (managed Redis, self-hosted TLS). It replaces the built-in public roots.
-    pub tls_ca_file: Option<PathBuf>,
-    /// PEM client certificate (chain) for mutual TLS; needs `tls_client_key`.
-    pub tls_client_cert: Option<PathBuf>,
-    /// PEM private key of `tls_client_cert`.
-    pub tls_client_key: Option<PathBuf>,
-    /// Also trust the operating system's store (honouring SSL_CERT_FILE and SSL_CERT_DIR), for
-    /// a CA that the platform team installs machine-wide.
-    pub tls_system_roots: bool,
-}
-
-impl Default for RedisConfig {
-    fn default() -> Self {
-        Self {
-            url: "redis://127.0.0.1:6379".into(),
-            prefix: "baton".into(),
-            timeout: Duration::from_secs(2),
-            sentinels: Vec::new(),
-            master_name: None,
-            cluster: Vec::new(),
-            wait_replicas: 0,
-            wait_timeout: Duration::from_millis(100),
-            tls_ca_file: None,
-            tls_client_cert: None,
-            tls_client_key: None,
-            tls_system_roots: false,
         }
     }
 }
@@ -425,38 +371,4 @@ impl Config {
         }
         names
     }
-}
-
-/// A humantime duration (`30m`, `1h30m`, `500ms`), the one way durations are written in the file.
-struct HumanDuration(Duration);
-
-impl<'de> Deserialize<'de> for HumanDuration {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = HumanDuration;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a duration like \"30m\" or \"2h\"")
-            }
-            fn visit_str<E: de::Error>(self, raw: &str) -> Result<HumanDuration, E> {
-                humantime::parse_duration(raw)
-                    .map(HumanDuration)
-                    .map_err(|_| {
-                        E::custom(format!(
-                            "`{}` is not a duration: use a duration like 30m, 2h or 1h30m",
-                            preview(raw)
-                        ))
-                    })
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    HumanDuration::deserialize(d).map(|h| h.0)
-}
-
-fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    Option::<HumanDuration>::deserialize(d).map(|h| h.map(|h| h.0))
 }

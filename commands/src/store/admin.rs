@@ -7,7 +7,17 @@ use redis::{Cmd, FromRedisValue, Script, Value};
 
 use super::history::{audit_written, AuditEntry};
 use super::{scripts, Store, StoreError};
-use crate::config::LimiterKind;
+
+/// How a rate limiter keeps its counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LimiterKind {
+    /// A counter per window (`INCR` + `EXPIRE`): the value is the count.
+    #[default]
+    Fixed,
+    /// A sorted set of request timestamps: the cardinality is the count.
+    Sliding,
+}
 
 /// Why one key of another service could not be read, in words for the reply (`WRONGTYPE …`).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -14,8 +14,8 @@ use redis::sentinel::SentinelClient;
 use redis::{Cmd, Pipeline, PushKind, RedisFuture, RedisResult, Value};
 use tokio::sync::{Mutex, RwLock};
 
+use super::settings::RedisConfig;
 use super::tls::Tls;
-use crate::config::RedisConfig;
 
 /// A connection for one call: cheap to clone, reconnects by itself.
 #[derive(Clone)]

@@ -21,6 +21,7 @@ pub(crate) mod queue_writes;
 pub(crate) mod queues;
 mod scan;
 pub mod scripts;
+pub mod settings;
 pub(crate) mod tls;
 pub mod tools;
 pub(crate) mod url;
@@ -35,7 +36,6 @@ use redis::{Cmd, FromRedisValue, Script, Value};
 use serde::de::DeserializeOwned;
 
 use crate::calendar::Calendar;
-use crate::config::RedisConfig;
 use crate::domain::EnvName;
 pub use backend::SubMsg;
 use backend::{Backend, Conn};
@@ -44,6 +44,7 @@ use error::classify;
 pub use error::{Cause, Misconfigured, StoreError};
 pub use keys::{EnvKeys, Keys};
 pub(crate) use scan::escape_glob;
+use settings::RedisConfig;
 
 /// A script call on the envs of one group. Built by [`Store::script`].
 pub struct Call {

@@ -17,7 +17,7 @@ use redis::{
     TlsCertificates, TlsMode,
 };
 
-use crate::config::RedisConfig;
+use super::settings::RedisConfig;
 
 /// The certificates every Redis connection of this deployment uses. Cheap to clone.
 #[derive(Clone, Default)]

@@ -171,19 +171,10 @@ impl Locks {
         envs: Vec<&EnvSettings>,
         args: FreezeArgs<'_>,
     ) -> Vec<(Vec<EnvName>, Result<FreezeAnswer, StoreError>)> {
-        let groups = self.catalog.by_group(envs);
-        let calls = groups
-            .iter()
-            .map(|(group, names)| {
-                let refs: Vec<_> = names.iter().collect();
-                self.store.prepare(&args, group, &refs)
-            })
-            .collect();
-        let outcomes = self.store.call_each(calls).await;
-        groups
+        let (names, calls) = self.per_group(&args, envs);
+        names
             .into_iter()
-            .map(|(_, names)| names)
-            .zip(outcomes)
+            .zip(self.store.call_each(calls).await)
             .collect()
     }
 }

@@ -19,6 +19,9 @@ use tokio::sync::watch;
 
 use crate::bus::EventBus;
 use crate::catalog::Catalog;
+use crate::config::EnvSettings;
+use crate::domain::EnvName;
+use crate::store::contracts::{Contract, Prepared};
 use crate::store::Store;
 
 /// What every service shares. Cheap to clone.
@@ -76,6 +79,24 @@ impl Core {
 
     pub(crate) fn expiry(&self) -> Expiry {
         Expiry(self.clone())
+    }
+
+    /// One call of a contract per hash-tag group of `envs` (a script never spans two slots), with
+    /// the envs each call covers: for `call_each`, whose answers come back in the same order.
+    pub(crate) fn per_group<'a, C: Contract>(
+        &self,
+        args: &C,
+        envs: impl IntoIterator<Item = &'a EnvSettings>,
+    ) -> (Vec<Vec<EnvName>>, Vec<Prepared<C::Answer>>) {
+        self.catalog
+            .by_group(envs)
+            .into_iter()
+            .map(|(group, names)| {
+                let refs: Vec<&EnvName> = names.iter().collect();
+                let call = self.store.prepare(args, &group, &refs);
+                (names, call)
+            })
+            .unzip()
     }
 }
 

@@ -47,17 +47,10 @@ impl Status {
         &self,
         envs: Vec<&EnvSettings>,
     ) -> Result<(Vec<EnvState>, u64, Vec<(Vec<EnvName>, StoreError)>), BatonError> {
-        let groups = self.catalog.by_group(envs);
-        let calls = groups
-            .iter()
-            .map(|(group, names)| {
-                let refs: Vec<&EnvName> = names.iter().collect();
-                self.store.prepare(&SettleArgs, group, &refs)
-            })
-            .collect();
+        let (groups, calls) = self.per_group(&SettleArgs, envs);
         let (mut states, mut unreached, mut now) = (Vec::new(), Vec::new(), None);
         let answers = self.store.call_each(calls).await;
-        for ((_, names), answer) in groups.into_iter().zip(answers) {
+        for (names, answer) in groups.into_iter().zip(answers) {
             // A read: if it got no answer, nothing anyone asked for changed.
             match answer.map_err(StoreError::for_read) {
                 Ok(a) => {

@@ -64,15 +64,7 @@ impl Locks {
             display: &actor.display,
             reason: &reason,
         };
-        let calls = self
-            .catalog
-            .by_group(envs)
-            .into_iter()
-            .map(|(group, names)| {
-                let refs: Vec<&EnvName> = names.iter().collect();
-                self.store.prepare(&args, &group, &refs)
-            })
-            .collect();
+        let (_, calls) = self.per_group(&args, envs);
         let (mut changed, mut handed) = (Vec::new(), Vec::new());
         for answer in self.store.call_each(calls).await {
             let SkipAnswer::Ok { envs } = answer?;
@@ -251,15 +243,7 @@ impl Expiry {
         ended.sort_by(|a, b| a.name.cmp(&b.name));
         ended.dedup_by(|a, b| a.name == b.name);
         if !ended.is_empty() {
-            let calls = self
-                .catalog
-                .by_group(ended)
-                .into_iter()
-                .map(|(group, names)| {
-                    let refs: Vec<&EnvName> = names.iter().collect();
-                    self.store.prepare(&SettleArgs, &group, &refs)
-                })
-                .collect();
+            let (_, calls) = self.per_group(&SettleArgs, ended);
             // A group that did not answer is settled when it is next touched or swept; the rest
             // go on (trouble stays local).
             for answer in self.store.call_each(calls).await {
@@ -294,15 +278,7 @@ impl Expiry {
                 end_ms: o.end_ms(),
                 reason: &window.reason,
             };
-            let calls = self
-                .catalog
-                .by_group(covered(self.catalog.envs(), window))
-                .into_iter()
-                .map(|(group, names)| {
-                    let refs: Vec<&EnvName> = names.iter().collect();
-                    self.store.prepare(&args, &group, &refs)
-                })
-                .collect();
+            let (_, calls) = self.per_group(&args, covered(self.catalog.envs(), window));
             let (mut given, mut failed) = (Vec::new(), None);
             for answer in self.store.call_each(calls).await {
                 match answer {

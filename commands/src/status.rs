@@ -197,6 +197,15 @@ fn detail(s: &EnvState, now: u64) -> Reply {
             .collect();
         r = r.field("Queue", Value::Text(q.join(", ")));
     }
+    if let Some(w) = &s.next_window {
+        r = r
+            .field(
+                "Next freeze",
+                Value::Text(format!("the `{}` window ({})", w.name, w.zone)),
+            )
+            .field("Starts", Value::Time(w.starts))
+            .field("Ends", Value::Time(w.ends));
+    }
     if let Some(d) = &s.deploy {
         let what = d
             .get("version")

@@ -163,6 +163,20 @@ async fn three_instances_give_each_notice_once_naming_the_holders_it_runs_into()
     );
     let mut app = spawn_core_with(|c| c.freezes = windows).await;
     app.ok("alice", "lock prod 1h long migration").await;
+    // Before it starts, status shows it as the env's next window.
+    let settings = app
+        .config
+        .env_settings(&EnvName::parse("prod").unwrap())
+        .unwrap();
+    let (states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
+    let next = states[0].next_window.as_ref().expect("a next window");
+    assert_eq!((next.name.as_str(), next.zone.as_str()), ("weekend", "UTC"));
+    let status = app.ok("bob", "status prod").await;
+    let shown = format!("{:?}", status.fields);
+    assert!(
+        shown.contains("Next freeze") && shown.contains("`weekend`"),
+        "{shown}"
+    );
     for _ in 0..3 {
         app.start_sweeper(Duration::from_millis(100));
     }

@@ -66,14 +66,17 @@ pub async fn both(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run)> {
         baton.push(a.to_string());
     }
     let sha = baton_store(redis)?.script_load(MINIMAL).await?;
+    // Keys of its own: the minimal details lack fields Baton's script reads.
+    let other = EnvName::parse("bench-minimal").expect("a valid name");
+    let mine = layout.env(&other, &other).0;
     let minimal: Vec<String> = [
         "EVALSHA",
         &sha,
         "4",
-        &keys[0],
-        &keys[4],
-        &keys[1],
-        &keys[7],
+        &format!("{}-__rand_int__", mine[0]),
+        &mine[4],
+        &format!("{}-__rand_int__", mine[1]),
+        &mine[7],
         "bench",
         "tok-__rand_int__",
         "60000",

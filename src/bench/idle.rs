@@ -103,7 +103,7 @@ fn rates(before: &ServerStats, after: &ServerStats, secs: f64) -> Idle {
         .collect();
     top.sort_by(|a, b| b.1.total_cmp(&a.1));
     Idle {
-        commands_per_s: top.iter().map(|(_, n)| n).sum(),
+        commands_per_s: top.iter().map(|(_, n)| n).sum::<f64>() + 0.0, // an empty sum is -0.0
         cpu_ms_per_s: after.cpu_us.saturating_sub(before.cpu_us) as f64 / 1000.0 / secs,
         top,
     }

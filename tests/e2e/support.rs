@@ -183,7 +183,10 @@ impl TestApp {
         let mut out = BTreeMap::new();
         // The sweeper lease says which instance is alive and sweeping, not what anyone holds: it
         // comes and goes with instances (and lapses while Redis refuses writes).
-        for key in keys.into_iter().filter(|k| !k.starts_with("baton:{sweeper}:")) {
+        for key in keys
+            .into_iter()
+            .filter(|k| !k.starts_with("baton:{sweeper}:"))
+        {
             let kind: String = redis::cmd("TYPE")
                 .arg(&key)
                 .query_async(&mut con)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the README's performance figures: a throwaway redis-server, `baton serve` (release
-# build) against it, `baton bench` through the HTTP API, and redis-benchmark running Baton's lock
-# script at the same concurrency. Everything runs on loopback and stops by itself.
+# build) against it, `baton bench` through the HTTP API (which also runs redis-benchmark on Baton's
+# lock script and on a minimal lock script at the same concurrency), then `baton bench --idle` for
+# 100 and 1,000 envs on 1 and 3 instances. Everything runs on loopback and stops by itself.
 #
 #   scripts/bench.sh [concurrency] [duration]        e.g. scripts/bench.sh 16 10s
 set -euo pipefail
@@ -44,7 +45,13 @@ echo "== memory after both runs"
 echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
 echo "  redis         $(redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '/^used_memory_human/ {print "used " $2}'), $(redis-cli -p "$redis_port" dbsize | tr -d '\r') keys"
 echo
-echo "== redis-benchmark: Baton's lock script alone, same concurrency"
-line=$(grep -A1 '^Compare with' "$work/bench1.txt" | tail -1 | sed 's/^ *//')
-line=${line/HOST/127.0.0.1}; line=${line/PORT/$redis_port}
-eval "${line/redis-benchmark/redis-benchmark -q}" | tr '\r' '\n' | grep -v 'overall' | tail -2
+# Idle: no load instance, an empty Redis; `baton bench --idle` starts its own instances.
+kill "$baton_pid" 2>/dev/null || true; wait "$baton_pid" 2>/dev/null || true; baton_pid=
+redis-cli -p "$redis_port" flushall >/dev/null
+for shape in "100 1" "1000 1" "1000 3" "100 3"; do
+  set -- $shape
+  echo "== idle: $1 envs, $2 instance(s)"
+  "$baton" bench --idle --redis "redis://127.0.0.1:$redis_port" --envs "$1" --instances "$2" --duration "$duration"
+  redis-cli -p "$redis_port" flushall >/dev/null
+  echo
+done

@@ -36,10 +36,11 @@ pub enum BusMessage {
     Resync,
 }
 
-/// The instance's subscription to the event channel.
+/// The instance's subscription to the event channel (and the sweeper's heartbeat channel).
 #[derive(Clone)]
 pub struct EventBus {
     tx: broadcast::Sender<BusMessage>,
+    heartbeats: tokio::sync::watch::Sender<u64>,
 }
 
 impl EventBus {
@@ -48,7 +49,12 @@ impl EventBus {
     /// Stops (quietly) once `closing` turns true, when the service shuts down.
     pub fn start(store: Store, mut closing: tokio::sync::watch::Receiver<bool>) -> Self {
         let (tx, _) = broadcast::channel(4096);
-        let bus = Self { tx: tx.clone() };
+        let heartbeats = tokio::sync::watch::Sender::new(0);
+        let bus = Self {
+            tx: tx.clone(),
+            heartbeats: heartbeats.clone(),
+        };
+        let heartbeat_channel = store.keys().sweeper_channel();
         let subscription = async move {
             let mut backoff = Duration::from_millis(100);
             // When the store replaces a connection that stopped answering, the subscription went
@@ -67,15 +73,20 @@ impl EventBus {
                             };
                             let Some(msg) = msg else { break };
                             match msg {
-                                SubMsg::Message(raw) => match serde_json::from_str::<Event>(&raw) {
-                                    Ok(mut event) => {
-                                        event.raw = raw;
-                                        let _ = tx.send(BusMessage::Event(Arc::new(event)));
+                                SubMsg::Message { channel, .. } if channel == heartbeat_channel => {
+                                    heartbeats.send_modify(|n| *n += 1);
+                                }
+                                SubMsg::Message { payload: raw, .. } => {
+                                    match serde_json::from_str::<Event>(&raw) {
+                                        Ok(mut event) => {
+                                            event.raw = raw;
+                                            let _ = tx.send(BusMessage::Event(Arc::new(event)));
+                                        }
+                                        Err(e) => {
+                                            tracing::warn!(error = %e, "unreadable event on the bus")
+                                        }
                                     }
-                                    Err(e) => {
-                                        tracing::warn!(error = %e, "unreadable event on the bus")
-                                    }
-                                },
+                                }
                                 SubMsg::Reconnected => {
                                     let _ = tx.send(BusMessage::Resync);
                                 }
@@ -96,6 +107,12 @@ impl EventBus {
             }
         });
         bus
+    }
+
+    /// Counts the sweeper lease holder's heartbeats heard (see `events.rs`): while it moves, no
+    /// other instance needs to ask Redis whether the lease is taken.
+    pub fn heartbeats(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.heartbeats.subscribe()
     }
 
     /// A new listener; it sees what is published from now on.

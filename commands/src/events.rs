@@ -1,69 +1,220 @@
 //! Time-driven work: the expiry sweeper settles due locks, claims, freezes and reminders so that a
-//! hand-off happens when a lock lapses, not when someone next looks. Every instance runs it; the
-//! settle script is atomic and idempotent, so each expiry and each reminder is recorded (and
-//! announced) exactly once.
+//! hand-off happens when a lock lapses, not when someone next looks.
+//!
+//! What it costs Redis does not grow with the envs or the instances while nothing happens:
+//!
+//! - **One sweeper at a time.** Every instance runs the loop, but only the holder of the sweeper
+//!   lease (`SET NX PX`, renewed every tick with `GETEX` and announced on a heartbeat channel)
+//!   sweeps. The others hear the heartbeat on the event bus they keep anyway and ask Redis
+//!   nothing; when it falls silent they try to take the lease, which lapses two ticks after its
+//!   holder died, so another instance sweeps within a tick of that.
+//! - **It knows what is due without asking every group.** On taking the lease (and after any
+//!   gap in its subscription) the holder reads each group's earliest deadline once; after that
+//!   it re-reads only the groups whose envs published a change (every change to a deadline is
+//!   published by the same atomic script that made it), and settles a group when its earliest
+//!   deadline is due.
+//!
+//! The lease is an economy, not a safety device: two sweepers at once (a paused holder) still
+//! settle each expiry exactly once, because the settle script is atomic and idempotent.
 
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
+use tokio::sync::broadcast::error::TryRecvError;
+
+use crate::bus::BusMessage;
 use crate::domain::EnvName;
 use crate::error::BatonError;
 use crate::router::Baton;
 use crate::services::Expiry;
-use crate::store::contracts::{DueAnswer, SettleArgs};
-use crate::store::scripts;
+use crate::store::contracts::SettleArgs;
+
+/// The holder's view of what is due, in Redis' clock.
+struct Schedule {
+    /// Each group with its member envs.
+    groups: HashMap<EnvName, Vec<EnvName>>,
+    /// An env's group.
+    group_of: HashMap<String, EnvName>,
+    /// Each group's earliest deadline, as last read.
+    next: HashMap<EnvName, u64>,
+    /// Groups to read again (a change was published on one of their envs).
+    dirty: HashSet<EnvName>,
+    /// Every group must be read again (newly holding, or events may have been missed).
+    rescan: bool,
+    /// Redis' clock minus ours, in ms, from the last read.
+    offset: i64,
+}
 
 impl Expiry {
-    /// One sweep: asks every group what is due (one round trip), then settles the envs that have
-    /// something due (one more, only when there is). Returns how many envs were settled.
-    pub async fn sweep(&self) -> Result<usize, BatonError> {
-        let groups = self.groups();
-        let calls = groups
-            .iter()
-            .map(|g| {
-                self.store
-                    .script_on_keys(&scripts::DUE, vec![self.store.keys().deadlines(g)])
-            })
-            .collect();
-        let dues: Vec<DueAnswer> = self.store.eval_many(calls).await?;
-        let mut settle = Vec::new();
-        for (group, due) in groups.iter().zip(dues) {
-            let mut envs: Vec<EnvName> = due
-                .due
-                .iter()
-                // `lock:<env>`, `claim:<env>`, `freeze:<env>`, `remind:<kind>:<env>`.
-                .filter_map(|member| member.rsplit_once(':'))
-                .filter_map(|(_, env)| EnvName::parse(env).ok())
-                .collect();
-            envs.sort();
-            envs.dedup();
-            if !envs.is_empty() {
-                let refs: Vec<&EnvName> = envs.iter().collect();
-                settle.push(self.store.prepare(&SettleArgs, group, &refs));
+    fn schedule(&self) -> Schedule {
+        let mut groups = HashMap::new();
+        let mut group_of = HashMap::new();
+        for (group, envs) in self.catalog.by_group(self.catalog.envs()) {
+            for env in &envs {
+                group_of.insert(env.to_string(), group.clone());
             }
+            groups.insert(group, envs);
         }
-        if settle.is_empty() {
-            return Ok(0);
+        Schedule {
+            groups,
+            group_of,
+            next: HashMap::new(),
+            dirty: HashSet::new(),
+            rescan: true,
+            offset: 0,
         }
-        let mut settled = 0;
-        for answer in self.store.call_each(settle).await {
-            settled += answer?.into_parts().1.len();
-        }
-        Ok(settled)
     }
 
-    /// Every hash-tag group: pools, and envs outside any pool.
-    fn groups(&self) -> Vec<EnvName> {
-        self.catalog
-            .by_group(self.catalog.envs())
-            .into_iter()
-            .map(|(g, _)| g)
-            .collect()
+    /// Reads the earliest deadline of the groups that need it: all of them after a rescan
+    /// request, else only those a change was published on. One round trip, or none.
+    async fn refresh(&self, s: &mut Schedule) -> Result<(), BatonError> {
+        let groups: Vec<EnvName> = if s.rescan {
+            s.groups.keys().cloned().collect()
+        } else {
+            s.dirty.iter().cloned().collect()
+        };
+        if groups.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&EnvName> = groups.iter().collect();
+        let answer = self.store.next_deadlines(&refs).await?;
+        s.offset = answer.now as i64 - local_ms() as i64;
+        s.rescan = false;
+        s.dirty.clear();
+        for (group, next) in groups.into_iter().zip(answer.next) {
+            match next {
+                Ok(Some(at)) => {
+                    s.next.insert(group, at);
+                }
+                Ok(None) => {
+                    s.next.remove(&group);
+                }
+                Err(_) => {
+                    s.dirty.insert(group);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Settles every group whose earliest deadline is due; returns how many envs were settled.
+    /// A settled group is read again next tick, whether or not its settling published anything.
+    async fn settle_due(&self, s: &mut Schedule) -> Result<usize, BatonError> {
+        let now = (local_ms() as i64 + s.offset).max(0) as u64;
+        let due: Vec<EnvName> = s
+            .next
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(g, _)| g.clone())
+            .collect();
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let calls = due
+            .iter()
+            .filter_map(|g| Some((g, s.groups.get(g)?)))
+            .map(|(g, envs)| {
+                let refs: Vec<&EnvName> = envs.iter().collect();
+                self.store.prepare(&SettleArgs, g, &refs)
+            })
+            .collect();
+        let mut settled = 0;
+        let mut failed = None;
+        for (group, answer) in due.into_iter().zip(self.store.call_each(calls).await) {
+            s.next.remove(&group);
+            s.dirty.insert(group);
+            match answer {
+                Ok(answer) => settled += answer.into_parts().1.len(),
+                Err(e) => failed = Some(e),
+            }
+        }
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(settled),
+        }
+    }
+
+    /// Notes what the bus says: a change on an env makes its group dirty; a gap (resubscribed,
+    /// or this listener fell behind) means anything may have changed.
+    fn listen(s: &mut Schedule, rx: &mut tokio::sync::broadcast::Receiver<BusMessage>) {
+        loop {
+            match rx.try_recv() {
+                Ok(BusMessage::Event(e)) => {
+                    if let Some(group) = s.group_of.get(&e.env) {
+                        s.dirty.insert(group.clone());
+                    }
+                }
+                Ok(BusMessage::Resync) | Err(TryRecvError::Lagged(_)) => s.rescan = true,
+                Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+/// This instance's side of the sweeper lease.
+struct Lease {
+    id: String,
+    ttl: Duration,
+    silence: Duration,
+    holding: bool,
+    last_heard: Option<Instant>,
+    heartbeats: tokio::sync::watch::Receiver<u64>,
+}
+
+impl Lease {
+    fn new(interval: Duration, heartbeats: tokio::sync::watch::Receiver<u64>) -> Self {
+        Self {
+            // The process id says which instance holds it (`redis-cli get baton:{sweeper}:lease`).
+            id: format!("{}-{:08x}", std::process::id(), rand::random::<u32>()),
+            ttl: (interval * 2).max(Duration::from_millis(200)),
+            silence: interval * 3 / 2,
+            holding: false,
+            last_heard: None,
+            heartbeats,
+        }
+    }
+
+    /// Keeps or seeks the lease; answers whether this instance sweeps this tick and whether it
+    /// has just become the holder.
+    async fn tick(&mut self, expiry: &Expiry) -> (bool, bool) {
+        let store = &expiry.store;
+        if self.holding {
+            match store.lease_renew(&self.id, self.ttl).await {
+                Ok(true) | Err(_) => return (true, false),
+                Ok(false) => {
+                    tracing::info!("another instance holds the sweeper lease now");
+                    self.holding = false;
+                    self.last_heard = Some(Instant::now());
+                    return (false, false);
+                }
+            }
+        }
+        if self.heartbeats.has_changed().unwrap_or(false) {
+            self.heartbeats.borrow_and_update();
+            self.last_heard = Some(Instant::now());
+        }
+        if self.last_heard.is_some_and(|t| t.elapsed() < self.silence) {
+            return (false, false);
+        }
+        match store.lease_take(&self.id, self.ttl).await {
+            Ok(true) => {
+                tracing::info!("this instance holds the sweeper lease");
+                self.holding = true;
+                (true, true)
+            }
+            Ok(false) | Err(_) => {
+                // Someone holds it (or Redis is away): listen for a while before asking again.
+                self.last_heard = Some(Instant::now());
+                (false, false)
+            }
+        }
     }
 }
 
 impl Baton {
-    /// Sweeps every `interval` until `shutdown` resolves. A store outage is logged and retried on
-    /// the next tick; the sweeper never stops on an error.
+    /// Sweeps every `interval` until `shutdown` resolves, while this instance holds the sweeper
+    /// lease. A store outage is logged and retried on the next tick; the sweeper never stops on
+    /// an error. On shutdown the lease is given back, so another instance takes over at once.
     pub async fn run_sweeper(
         &self,
         interval: Duration,
@@ -71,23 +222,54 @@ impl Baton {
     ) {
         let expiry = self.core.expiry();
         let mut calendar = crate::windows::CalendarCursor::default();
+        let mut rx = self.events().subscribe();
+        let mut lease = Lease::new(interval, self.events().heartbeats());
+        let mut schedule = expiry.schedule();
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = &mut shutdown => return,
-                _ = tick.tick() => {
-                    match expiry.sweep().await {
-                        Ok(0) => {}
-                        Ok(n) => tracing::debug!(envs = n, "settled due deadlines"),
-                        Err(e) => tracing::warn!(error = %e, "expiry sweep failed; retrying next tick"),
-                    }
-                    if let Err(e) = expiry.calendar_tick(&mut calendar).await {
-                        tracing::warn!(error = %e, "freeze calendar tick failed; retrying next tick");
-                    }
-                }
+                _ = &mut shutdown => break,
+                _ = tick.tick() => {}
+            }
+            Expiry::listen(&mut schedule, &mut rx);
+            let (sweeping, fresh) = lease.tick(&expiry).await;
+            if fresh || !sweeping {
+                schedule.rescan = true;
+                schedule.next.clear();
+                schedule.dirty.clear();
+            }
+            if !sweeping {
+                continue;
+            }
+            let swept = match expiry.refresh(&mut schedule).await {
+                Ok(()) => expiry.settle_due(&mut schedule).await,
+                Err(e) => Err(e),
+            };
+            match swept {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(envs = n, "settled due deadlines"),
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed; retrying next tick"),
+            }
+            // The calendar's notices and window ends: also the lease holder's alone. A new holder
+            // starts with a fresh cursor, so nothing that ended meanwhile is missed.
+            if fresh {
+                calendar = crate::windows::CalendarCursor::default();
+            }
+            if let Err(e) = expiry.calendar_tick(&mut calendar).await {
+                tracing::warn!(error = %e, "freeze calendar tick failed; retrying next tick");
             }
         }
+        if lease.holding {
+            let _ = expiry.store.lease_release(&lease.id).await;
+        }
     }
+}
+
+fn local_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -115,7 +115,7 @@ impl Baton {
         };
         let run = command.clone();
         let actor = &actor;
-        self.road(actor, &command, |role| {
+        self.road(actor, &command, true, |role| {
             // Boxed: the command futures are deep (BullMQ, cluster clients), and every caller
             // would otherwise inherit their whole layout.
             Box::pin(self.dispatch(actor, role, run))
@@ -127,7 +127,8 @@ impl Baton {
     pub async fn run_ci<R: CiRequest>(&self, actor: Actor, request: R) -> Outcome<R::Answer> {
         let command = request.command();
         let actor = &actor;
-        self.road(actor, &command, |role| {
+        // The CI API answers with the typed result: no chat reply is rendered for it.
+        self.road(actor, &command, false, |role| {
             request.answer(self, actor, role == Privilege::Admin)
         })
         .await
@@ -159,12 +160,16 @@ impl Baton {
         }
     }
 
-    /// The one road: privilege, run, render, visibility, one log line and the metrics.
-    #[tracing::instrument(skip_all, fields(user = %actor.id, command = tracing::field::Empty))]
+    /// The one road: privilege, run, render (`render`: for people; the CI API answers with the
+    /// typed result alone), visibility, one log line and the metrics. The log line is at INFO for
+    /// a state change and at DEBUG for a read (`gate`, `status`, …), so a busy read path formats
+    /// nothing; the span is at DEBUG for the same reason.
+    #[tracing::instrument(level = "debug", skip_all, fields(user = %actor.id, command = tracing::field::Empty))]
     async fn road<'a, T, F, Fut>(
         &'a self,
         actor: &'a Actor,
         command: &Command,
+        render: bool,
         run: F,
     ) -> Outcome<T>
     where
@@ -186,12 +191,18 @@ impl Baton {
             Err(e) => e.code(),
         };
         let elapsed = started.elapsed();
-        tracing::info!(outcome, elapsed_ms = elapsed.as_millis() as u64, "command");
+        let elapsed_ms = elapsed.as_millis() as u64;
+        if changes_state(entry, command) {
+            tracing::info!(user = %actor.id, command = label, outcome, elapsed_ms, "command");
+        } else {
+            tracing::debug!(user = %actor.id, command = label, outcome, elapsed_ms, "command");
+        }
         metrics::counter!("baton_commands_total", "command" => label, "outcome" => outcome)
             .increment(1);
         metrics::histogram!("baton_command_duration_seconds", "command" => label)
             .record(elapsed.as_secs_f64());
         let reply = match &result {
+            _ if !render => Reply::new(crate::reply::Tone::Info, String::new(), 0),
             Ok(answer) => answer.reply(),
             Err(e) => e.reply(wall_clock()),
         };
@@ -220,5 +231,17 @@ impl Baton {
             reply,
             visibility,
         }
+    }
+}
+
+/// Whether a command may change state (its log line is at INFO); reads log at DEBUG. Chat verbs
+/// say so in their grammar entry; of the CI API's requests only `gate` is a read; admin commands
+/// are rare and always logged.
+fn changes_state(entry: Option<&Verb>, command: &Command) -> bool {
+    match (command, entry) {
+        (Command::Ci(ci), _) => !matches!(ci, crate::ci_api::CiCommand::Gate(_)),
+        (Command::Admin(_), _) => true,
+        (_, Some(v)) => v.changes_state,
+        (_, None) => true,
     }
 }

@@ -25,5 +25,6 @@ mod round_trips;
 mod slack;
 mod slow_clients;
 mod status_page;
+mod sweeper;
 mod tls;
 mod topology;

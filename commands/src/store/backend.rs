@@ -56,8 +56,13 @@ impl ConnectionLike for Conn {
 
 /// What a subscription yields.
 pub enum SubMsg {
-    /// A published payload.
-    Message(String),
+    /// A payload published on `channel`.
+    Message {
+        /// Where it was published.
+        channel: String,
+        /// What.
+        payload: String,
+    },
     /// The subscription was lost and re-established: anything in between is gone.
     Reconnected,
 }
@@ -243,17 +248,17 @@ impl Backend {
         }
     }
 
-    /// A subscription to `channel` that survives reconnects, each reported as `Reconnected`.
+    /// A subscription to `channels` that survives reconnects, each reported as `Reconnected`.
     pub fn subscribe(
         &self,
-        channel: String,
+        channels: Vec<String>,
     ) -> BoxFuture<'_, RedisResult<BoxStream<'static, SubMsg>>> {
         Box::pin(async move {
             match self {
-                Backend::Single(s) => pubsub_stream(s.client.clone(), channel).await,
-                Backend::Sentinel(s) => pubsub_stream(s.client().await?, channel).await,
+                Backend::Single(s) => pubsub_stream(s.client.clone(), channels).await,
+                Backend::Sentinel(s) => pubsub_stream(s.client().await?, channels).await,
                 Backend::Cluster { seeds, tls, .. } => {
-                    cluster_stream(tls.cluster(seeds), channel).await
+                    cluster_stream(tls.cluster(seeds), channels).await
                 }
             }
         })
@@ -325,13 +330,17 @@ fn keepalive() -> redis::io::tcp::TcpSettings {
 
 async fn pubsub_stream(
     client: redis::Client,
-    channel: String,
+    channels: Vec<String>,
 ) -> RedisResult<BoxStream<'static, SubMsg>> {
     let mut pubsub = client.get_async_pubsub().await?;
-    pubsub.subscribe(&channel).await?;
-    let messages = pubsub
-        .into_on_message()
-        .filter_map(|m| async move { m.get_payload::<String>().ok().map(SubMsg::Message) });
+    pubsub.subscribe(&channels).await?;
+    let messages = pubsub.into_on_message().filter_map(|m| async move {
+        let payload = m.get_payload::<String>().ok()?;
+        Some(SubMsg::Message {
+            channel: m.get_channel_name().to_string(),
+            payload,
+        })
+    });
     Ok(messages.boxed())
 }
 
@@ -339,7 +348,7 @@ async fn pubsub_stream(
 /// is re-established by redis-rs after a node restart; a `Disconnection` push means "re-read".
 async fn cluster_stream(
     builder: redis::cluster::ClusterClientBuilder,
-    channel: String,
+    channels: Vec<String>,
 ) -> RedisResult<BoxStream<'static, SubMsg>> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<redis::PushInfo>();
     let client = builder
@@ -348,17 +357,20 @@ async fn cluster_stream(
         .connection_timeout(Duration::from_millis(500))
         .build()?;
     let mut conn = client.get_async_connection().await?;
-    conn.subscribe(&channel).await?;
+    for channel in &channels {
+        conn.subscribe(channel).await?;
+    }
     let pushes = futures_util::stream::poll_fn(move |cx| {
         let _subscriber = &conn; // keeps the subscribed connection alive as long as the stream
         rx.poll_recv(cx)
     });
     let messages = pushes.filter_map(|push| async move {
         match push.kind {
-            PushKind::Message | PushKind::SMessage => match push.data.last() {
-                Some(Value::BulkString(b)) => {
-                    String::from_utf8(b.clone()).ok().map(SubMsg::Message)
-                }
+            PushKind::Message | PushKind::SMessage => match push.data.as_slice() {
+                [Value::BulkString(c), Value::BulkString(b)] => Some(SubMsg::Message {
+                    channel: String::from_utf8(c.clone()).ok()?,
+                    payload: String::from_utf8(b.clone()).ok()?,
+                }),
                 _ => None,
             },
             PushKind::Disconnection => Some(SubMsg::Reconnected),

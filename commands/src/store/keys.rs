@@ -77,6 +77,20 @@ impl Keys {
         format!("{}:{{admin}}:history", self.prefix)
     }
 
+    /// The expiry sweeper's lease: the one instance holding it sweeps (see `events.rs`). A key of
+    /// its own, never in a script with an env's keys.
+    pub fn sweeper_lease(&self) -> String {
+        format!("{}:{{sweeper}}:lease", self.prefix)
+    }
+
+    /// Where the lease holder's heartbeat is published, isolated by database like the events.
+    pub fn sweeper_channel(&self) -> String {
+        match self.db {
+            0 => format!("{}:sweeper", self.prefix),
+            db => format!("{}:sweeper:db{db}", self.prefix),
+        }
+    }
+
     /// The Pub/Sub channel every state change is published on. Pub/Sub ignores the database
     /// number, so two installations on `/3` and `/4` of one server would hear each other: the
     /// channel carries the number. Database 0 keeps the plain name, so existing deployments and

@@ -16,6 +16,7 @@ pub(crate) mod contracts;
 mod error;
 pub(crate) mod history;
 pub mod keys;
+pub(crate) mod lease;
 pub(crate) mod outbox;
 pub(crate) mod queue_writes;
 pub(crate) mod queues;
@@ -154,9 +155,11 @@ impl Store {
         self.round_trips.load(Ordering::Relaxed)
     }
 
-    /// A subscription to the event channel that survives reconnects (the event bus keeps one).
+    /// A subscription to the event channel and the sweeper's heartbeat channel that survives
+    /// reconnects (the event bus keeps one).
     pub async fn subscribe_events(&self) -> Result<BoxStream<'static, SubMsg>, StoreError> {
-        let subscribe = self.backend.subscribe(self.keys.events_channel());
+        let channels = vec![self.keys.events_channel(), self.keys.sweeper_channel()];
+        let subscribe = self.backend.subscribe(channels);
         match tokio::time::timeout(self.timeout, subscribe).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => {

@@ -66,7 +66,7 @@ scripts! {
     DEPLOY = change "lua/deploy.lua";
     /// Settling due deadlines, and `status`.
     SETTLE = change "lua/settle.lua";
-    /// Which deadlines of a group are due.
+    /// Which deadlines of a group are due (the readiness probe).
     DUE = read "lua/due.lua";
     /// `admin session`: existence, TTL, idle time and a fingerprint; the value never leaves Redis.
     ADMIN_SESSION = read "../admin/lua/session.lua" "../admin/lua/session_read.lua";

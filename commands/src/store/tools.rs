@@ -159,18 +159,73 @@ impl Store {
 
     /// Calls per Redis command since its start, from `INFO commandstats` (`cmdstat_<name>`).
     pub async fn command_calls(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        let mut cmd = redis::cmd("INFO");
-        cmd.arg("commandstats");
-        let info: String = self.query(&cmd).await?;
-        Ok(info
-            .lines()
-            .filter_map(|l| {
-                let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
-                let calls = rest.strip_prefix("calls=")?.split(',').next()?;
-                Some((name.to_string(), calls.parse().ok()?))
-            })
+        let stats = self.server_stats().await?;
+        Ok(stats
+            .commands
+            .into_iter()
+            .map(|(k, c)| (k, c.calls))
             .collect())
     }
+
+    /// Per command its calls and server time, and the server's CPU time so far (`INFO
+    /// commandstats cpu`): what `baton bench` compares before and after a run.
+    pub async fn server_stats(&self) -> Result<ServerStats, StoreError> {
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg("commandstats").arg("cpu");
+        let info: String = self.query(&cmd).await?;
+        let field = |rest: &str, name: &str| -> Option<u64> {
+            rest.split(',')
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))?
+                .parse::<f64>()
+                .ok()
+                .map(|f| f as u64)
+        };
+        let mut stats = ServerStats::default();
+        for line in info.lines() {
+            if let Some((name, rest)) = line
+                .strip_prefix("cmdstat_")
+                .and_then(|l| l.split_once(':'))
+            {
+                let (Some(calls), Some(usec)) = (field(rest, "calls"), field(rest, "usec")) else {
+                    continue;
+                };
+                stats
+                    .commands
+                    .insert(name.to_string(), CommandStat { calls, usec });
+            } else if let Some(secs) = line
+                .strip_prefix("used_cpu_sys:")
+                .or_else(|| line.strip_prefix("used_cpu_user:"))
+            {
+                stats.cpu_us += (secs.trim().parse::<f64>().unwrap_or(0.0) * 1e6) as u64;
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Loads a script (`baton bench`'s comparison script) and answers its SHA-1.
+    pub async fn script_load(&self, source: &str) -> Result<String, StoreError> {
+        let mut cmd = redis::cmd("SCRIPT");
+        cmd.arg("LOAD").arg(source);
+        self.query_once(&cmd).await
+    }
+}
+
+/// One command's totals in `INFO commandstats`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CommandStat {
+    /// Calls since the server started (or `CONFIG RESETSTAT`).
+    pub calls: u64,
+    /// Server time spent in them, µs (a script's own command includes what it runs).
+    pub usec: u64,
+}
+
+/// What `INFO commandstats cpu` says.
+#[derive(Clone, Debug, Default)]
+pub struct ServerStats {
+    /// Per command name (lowercase, `evalsha`, `set`, …).
+    pub commands: BTreeMap<String, CommandStat>,
+    /// The server's user + system CPU time, µs.
+    pub cpu_us: u64,
 }
 
 async fn add(queue: &Queue, job: &SeedJob) -> Result<(), bullmq::Error> {

@@ -182,10 +182,3 @@ impl SettleAnswer {
         (now, envs)
     }
 }
-
-/// What `due.lua` answers: the group's deadline entries that are due.
-#[derive(Debug, Deserialize)]
-pub struct DueAnswer {
-    #[serde(default, deserialize_with = "lua_list")]
-    pub due: Vec<String>,
-}

@@ -13,6 +13,7 @@ for _, w in ipairs(queue_entries(e)) do
     record(e, { kind = 'left_queue', holder = holder, display = w.display, reason = 'wait ran out' })
   end
 end
+e.entries = nil -- the line changed: `queue_view` reads it again
 if lock then
   return cjson.encode({ status = 'locked', now = NOW, lock = view(lock), queue = queue_view(e) })
 end

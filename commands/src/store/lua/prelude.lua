@@ -95,46 +95,49 @@ local function remind_arm(e, kind, expires)
 end
 
 -- A due reminder becomes a `<kind>_reminder` entry (the notifier DMs the holder), exactly once:
--- the entry is removed in the same step.
+-- the entry is removed in the same step. Nothing is read unless the live hold `m` is inside its
+-- reminder window (the hold's end says when that is).
 local function remind_due(e, kind, m)
+  if not m or e.remind <= 0 or tonumber(m.expires) - e.remind > NOW then return end
   local member = remind_member(e, kind)
   local at = redis.call('ZSCORE', e.deadlines, member)
   if not at or tonumber(at) > NOW then return end
   redis.call('ZREM', e.deadlines, member)
-  if m then
-    record(e, { kind = kind .. '_reminder', holder = m.holder, display = m.display,
-                reason = m.reason, fence = m.fence, expires = m.expires })
-  end
+  record(e, { kind = kind .. '_reminder', holder = m.holder, display = m.display,
+              reason = m.reason, fence = m.fence, expires = m.expires })
 end
 
 -- Returns the live hold of `kind` ('lock' or 'claim') on `e`, expiring it first when it is due.
+-- The details' `expires` is the deadline the deadline set holds, so one read says both.
 local function hold_live(e, kind)
   local key, meta = slot_keys(e, kind)
   local m = hash_read(meta)
-  if m and tonumber(m.expires) > NOW and redis.call('GET', key) == m.token then return m end
-  redis.call('DEL', key)
+  if not m then return nil end
+  if tonumber(m.expires) > NOW then return m end
+  redis.call('DEL', key, meta)
   redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
-  if m then
-    redis.call('DEL', meta)
-    record(e, { kind = kind .. '_expired', holder = m.holder, display = m.display,
-                reason = m.reason, fence = m.fence, since = m.since })
-  end
+  record(e, { kind = kind .. '_expired', holder = m.holder, display = m.display,
+              reason = m.reason, fence = m.fence, since = m.since })
   return nil
 end
 
--- Grants a hold: SET NX PX on the token key, the next fence, details and the deadline.
+-- Grants a hold: SET NX PX on the token key, the next fence, details and the deadline. The
+-- details are returned as written, not read back.
 local function hold_grant(e, kind, holder, display, reason, ttl, token)
   local key, meta = slot_keys(e, kind)
   if not redis.call('SET', key, token, 'NX', 'PX', ttl) then
-    error('hold key already set for ' .. e.name)
+    -- A token key whose details are gone (evicted, or deleted by hand) guards nothing: the
+    -- details are the hold. Take it over rather than refuse the env forever.
+    redis.call('SET', key, token, 'PX', ttl)
   end
   local fence = redis.call('INCR', e.fence)
   redis.call('HSET', meta, 'holder', holder, 'display', display, 'reason', reason, 'since', NOW,
              'expires', NOW + ttl, 'fence', fence, 'token', token)
   redis.call('PEXPIRE', meta, ttl + GRACE)
   redis.call('ZADD', e.deadlines, NOW + ttl, kind .. ':' .. e.name)
-  remind_arm(e, kind, NOW + ttl)
-  return hash_read(meta)
+  if e.remind > 0 then remind_arm(e, kind, NOW + ttl) end
+  return { holder = holder, display = display, reason = reason, since = NOW, expires = NOW + ttl,
+           fence = fence, token = token }
 end
 
 local function hold_drop(e, kind)
@@ -191,14 +194,17 @@ local function marks_keep(e, till)
   end
 end
 
--- The queue's entries in order, decoded.
+-- The queue's entries in order, decoded; read once per script (`e.entries` caches them, and
+-- whatever changes the list in the same script updates or clears the cache).
 local function queue_entries(e)
+  if e.entries then return e.entries end
   local out = {}
   for _, raw in ipairs(redis.call('LRANGE', e.queue, 0, -1)) do
     local w = cjson.decode(raw)
     w.raw = raw
     out[#out + 1] = w
   end
+  e.entries = out
   return out
 end
 
@@ -223,7 +229,11 @@ end
 local function hand_off(e)
   while true do
     local raw = redis.call('LPOP', e.queue)
-    if not raw then return nil end
+    if not raw then
+      e.entries = {}
+      return nil
+    end
+    e.entries = nil
     local w = cjson.decode(raw)
     local gone = waiter_gone(w)
     if not gone then
@@ -239,17 +249,22 @@ end
 -- Takes waiters that are gone out of a queue that is not moving (the lock is held or frozen), so
 -- `status` never shows them and positions stay true.
 local function queue_prune(e)
+  local kept = {}
   for _, w in ipairs(queue_entries(e)) do
     local gone = waiter_gone(w)
     if gone then
       redis.call('LREM', e.queue, 1, w.raw)
       record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = gone })
+    else
+      kept[#kept + 1] = w
     end
   end
+  e.entries = kept
 end
 
 -- Brings `e` up to date: due expiries, reminders and freeze ends are applied, a free lock goes to
--- the queue.
+-- the queue. Only what is due is written; what is not due costs one read of each hash and of
+-- the queue (an empty one: one LPOP).
 local function settle(e)
   local lock = hold_live(e, 'lock')
   local claim = hold_live(e, 'claim')

@@ -2,7 +2,12 @@
 //! (or chat commands) through the HTTP API for a fixed time; the report gives throughput,
 //! latency percentiles, and, with `--redis`, Redis commands per operation from `INFO
 //! commandstats`, plus the `redis-benchmark` line that runs the same script at the same
-//! concurrency for comparison.
+//! concurrency for comparison. With `--redis` it also runs that comparison itself (`compare`):
+//! `redis-benchmark` on Baton's lock script and on a minimal lock script, in the same run.
+//! `--idle` measures instead what Baton costs Redis while nothing happens (`idle`).
+
+mod compare;
+mod idle;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -10,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use baton_commands::config::RedisConfig;
+use baton_commands::store::tools::ServerStats;
 use baton_commands::store::Store;
 use clap::Args;
 use serde_json::{json, Value};
@@ -17,16 +23,22 @@ use serde_json::{json, Value};
 /// `baton bench` options.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Baton's base URL.
-    #[arg(long, env = "BATON_URL")]
-    url: String,
+    /// Baton's base URL (not with `--idle`, which starts its own instances).
+    #[arg(long, env = "BATON_URL", required_unless_present = "idle")]
+    url: Option<String>,
     /// A CI token that may lock the envs.
-    #[arg(long, env = "BATON_TOKEN", hide_env_values = true)]
-    token: String,
+    #[arg(
+        long,
+        env = "BATON_TOKEN",
+        hide_env_values = true,
+        required_unless_present = "idle"
+    )]
+    token: Option<String>,
     /// Redis to read `INFO commandstats` from (commands per operation).
     #[arg(long)]
     redis: Option<String>,
-    /// Envs to cycle on; worker i uses env i mod n (one env: every worker contends).
+    /// Envs to cycle on; worker i uses env i mod n (one env: every worker contends). With
+    /// `--idle`, how many envs the started instances are configured with.
     #[arg(long, value_delimiter = ',', default_value = "qa")]
     envs: Vec<String>,
     /// Concurrent workers.
@@ -41,6 +53,13 @@ pub struct BenchArgs {
     /// Drive chat commands (`lock`/`unlock` through /api/v1/commands) instead of the lock API.
     #[arg(long)]
     chat: bool,
+    /// Measure what Baton costs `--redis` while nothing happens: start `--instances` copies of
+    /// `baton serve` with `--envs` (a count) envs and report Redis commands/s and CPU/s.
+    #[arg(long, requires = "redis")]
+    idle: bool,
+    /// With `--idle`: how many instances to start.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
 }
 
 #[derive(Default)]
@@ -52,11 +71,18 @@ struct Tally {
 
 /// Runs the benchmark and prints the report.
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.idle {
+        idle::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.concurrency == 0 || args.envs.is_empty() {
         bail!("--concurrency must be at least 1 and --envs must name at least one env");
     }
-    let http = client(&args.token)?;
-    let base = args.url.trim_end_matches('/').to_string();
+    let (Some(url), Some(token)) = (&args.url, &args.token) else {
+        bail!("--url and --token name the Baton to drive");
+    };
+    let http = client(token)?;
+    let base = url.trim_end_matches('/').to_string();
     http.get(format!("{base}/readyz"))
         .send()
         .await
@@ -91,6 +117,27 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     report(&args, &tally, elapsed, before.zip(after));
+    if let Some(redis) = &args.redis {
+        let (ours, minimal) = compare::both(&args, redis).await?;
+        let ops = tally.latencies.len() as f64 / elapsed.as_secs_f64();
+        println!(
+            "redis-benchmark in the same run, {} clients, each call granting a fresh lock:",
+            args.concurrency
+        );
+        println!(
+            "  Baton's lock script   {:.0} calls/s, {:.1} µs of Redis time per call",
+            ours.rps, ours.usec
+        );
+        println!("  minimal lock script   {:.0} calls/s, {:.1} µs of Redis time per call (SET NX PX, INCR, HSET, XADD, PUBLISH)", minimal.rps, minimal.usec);
+        println!(
+            "  HTTP API ÷ Baton's script through redis-benchmark   {:.2}",
+            ops / ours.rps.max(1.0)
+        );
+        println!(
+            "  Baton's script ÷ minimal script, server µs         {:.2}",
+            ours.usec / minimal.usec.max(0.001)
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -168,13 +215,23 @@ async fn worker(
 
 /// `cmdstat_<name>` → calls, from the Redis at `url`.
 async fn commandstats(url: &str) -> anyhow::Result<BTreeMap<String, u64>> {
+    let stats = server_stats(url).await?;
+    Ok(stats
+        .commands
+        .into_iter()
+        .map(|(k, c)| (k, c.calls))
+        .collect())
+}
+
+/// `INFO commandstats cpu` of the Redis at `url`.
+async fn server_stats(url: &str) -> anyhow::Result<ServerStats> {
     let config = RedisConfig {
         url: url.to_string(),
         ..RedisConfig::default()
     };
     let store = Store::connect(&config, 0).context("--redis is not a Redis URL")?;
     store
-        .command_calls()
+        .server_stats()
         .await
         .context("reading INFO commandstats from --redis")
 }

@@ -1,0 +1,152 @@
+//! What Redis alone does with the lock, for comparison in the same run: `redis-benchmark` runs
+//! Baton's lock script, then a minimal lock script (`SET NX PX` + `INCR` fence + `HSET` details +
+//! `XADD` audit + `PUBLISH`), at the bench's concurrency, each granting a fresh lock on every call
+//! (the lock and details keys carry `__rand_int__`; the rest are one env's). Server time per call
+//! comes from `INFO commandstats` (`evalsha` usec ÷ calls) around each run.
+
+use std::process::Stdio;
+
+use anyhow::{bail, Context};
+use baton_commands::domain::EnvName;
+use baton_commands::store::{scripts, Keys};
+
+use super::{server_stats, BenchArgs};
+
+/// The minimal lock: what any Redis lock with a fence, an audit trail and an announcement does.
+const MINIMAL: &str = "#!lua
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[3])) then return 0 end
+local fence = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[3], 'holder', ARGV[1], 'fence', fence, 'token', ARGV[2])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 500, '*', 'kind', 'locked', 'holder', ARGV[1], 'fence', fence)
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+return fence
+";
+
+/// One `redis-benchmark` run of one script.
+pub struct Run {
+    /// Calls per second, as redis-benchmark reports.
+    pub rps: f64,
+    /// Server time per call, µs.
+    pub usec: f64,
+}
+
+/// Both runs: Baton's lock script, then the minimal one.
+pub async fn both(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run)> {
+    let (host, port) = host_port(redis)?;
+    let layout = Keys::new(&args.prefix);
+    let env = EnvName::parse("bench-compare").expect("a valid name");
+    let mut keys = layout.env(&env, &env).0;
+    keys[0] = format!("{}-__rand_int__", keys[0]); // the token key
+    keys[1] = format!("{}-__rand_int__", keys[1]); // the details
+    let mut baton = vec![
+        "EVALSHA".to_string(),
+        scripts::LOCK.get_hash().to_string(),
+        keys.len().to_string(),
+    ];
+    baton.extend(keys.iter().cloned());
+    // ARGV as lock.lua reads it (store/contracts/locks.rs): prelude's env, channel, history
+    // length, idempotency fingerprint; holder, display, reason, ttl, token, admin, mode, queue
+    // limit, wait, lease.
+    for a in [
+        env.as_str(),
+        &layout.events_channel(),
+        "500",
+        "",
+        "bench",
+        "bench",
+        "reason",
+        "60000",
+        "tok-__rand_int__",
+        "0",
+        "lock",
+        "20",
+        "0",
+        "0",
+    ] {
+        baton.push(a.to_string());
+    }
+    let sha = baton_store(redis)?.script_load(MINIMAL).await?;
+    // Keys of its own: the minimal details lack fields Baton's script reads.
+    let other = EnvName::parse("bench-minimal").expect("a valid name");
+    let mine = layout.env(&other, &other).0;
+    let minimal: Vec<String> = [
+        "EVALSHA",
+        &sha,
+        "4",
+        &format!("{}-__rand_int__", mine[0]),
+        &mine[4],
+        &format!("{}-__rand_int__", mine[1]),
+        &mine[7],
+        "bench",
+        "tok-__rand_int__",
+        "60000",
+        &layout.events_channel(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Baton's script must be loaded before redis-benchmark calls it by its SHA.
+    baton_store(redis)?.load_scripts().await?;
+    let ours = run(&host, &port, args.concurrency, redis, &baton).await?;
+    let theirs = run(&host, &port, args.concurrency, redis, &minimal).await?;
+    Ok((ours, theirs))
+}
+
+fn baton_store(redis: &str) -> anyhow::Result<baton_commands::store::Store> {
+    let config = baton_commands::config::RedisConfig {
+        url: redis.to_string(),
+        ..Default::default()
+    };
+    baton_commands::store::Store::connect(&config, 0).context("--redis is not a Redis URL")
+}
+
+async fn run(
+    host: &str,
+    port: &str,
+    clients: usize,
+    redis: &str,
+    command: &[String],
+) -> anyhow::Result<Run> {
+    let before = server_stats(redis).await?;
+    let out = tokio::process::Command::new("redis-benchmark")
+        .args(["-h", host, "-p", port, "-c", &clients.to_string()])
+        .args(["-n", "100000", "-r", "100000000", "--csv"])
+        .args(command)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .context("running redis-benchmark (it comes with redis-server)")?;
+    let after = server_stats(redis).await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // `"test","rps",…` then one row: the rps is the second field.
+    let rps = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').nth(1))
+        .and_then(|f| f.trim_matches('"').parse::<f64>().ok())
+        .with_context(|| format!("redis-benchmark said: {text}"))?;
+    let (b, a) = (
+        before.commands.get("evalsha").copied().unwrap_or_default(),
+        after.commands.get("evalsha").copied().unwrap_or_default(),
+    );
+    let calls = a.calls.saturating_sub(b.calls).max(1);
+    Ok(Run {
+        rps,
+        usec: a.usec.saturating_sub(b.usec) as f64 / calls as f64,
+    })
+}
+
+/// `redis://host:port[/db]` → host and port, for redis-benchmark's `-h` and `-p`.
+fn host_port(redis: &str) -> anyhow::Result<(String, String)> {
+    let rest = redis
+        .strip_prefix("redis://")
+        .context("the comparison needs a plain redis://host:port URL")?;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap_or(rest);
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Ok((h.to_string(), p.to_string())),
+        None if !hostport.is_empty() => Ok((hostport.to_string(), "6379".into())),
+        None => bail!("no host in --redis"),
+    }
+}

@@ -310,3 +310,69 @@ async fn bad_and_missing_signatures_replays_and_unknown_repositories_change_noth
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(gh.calls(), 0, "none of them called GitHub");
 }
+
+#[tokio::test]
+async fn twenty_runs_on_three_instances_are_each_approved_once_in_line_order_never_two_at_once() {
+    let gh = GitHubStandIn::start().await;
+    let (app, addrs) = spawn(&gh, 3).await;
+    app.ok("alice", "lock prod 30m hotfix").await;
+    let requests = (0..20u64).map(|i| {
+        let addr = addrs[i as usize % 3];
+        let run = requested("Codertocat/Hello-World", 500 + i, 9000 + i);
+        async move { deliver(addr, "deployment_protection_rule", &format!("d-{i}"), &run).await }
+    });
+    for (status, body) in futures_util::future::join_all(requests).await {
+        assert_eq!((status, body["result"].as_str()), (200, Some("queued")));
+    }
+    // The line's order, as the lock script recorded it.
+    let mut con = app.redis().await;
+    let line: Vec<String> = redis::cmd("LRANGE")
+        .arg("baton:{prod}:queue:prod")
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let order: Vec<u64> = line
+        .iter()
+        .map(|raw| {
+            let w: Value = serde_json::from_str(raw).unwrap();
+            let holder = w["holder"].as_str().unwrap();
+            holder.rsplit('#').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    assert_eq!(order.len(), 20);
+    app.ok("alice", "unlock prod").await;
+    for (i, run) in order.iter().enumerate() {
+        let reviews = gh.wait_for(i + 1, Duration::from_secs(3)).await;
+        // Never a second approval while this run holds prod.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let reviews_now = gh.accepted();
+        assert_eq!(
+            reviews_now.len(),
+            i + 1,
+            "one approved run at a time: {reviews_now:?}"
+        );
+        assert_eq!(
+            (reviews[i].run, reviews[i].state.as_str()),
+            (*run, "approved")
+        );
+        let mut done = deployment_status();
+        done["deployment"]["id"] = json!(9000 + run - 500);
+        let addr = addrs[(i + 1) % 3];
+        assert_eq!(
+            deliver(addr, "deployment_status", &format!("s-{i}"), &done)
+                .await
+                .0,
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let all = gh.accepted();
+    let runs: std::collections::HashSet<u64> = all.iter().map(|r| r.run).collect();
+    assert_eq!(
+        (all.len(), runs.len()),
+        (20, 20),
+        "each run approved exactly once"
+    );
+}

@@ -2,7 +2,6 @@
 
 use baton_commands::github::RunRequest;
 use octocrab::models::webhook_events::{WebhookEvent, WebhookEventPayload};
-use serde_json::Value;
 
 /// What a webhook asks of Baton.
 #[derive(Debug)]
@@ -72,8 +71,8 @@ pub fn read(kind: &str, body: &[u8]) -> Result<Option<Event>, String> {
                 .map(Event::DeploymentDone))
         }
         WebhookEventPayload::WorkflowRun(p) => {
-            let done = p.workflow_run["status"] == Value::from("completed")
-                || p.workflow_run["conclusion"].is_string();
+            let done =
+                p.workflow_run["status"] == "completed" || p.workflow_run["conclusion"].is_string();
             let run_id = p.workflow_run["id"].as_u64();
             Ok(run_id
                 .filter(|_| done)

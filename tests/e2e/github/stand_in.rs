@@ -52,6 +52,9 @@ pub fn key_pair() -> &'static (String, String) {
     })
 }
 
+/// A scheduled answer: an HTTP status and its `Retry-After` seconds.
+type Trouble = (u16, Option<u64>);
+
 /// One review Baton posted.
 #[derive(Clone, Debug)]
 pub struct Review {
@@ -68,7 +71,7 @@ pub struct GitHubStandIn {
     reviews: Arc<Mutex<Vec<Review>>>,
     tokens: Arc<Mutex<Vec<String>>>,
     calls: Arc<Mutex<usize>>,
-    trouble: Arc<Mutex<VecDeque<(u16, Option<u64>)>>>,
+    trouble: Arc<Mutex<VecDeque<Trouble>>>,
 }
 
 impl GitHubStandIn {

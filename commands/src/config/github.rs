@@ -217,3 +217,55 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const ENVS: &str =
+        "[[envs]]\nname = \"prod\"\n\n[[pools]]\nname = \"staging\"\nmembers = [\"staging-1\"]\n";
+
+    fn messages(text: &str) -> Vec<String> {
+        let found = Config::from_toml_str(&format!("{ENVS}{text}")).unwrap_err();
+        found.problems.into_iter().map(|p| p.message).collect()
+    }
+
+    #[test]
+    fn github_secrets_in_the_file_unknown_envs_pools_and_unreadable_keys_are_refused() {
+        let found = messages(
+            "[github]\napp_id = 1\nwebhook_secret = \"hunter2\"\nprivate_key_file = \"/nonexistent/key.pem\"\n\n[[github.rules]]\nrepos = \"acme/*\"\nenvironment = \"production\"\nenv = \"prd\"\n\n[[github.rules]]\nrepos = \"*\"\nenvironment = \"staging\"\nenv = \"staging\"\n",
+        );
+        let all = found.join("\n");
+        for fragment in [
+            "BATON_GITHUB__WEBHOOK_SECRET",
+            "cannot read `github.private_key_file`",
+            "did you mean `prod`",
+            "is a pool",
+        ] {
+            assert!(all.contains(fragment), "{fragment:?} in {all}");
+        }
+        assert!(!all.contains("hunter2"), "the secret is never echoed");
+    }
+
+    #[test]
+    fn rules_match_repository_and_environment_globs_first_match_wins() {
+        let key = std::env::temp_dir().join(format!("baton-gh-{}.pem", std::process::id()));
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let text = format!(
+            "{ENVS}[github]\napp_id = 1\nprivate_key_file = {:?}\nwebhook_secret_file = {:?}\n\n[[github.rules]]\nrepos = \"acme/*\"\nenvironment = \"prod*\"\nenv = \"prod\"\non_freeze = \"wait\"\n",
+            key.display().to_string(),
+            key.display().to_string()
+        );
+        let config = Config::from_toml_str(&text).unwrap();
+        let g = &config.github;
+        assert!(g.rule("acme/app", "production").is_some());
+        assert!(g.rule("other/app", "production").is_none());
+        assert!(g.rule("acme/app", "staging").is_none());
+        assert!(g.private_key().unwrap().expose().contains("PRIVATE KEY"));
+        let _ = std::fs::remove_file(key);
+    }
+}

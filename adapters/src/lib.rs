@@ -6,6 +6,7 @@
 //! - [`console`]: plain text for the terminal (`baton dev`, `baton console`, `baton exec`).
 //! - [`ci`]: the CI HTTP API (`/api/v1`), bearer tokens stored as SHA-256 hashes.
 //! - [`slack`]: slash commands, buttons and Socket Mode in Block Kit; outbound Slack delivery.
+//! - [`github`]: `POST /github/webhook` and the GitHub App's answers to deployment protection rules.
 //! - [`discord`]: `/baton` application command, buttons, HTTP interactions, gateway; delivery.
 // The core's futures (a CI request waiting in line) are deep; the Slack Socket Mode listener
 // needs their auto traits proven through every layer.
@@ -15,4 +16,5 @@
 pub mod ci;
 pub mod console;
 pub mod discord;
+pub mod github;
 pub mod slack;

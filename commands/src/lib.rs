@@ -14,6 +14,7 @@
 //!   history, `baton dev` and `baton bench`).
 //! - [`events`]: the expiry sweeper that hands locks on when they lapse.
 //! - [`delivery`]: the trait each platform implements to post messages outside a request.
+//! - [`github`]: GitHub deployments wait in Baton's queue (a custom deployment protection rule).
 //! - [`notify`]: announcements, reminders and hand-off notices, each delivered once across
 //!   instances through a Redis consumer group on every env's audit stream.
 //! - [`bus`]: the Pub/Sub event bus between instances; `ci` waits on it for hand-offs.
@@ -35,6 +36,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 mod freeze;
+pub mod github;
 pub mod grammar;
 pub use grammar::command;
 pub mod hashing;

@@ -2,6 +2,7 @@
 //! Socket Mode, the Discord gateway) and CLI subcommands. The logic lives in `baton-adapters`.
 
 pub mod discord;
+pub mod github;
 pub mod slack;
 
 use std::sync::Arc;
@@ -16,7 +17,8 @@ use tokio::sync::watch;
 pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
     Ok(Router::new()
         .merge(slack::routes(config, baton)?)
-        .merge(discord::routes(config, baton)?))
+        .merge(discord::routes(config, baton)?)
+        .merge(github::routes(config, baton)?))
 }
 
 /// Starts every configured platform's background task; each stops when `stop` turns true.
@@ -27,6 +29,7 @@ pub fn spawn_background(
 ) -> anyhow::Result<()> {
     slack::spawn_background(config, baton, stop.clone())?;
     discord::spawn_background(config, baton, stop.clone())?;
+    github::spawn_background(config, baton, stop.clone())?;
     Ok(())
 }
 

@@ -16,6 +16,7 @@ mod discord;
 mod edges;
 mod expiry;
 mod faults;
+mod github;
 mod health;
 mod isolation;
 mod locks;

@@ -33,6 +33,7 @@ impl Config {
         self.check_redis_urls(ctx, &mut out);
         self.check_notify(ctx, &mut out);
         self.check_freezes(ctx, &mut out);
+        self.check_github(ctx, &mut out);
         out
     }
 

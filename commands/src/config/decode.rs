@@ -15,7 +15,8 @@ pub(super) use crate::domain::did_you_mean;
 
 use super::{
     AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
-    FreezeWindowConfig, PoolConfig, Problem, RedisConfig, RolesConfig, ServerConfig, SlackConfig,
+    FreezeWindowConfig, GithubConfig, PoolConfig, Problem, RedisConfig, RolesConfig, ServerConfig,
+    SlackConfig,
 };
 
 /// A `[section]` that environment variables may set. New sections join this list (and
@@ -45,6 +46,7 @@ const SECTIONS: &[Section] = &[
     Section::of::<SlackConfig>("slack"),
     Section::of::<DiscordConfig>("discord"),
     Section::of::<AdminConfig>("admin"),
+    Section::of::<GithubConfig>("github"),
 ];
 
 /// Arrays of tables: configured only in the file, because `BATON_ENVS__…` has no way to say which.
@@ -243,6 +245,7 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         slack: section(root.remove("slack"), "slack", ctx, out),
         discord: section(root.remove("discord"), "discord", ctx, out),
         admin: section(root.remove("admin"), "admin", ctx, out),
+        github: section(root.remove("github"), "github", ctx, out),
         envs,
         pools,
         freezes,

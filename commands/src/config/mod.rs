@@ -20,6 +20,7 @@ use std::time::Duration;
 mod admin;
 mod discord;
 mod freezes;
+mod github;
 mod slack;
 
 pub use crate::store::settings::{redact_url, RedisConfig};
@@ -27,6 +28,7 @@ pub use admin::*;
 pub use connection::Warning;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use freezes::FreezeWindowConfig;
+pub use github::{GithubConfig, GithubRule, OnFreeze};
 pub use slack::SlackConfig;
 
 use serde::Deserialize;
@@ -59,6 +61,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[[freezes]]`: the freeze calendar.
     pub freezes: Vec<FreezeWindowConfig>,
+    /// `[github]`: the GitHub App that answers deployment protection rules.
+    pub github: GithubConfig,
 }
 
 /// The HTTP listener and the background sweep.

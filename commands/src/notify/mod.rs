@@ -16,9 +16,9 @@
 //! - `lanes`: one queue per target, delivered in order; entries acknowledged once settled.
 //! - `deliver`: one message to one target, with backoff and the platform's Retry-After.
 
-mod deliver;
+pub(crate) mod deliver;
 mod lanes;
-mod outbox;
+pub(crate) mod outbox;
 mod render;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

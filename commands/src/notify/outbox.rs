@@ -31,6 +31,8 @@ const GONE_AFTER_MS: i64 = 3600 * 1000;
 pub(crate) struct Outbox {
     store: Store,
     consumer: String,
+    /// The consumer group: [`GROUP`] for announcements, another for each other reader.
+    group: &'static str,
     /// Every env's history stream.
     streams: Vec<String>,
     /// The streams known to carry the group; the others get it once they exist.
@@ -51,11 +53,18 @@ impl Outbox {
         Self {
             store,
             consumer,
+            group: GROUP,
             streams,
             joined: Mutex::default(),
             start: OnceLock::new(),
             redeliver_after,
         }
+    }
+
+    /// The same outbox read through consumer group `group` (each group sees every entry once).
+    pub fn with_group(mut self, group: &'static str) -> Self {
+        self.group = group;
+        self
     }
 
     /// How long an unacknowledged entry stays with its claimer before others take it over.
@@ -69,7 +78,7 @@ impl Outbox {
     }
 
     fn group(&self) -> GroupConsumer<'_> {
-        self.store.consumer(GROUP, &self.consumer)
+        self.store.consumer(self.group, &self.consumer)
     }
 
     fn joined(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {

@@ -71,6 +71,11 @@ impl Keys {
         format!("{}:{{notify}}:epoch", self.prefix)
     }
 
+    /// The GitHub App's records (`delivery` ids seen, `run` callbacks), in their own hash tag.
+    pub fn github(&self, what: &str, id: &str) -> String {
+        format!("{}:{{github}}:{what}:{id}", self.prefix)
+    }
+
     /// The admin commands' audit stream, in a hash tag of its own: it is written in the same
     /// pipeline as other services' keys, never in a script with an env's.
     pub fn admin_history(&self) -> String {

@@ -14,6 +14,7 @@ pub(crate) mod admin;
 mod backend;
 pub(crate) mod contracts;
 mod error;
+pub mod github;
 pub(crate) mod history;
 pub mod keys;
 pub(crate) mod lease;

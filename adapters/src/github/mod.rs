@@ -1,0 +1,179 @@
+//! GitHub: `POST /github/webhook`, and the App's answers to deployment protection rules.
+//!
+//! The webhook is verified first (`X-Hub-Signature-256`, HMAC-SHA256 of the raw body with the
+//! webhook secret, compared in constant time): anything else is 401 and reaches nothing. Events
+//! are read with octocrab's webhook models; `deployment_protection_rule` (requested) puts the run
+//! in line, `deployment_status` with a final state and `workflow_run` completed let it go, every
+//! other event is 200 and ignored. Each delivery is handled once (`X-GitHub-Delivery`). The
+//! answer is one Redis round trip, well within GitHub's 10 s; GitHub hears `approved` from the
+//! core's callbacks, `rejected` at once from here when the env refuses the run.
+//!
+//! - `api`: the App's client (octocrab: JWT → installation token, cached until it expires).
+
+pub mod api;
+mod payload;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use baton_commands::domain::Secret;
+use baton_commands::github::{callbacks, GitHub, Requested, Reviews};
+use baton_commands::notify::RetryPolicy;
+use baton_commands::store::github::RunRecord;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+
+pub use payload::Event;
+
+/// What the webhook route needs.
+#[derive(Clone)]
+pub struct GithubState {
+    github: GitHub,
+    secret: Arc<Secret>,
+    reviews: Arc<dyn Reviews>,
+    retry: RetryPolicy,
+}
+
+impl GithubState {
+    /// The route's state: the core's GitHub side, the webhook secret, the App's client.
+    pub fn new(github: GitHub, secret: Secret, reviews: Arc<dyn Reviews>) -> Self {
+        Self {
+            github,
+            secret: Arc::new(secret),
+            reviews,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// `POST /github/webhook`.
+pub fn routes(state: GithubState) -> Router {
+    Router::new()
+        .route("/github/webhook", post(webhook))
+        .with_state(state)
+}
+
+fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "error": code, "message": message }))).into_response()
+}
+
+fn ok(what: &str) -> Response {
+    (StatusCode::OK, Json(json!({ "result": what }))).into_response()
+}
+
+/// Whether `signature` (`sha256=<hex>`) is the body's HMAC-SHA256 under `secret`.
+pub fn signature_ok(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    let Some(hex) = signature.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(expected) = unhex(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    // `verify_slice` compares in constant time.
+    mac.verify_slice(&expected).is_ok()
+}
+
+fn unhex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() != 64 || !hex.is_ascii() {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect()
+}
+
+async fn webhook(State(s): State<GithubState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(signature) = header("x-hub-signature-256") else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "X-Hub-Signature-256 is missing: set the GitHub App's webhook secret to Baton's",
+        );
+    };
+    if !signature_ok(s.secret.expose().as_bytes(), &body, signature) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "X-Hub-Signature-256 does not match: the App's webhook secret and Baton's differ",
+        );
+    }
+    let (Some(kind), Some(delivery)) = (header("x-github-event"), header("x-github-delivery"))
+    else {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "X-GitHub-Event and X-GitHub-Delivery are required, as GitHub sends them",
+        );
+    };
+    let event = match payload::read(kind, &body) {
+        Ok(Some(event)) => event,
+        Ok(None) => return ok("ignored"),
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &why),
+    };
+    if let Event::Requested(run) = &event {
+        if s.github.rule(run).is_none() {
+            tracing::info!(repo = %run.repo, environment = %run.environment, "GitHub deployment for no [[github.rules]] entry; not Baton's to answer");
+            return ok("unmapped");
+        }
+    }
+    match s.github.first_delivery(delivery).await {
+        Ok(true) => {}
+        Ok(false) => return ok("replayed"),
+        Err(e) => return store_down(&e),
+    }
+    match handle(&s, event).await {
+        Ok(what) => ok(what),
+        Err(e) => store_down(&e),
+    }
+}
+
+fn store_down(e: &baton_commands::BatonError) -> Response {
+    tracing::warn!(error = %e, "a GitHub webhook could not be handled");
+    let message = format!("{e}; redeliver it from the App's Advanced settings once Baton is back");
+    refuse(StatusCode::SERVICE_UNAVAILABLE, e.code(), &message)
+}
+
+async fn handle(s: &GithubState, event: Event) -> Result<&'static str, baton_commands::BatonError> {
+    match event {
+        Event::Requested(run) => match s.github.requested(&run).await? {
+            Requested::Unmapped => Ok("unmapped"),
+            Requested::Granted { .. } => Ok("granted"),
+            Requested::Queued { .. } => Ok("queued"),
+            Requested::Already => Ok("already"),
+            Requested::Rejected(why) => {
+                let record = RunRecord {
+                    installation: run.installation,
+                    callback: run.callback.clone(),
+                    environment: run.environment.clone(),
+                    deployment: run.deployment,
+                };
+                let (reviews, retry) = (s.reviews.clone(), s.retry.clone());
+                tokio::spawn(async move {
+                    let deadline = std::time::Instant::now() + retry.give_up_after;
+                    callbacks::send(&reviews, &record, false, &why, &retry, deadline).await
+                });
+                Ok("rejected")
+            }
+        },
+        Event::DeploymentDone(id) => {
+            s.github.deployment_finished(id).await?;
+            Ok("released")
+        }
+        Event::RunDone { repo, run_id } => {
+            s.github.finished(&repo, run_id, None).await?;
+            Ok("released")
+        }
+    }
+}

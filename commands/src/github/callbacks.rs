@@ -1,0 +1,259 @@
+//! GitHub's answers, each sent once however many instances run: a consumer group (`github`) of
+//! its own on every env's audit stream, read like the notifier's. A grant of a GitHub holder
+//! (`locked`, `handed_off`) is answered `approved` with the lock and fence; a GitHub waiter that
+//! left the line without a grant (its wait ran out, an admin took it out) `rejected` with why.
+//! An entry is acknowledged once answered (or given up on); an instance that dies first leaves
+//! it pending, and another takes it over after `redeliver_after`. Transient failures (5xx, a
+//! timeout) are retried with backoff, 429 after its Retry-After, within the notifier's policy.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+
+use super::Reviews;
+use crate::delivery::{Delivery, DeliveryError};
+use crate::notify::deliver::{self, RetryPolicy};
+use crate::notify::outbox::{Entry, Outbox};
+use crate::notify::Target;
+use crate::reply::{clock, Reply};
+use crate::router::Baton;
+use crate::store::github::RunRecord;
+use crate::store::Store;
+
+/// The consumer group on every env's history stream.
+const GROUP: &str = "github";
+
+/// Answers GitHub for one instance.
+pub struct Callbacks {
+    inner: Arc<Inner>,
+    baton: Baton,
+    poll: Duration,
+}
+
+struct Inner {
+    outbox: Outbox,
+    store: Store,
+    reviews: Arc<dyn Reviews>,
+    retry: RetryPolicy,
+    in_flight: Mutex<HashMap<(String, String), Entry>>,
+}
+
+/// What one entry asks of GitHub, if anything.
+fn decision(e: &Entry) -> Option<(bool, String)> {
+    if !e.get("holder").starts_with("github:") {
+        return None;
+    }
+    let env = e.get("env");
+    match e.get("kind") {
+        "locked" | "handed_off" => Some((
+            true,
+            format!(
+                "Baton: deploy lock on {env} granted, fence {} (held until {} at most; released when the deployment finishes)",
+                e.ms("fence"),
+                clock(e.ms("expires"))
+            ),
+        )),
+        "left_queue" => match e.get("reason") {
+            "left" | "released" => None,
+            why => Some((false, format!("Baton: left the queue for {env}: {why}"))),
+        },
+        _ => None,
+    }
+}
+
+impl Callbacks {
+    /// The answering side of `baton`'s envs, posting through `reviews`.
+    pub fn new(baton: &Baton, reviews: Arc<dyn Reviews>, redeliver_after: Duration) -> Self {
+        let catalog = baton.catalog();
+        let keys = baton.store().keys();
+        let streams = catalog
+            .envs()
+            .iter()
+            .map(|e| keys.history(catalog.group_of(e), &e.name))
+            .collect();
+        let outbox = Outbox::new(baton.store().clone(), streams, redeliver_after).with_group(GROUP);
+        Self {
+            inner: Arc::new(Inner {
+                outbox,
+                store: baton.store().clone(),
+                reviews,
+                retry: RetryPolicy::default(),
+                in_flight: Mutex::default(),
+            }),
+            baton: baton.clone(),
+            poll: Duration::from_secs(1),
+        }
+    }
+
+    /// Joins the consumer groups (`run` does it too); a test awaits it before changing state.
+    pub async fn prepare(&self) -> Result<(), crate::store::StoreError> {
+        self.inner.outbox.create_groups().await
+    }
+
+    /// Answers until `shutdown` resolves; what is in flight then is left for another instance.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut wake = self.baton.events().subscribe();
+        let keeper = self.inner.clone();
+        let every = self.inner.outbox.keep_alive_every();
+        let keep = tokio::spawn(async move { keeper.keep_alive(every).await });
+        let mut prepared = false;
+        loop {
+            let cycle = async {
+                if !prepared {
+                    prepared = self.prepare().await.is_ok();
+                }
+                while let Ok(n) = self.tick().await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let _ = tokio::time::timeout(self.poll, wake.recv()).await;
+            };
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = cycle => {}
+            }
+        }
+        keep.abort();
+    }
+
+    /// One read of the groups: entries that ask nothing are acknowledged, the others answered
+    /// on tasks of their own. Returns how many entries were read.
+    async fn tick(&self) -> Result<usize, crate::store::StoreError> {
+        let entries = self.inner.outbox.read().await?;
+        let read = entries.len();
+        let mut silent = Vec::new();
+        for e in entries {
+            if self.inner.is_in_flight(&e) {
+                continue;
+            }
+            match decision(&e) {
+                None => silent.push(e),
+                Some((approved, comment)) => {
+                    self.inner.track(&e);
+                    let inner = self.inner.clone();
+                    tokio::spawn(async move { inner.answer(e, approved, comment).await });
+                }
+            }
+        }
+        self.inner
+            .outbox
+            .skip(&silent.iter().collect::<Vec<_>>())
+            .await;
+        Ok(read)
+    }
+}
+
+impl Inner {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Entry>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn is_in_flight(&self, e: &Entry) -> bool {
+        self.in_flight()
+            .contains_key(&(e.stream.clone(), e.id.clone()))
+    }
+
+    fn track(&self, e: &Entry) {
+        self.in_flight()
+            .insert((e.stream.clone(), e.id.clone()), e.clone());
+    }
+
+    /// Answers the run of `e`, then acknowledges `e`.
+    async fn answer(&self, e: Entry, approved: bool, comment: String) {
+        let holder = e.get("holder");
+        match self.store.github_run(holder).await {
+            Ok(runs) => match runs.get(e.get("env")) {
+                Some(run) => {
+                    let deadline = Instant::now() + self.retry.give_up_after;
+                    send(
+                        &self.reviews,
+                        run,
+                        approved,
+                        &comment,
+                        &self.retry,
+                        deadline,
+                    )
+                    .await;
+                }
+                None => {
+                    tracing::warn!(%holder, "no callback is known for this GitHub run; it was never requested here or its record expired")
+                }
+            },
+            // Left pending: another read (here or elsewhere) tries again.
+            Err(err) => {
+                tracing::warn!(error = %err, %holder, "cannot read the GitHub run's callback; retrying later");
+                self.in_flight().remove(&(e.stream.clone(), e.id.clone()));
+                return;
+            }
+        }
+        self.outbox.finish(&[&e], "github", &[]).await;
+        self.in_flight().remove(&(e.stream.clone(), e.id.clone()));
+    }
+
+    async fn keep_alive(&self, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            let entries: Vec<Entry> = self.in_flight().values().cloned().collect();
+            if !entries.is_empty() {
+                let _ = self.outbox.keep_claimed(&entries).await;
+            }
+        }
+    }
+}
+
+/// One answer to GitHub, retried as the notifier retries a message.
+pub async fn send(
+    reviews: &Arc<dyn Reviews>,
+    run: &RunRecord,
+    approved: bool,
+    comment: &str,
+    retry: &RetryPolicy,
+    deadline: Instant,
+) -> bool {
+    let one = OneRun {
+        reviews: reviews.clone(),
+        run: run.clone(),
+        approved,
+    };
+    let target = Target::Person("github".into(), run.callback.clone());
+    let reply = Reply::new(crate::reply::Tone::Info, comment, 0);
+    matches!(
+        deliver::deliver(&one, &target, &reply, retry, deadline).await,
+        deliver::Outcome::Delivered
+    )
+}
+
+/// One run's callback seen as a delivery target, so the notifier's retry loop (backoff,
+/// Retry-After, give-up) applies unchanged.
+struct OneRun {
+    reviews: Arc<dyn Reviews>,
+    run: RunRecord,
+    approved: bool,
+}
+
+impl Delivery for OneRun {
+    fn platform(&self) -> &'static str {
+        "github"
+    }
+
+    fn to_channel<'a>(
+        &'a self,
+        _: &'a str,
+        reply: &'a Reply,
+    ) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        self.reviews.review(&self.run, self.approved, &reply.title)
+    }
+
+    fn to_user<'a>(
+        &'a self,
+        _: &'a str,
+        reply: &'a Reply,
+    ) -> BoxFuture<'a, Result<(), DeliveryError>> {
+        self.reviews.review(&self.run, self.approved, &reply.title)
+    }
+}

@@ -256,7 +256,10 @@ impl Locks {
         actor: &Actor,
         env: &EnvSettings,
     ) -> Result<Reply, BatonError> {
-        let args = LeaveArgs { holder: &actor.id };
+        let args = LeaveArgs {
+            holder: &actor.id,
+            decided: None,
+        };
         let call = self
             .store
             .prepare(&args, self.catalog.group_of(env), &[&env.name]);

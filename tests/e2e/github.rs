@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use baton_commands::config::{GithubRule, OnFreeze};
 use baton_commands::domain::{EnvName, Secret};
+use baton_commands::BatonError;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -375,4 +376,68 @@ async fn twenty_runs_on_three_instances_are_each_approved_once_in_line_order_nev
         (20, 20),
         "each run approved exactly once"
     );
+}
+
+#[tokio::test]
+async fn admins_approve_and_reject_waiting_runs_from_chat_on_the_record() {
+    let gh = GitHubStandIn::start().await;
+    let (app, addrs) = spawn(&gh, 1).await;
+    // qa waits out freezes: a run queued there is approved by an admin over the freeze.
+    app.ok("admin", "freeze qa 1h release week").await;
+    let (_, body) = deliver(
+        addrs[0],
+        "deployment_protection_rule",
+        "d-1",
+        &requested("octo-org/octo-repo", 401, 31),
+    )
+    .await;
+    assert_eq!(body["result"], "queued");
+    let err = app.refused("bob", "github approve qa 401").await;
+    assert!(matches!(err, BatonError::Forbidden(_)), "{err:?}");
+    let approved = app.ok("admin", "github approve qa 401").await;
+    assert!(
+        approved.title.contains("approved octo-org/octo-repo · run 401"),
+        "{}",
+        approved.title
+    );
+    let reviews = gh.wait_for(1, Duration::from_secs(3)).await;
+    assert_eq!(
+        (reviews[0].run, reviews[0].state.as_str()),
+        (401, "approved")
+    );
+
+    // prod is held: a run waits behind alice, and an admin rejects it with a reason.
+    app.ok("alice", "lock prod 30m hotfix").await;
+    deliver(
+        addrs[0],
+        "deployment_protection_rule",
+        "d-2",
+        &requested("Codertocat/Hello-World", 402, 32),
+    )
+    .await;
+    let held = app
+        .refused("admin", "github approve prod Codertocat/Hello-World#402")
+        .await;
+    assert!(held.to_string().contains("is held by alice"), "{held}");
+    app.ok(
+        "admin",
+        "github reject prod Codertocat/Hello-World#402 not during the incident",
+    )
+    .await;
+    let reviews = gh.wait_for(2, Duration::from_secs(3)).await;
+    assert_eq!(
+        (reviews[1].run, reviews[1].state.as_str()),
+        (402, "rejected")
+    );
+    assert!(
+        reviews[1].comment.contains("rejected by admin: not during the incident"),
+        "{:?}",
+        reviews[1]
+    );
+    let history = app.ok("bob", "history prod").await.text.unwrap();
+    assert!(history.contains("rejected by admin"), "{history}");
+    let history = app.ok("bob", "history qa").await.text.unwrap();
+    assert!(history.contains("locked by octo-org/octo-repo"), "{history}");
+    let gone = app.refused("admin", "github reject prod 402").await;
+    assert!(gone.to_string().contains("no GitHub run `402` waits"), "{gone}");
 }

@@ -126,6 +126,14 @@ impl AdminDesk {
                 self.admin_leaderboard(&board, top, around.as_ref()).await
             }
             AdminCommand::History { count } => self.admin_history(count).await,
+            AdminCommand::GithubApprove { env, run } => {
+                self.locks().github_approve(actor, &env, run.as_str()).await
+            }
+            AdminCommand::GithubReject { env, run, reason } => {
+                self.locks()
+                    .github_reject(actor, &env, run.as_str(), &reason)
+                    .await
+            }
             AdminCommand::SkipWindow { window, reason } => {
                 self.locks()
                     .skip_window(actor, window.as_str(), reason)

@@ -320,9 +320,14 @@ impl Drop for Abandon {
 /// Out of the queue, and the lock given back if it reached this ticket after all.
 async fn leave(baton: &Pipelines, t: &Ticket) -> Result<(), StoreError> {
     let group = baton.catalog.group_of(&t.env);
-    let call = baton
-        .store
-        .prepare(&LeaveArgs { holder: &t.holder }, group, &[&t.env.name]);
+    let call = baton.store.prepare(
+        &LeaveArgs {
+            holder: &t.holder,
+            decided: None,
+        },
+        group,
+        &[&t.env.name],
+    );
     if let LeaveAnswer::NotQueued { .. } = baton.store.call(call).await? {
         // Matched by holder (no token): a retried request's lock may carry an earlier token.
         let args = UnlockArgs {

@@ -98,7 +98,9 @@ mod tests {
                 "release",
                 "freeze",
                 "unfreeze",
-                "freeze skip"
+                "freeze skip",
+                "github approve",
+                "github reject"
             ],
             "the list config.example.toml and docs/slack.md show"
         );

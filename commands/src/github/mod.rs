@@ -16,6 +16,7 @@
 //! state, `workflow_run` completed) and in any case when its hold (`[github] hold`) runs out.
 
 pub mod callbacks;
+mod decide;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,10 +211,14 @@ impl GitHub {
         if let UnlockAnswer::Ok { .. } = self.core.store.call(call).await? {
             return Ok(1);
         }
-        let call = self
-            .core
-            .store
-            .prepare(&LeaveArgs { holder }, group, &[&env.name]);
+        let call = self.core.store.prepare(
+            &LeaveArgs {
+                holder,
+                decided: None,
+            },
+            group,
+            &[&env.name],
+        );
         Ok(match self.core.store.call(call).await? {
             LeaveAnswer::Ok { .. } => 1,
             LeaveAnswer::NotQueued {} => 0,

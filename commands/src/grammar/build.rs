@@ -171,6 +171,21 @@ pub(super) fn freeze_skip(a: Args) -> Built {
     }))
 }
 
+pub(super) fn github_approve(a: Args) -> Built {
+    Ok(Command::Admin(AdminCommand::GithubApprove {
+        env: a.env()?,
+        run: a.value(0)?,
+    }))
+}
+
+pub(super) fn github_reject(a: Args) -> Built {
+    Ok(Command::Admin(AdminCommand::GithubReject {
+        env: a.env()?,
+        run: a.value(0)?,
+        reason: a.text,
+    }))
+}
+
 pub(super) fn freezes(a: Args) -> Built {
     Ok(Command::Reads(ReadCommand::Freezes {
         target: a.names.into_iter().next(),

@@ -192,6 +192,22 @@ pub enum AdminCommand {
         /// How many entries.
         count: usize,
     },
+    /// `github approve <env> <run>`: a waiting GitHub run has the lock now.
+    GithubApprove {
+        /// Which env.
+        env: EnvName,
+        /// The run: `owner/repo#123`, or its id.
+        run: AdminArg,
+    },
+    /// `github reject <env> <run> [reason]`: a waiting GitHub run leaves the line, rejected.
+    GithubReject {
+        /// Which env.
+        env: EnvName,
+        /// The run.
+        run: AdminArg,
+        /// Why (GitHub shows it on the run).
+        reason: String,
+    },
     /// `freeze skip <window> [once] [reason]`: end a scheduled freeze window that is on now, or
     /// skip its next occurrence, on every env it covers.
     SkipWindow {
@@ -221,6 +237,8 @@ impl AdminCommand {
             AdminCommand::Leaderboard { .. } => "admin leaderboard",
             AdminCommand::History { .. } => "admin history",
             AdminCommand::SkipWindow { .. } => "freeze skip",
+            AdminCommand::GithubApprove { .. } => "github approve",
+            AdminCommand::GithubReject { .. } => "github reject",
         }
     }
 
@@ -331,7 +349,10 @@ impl Command {
                 ClaimCommand::Release { env } | ClaimCommand::Claim { target: env, .. },
             )
             | Command::Admin(
-                AdminCommand::ForceUnlock { env } | AdminCommand::ForceRelease { env },
+                AdminCommand::ForceUnlock { env }
+                | AdminCommand::ForceRelease { env }
+                | AdminCommand::GithubApprove { env, .. }
+                | AdminCommand::GithubReject { env, .. },
             ) => Touches::One(env),
             // A window covers envs by the calendar: every env, as far as a scoped caller knows.
             Command::Admin(AdminCommand::SkipWindow { .. }) => Touches::All,

@@ -202,6 +202,25 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             }),
         ),
         (
+            "github approve",
+            "a run by its full name",
+            "github approve prod acme/api#123",
+            Command::Admin(AdminCommand::GithubApprove {
+                env: env("prod"),
+                run: AdminArg::parse("acme/api#123").unwrap(),
+            }),
+        ),
+        (
+            "github reject",
+            "a run by its id, with a reason",
+            "github reject prod 123 not during the incident",
+            Command::Admin(AdminCommand::GithubReject {
+                env: env("prod"),
+                run: AdminArg::parse("123").unwrap(),
+                reason: "not during the incident".into(),
+            }),
+        ),
+        (
             "freezes",
             "every env",
             "freezes",

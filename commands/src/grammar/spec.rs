@@ -122,5 +122,11 @@ pub(super) const COUNT: Param = p(
     "how many entries (default 10, at most 50)",
 );
 
+pub(super) const GITHUB_RUN: Param = p(
+    "run",
+    Kind::Value,
+    true,
+    "the GitHub run, as announced: owner/repo#123, or its id",
+);
 /// How a refusal names `freeze` and `unfreeze`.
 pub(super) const FREEZING: &str = "freezing and unfreezing";

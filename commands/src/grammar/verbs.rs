@@ -226,6 +226,28 @@ pub static VERBS: &[Verb] = &[
         owns: |c| matches!(c, Command::Admin(AdminCommand::SkipWindow { .. })),
     },
     Verb {
+        name: "github approve",
+        params: &[ENV, GITHUB_RUN],
+        summary: "let a waiting GitHub deployment have the lock now, over a freeze (not over a holder)",
+        examples: &["github approve prod acme/api#123"],
+        privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: true,
+        build: build::github_approve,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::GithubApprove { .. })),
+    },
+    Verb {
+        name: "github reject",
+        params: &[ENV, GITHUB_RUN, REASON],
+        summary: "take a waiting GitHub deployment out of line; GitHub shows it rejected, with why",
+        examples: &["github reject prod 123 not during the incident"],
+        privilege: Privilege::Admin,
+        refused_as: None,
+        changes_state: true,
+        build: build::github_reject,
+        owns: |c| matches!(c, Command::Admin(AdminCommand::GithubReject { .. })),
+    },
+    Verb {
         name: "freezes",
         params: &[p(
             "env",

@@ -149,6 +149,13 @@ fn single(entries: &[&Entry], members: &[usize], now: u64) -> Reply {
     if has_reason(e) {
         r = r.text_field("Reason", e.get("reason"));
     }
+    // A GitHub run waiting: admins decide from the announcement (the router checks the role).
+    if let ("queued", Some(run)) = (e.get("kind"), e.get("holder").strip_prefix("github:")) {
+        let env = e.get("env");
+        r = r
+            .button("Approve", format!("github approve {env} {run}"), true)
+            .button("Reject", format!("github reject {env} {run}"), false);
+    }
     match e.get("kind") {
         "frozen" if e.ms("until") > 0 => r.field("Until", Value::Time(e.ms("until"))),
         "frozen" => r.field("Until", Value::Text("someone unfreezes it".into())),
@@ -177,6 +184,9 @@ fn sentence(e: &Entry, env: &str) -> String {
         "" => who,
         a => a,
     };
+    if let Some(line) = github_sentence(e, env, who, actor) {
+        return line;
+    }
     match e.get("kind") {
         "locked" if !e.get("window").is_empty() => format!(
             "{who} locked {env} as an admin, over the `{}` freeze window",
@@ -226,6 +236,49 @@ fn sentence(e: &Entry, env: &str) -> String {
         }
         other => format!("{env}: {}", other.replace('_', " ")),
     }
+}
+
+/// A GitHub run's turns, as the people watching the channel read them: "acme/api · run 123 by
+/// alice waits for prod behind bob (2nd in line)", then approved or rejected.
+fn github_sentence(e: &Entry, env: &str, who: &str, actor: &str) -> Option<String> {
+    if !e.get("holder").starts_with("github:") {
+        return None;
+    }
+    Some(match e.get("kind") {
+        "queued" => {
+            let place = match e.ms("position") {
+                1 => "next in line".to_string(),
+                n => format!("{} in line", ordinal(n)),
+            };
+            match e.get("behind") {
+                "" => format!("{who} waits for {env} ({place})"),
+                holder => format!("{who} waits for {env} behind {holder} ({place})"),
+            }
+        }
+        "locked" | "handed_off" if e.get("approved") == "1" => {
+            format!("{actor} approved {who}: it holds {env}")
+        }
+        "locked" | "handed_off" => format!("{who} approved: it holds {env}"),
+        "left_queue" if !matches!(e.get("reason"), "left" | "released" | "") => {
+            let why = e.get("reason");
+            format!(
+                "{who} rejected for {env} ({})",
+                why.strip_prefix("rejected ").unwrap_or(why)
+            )
+        }
+        _ => return None,
+    })
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 /// What a line adds after the sentence: until when, and why.
@@ -513,5 +566,53 @@ mod tests {
             "What you hold on prod runs into the `weekend` freeze window, which starts in 30m"
         );
         assert!(dm.buttons.is_empty(), "nothing to press");
+    }
+
+    #[test]
+    fn a_waiting_github_run_says_behind_whom_and_offers_admins_approve_and_reject() {
+        let e = entry(
+            5,
+            &[
+                ("kind", "queued"),
+                ("env", "prod"),
+                ("holder", "github:acme/api#123"),
+                ("display", "acme/api · run 123 by alice"),
+                ("reason", "GitHub deployment to production"),
+                ("position", "2"),
+                ("behind", "bob"),
+            ],
+        );
+        let (_, r) = announcements(&[&e], NOW, &|_| true).remove(0);
+        assert_eq!(
+            r.title,
+            "acme/api · run 123 by alice waits for prod behind bob (2nd in line)"
+        );
+        let buttons: Vec<(&str, &str)> = r
+            .buttons
+            .iter()
+            .map(|b| (b.label.as_str(), b.command.as_str()))
+            .collect();
+        assert_eq!(
+            buttons,
+            [
+                ("Approve", "github approve prod acme/api#123"),
+                ("Reject", "github reject prod acme/api#123")
+            ]
+        );
+        let rejected = entry(
+            6,
+            &[
+                ("kind", "left_queue"),
+                ("env", "prod"),
+                ("holder", "github:acme/api#123"),
+                ("display", "acme/api · run 123 by alice"),
+                ("reason", "rejected by admin: not now"),
+            ],
+        );
+        let (_, r) = announcements(&[&rejected], NOW, &|_| true).remove(0);
+        assert_eq!(
+            r.title,
+            "acme/api · run 123 by alice rejected for prod (by admin: not now)"
+        );
     }
 }

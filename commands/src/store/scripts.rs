@@ -48,8 +48,10 @@ scripts! {
     UNLOCK = change "lua/unlock.lua";
     /// `extend`.
     EXTEND = change "lua/extend.lua";
-    /// `leave`.
+    /// `leave`, and an admin taking a waiter out of line.
     LEAVE = change "lua/leave.lua";
+    /// An admin lets a waiter have the lock now (`github approve`).
+    PROMOTE = change "lua/promote.lua";
     /// A waiting CI request checks in: is the lock its own yet; renew its place in line.
     RENEW = change "lua/renew.lua";
     /// A waiting CI request's wait ran out: take the lock if free, else leave the queue.

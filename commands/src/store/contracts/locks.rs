@@ -216,6 +216,15 @@ pub enum ExtendAnswer {
 /// `leave.lua`: out of the queue.
 pub struct LeaveArgs<'a> {
     pub holder: &'a str,
+    /// Someone else takes the waiter out: who and why (`None`: the waiter left).
+    pub decided: Option<Decided<'a>>,
+}
+
+/// Who took a waiter out of line or let it in, and why.
+pub struct Decided<'a> {
+    pub actor: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
 }
 
 impl Contract for LeaveArgs<'_> {
@@ -224,8 +233,43 @@ impl Contract for LeaveArgs<'_> {
         &scripts::LEAVE
     }
     fn write(&self, call: Call) -> Call {
-        call.arg(self.holder)
+        let (reason, actor, display) = match &self.decided {
+            Some(d) => (d.reason, d.actor, d.display),
+            None => ("", "", ""),
+        };
+        call.arg(self.holder).arg(reason).arg(actor).arg(display)
     }
+}
+
+/// `promote.lua`: a waiter gets the lock now, by an admin's decision.
+pub struct PromoteArgs<'a> {
+    pub holder: &'a str,
+    pub actor: &'a str,
+    pub display: &'a str,
+}
+
+impl Contract for PromoteArgs<'_> {
+    type Answer = PromoteAnswer;
+    fn script(&self) -> &'static Script {
+        &scripts::PROMOTE
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder).arg(self.actor).arg(self.display)
+    }
+}
+
+/// What `promote.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PromoteAnswer {
+    /// The waiter holds the lock now.
+    Ok { lock: Hold },
+    /// It held the lock already.
+    Already { lock: Hold },
+    /// Someone else holds it.
+    Locked { lock: Hold },
+    /// No such waiter.
+    NotQueued {},
 }
 
 /// What `leave.lua` answers.

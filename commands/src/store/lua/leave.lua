@@ -1,12 +1,18 @@
--- leave: take the caller out of the env's wait queue.
--- ARGV[5] holder
+-- leave: take a waiter out of the env's queue: the caller itself, or (an admin rejecting a
+-- waiting GitHub run) someone else, with who and why on the record.
+-- ARGV[5] holder  [6] reason ('' : the waiter left)  [7] actor  [8] actor's display
 local e = ENVS[1]
-local holder = ARGV[5]
+local holder, reason, actor, actor_display = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 settle(e)
 for i, w in ipairs(queue_entries(e)) do
   if w.holder == holder then
     redis.call('LREM', e.queue, 1, w.raw)
-    record(e, { kind = 'left_queue', holder = holder, display = w.display, reason = 'left' })
+    e.entries = nil
+    local ev = { kind = 'left_queue', holder = holder, display = w.display, reason = 'left' }
+    if reason ~= '' then
+      ev.reason, ev.actor, ev.actor_display = reason, actor, actor_display
+    end
+    record(e, ev)
     return cjson.encode({ status = 'ok', now = NOW, position = i })
   end
 end

@@ -41,5 +41,6 @@ local entry = { holder = holder, display = display, reason = reason, ttl = ttl, 
 if lease > 0 then entry.lease = NOW + lease end
 redis.call('RPUSH', e.queue, cjson.encode(entry))
 if redis.call('PTTL', e.queue) < wait + GRACE then redis.call('PEXPIRE', e.queue, wait + GRACE) end
-record(e, { kind = 'queued', holder = holder, display = display, reason = reason, position = #entries + 1 })
+record(e, { kind = 'queued', holder = holder, display = display, reason = reason, position = #entries + 1,
+            behind = lock and lock.display or nil })
 return answer('queued', { position = #entries + 1 })

@@ -94,6 +94,7 @@ impl Locks {
             queue_limit: self.queue_limit,
             wait_ms: 0,  // a queue entry's wait: the script's default
             lease_ms: 0, // a person in line holds no lease
+            record_refusal: false,
         };
         let call = self
             .store

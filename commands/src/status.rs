@@ -337,6 +337,7 @@ fn describe_event(fields: &[(String, String)]) -> String {
         "frozen" => format!("frozen by {actor}"),
         "unfrozen" => format!("unfrozen by {actor}"),
         "freeze_ended" => "freeze ended".to_string(),
+        "refused" => format!("{who} refused ({})", get("reason").replace('_', " ")),
         "window_skipped" if get("early") == "1" => {
             format!(
                 "the `{}` freeze window ended early by {actor}",

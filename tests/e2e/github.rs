@@ -396,7 +396,9 @@ async fn admins_approve_and_reject_waiting_runs_from_chat_on_the_record() {
     assert!(matches!(err, BatonError::Forbidden(_)), "{err:?}");
     let approved = app.ok("admin", "github approve qa 401").await;
     assert!(
-        approved.title.contains("approved octo-org/octo-repo · run 401"),
+        approved
+            .title
+            .contains("approved octo-org/octo-repo · run 401"),
         "{}",
         approved.title
     );
@@ -430,14 +432,22 @@ async fn admins_approve_and_reject_waiting_runs_from_chat_on_the_record() {
         (402, "rejected")
     );
     assert!(
-        reviews[1].comment.contains("rejected by admin: not during the incident"),
+        reviews[1]
+            .comment
+            .contains("rejected by admin: not during the incident"),
         "{:?}",
         reviews[1]
     );
     let history = app.ok("bob", "history prod").await.text.unwrap();
     assert!(history.contains("rejected by admin"), "{history}");
     let history = app.ok("bob", "history qa").await.text.unwrap();
-    assert!(history.contains("locked by octo-org/octo-repo"), "{history}");
+    assert!(
+        history.contains("locked by octo-org/octo-repo"),
+        "{history}"
+    );
     let gone = app.refused("admin", "github reject prod 402").await;
-    assert!(gone.to_string().contains("no GitHub run `402` waits"), "{gone}");
+    assert!(
+        gone.to_string().contains("no GitHub run `402` waits"),
+        "{gone}"
+    );
 }

@@ -135,7 +135,10 @@ async fn webhook(State(s): State<GithubState>, headers: HeaderMap, body: Bytes) 
     }
     match handle(&s, event).await {
         Ok(what) => ok(what),
-        Err(e) => store_down(&e),
+        Err(e) => {
+            s.github.forget_delivery(delivery).await;
+            store_down(&e)
+        }
     }
 }
 
@@ -152,6 +155,7 @@ async fn handle(s: &GithubState, event: Event) -> Result<&'static str, baton_com
             Requested::Granted { .. } => Ok("granted"),
             Requested::Queued { .. } => Ok("queued"),
             Requested::Already => Ok("already"),
+            Requested::Refused => Ok("rejected"),
             Requested::Rejected(why) => {
                 let record = RunRecord {
                     installation: run.installation,

@@ -135,6 +135,7 @@ impl Pipelines {
             } else {
                 0
             },
+            record_refusal: false,
         };
         self.store
             .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name])

@@ -56,11 +56,31 @@ fn decision(e: &Entry) -> Option<(bool, String)> {
                 clock(e.ms("expires"))
             ),
         )),
+        // Refused when it asked (recorded in the same step as the refusal).
+        "refused" => Some((false, refusal(e, env))),
         "left_queue" => match e.get("reason") {
             "left" | "released" => None,
             why => Some((false, format!("Baton: left the queue for {env}: {why}"))),
         },
         _ => None,
+    }
+}
+
+/// Why a run was refused when it asked, for GitHub: the freeze and until when, or the full line.
+fn refusal(e: &Entry, env: &str) -> String {
+    match e.get("reason") {
+        "frozen" => {
+            let why = match e.get("freeze_reason") {
+                "" => String::new(),
+                r => format!(": {r}"),
+            };
+            let until = match e.ms("frozen_until") {
+                0 => "until someone unfreezes it".to_string(),
+                ms => format!("until {}", clock(ms)),
+            };
+            format!("Baton: {env} is frozen{why} ({until}); re-run the deployment once it thaws")
+        }
+        _ => format!("Baton: the queue for {env} is full; re-run the deployment when it moves"),
     }
 }
 

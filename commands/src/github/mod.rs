@@ -81,7 +81,10 @@ pub enum Requested {
     },
     /// It held or waited already (GitHub asked again).
     Already,
-    /// Refused: answer `rejected` with this reason.
+    /// Refused (frozen in reject mode, a full line), recorded in the env's history in the same
+    /// step: the callbacks answer `rejected` from there.
+    Refused,
+    /// Refused without a record: answer `rejected` with this reason.
     Rejected(String),
 }
 
@@ -114,6 +117,13 @@ impl GitHub {
     /// Marks webhook delivery `id` handled; false for a replay.
     pub async fn first_delivery(&self, id: &str) -> Result<bool, BatonError> {
         Ok(self.core.store.github_first_delivery(id).await?)
+    }
+
+    /// Forgets delivery `id` after its handling failed, so that GitHub's redelivery is handled.
+    pub async fn forget_delivery(&self, id: &str) {
+        if let Err(e) = self.core.store.github_forget_delivery(id).await {
+            tracing::warn!(error = %e, "could not forget a failed GitHub delivery; its redelivery will read as a replay");
+        }
     }
 
     /// Puts a requested run in its env's line (or refuses it).
@@ -153,6 +163,8 @@ impl GitHub {
             queue_limit: self.core.queue_limit,
             wait_ms: wait.as_millis() as u64,
             lease_ms: 0,
+            // GitHub hears a refusal from the audit stream, like a grant: exactly once.
+            record_refusal: true,
         };
         let call = self
             .core
@@ -232,23 +244,9 @@ fn answer(env: &EnvName, answer: LockAnswer) -> Requested {
         LockAnswer::Ok { lock, .. } => Requested::Granted { fence: lock.fence },
         LockAnswer::Queued { position, .. } => Requested::Queued { position },
         LockAnswer::Already { .. } | LockAnswer::AlreadyQueued { .. } => Requested::Already,
-        LockAnswer::Frozen { freeze, .. } => {
-            let why = if freeze.reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", freeze.reason)
-            };
-            let until = match freeze.until {
-                0 => "until someone unfreezes it".to_string(),
-                ms => format!("until {}", crate::reply::clock(ms)),
-            };
-            Requested::Rejected(format!(
-                "Baton: {env} is frozen{why} ({until}); re-run the deployment once it thaws"
-            ))
-        }
-        LockAnswer::QueueFull { limit } => Requested::Rejected(format!(
-            "Baton: the queue for {env} is full ({limit} waiting); re-run the deployment when it moves"
-        )),
+        // The script recorded the refusal with the request: GitHub hears it from the audit
+        // stream, exactly once, like a grant (callbacks.rs words it).
+        LockAnswer::Frozen { .. } | LockAnswer::QueueFull { .. } => Requested::Refused,
         LockAnswer::Locked { lock, .. } => Requested::Rejected(format!(
             "Baton: {env} is held by {}; re-run the deployment later",
             lock.display

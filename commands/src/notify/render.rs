@@ -259,6 +259,8 @@ fn github_sentence(e: &Entry, env: &str, who: &str, actor: &str) -> Option<Strin
             format!("{actor} approved {who}: it holds {env}")
         }
         "locked" | "handed_off" => format!("{who} approved: it holds {env}"),
+        "refused" if e.get("reason") == "frozen" => format!("{who} rejected for {env} (frozen)"),
+        "refused" => format!("{who} rejected for {env} (the line is full)"),
         "left_queue" if !matches!(e.get("reason"), "left" | "released" | "") => {
             let why = e.get("reason");
             format!(

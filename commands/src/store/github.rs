@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use redis::Value;
+use redis::{Cmd, Value};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError};
@@ -37,6 +37,15 @@ impl Store {
             .arg(DELIVERY_TTL.as_millis() as u64);
         let answer: Value = self.query_once(&cmd).await?;
         Ok(!matches!(answer, Value::Nil))
+    }
+
+    /// Forgets delivery `id`, whose handling failed: GitHub's redelivery of it is then handled,
+    /// not taken for a replay (handling is idempotent: a run is one holder).
+    pub async fn github_forget_delivery(&self, id: &str) -> Result<(), StoreError> {
+        let _: Value = self
+            .query_once(&Cmd::del(self.keys().github("delivery", id)))
+            .await?;
+        Ok(())
     }
 
     /// Remembers where to answer `holder` for Baton env `env`, for `ttl`.

@@ -37,6 +37,9 @@ pub struct LockArgs<'a> {
     pub wait_ms: u64,
     /// The lease of a `Wait` entry (0: none).
     pub lease_ms: u64,
+    /// Record a refusal (frozen, a full line) in the env's history too, in the same step: a
+    /// caller that is answered later from the audit stream (a GitHub run) learns of it there.
+    pub record_refusal: bool,
 }
 
 impl Contract for LockArgs<'_> {
@@ -60,6 +63,7 @@ impl Contract for LockArgs<'_> {
             .arg(self.queue_limit)
             .arg(self.wait_ms)
             .arg(self.lease_ms)
+            .arg(flag(self.record_refusal))
     }
 }
 

@@ -2,10 +2,13 @@
 -- ARGV[5] holder  [6] display  [7] reason  [8] ttl ms  [9] token  [10] '1' if admin
 -- ARGV[11] 'lock', 'queue', or 'wait' (a queue entry that refuses a frozen env, for CI)  [12] queue limit  [13] wait ms for a queue entry (0: the default)
 -- ARGV[14] lease ms of a `wait` entry (0: none): the waiting request renews it (renew.lua)
+-- ARGV[15] '1': a refusal (frozen, a full line) is recorded too (`refused`), for a caller that
+--          hears its outcome from the audit stream (a GitHub run)
 local e = ENVS[1]
 local holder, display, reason, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local admin, mode, limit, wait = ARGV[10] == '1', ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
 local lease = tonumber(ARGV[14])
+local record_refusal = ARGV[15] == '1'
 local lock, claim, freeze = settle(e)
 local function answer(status, extra)
   local r = { status = status, now = NOW, lock = view(lock), claim = view(claim), freeze = freeze }
@@ -33,8 +36,16 @@ if mode == 'lock' then
   return answer('frozen')
 end
 
-if mode == 'wait' and freeze and not admin then return answer('frozen') end
-if #entries >= limit then return answer('queue_full', { limit = limit }) end
+local function refused(why, extra)
+  if record_refusal then
+    local ev = { kind = 'refused', holder = holder, display = display, reason = why }
+    if freeze then ev.frozen_until, ev.freeze_reason = freeze['until'], freeze.reason end
+    record(e, ev)
+  end
+  return answer(why, extra)
+end
+if mode == 'wait' and freeze and not admin then return refused('frozen') end
+if #entries >= limit then return refused('queue_full', { limit = limit }) end
 if wait <= 0 then wait = WAIT_DEFAULT end
 local entry = { holder = holder, display = display, reason = reason, ttl = ttl, token = token,
   at = NOW, ['until'] = NOW + wait }

@@ -311,7 +311,10 @@ fn details(e: &Entry, now: u64) -> String {
 /// Whether the entry's `reason` is the change's own (not the ended freeze's, nor "left").
 fn has_reason(e: &Entry) -> bool {
     !e.get("reason").is_empty()
-        && !matches!(e.get("kind"), "left_queue" | "unfrozen" | "freeze_ended" | "refused")
+        && !matches!(
+            e.get("kind"),
+            "left_queue" | "unfrozen" | "freeze_ended" | "refused"
+        )
 }
 
 /// Entries that read the same apart from the env: same change, same people, same reason, and

@@ -12,6 +12,7 @@
 
 pub(crate) mod admin;
 mod backend;
+mod call;
 pub(crate) mod contracts;
 mod error;
 pub mod github;
@@ -23,6 +24,7 @@ pub(crate) mod queue_writes;
 pub(crate) mod queues;
 mod scan;
 pub mod scripts;
+mod sentinel;
 pub mod settings;
 pub(crate) mod tls;
 pub mod tools;
@@ -34,7 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::BoxStream;
-use redis::{Cmd, FromRedisValue, Script, Value};
+use redis::{Cmd, FromRedisValue, Value};
 use serde::de::DeserializeOwned;
 
 use crate::calendar::Calendar;
@@ -48,38 +50,7 @@ pub use keys::{EnvKeys, Keys};
 pub(crate) use scan::escape_glob;
 use settings::RedisConfig;
 
-/// A script call on the envs of one group. Built by [`Store::script`].
-pub struct Call {
-    script: &'static Script,
-    keys: Vec<String>,
-    args: Vec<String>,
-}
-
-impl Call {
-    /// Adds the script's next own argument (`ARGV[5]` onwards).
-    pub fn arg(mut self, a: impl ToString) -> Self {
-        self.args.push(a.to_string());
-        self
-    }
-
-    /// Makes the call retry-safe: `record` is the key (in the call's slot, see
-    /// [`Keys::idempotency`]) where its answer is kept, `fingerprint` what the request asked, so a
-    /// retry with the same key gets the first answer and a different request under it is refused.
-    pub fn idempotent(mut self, record: String, fingerprint: &str) -> Self {
-        self.keys.push(record);
-        self.args[3] = fingerprint.to_string();
-        self
-    }
-
-    fn cmd(&self) -> Cmd {
-        let mut c = redis::cmd("EVALSHA");
-        c.arg(self.script.get_hash())
-            .arg(self.keys.len())
-            .arg(&self.keys)
-            .arg(&self.args);
-        c
-    }
-}
+pub use call::Call;
 
 /// Baton's handle on Redis. Cheap to clone; clones share one connection.
 #[derive(Clone)]
@@ -175,63 +146,6 @@ impl Store {
     /// subscribes again, since its connection went through the same broken path.
     pub fn connection_replaced(&self) -> tokio::sync::watch::Receiver<u64> {
         self.healed.subscribe()
-    }
-
-    /// The record key of an idempotent call on `env`: in the env's slot, named by a hash of who
-    /// asked and their key, so neither the key nor the caller shows in Redis.
-    pub fn idempotency_record(
-        &self,
-        group: &EnvName,
-        env: &EnvName,
-        caller: &str,
-        key: &str,
-    ) -> String {
-        let digest = crate::hashing::sha256_hex(format!("{caller}\n{key}").as_bytes());
-        self.keys.idempotency(group, env, &digest)
-    }
-
-    /// A call of `script` on `envs`, which must all belong to `group`.
-    pub fn script(&self, script: &'static Script, group: &EnvName, envs: &[&EnvName]) -> Call {
-        let keys = envs
-            .iter()
-            .flat_map(|env| self.keys.env(group, env).0)
-            .collect();
-        // `name`, `=<reminder lead ms>`, then `@<window>:<start>:<end>:<hex reason>` for each
-        // calendar window near now: see prelude.lua.
-        let now = chrono::Utc::now();
-        let names: Vec<String> = envs
-            .iter()
-            .map(|e| {
-                let mut item = e.to_string();
-                if let Some(ms) = self.reminders.get(e.as_str()) {
-                    item.push_str(&format!("={ms}"));
-                }
-                for (w, o) in self.calendar.near(e.as_str(), now) {
-                    item.push_str(&format!("@{}:{}:{}:", w.name, o.start_ms(), o.end_ms()));
-                    item.extend(w.reason.bytes().map(|b| format!("{b:02x}")));
-                }
-                item
-            })
-            .collect();
-        Call {
-            script,
-            keys,
-            args: vec![
-                names.join(","),
-                self.keys.events_channel(),
-                self.history_length.to_string(),
-                String::new(), // the idempotency fingerprint, see `Call::idempotent`
-            ],
-        }
-    }
-
-    /// A call of a standalone script on explicit keys, with no prelude arguments.
-    pub fn script_on_keys(&self, script: &'static Script, keys: Vec<String>) -> Call {
-        Call {
-            script,
-            keys,
-            args: Vec::new(),
-        }
     }
 
     /// Runs one script in one round trip and decodes its JSON answer.

@@ -57,7 +57,8 @@ pub use call::Call;
 pub struct Store {
     config: Arc<RedisConfig>,
     backend: Arc<Backend>,
-    keys: Keys,
+    /// Shared: cloning a store (every command clones the core) must not copy the prefix.
+    keys: Arc<Keys>,
     timeout: Duration,
     history_length: usize,
     /// Reminder lead per env name, in ms: the scripts arm a reminder with every grant.
@@ -82,7 +83,7 @@ impl Store {
         Ok(Self {
             config: Arc::new(cfg.clone()),
             backend: Arc::new(backend),
-            keys: Keys::new(&cfg.prefix).with_db(cfg.db()),
+            keys: Arc::new(Keys::new(&cfg.prefix).with_db(cfg.db())),
             timeout: cfg.timeout,
             history_length,
             reminders: Arc::default(),

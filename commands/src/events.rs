@@ -78,7 +78,7 @@ impl Expiry {
         }
         let refs: Vec<&EnvName> = groups.iter().collect();
         let answer = self.store.next_deadlines(&refs).await?;
-        s.offset = answer.now as i64 - local_ms() as i64;
+        s.offset = answer.now as i64 - crate::domain::wall_clock() as i64;
         s.rescan = false;
         s.dirty.clear();
         for (group, next) in groups.into_iter().zip(answer.next) {
@@ -100,7 +100,7 @@ impl Expiry {
     /// Settles every group whose earliest deadline is due; returns how many envs were settled.
     /// A settled group is read again next tick, whether or not its settling published anything.
     async fn settle_due(&self, s: &mut Schedule) -> Result<usize, BatonError> {
-        let now = (local_ms() as i64 + s.offset).max(0) as u64;
+        let now = (crate::domain::wall_clock() as i64 + s.offset).max(0) as u64;
         let due: Vec<EnvName> = s
             .next
             .iter()
@@ -265,11 +265,4 @@ impl Baton {
             let _ = expiry.store.lease_release(&lease.id).await;
         }
     }
-}
-
-fn local_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

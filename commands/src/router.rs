@@ -92,6 +92,11 @@ impl Baton {
         self.core.status().env_states(envs).await
     }
 
+    /// Each state with its env's next scheduled freeze window (the status page shows it).
+    pub fn add_next_windows(&self, states: &mut [crate::state::EnvState]) {
+        self.core.status().add_next_windows(states)
+    }
+
     /// The configured envs, pools and roles.
     pub fn catalog(&self) -> &Catalog {
         &self.core.catalog

@@ -56,10 +56,7 @@ impl Status {
                 Ok(a) => {
                     let (at, envs) = a.into_parts();
                     now.get_or_insert(at);
-                    states.extend(envs.into_iter().map(|mut s| {
-                        s.next_window = self.next_window(&s.env);
-                        s
-                    }));
+                    states.extend(envs);
                 }
                 Err(e) => unreached.push((names, e)),
             }
@@ -70,23 +67,33 @@ impl Status {
         }
     }
 
-    /// The calendar's next window that starts on `env` (the one on now shows as its freeze).
-    fn next_window(&self, env: &str) -> Option<crate::state::NextWindow> {
+    /// Fills in each env's next calendar window (the one on now shows as its freeze): each
+    /// window's next occurrence is found once, then matched to the envs it covers. Only for the
+    /// views that show it (`status`, the env view, the status page), not for gate or metrics.
+    pub(crate) fn add_next_windows(&self, states: &mut [EnvState]) {
+        let calendar = self.store.calendar();
+        if calendar.windows().is_empty() {
+            return;
+        }
         let now = chrono::Utc::now();
-        self.store
-            .calendar()
+        let next: Vec<_> = calendar
             .windows()
             .iter()
-            .filter(|w| w.covers_env(env))
             .filter_map(|w| w.upcoming(now, 1).first().map(|o| (w, *o)))
-            .min_by_key(|(_, o)| o.start)
-            .map(|(w, o)| crate::state::NextWindow {
-                name: w.name.clone(),
-                reason: w.reason.clone(),
-                starts: o.start_ms(),
-                ends: o.end_ms(),
-                zone: w.tz.name().to_string(),
-            })
+            .collect();
+        for s in states {
+            s.next_window = next
+                .iter()
+                .filter(|(w, _)| w.covers_env(&s.env))
+                .min_by_key(|(_, o)| o.start)
+                .map(|(w, o)| crate::state::NextWindow {
+                    name: w.name.clone(),
+                    reason: w.reason.clone(),
+                    starts: o.start_ms(),
+                    ends: o.end_ms(),
+                    zone: w.tz.name().to_string(),
+                });
+        }
     }
 
     /// `status [env|pool]`.
@@ -108,7 +115,8 @@ impl Status {
                     .collect::<Result<_, _>>()?,
             },
         };
-        let (states, now, unreached) = self.env_states_each(envs).await?;
+        let (mut states, now, unreached) = self.env_states_each(envs).await?;
+        self.add_next_windows(&mut states);
         let mut reply = match (target, states.as_slice()) {
             (Some(_), [one]) => detail(one, now),
             _ => table(target, &states, now),

@@ -35,19 +35,11 @@ fn once(name: &str, envs: &str, from: i64, to: i64, extra: &str) -> Vec<FreezeWi
     ))
 }
 
-/// The env's audit entries of `kind`, oldest first, as field maps.
+/// The env's audit entries of `kind`, oldest first.
 async fn entries(app: &TestApp, env: &str, kind: &str) -> Vec<Vec<(String, String)>> {
-    let key = format!("baton:{{{env}}}:history:{env}");
-    let mut con = app.redis().await;
-    let all: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut con)
+    app.history(env, env)
         .await
-        .unwrap();
-    all.into_iter()
-        .map(|(_, fields)| fields)
+        .into_iter()
         .filter(|f| f.iter().any(|(k, v)| k == "kind" && v == kind))
         .collect()
 }
@@ -118,6 +110,7 @@ async fn a_window_refuses_locks_with_its_name_reason_and_end_and_an_admin_overri
 
 #[tokio::test]
 async fn a_window_keeps_the_holder_and_hands_the_queue_on_only_when_it_ends() {
+    let ends = tokio::time::Instant::now() + Duration::from_secs(7);
     let mut app = spawn_core_with(|c| c.freezes = once("release", "\"prod\"", 3, 7, "")).await;
     app.start_sweeper(Duration::from_millis(200));
     app.ok("alice", "lock prod 1h deploying").await;
@@ -140,6 +133,11 @@ async fn a_window_keeps_the_holder_and_hands_the_queue_on_only_when_it_ends() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
     loop {
         if holder(&app, "prod").await.as_deref() == Some("bob") {
+            // The window's end is a whole second (`at` writes seconds): allow for the rounding.
+            assert!(
+                tokio::time::Instant::now() + Duration::from_secs(1) >= ends,
+                "bob was handed prod while the window was still on"
+            );
             break;
         }
         assert!(
@@ -168,7 +166,8 @@ async fn three_instances_give_each_notice_once_naming_the_holders_it_runs_into()
         .config
         .env_settings(&EnvName::parse("prod").unwrap())
         .unwrap();
-    let (states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
+    let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
+    app.baton.add_next_windows(&mut states);
     let next = states[0].next_window.as_ref().expect("a next window");
     assert_eq!((next.name.as_str(), next.zone.as_str()), ("weekend", "UTC"));
     let status = app.ok("bob", "status prod").await;

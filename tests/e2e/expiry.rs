@@ -6,18 +6,11 @@ use redis::AsyncCommands;
 
 use crate::support::spawn_core;
 
-async fn history_kinds(app: &crate::support::TestApp, env_key: &str) -> Vec<String> {
-    let mut con = app.redis().await;
-    let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg(env_key)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut con)
+async fn history_kinds(app: &crate::support::TestApp, env: &str) -> Vec<String> {
+    app.history(env, env)
         .await
-        .unwrap();
-    entries
         .into_iter()
-        .filter_map(|(_, fields)| {
+        .filter_map(|fields| {
             fields
                 .into_iter()
                 .find(|(k, _)| k == "kind")
@@ -44,7 +37,7 @@ async fn a_lock_with_a_two_second_ttl_expires_by_itself() {
             .unwrap(),
         "the sweeper settled the expiry (details cleared)"
     );
-    let kinds = history_kinds(&app, "baton:{qa}:history:qa").await;
+    let kinds = history_kinds(&app, "qa").await;
     assert_eq!(kinds, ["locked", "lock_expired"]);
     app.ok("bob", "lock qa 5m").await;
 }
@@ -65,7 +58,7 @@ async fn a_queued_waiter_holds_the_lock_after_expiry_without_anyone_calling_a_co
     assert!(con.exists::<_, bool>("baton:{qa}:lock:qa").await.unwrap());
     let queue_len: usize = con.llen("baton:{qa}:queue:qa").await.unwrap();
     assert_eq!(queue_len, 0);
-    let kinds = history_kinds(&app, "baton:{qa}:history:qa").await;
+    let kinds = history_kinds(&app, "qa").await;
     assert_eq!(kinds, ["locked", "queued", "lock_expired", "handed_off"]);
 
     let history = app.ok("bob", "history qa").await;

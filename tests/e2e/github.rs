@@ -185,8 +185,13 @@ async fn alice_unlock_approves_the_waiting_run_within_a_second() {
     let (app, addrs) = spawn(&gh, 2).await;
     app.ok("alice", "lock prod 30m hotfix").await;
     let run = requested("Codertocat/Hello-World", 201, 9);
-    deliver(addrs[0], "deployment_protection_rule", "d-1", &run).await;
-    // A token minted before, so the second measures Baton, not the first token's mint.
+    let (_, body) = deliver(addrs[0], "deployment_protection_rule", "d-1", &run).await;
+    assert_eq!(body["result"], "queued", "{body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        gh.accepted().is_empty(),
+        "nothing is approved while alice holds prod"
+    );
     let started = std::time::Instant::now();
     app.ok("alice", "unlock prod").await;
     gh.wait_for(1, Duration::from_secs(1)).await;

@@ -176,6 +176,19 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Every entry of `env`'s audit stream (its group is its pool, or the env itself), oldest
+    /// first, as its fields in the order written.
+    pub async fn history(&self, group: &str, env: &str) -> Vec<Vec<(String, String)>> {
+        let entries: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
+            .arg(format!("baton:{{{group}}}:history:{env}"))
+            .arg("-")
+            .arg("+")
+            .query_async(&mut self.redis().await)
+            .await
+            .unwrap();
+        entries.into_iter().map(|(_, fields)| fields).collect()
+    }
+
     /// Every Baton key and its content: compare two snapshots to prove nothing changed.
     pub async fn snapshot(&self) -> BTreeMap<String, String> {
         let mut con = self.redis().await;

@@ -5,8 +5,8 @@
 //! are read with octocrab's webhook models; `deployment_protection_rule` (requested) puts the run
 //! in line, `deployment_status` with a final state and `workflow_run` completed let it go, every
 //! other event is 200 and ignored. Each delivery is handled once (`X-GitHub-Delivery`). The
-//! answer is one Redis round trip, well within GitHub's 10 s; GitHub hears `approved` from the
-//! core's callbacks, `rejected` at once from here when the env refuses the run.
+//! answer is a few Redis round trips, well within GitHub's 10 s; GitHub hears `approved` and
+//! `rejected` from the core's callbacks, which read the env's audit stream.
 //!
 //! - `api`: the App's client (octocrab: JWT → installation token, cached until it expires).
 
@@ -22,9 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use baton_commands::domain::Secret;
-use baton_commands::github::{callbacks, GitHub, Requested, Reviews};
-use baton_commands::notify::RetryPolicy;
-use baton_commands::store::github::RunRecord;
+use baton_commands::github::{GitHub, Requested};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
@@ -36,18 +34,14 @@ pub use payload::Event;
 pub struct GithubState {
     github: GitHub,
     secret: Arc<Secret>,
-    reviews: Arc<dyn Reviews>,
-    retry: RetryPolicy,
 }
 
 impl GithubState {
-    /// The route's state: the core's GitHub side, the webhook secret, the App's client.
-    pub fn new(github: GitHub, secret: Secret, reviews: Arc<dyn Reviews>) -> Self {
+    /// The route's state: the core's GitHub side and the webhook secret.
+    pub fn new(github: GitHub, secret: Secret) -> Self {
         Self {
             github,
             secret: Arc::new(secret),
-            reviews,
-            retry: RetryPolicy::default(),
         }
     }
 }
@@ -156,20 +150,6 @@ async fn handle(s: &GithubState, event: Event) -> Result<&'static str, baton_com
             Requested::Queued { .. } => Ok("queued"),
             Requested::Already => Ok("already"),
             Requested::Refused => Ok("rejected"),
-            Requested::Rejected(why) => {
-                let record = RunRecord {
-                    installation: run.installation,
-                    callback: run.callback.clone(),
-                    environment: run.environment.clone(),
-                    deployment: run.deployment,
-                };
-                let (reviews, retry) = (s.reviews.clone(), s.retry.clone());
-                tokio::spawn(async move {
-                    let deadline = std::time::Instant::now() + retry.give_up_after;
-                    callbacks::send(&reviews, &record, false, &why, &retry, deadline).await
-                });
-                Ok("rejected")
-            }
         },
         Event::DeploymentDone(id) => {
             s.github.deployment_finished(id).await?;

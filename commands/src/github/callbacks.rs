@@ -87,14 +87,7 @@ fn refusal(e: &Entry, env: &str) -> String {
 impl Callbacks {
     /// The answering side of `baton`'s envs, posting through `reviews`.
     pub fn new(baton: &Baton, reviews: Arc<dyn Reviews>, redeliver_after: Duration) -> Self {
-        let catalog = baton.catalog();
-        let keys = baton.store().keys();
-        let streams = catalog
-            .envs()
-            .iter()
-            .map(|e| keys.history(catalog.group_of(e), &e.name))
-            .collect();
-        let outbox = Outbox::new(baton.store().clone(), streams, redeliver_after).with_group(GROUP);
+        let outbox = Outbox::new(baton, redeliver_after).with_group(GROUP);
         Self {
             inner: Arc::new(Inner {
                 outbox,
@@ -121,10 +114,18 @@ impl Callbacks {
         let every = self.inner.outbox.keep_alive_every();
         let keep = tokio::spawn(async move { keeper.keep_alive(every).await });
         let mut prepared = false;
+        let mut prune_at = Instant::now() + crate::notify::PRUNE_EVERY;
         loop {
             let cycle = async {
                 if !prepared {
                     prepared = self.prepare().await.is_ok();
+                }
+                // Consumers of instances that are gone, as the notifier prunes its own group.
+                if Instant::now() >= prune_at {
+                    prune_at = Instant::now() + crate::notify::PRUNE_EVERY;
+                    if let Err(e) = self.inner.outbox.prune_consumers().await {
+                        tracing::debug!(error = %e, "pruning GitHub consumers failed");
+                    }
                 }
                 while let Ok(n) = self.tick().await {
                     if n == 0 {

@@ -9,8 +9,7 @@
 //! holder (`locked` or `handed_off`, on any instance) becomes `approved`, a GitHub waiter whose
 //! wait ran out `rejected`, each through a consumer group of its own, so exactly one instance
 //! answers and another takes over if it dies first. Refusals at request time (frozen in reject
-//! mode, a full queue) are answered by the instance that took the webhook, which handled that
-//! delivery alone (a replayed `X-GitHub-Delivery` changes nothing).
+//! mode, a full queue) are recorded by the lock script in the same step and answered the same way.
 //!
 //! The run lets go when GitHub reports the deployment finished (`deployment_status` with a final
 //! state, `workflow_run` completed) and in any case when its hold (`[github] hold`) runs out.
@@ -84,8 +83,6 @@ pub enum Requested {
     /// Refused (frozen in reject mode, a full line), recorded in the env's history in the same
     /// step: the callbacks answer `rejected` from there.
     Refused,
-    /// Refused without a record: answer `rejected` with this reason.
-    Rejected(String),
 }
 
 /// The GitHub App's side of the core.
@@ -170,7 +167,7 @@ impl GitHub {
             .core
             .store
             .prepare(&args, self.core.catalog.group_of(&env), &[&env.name]);
-        Ok(answer(&env.name, self.core.store.call_acquire(call).await?))
+        answer(self.core.store.call_acquire(call).await?)
     }
 
     /// Lets go of the run deployment `id` was made for, in that deployment's environment.
@@ -239,17 +236,19 @@ impl GitHub {
 }
 
 /// What the lock script's answer means for a run.
-fn answer(env: &EnvName, answer: LockAnswer) -> Requested {
-    match answer {
+fn answer(answer: LockAnswer) -> Result<Requested, BatonError> {
+    Ok(match answer {
         LockAnswer::Ok { lock, .. } => Requested::Granted { fence: lock.fence },
         LockAnswer::Queued { position, .. } => Requested::Queued { position },
         LockAnswer::Already { .. } | LockAnswer::AlreadyQueued { .. } => Requested::Already,
         // The script recorded the refusal with the request: GitHub hears it from the audit
         // stream, exactly once, like a grant (callbacks.rs words it).
         LockAnswer::Frozen { .. } | LockAnswer::QueueFull { .. } => Requested::Refused,
-        LockAnswer::Locked { lock, .. } => Requested::Rejected(format!(
-            "Baton: {env} is held by {}; re-run the deployment later",
-            lock.display
-        )),
-    }
+        // A run is always a queue entry (mode `queue` or `wait`), and those never answer
+        // `locked`: a contract broken, reported as such.
+        LockAnswer::Locked { .. } => {
+            tracing::error!("lock.lua answered `locked` to a queue entry");
+            return Err(BatonError::Internal);
+        }
+    })
 }

@@ -63,7 +63,10 @@ impl Until {
                         })
                 })
                 .transpose()?;
-        let zone = next_if(&|w| w.parse::<Tz>().is_ok()).and_then(|w| w.parse::<Tz>().ok());
+        // Parsed once: the word is taken as the zone only when it is one.
+        let zone = std::cell::Cell::new(None);
+        next_if(&|w| w.parse::<Tz>().map(|tz| zone.set(Some(tz))).is_ok());
+        let zone = zone.get();
         Ok(Self { day, time, zone })
     }
 

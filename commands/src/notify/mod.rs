@@ -43,7 +43,7 @@ use crate::reply::Reply;
 use crate::router::Baton;
 
 /// How often gone instances' consumers are pruned from the groups.
-const PRUNE_EVERY: Duration = Duration::from_secs(600);
+pub(crate) const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// Where a message goes: a platform and an id on it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -153,12 +153,6 @@ impl Notifier {
             }
             channels.insert(env.name.to_string(), targets);
         }
-        let keys = baton.store().keys();
-        let streams = catalog
-            .envs()
-            .iter()
-            .map(|e| keys.history(catalog.group_of(e), &e.name))
-            .collect();
         let quiet = config
             .ci
             .tokens
@@ -167,7 +161,7 @@ impl Notifier {
             .map(|t| format!("ci:{}", t.name))
             .collect();
         let options = NotifyOptions::default();
-        let outbox = Outbox::new(baton.store().clone(), streams, options.redeliver_after);
+        let outbox = Outbox::new(baton, options.redeliver_after);
         Self {
             shared: Arc::new(Shared::new(outbox, deliveries, options.retry.clone())),
             bus: baton.events().clone(),

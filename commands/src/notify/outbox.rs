@@ -43,7 +43,14 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(store: Store, streams: Vec<String>, redeliver_after: Duration) -> Self {
+    /// This instance's end of the groups on every configured env's history stream.
+    pub fn new(baton: &crate::router::Baton, redeliver_after: Duration) -> Self {
+        let (catalog, store) = (baton.catalog(), baton.store().clone());
+        let streams = catalog
+            .envs()
+            .iter()
+            .map(|e| store.keys().history(catalog.group_of(e), &e.name))
+            .collect();
         let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "baton".into());
         let consumer = format!(
             "{host}-{}-{:08x}",

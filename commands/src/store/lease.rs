@@ -108,33 +108,27 @@ fn redis_ms(t: &[Value]) -> Option<u64> {
 
 /// The score of a `ZRANGE … WITHSCORES` answer's one member (RESP2 flat, or RESP3 pairs).
 fn first_score(v: Value) -> Result<Option<u64>, StoreError> {
-    let score = |v: &Value| -> Option<u64> {
-        match v {
-            Value::BulkString(b) => std::str::from_utf8(b)
-                .ok()?
-                .parse::<f64>()
-                .ok()
-                .map(|f| f as u64),
-            Value::Double(f) => Some(*f as u64),
-            Value::Array(pair) => pair.get(1).and_then(|s| match s {
-                Value::BulkString(b) => std::str::from_utf8(b)
-                    .ok()?
-                    .parse::<f64>()
-                    .ok()
-                    .map(|f| f as u64),
-                Value::Double(f) => Some(*f as u64),
-                _ => None,
-            }),
-            _ => None,
-        }
+    let Value::Array(items) = v else {
+        return Err(StoreError::Unexpected);
     };
+    let score = match items.as_slice() {
+        [] => return Ok(None),
+        [_, s] => score(s),
+        [Value::Array(pair)] => pair.get(1).and_then(score),
+        _ => None,
+    };
+    score.map(Some).ok_or(StoreError::Unexpected)
+}
+
+/// One score as Redis sends it: a bulk string (RESP2) or a double (RESP3).
+fn score(v: &Value) -> Option<u64> {
     match v {
-        Value::Array(items) if items.is_empty() => Ok(None),
-        Value::Array(items) => match items.as_slice() {
-            [_, s] => score(s).map(Some).ok_or(StoreError::Unexpected),
-            [pair] => score(pair).map(Some).ok_or(StoreError::Unexpected),
-            _ => Err(StoreError::Unexpected),
-        },
-        _ => Err(StoreError::Unexpected),
+        Value::BulkString(b) => std::str::from_utf8(b)
+            .ok()?
+            .parse::<f64>()
+            .ok()
+            .map(|f| f as u64),
+        Value::Double(f) => Some(*f as u64),
+        _ => None,
     }
 }

@@ -7,7 +7,6 @@ settle(e)
 for i, w in ipairs(queue_entries(e)) do
   if w.holder == holder then
     redis.call('LREM', e.queue, 1, w.raw)
-    e.entries = nil
     local ev = { kind = 'left_queue', holder = holder, display = w.display, reason = 'left' }
     if reason ~= '' then
       ev.reason, ev.actor, ev.actor_display = reason, actor, actor_display

@@ -11,7 +11,6 @@ for _, w in ipairs(queue_entries(e)) do
       return cjson.encode({ status = 'locked', now = NOW, lock = view(lock) })
     end
     redis.call('LREM', e.queue, 1, w.raw)
-    e.entries = nil
     lock = hold_grant(e, 'lock', w.holder, w.display, w.reason, w.ttl, w.token)
     record(e, { kind = 'locked', holder = w.holder, display = w.display, reason = w.reason,
                 fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or 0,

@@ -5,9 +5,9 @@
 local name, start, stop = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local actor, display, reason = ARGV[8], ARGV[9], ARGV[10]
 local field = 'skip:' .. name .. '@' .. start
+local mark = cjson.encode({ by = actor, display = display, reason = reason, at = NOW })
 local out = {}
 for i, e in ipairs(ENVS) do
-  local mark = cjson.encode({ by = actor, display = display, reason = reason, at = NOW })
   local fresh = redis.call('HSETNX', e.marks, field, mark) == 1
   if fresh then
     marks_keep(e, stop)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces the README's performance figures: a throwaway redis-server, `baton serve` (release
-# build) against it, `baton bench` through the HTTP API (which also runs redis-benchmark on Baton's
-# lock script and on a minimal lock script at the same concurrency), then `baton bench --idle` for
-# 100 and 1,000 envs on 1 and 3 instances. Everything runs on loopback and stops by itself.
+# build) against it, `baton bench` through the HTTP API with `baton serve`'s CPU per request (the
+# lock run also runs redis-benchmark on Baton's lock function and on a minimal lock script at the
+# same concurrency), the deploy gate, then `baton bench --idle` for 100 and 1,000 envs on 1 and 3
+# instances. Everything runs on loopback and stops by itself.
 #
 #   scripts/bench.sh [concurrency] [duration]        e.g. scripts/bench.sh 16 10s
 set -euo pipefail
@@ -35,13 +36,17 @@ echo "== $(nproc) cores, $(redis-server --version | cut -d' ' -f3), Baton releas
 echo
 echo "== lock/unlock cycles, one env per worker (no contention)"
 "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" \
-  --envs "$envs" --concurrency "$concurrency" --duration "$duration" | tee "$work/bench1.txt"
+  --envs "$envs" --concurrency "$concurrency" --duration "$duration" --pid "$baton_pid" | tee "$work/bench1.txt"
 echo
 echo "== every worker on one env (contention: most answers are 423 locked)"
 "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" \
-  --envs contended --concurrency "$concurrency" --duration "$duration"
+  --envs contended --concurrency "$concurrency" --duration "$duration" --pid "$baton_pid"
 echo
-echo "== memory after both runs"
+echo "== the deploy gate (GET /api/v1/gate, a read), one env per worker"
+"$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" \
+  --envs "$envs" --concurrency "$concurrency" --duration "$duration" --pid "$baton_pid" --gate
+echo
+echo "== memory after the three runs"
 echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
 echo "  redis         $(redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '/^used_memory_human/ {print "used " $2}'), $(redis-cli -p "$redis_port" dbsize | tr -d '\r') keys"
 echo

@@ -1,8 +1,9 @@
 //! What Redis alone does with the lock, for comparison in the same run: `redis-benchmark` runs
-//! Baton's lock script, then a minimal lock script (`SET NX PX` + `INCR` fence + `HSET` details +
-//! `XADD` audit + `PUBLISH`), at the bench's concurrency, each granting a fresh lock on every call
-//! (the lock and details keys carry `__rand_int__`; the rest are one env's). Server time per call
-//! comes from `INFO commandstats` (`evalsha` usec ÷ calls) around each run.
+//! Baton's lock function (`FCALL`), then a minimal lock script (`SET NX PX` + `INCR` fence +
+//! `HSET` details + `XADD` audit + `PUBLISH`) as an `EVALSHA` and as a function of its own, at the
+//! bench's concurrency, each granting a fresh lock on every call (the lock and details keys carry
+//! `__rand_int__`; the rest are one env's). Server time per call comes from `INFO commandstats`
+//! (`fcall` or `evalsha` usec ÷ calls) around each run.
 
 use std::process::Stdio;
 
@@ -22,6 +23,19 @@ redis.call('PUBLISH', ARGV[4], ARGV[1])
 return fence
 ";
 
+/// The same minimal lock as a function library of its own, so the comparison also holds call
+/// form for call form.
+const MINIMAL_LIBRARY: &str = "#!lua name=baton_bench_minimal
+redis.register_function('baton_bench_minimal', function(KEYS, ARGV)
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[3])) then return 0 end
+local fence = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[3], 'holder', ARGV[1], 'fence', fence, 'token', ARGV[2])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', 500, '*', 'kind', 'locked', 'holder', ARGV[1], 'fence', fence)
+redis.call('PUBLISH', ARGV[4], ARGV[1])
+return fence
+end)
+";
+
 /// One `redis-benchmark` run of one script.
 pub struct Run {
     /// Calls per second, as redis-benchmark reports.
@@ -30,17 +44,16 @@ pub struct Run {
     pub usec: f64,
 }
 
-/// Both runs: Baton's lock script, then the minimal one.
-pub async fn both(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run)> {
+/// The three runs: Baton's lock function; the minimal script as `EVALSHA`, then as `FCALL`.
+pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run)> {
     let (host, port) = host_port(redis)?;
     let layout = Keys::new(&args.prefix);
     let env = EnvName::parse("bench-compare").expect("a valid name");
     let mut keys = layout.env(&env, &env).0;
-    keys[0] = format!("{}-__rand_int__", keys[0]); // the token key
-    keys[1] = format!("{}-__rand_int__", keys[1]); // the details
+    keys[0] = format!("{}-__rand_int__", keys[0]); // the lock's details: a fresh lock each call
     let mut baton = vec![
-        "EVALSHA".to_string(),
-        scripts::LOCK.get_hash().to_string(),
+        "FCALL".to_string(),
+        scripts::LOCK.name().to_string(),
         keys.len().to_string(),
     ];
     baton.extend(keys.iter().cloned());
@@ -65,31 +78,38 @@ pub async fn both(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run)> {
     ] {
         baton.push(a.to_string());
     }
-    let sha = baton_store(redis)?.script_load(MINIMAL).await?;
-    // Keys of its own: the minimal details lack fields Baton's script reads.
+    let store = baton_store(redis)?;
+    let sha = store.script_load(MINIMAL).await?;
+    store.function_load(MINIMAL_LIBRARY).await?;
+    // Keys of its own: the minimal details lack fields Baton's function reads.
     let other = EnvName::parse("bench-minimal").expect("a valid name");
     let mine = layout.env(&other, &other).0;
-    let minimal: Vec<String> = [
-        "EVALSHA",
-        &sha,
-        "4",
-        &format!("{}-__rand_int__", mine[0]),
-        &mine[4],
-        &format!("{}-__rand_int__", mine[1]),
-        &mine[7],
-        "bench",
-        "tok-__rand_int__",
-        "60000",
-        &layout.events_channel(),
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    // Baton's script must be loaded before redis-benchmark calls it by its SHA.
-    baton_store(redis)?.load_scripts().await?;
-    let ours = run(&host, &port, args.concurrency, redis, &baton).await?;
-    let theirs = run(&host, &port, args.concurrency, redis, &minimal).await?;
-    Ok((ours, theirs))
+    let minimal_call = |how: &str, what: &str| -> Vec<String> {
+        [
+            how,
+            what,
+            "4",
+            &format!("{}-token-__rand_int__", mine[0]),
+            &mine[2],
+            &format!("{}-__rand_int__", mine[0]),
+            &mine[5],
+            "bench",
+            "tok-__rand_int__",
+            "60000",
+            &layout.events_channel(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // Baton's library must be loaded before redis-benchmark calls it by name.
+    store.load_scripts().await?;
+    let ours = run(&host, &port, args.concurrency, redis, &baton, "fcall").await?;
+    let as_script = minimal_call("EVALSHA", &sha);
+    let theirs = run(&host, &port, args.concurrency, redis, &as_script, "evalsha").await?;
+    let as_function = minimal_call("FCALL", "baton_bench_minimal");
+    let theirs_fn = run(&host, &port, args.concurrency, redis, &as_function, "fcall").await?;
+    Ok((ours, theirs, theirs_fn))
 }
 
 fn baton_store(redis: &str) -> anyhow::Result<baton_commands::store::Store> {
@@ -106,6 +126,7 @@ async fn run(
     clients: usize,
     redis: &str,
     command: &[String],
+    stat: &str,
 ) -> anyhow::Result<Run> {
     let before = server_stats(redis).await?;
     let out = tokio::process::Command::new("redis-benchmark")
@@ -127,8 +148,8 @@ async fn run(
         .and_then(|f| f.trim_matches('"').parse::<f64>().ok())
         .with_context(|| format!("redis-benchmark said: {text}"))?;
     let (b, a) = (
-        before.commands.get("evalsha").copied().unwrap_or_default(),
-        after.commands.get("evalsha").copied().unwrap_or_default(),
+        before.commands.get(stat).copied().unwrap_or_default(),
+        after.commands.get(stat).copied().unwrap_or_default(),
     );
     let calls = a.calls.saturating_sub(b.calls).max(1);
     Ok(Run {

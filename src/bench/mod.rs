@@ -1,9 +1,9 @@
 //! `baton bench`: a load generator against a running Baton. Each worker runs lock/unlock cycles
 //! (or chat commands) through the HTTP API for a fixed time; the report gives throughput,
 //! latency percentiles, and, with `--redis`, Redis commands per operation from `INFO
-//! commandstats`, plus the `redis-benchmark` line that runs the same script at the same
+//! commandstats`, plus the `redis-benchmark` line that runs the same function at the same
 //! concurrency for comparison. With `--redis` it also runs that comparison itself (`compare`):
-//! `redis-benchmark` on Baton's lock script and on a minimal lock script, in the same run.
+//! `redis-benchmark` on Baton's lock function and on a minimal lock script, in the same run.
 //! `--idle` measures instead what Baton costs Redis while nothing happens (`idle`).
 
 mod compare;
@@ -53,6 +53,13 @@ pub struct BenchArgs {
     /// Drive chat commands (`lock`/`unlock` through /api/v1/commands) instead of the lock API.
     #[arg(long)]
     chat: bool,
+    /// Ask the deploy gate (`GET /api/v1/gate/{env}`, a read) instead of locking.
+    #[arg(long, conflicts_with = "chat")]
+    gate: bool,
+    /// The `baton serve` process (on this machine) whose CPU time per request to report, from
+    /// `/proc/<pid>/stat`.
+    #[arg(long)]
+    pid: Option<u32>,
     /// Measure what Baton costs `--redis` while nothing happens: start `--instances` copies of
     /// `baton serve` with `--envs` (a count) envs and report Redis commands/s and CPU/s.
     #[arg(long, requires = "redis")]
@@ -92,14 +99,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
 
+    let cpu_before = args.pid.map(cpu_time).transpose()?;
     let started = Instant::now();
     let deadline = started + args.duration;
+    let mode = if args.chat {
+        Mode::Chat
+    } else if args.gate {
+        Mode::Gate
+    } else {
+        Mode::Lock
+    };
     let workers: Vec<_> = (0..args.concurrency)
         .map(|i| {
             let (http, base) = (http.clone(), base.clone());
             let env = args.envs[i % args.envs.len()].clone();
-            let chat = args.chat;
-            tokio::spawn(async move { worker(http, base, env, i, chat, deadline).await })
+            tokio::spawn(async move { worker(http, base, env, i, mode, deadline).await })
         })
         .collect();
     let mut tally = Tally::default();
@@ -112,30 +126,48 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let elapsed = started.elapsed();
+    let cpu = match (args.pid, cpu_before) {
+        (Some(pid), Some(before)) => Some(cpu_time(pid)?.saturating_sub(before)),
+        _ => None,
+    };
     let after = match &args.redis {
         Some(url) => Some(commandstats(url).await?),
         None => None,
     };
     report(&args, &tally, elapsed, before.zip(after));
+    if let Some(cpu) = cpu {
+        let requests = tally.latencies.len().max(1) as f64;
+        println!(
+            "  baton serve   {:.1} µs of CPU per request ({:.2} s of CPU in {:.1} s, user + system)",
+            cpu.as_secs_f64() * 1e6 / requests,
+            cpu.as_secs_f64(),
+            elapsed.as_secs_f64()
+        );
+    }
     if let Some(redis) = &args.redis {
-        let (ours, minimal) = compare::both(&args, redis).await?;
+        let (ours, minimal, minimal_fn) = compare::all(&args, redis).await?;
         let ops = tally.latencies.len() as f64 / elapsed.as_secs_f64();
         println!(
             "redis-benchmark in the same run, {} clients, each call granting a fresh lock:",
             args.concurrency
         );
         println!(
-            "  Baton's lock script   {:.0} calls/s, {:.1} µs of Redis time per call",
+            "  Baton's lock function (FCALL)    {:.0} calls/s, {:.1} µs of Redis time per call",
             ours.rps, ours.usec
         );
-        println!("  minimal lock script   {:.0} calls/s, {:.1} µs of Redis time per call (SET NX PX, INCR, HSET, XADD, PUBLISH)", minimal.rps, minimal.usec);
+        println!("  minimal lock script (EVALSHA)    {:.0} calls/s, {:.1} µs of Redis time per call (SET NX PX, INCR, HSET, XADD, PUBLISH)", minimal.rps, minimal.usec);
         println!(
-            "  HTTP API ÷ Baton's script through redis-benchmark   {:.2}",
+            "  the same as a function (FCALL)   {:.0} calls/s, {:.1} µs of Redis time per call",
+            minimal_fn.rps, minimal_fn.usec
+        );
+        println!(
+            "  HTTP API ÷ Baton's function through redis-benchmark   {:.2}",
             ops / ours.rps.max(1.0)
         );
         println!(
-            "  Baton's script ÷ minimal script, server µs         {:.2}",
-            ours.usec / minimal.usec.max(0.001)
+            "  Baton's function ÷ minimal script, server µs         {:.2} (÷ the minimal function: {:.2})",
+            ours.usec / minimal.usec.max(0.001),
+            ours.usec / minimal_fn.usec.max(0.001)
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -154,12 +186,43 @@ fn client(token: &str) -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
+/// What each worker does in a loop.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// `POST` then `DELETE /api/v1/locks/{env}`.
+    Lock,
+    /// `lock` then `unlock` through `/api/v1/commands`.
+    Chat,
+    /// `GET /api/v1/gate/{env}`.
+    Gate,
+}
+
+/// User + system CPU time of process `pid` so far, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| {
+        format!("reading /proc/{pid}/stat (--pid is a process on this machine)")
+    })?;
+    // After the command name in parentheses: state is field 3, utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf only reads a configuration value.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let total = ticks(11) + ticks(12);
+    Ok(Duration::from_micros(total * 1_000_000 / per_second))
+}
+
 async fn worker(
     http: reqwest::Client,
     base: String,
     env: String,
     i: usize,
-    chat: bool,
+    mode: Mode,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
     let mut t = Tally::default();
@@ -167,9 +230,21 @@ async fn worker(
         t.latencies.push(since.elapsed());
         *t.by_status.entry(status).or_default() += 1;
     };
+    let holder = format!("bench worker {i}");
     while Instant::now() < deadline {
         let since = Instant::now();
-        if chat {
+        if let Mode::Gate = mode {
+            let gate = http
+                .get(format!("{base}/api/v1/gate/{env}"))
+                .query(&[("holder", &holder)])
+                .send()
+                .await?;
+            let status = gate.status().as_u16();
+            let _ = gate.bytes().await;
+            timed(status, since, &mut t);
+            continue;
+        }
+        if let Mode::Chat = mode {
             let lock = http
                 .post(format!("{base}/api/v1/commands"))
                 .json(&json!({"text": format!("lock {env} 1m bench")}))
@@ -191,7 +266,7 @@ async fn worker(
         }
         let lock = http
             .post(format!("{base}/api/v1/locks/{env}"))
-            .json(&json!({"holder": format!("bench worker {i}"), "ttl": "1m", "reason": "baton bench"}))
+            .json(&json!({"holder": holder, "ttl": "1m", "reason": "baton bench"}))
             .send()
             .await?;
         let status = lock.status().as_u16();
@@ -256,6 +331,8 @@ fn report(
     let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
     let mode = if args.chat {
         "chat commands (lock/unlock via /api/v1/commands)"
+    } else if args.gate {
+        "deploy gate (GET /api/v1/gate)"
     } else {
         "lock API (POST + DELETE /api/v1/locks)"
     };
@@ -300,8 +377,8 @@ fn report(
             .filter(|k| k.as_str() != "info")
             .map(|k| delta(k))
             .sum();
-        let evalsha = delta("evalsha");
-        println!("  redis         {:.2} round trips (EVALSHA) per request; {:.1} commands per request including those inside scripts", evalsha as f64 / ops.max(1.0), total as f64 / ops.max(1.0));
+        let calls = delta("fcall") + delta("evalsha");
+        println!("  redis         {:.2} round trips (FCALL) per request; {:.1} commands per request including those inside functions", calls as f64 / ops.max(1.0), total as f64 / ops.max(1.0));
         let mut top: Vec<(String, u64)> = after
             .keys()
             .map(|k| (k.clone(), delta(k)))
@@ -315,11 +392,11 @@ fn report(
             .collect();
         println!("                per request: {}", top.join(", "));
     }
-    println!("Compare with Redis alone running the lock script at the same concurrency:");
+    println!("Compare with Redis alone running the lock function at the same concurrency:");
     println!("  {}", redis_benchmark_line(args));
 }
 
-/// The `redis-benchmark` command that runs the lock script (a `locked` answer, the common case
+/// The `redis-benchmark` command that runs the lock function (a `locked` answer, the common case
 /// under contention) `-c` times concurrently, on the keys of the first env, as a single-env group.
 fn redis_benchmark_line(args: &BenchArgs) -> String {
     use baton_commands::domain::EnvName;
@@ -327,16 +404,18 @@ fn redis_benchmark_line(args: &BenchArgs) -> String {
     let env = &args.envs[0];
     let layout = Keys::new(&args.prefix);
     let keys = match EnvName::parse(env) {
-        Ok(name) => layout.env(&name, &name).0.join(" "),
+        Ok(name) => layout.env(&name, &name).0,
         Err(e) => return format!("(no comparison: {e})"),
     };
     // ARGV as lock.lua reads it: the prelude's env, channel, history length and (empty)
     // idempotency fingerprint, then holder, display, reason, ttl, token, admin, mode, queue
     // limit, wait and lease (store/contracts/locks.rs).
     format!(
-        "redis-benchmark -h HOST -p PORT -c {} -n 200000 EVALSHA {} 11 {keys} {env} {} 500 \"\" bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0 0",
+        "redis-benchmark -h HOST -p PORT -c {} -n 200000 FCALL {} {} {} {env} {} 500 \"\" bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0 0",
         args.concurrency,
-        scripts::LOCK.get_hash(),
+        scripts::LOCK.name(),
+        keys.len(),
+        keys.join(" "),
         layout.events_channel(),
     )
 }

@@ -1,11 +1,11 @@
-//! Every state-changing command is one Redis round trip: one EVALSHA that settles, changes,
+//! Every state-changing command is one Redis round trip: one FCALL that settles, changes,
 //! fences, audits and publishes together. Counted by the server itself (MONITOR, where commands a
-//! script runs are tagged `lua`), and by `INFO commandstats`.
+//! function runs are tagged `lua`), and by `INFO commandstats`.
 
 use crate::monitor::Monitor;
 use crate::support::{spawn_core, TestApp};
 
-async fn evalsha_calls(app: &TestApp) -> u64 {
+async fn fcall_calls(app: &TestApp) -> u64 {
     let mut con = app.redis().await;
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
@@ -13,14 +13,14 @@ async fn evalsha_calls(app: &TestApp) -> u64 {
         .await
         .unwrap();
     info.lines()
-        .find_map(|l| l.strip_prefix("cmdstat_evalsha:calls="))
+        .find_map(|l| l.strip_prefix("cmdstat_fcall:calls="))
         .and_then(|rest| rest.split(',').next())
         .map(|n| n.parse().unwrap())
         .unwrap_or(0)
 }
 
 #[tokio::test]
-async fn every_state_changing_command_is_exactly_one_evalsha() {
+async fn every_state_changing_command_is_exactly_one_fcall() {
     let app = spawn_core().await;
     let mut monitor = Monitor::start(&app).await;
     let steps = [
@@ -39,18 +39,18 @@ async fn every_state_changing_command_is_exactly_one_evalsha() {
         ("admin", "unlock prod --force"),
     ];
     for (user, text) in steps {
-        let before = evalsha_calls(&app).await;
+        let before = fcall_calls(&app).await;
         monitor.mark(&app).await;
         app.ok(user, text).await;
         let seen = monitor.mark(&app).await;
         let seen: Vec<_> = seen.into_iter().filter(|c| c != "INFO").collect();
-        assert_eq!(seen, ["EVALSHA"], "`{text}` sent {seen:?}");
-        assert_eq!(evalsha_calls(&app).await - before, 1, "`{text}`");
+        assert_eq!(seen, ["FCALL"], "`{text}` sent {seen:?}");
+        assert_eq!(fcall_calls(&app).await - before, 1, "`{text}`");
     }
 }
 
 #[tokio::test]
-async fn freeze_all_is_one_pipelined_round_trip_with_one_script_per_group() {
+async fn freeze_all_is_one_pipelined_round_trip_with_one_call_per_group() {
     let app = spawn_core().await;
     let mut monitor = Monitor::start(&app).await;
     let trips = app.baton.store().round_trips();
@@ -59,5 +59,5 @@ async fn freeze_all_is_one_pipelined_round_trip_with_one_script_per_group() {
     let seen = monitor.mark(&app).await;
     assert_eq!(app.baton.store().round_trips() - trips, 1);
     // Groups: prod, canary, qa and the staging pool.
-    assert_eq!(seen, ["EVALSHA"; 4]);
+    assert_eq!(seen, ["FCALL"; 4]);
 }

@@ -295,6 +295,10 @@ pub fn node_packages(dir: &str, what: &str) -> bool {
             "Node.js and npm (Debian/Ubuntu: `sudo apt-get install -y nodejs npm`)",
         );
     }
+    // Tests run in parallel threads: one installs while the others wait, so none reads a
+    // package `npm ci` is still writing.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     if !std::path::Path::new(dir).join("node_modules").exists() {
         let installed = std::process::Command::new("npm")
             .args(["ci", "--prefix", dir, "--no-audit", "--no-fund"])

@@ -1,15 +1,16 @@
-//! Script calls: the keys of the envs a call covers, and the prelude's arguments (each env's
+//! Function calls: the keys of the envs a call covers, and the prelude's arguments (each env's
 //! reminder lead and the freeze calendar's windows near now, the event channel, the history
-//! length, an idempotency fingerprint), then the script's own arguments in order.
+//! length, an idempotency fingerprint), then the step's own arguments in order.
 
-use redis::{Cmd, Script};
+use redis::Cmd;
 
+use super::scripts::Function;
 use super::Store;
 use crate::domain::EnvName;
 
-/// A script call on the envs of one group. Built by [`Store::script`].
+/// A call of one of Baton's functions on the envs of one group. Built by [`Store::script`].
 pub struct Call {
-    pub(super) script: &'static Script,
+    pub(super) function: Function,
     pub(super) keys: Vec<String>,
     pub(super) args: Vec<String>,
 }
@@ -31,8 +32,8 @@ impl Call {
     }
 
     pub(super) fn cmd(&self) -> Cmd {
-        let mut c = redis::cmd("EVALSHA");
-        c.arg(self.script.get_hash())
+        let mut c = redis::cmd("FCALL");
+        c.arg(self.function.name())
             .arg(self.keys.len())
             .arg(&self.keys)
             .arg(&self.args);
@@ -54,8 +55,8 @@ impl Store {
         self.keys.idempotency(group, env, &digest)
     }
 
-    /// A call of `script` on `envs`, which must all belong to `group`.
-    pub fn script(&self, script: &'static Script, group: &EnvName, envs: &[&EnvName]) -> Call {
+    /// A call of `function` on `envs`, which must all belong to `group`.
+    pub fn script(&self, function: Function, group: &EnvName, envs: &[&EnvName]) -> Call {
         let keys = envs
             .iter()
             .flat_map(|env| self.keys.env(group, env).0)
@@ -78,7 +79,7 @@ impl Store {
             })
             .collect();
         Call {
-            script,
+            function,
             keys,
             args: vec![
                 names.join(","),
@@ -89,10 +90,10 @@ impl Store {
         }
     }
 
-    /// A call of a standalone script on explicit keys, with no prelude arguments.
-    pub fn script_on_keys(&self, script: &'static Script, keys: Vec<String>) -> Call {
+    /// A call of a read on explicit keys, with no prelude arguments.
+    pub fn script_on_keys(&self, function: Function, keys: Vec<String>) -> Call {
         Call {
-            script,
+            function,
             keys,
             args: Vec::new(),
         }

@@ -54,7 +54,7 @@ impl Store {
         group: &EnvName,
         env: &EnvName,
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let key = &self.keys.env(group, env).0[10];
+        let key = &self.keys.env(group, env).0[8];
         self.query(&Cmd::hkeys(key)).await
     }
 

@@ -11,9 +11,9 @@ pub struct Keys {
     db: i64,
 }
 
-/// The eleven keys of one env, in the order the Lua prelude reads them.
+/// The nine keys of one env, in the order the Lua prelude reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnvKeys(pub [String; 11]);
+pub struct EnvKeys(pub [String; 9]);
 
 impl Keys {
     /// Keys under `prefix` (`baton` by default).
@@ -36,9 +36,8 @@ impl Keys {
         let base = format!("{}:{{{group}}}", self.prefix);
         let k = |what: &str| format!("{base}:{what}:{env}");
         EnvKeys([
-            k("lock"),
+            // A hold is its details hash (holder, reason, token, fence, since, expires).
             k("lockmeta"),
-            k("claim"),
             k("claimmeta"),
             k("fence"),
             k("queue"),
@@ -58,7 +57,7 @@ impl Keys {
 
     /// The env's audit stream.
     pub fn history(&self, group: &EnvName, env: &EnvName) -> String {
-        self.env(group, env).0[7].clone()
+        self.env(group, env).0[5].clone()
     }
 
     /// Where an idempotent call on `env` keeps its answer (`digest` names the caller and key).
@@ -122,8 +121,8 @@ mod tests {
         for k in &keys.0 {
             assert!(k.starts_with("baton:{staging}:"), "{k}");
         }
-        assert_eq!(keys.0[0], "baton:{staging}:lock:staging-2");
-        assert_eq!(keys.0[8], "baton:{staging}:deadlines");
+        assert_eq!(keys.0[0], "baton:{staging}:lockmeta:staging-2");
+        assert_eq!(keys.0[6], "baton:{staging}:deadlines");
     }
 
     #[test]

@@ -191,8 +191,8 @@ impl Store {
 
     async fn eval_pipeline(&self, calls: &[Call]) -> Result<Vec<Value>, StoreError> {
         let mut values = self.send(calls).await?;
-        // After a Redis restart (or on a new Cluster node) the script cache is empty: load, then
-        // re-run exactly the calls that were refused with NOSCRIPT (they changed nothing).
+        // After a Redis restart (or on a new Cluster node) the library is not there: load, then
+        // re-run exactly the calls that were refused for it (they changed nothing).
         let missing: Vec<usize> = (0..values.len())
             .filter(|&i| is_noscript(&values[i]))
             .collect();
@@ -311,24 +311,33 @@ impl Store {
             .await
             .map_err(StoreError::for_read)?;
         let group = EnvName::parse("readyz").expect("a valid name");
-        let probe = self.script_on_keys(&scripts::DUE, vec![self.keys.deadlines(&group)]);
+        let probe = self.script_on_keys(scripts::DUE, vec![self.keys.deadlines(&group)]);
         let _: serde_json::Value = self.eval(probe).await.map_err(StoreError::for_read)?;
         Ok(())
     }
 
-    /// Loads every script, so that the first command after start-up is already one EVALSHA.
-    /// One pipeline on a single server; in a Cluster each `SCRIPT LOAD` goes to every node.
+    /// Loads Baton's function library and the admin scripts, so that the first call after
+    /// start-up is already one `FCALL`. One pipeline on a single server; in a Cluster `FUNCTION
+    /// LOAD` goes to every master and each `SCRIPT LOAD` to every node. Loading is idempotent (the
+    /// library's name is its code's hash, and `REPLACE` swaps it for itself).
     pub async fn load_scripts(&self) -> Result<(), StoreError> {
+        let mut library = redis::cmd("FUNCTION");
+        library
+            .arg("LOAD")
+            .arg("REPLACE")
+            .arg(&scripts::LIBRARY.source);
         if self.backend.pipelines_across_groups() {
             let mut pipe = redis::pipe();
-            for code in scripts::sources() {
+            pipe.add_command(library);
+            for code in scripts::admin_sources() {
                 pipe.cmd("SCRIPT").arg("LOAD").arg(code);
             }
             let _: Vec<String> = self
                 .run(|mut conn| async move { pipe.query_async(&mut conn).await })
                 .await?;
         } else {
-            for code in scripts::sources() {
+            let _: Value = self.query_once(&library).await?;
+            for code in scripts::admin_sources() {
                 let mut cmd = redis::cmd("SCRIPT");
                 cmd.arg("LOAD").arg(code);
                 let _: Value = self.query_once(&cmd).await?;
@@ -407,8 +416,11 @@ impl Store {
     }
 }
 
+/// Refused because the code is not loaded: after a Redis restart or flush, on a new Cluster node,
+/// or on a Redis another Baton version loaded. Nothing ran, so the call can be sent again.
 fn is_noscript(v: &Value) -> bool {
-    matches!(v, Value::ServerError(e) if e.code() == "NOSCRIPT")
+    matches!(v, Value::ServerError(e) if e.code() == "NOSCRIPT"
+        || (e.code() == "ERR" && e.details() == Some("Function not found")))
 }
 
 fn decode_json<T: DeserializeOwned>(v: Value) -> Result<T, StoreError> {

@@ -208,6 +208,13 @@ impl Store {
         cmd.arg("LOAD").arg(source);
         self.query_once(&cmd).await
     }
+
+    /// Loads (or replaces) a function library (`baton bench`'s comparison library).
+    pub async fn function_load(&self, source: &str) -> Result<String, StoreError> {
+        let mut cmd = redis::cmd("FUNCTION");
+        cmd.arg("LOAD").arg("REPLACE").arg(source);
+        self.query_once(&cmd).await
+    }
 }
 
 /// One command's totals in `INFO commandstats`.

@@ -216,7 +216,7 @@ impl Discord {
 
     pub async fn locked(&self, env: &str) -> bool {
         let mut con = self.app.redis().await;
-        con.exists(format!("baton:{{{env}}}:lock:{env}"))
+        con.exists(format!("baton:{{{env}}}:lockmeta:{env}"))
             .await
             .unwrap()
     }

@@ -52,7 +52,10 @@ async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_th
     assert_eq!(retry["fence"], 1, "one acquisition, not two: {retry}");
     let token = retry["token"].as_str().unwrap().to_string();
     let mut con = app.redis().await;
-    let in_redis: String = con.get("baton:{prod}:lock:prod").await.unwrap();
+    let in_redis: String = con
+        .hget("baton:{prod}:lockmeta:prod", "token")
+        .await
+        .unwrap();
     assert_eq!(
         in_redis, token,
         "the token given back is the lock Redis holds"
@@ -79,7 +82,7 @@ async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_th
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    let exists: bool = con.exists("baton:{prod}:lock:prod").await.unwrap();
+    let exists: bool = con.exists("baton:{prod}:lockmeta:prod").await.unwrap();
     assert!(!exists, "prod is free again");
 }
 
@@ -153,7 +156,7 @@ async fn baton_ci_run_through_a_redis_pause_runs_its_command_once_and_leaves_no_
     assert_eq!(ran.lines().count(), 1, "the command ran exactly once");
     let _ = std::fs::remove_file(&runs);
     let mut con = app.redis().await;
-    let held: bool = con.exists("baton:{prod}:lock:prod").await.unwrap();
+    let held: bool = con.exists("baton:{prod}:lockmeta:prod").await.unwrap();
     assert!(!held, "no lock is left behind");
     let again = crate::ci_client::finish(crate::ci_client::baton_ci(
         &url,

@@ -4,12 +4,12 @@
 // file; a doc line per field here would repeat its name.
 #![allow(missing_docs)]
 
-use redis::Script;
 use serde::Deserialize;
 
 use super::Contract;
 use crate::state::{lua_list, EnvState, Freeze, Hold};
-use crate::store::{scripts, Call};
+use crate::store::scripts::{self, Function};
+use crate::store::Call;
 
 /// `claim.lua`: one env, or any free member of a pool.
 pub struct ClaimArgs<'a> {
@@ -22,8 +22,8 @@ pub struct ClaimArgs<'a> {
 
 impl Contract for ClaimArgs<'_> {
     type Answer = ClaimAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::CLAIM
+    fn function(&self) -> Function {
+        scripts::CLAIM
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.holder)
@@ -78,8 +78,8 @@ pub struct FreezeArgs<'a> {
 
 impl Contract for FreezeArgs<'_> {
     type Answer = FreezeAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::FREEZE
+    fn function(&self) -> Function {
+        scripts::FREEZE
     }
     fn write(&self, call: Call) -> Call {
         call.arg(if self.unfreeze { "unfreeze" } else { "freeze" })
@@ -125,8 +125,8 @@ pub struct DeployArgs<'a> {
 
 impl Contract for DeployArgs<'_> {
     type Answer = DeployAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::DEPLOY
+    fn function(&self) -> Function {
+        scripts::DEPLOY
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.actor)
@@ -156,8 +156,8 @@ pub struct SettleArgs;
 
 impl Contract for SettleArgs {
     type Answer = SettleAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::SETTLE
+    fn function(&self) -> Function {
+        scripts::SETTLE
     }
     fn write(&self, call: Call) -> Call {
         call

@@ -5,12 +5,12 @@
 // file; a doc line per field here would repeat its name.
 #![allow(missing_docs)]
 
-use redis::Script;
 use serde::Deserialize;
 
 use super::{flag, Contract};
 use crate::state::{lua_list, Freeze, Hold, Waiter};
-use crate::store::{scripts, Call};
+use crate::store::scripts::{self, Function};
+use crate::store::Call;
 
 /// `lock`, `queue`, or a CI request (`wait`: a queue entry with a lease, refused when frozen).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,8 +44,8 @@ pub struct LockArgs<'a> {
 
 impl Contract for LockArgs<'_> {
     type Answer = LockAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::LOCK
+    fn function(&self) -> Function {
+        scripts::LOCK
     }
     fn write(&self, call: Call) -> Call {
         let mode = match self.mode {
@@ -124,8 +124,8 @@ pub struct UnlockArgs<'a> {
 
 impl Contract for UnlockArgs<'_> {
     type Answer = UnlockAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::UNLOCK
+    fn function(&self) -> Function {
+        scripts::UNLOCK
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.kind.as_str())
@@ -177,8 +177,8 @@ pub struct ExtendArgs<'a> {
 
 impl Contract for ExtendArgs<'_> {
     type Answer = ExtendAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::EXTEND
+    fn function(&self) -> Function {
+        scripts::EXTEND
     }
     fn write(&self, call: Call) -> Call {
         let target = match self.target {
@@ -233,8 +233,8 @@ pub struct Decided<'a> {
 
 impl Contract for LeaveArgs<'_> {
     type Answer = LeaveAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::LEAVE
+    fn function(&self) -> Function {
+        scripts::LEAVE
     }
     fn write(&self, call: Call) -> Call {
         let (reason, actor, display) = match &self.decided {
@@ -254,8 +254,8 @@ pub struct PromoteArgs<'a> {
 
 impl Contract for PromoteArgs<'_> {
     type Answer = PromoteAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::PROMOTE
+    fn function(&self) -> Function {
+        scripts::PROMOTE
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.holder).arg(self.actor).arg(self.display)
@@ -292,8 +292,8 @@ pub struct RenewArgs<'a> {
 
 impl Contract for RenewArgs<'_> {
     type Answer = RenewAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::RENEW
+    fn function(&self) -> Function {
+        scripts::RENEW
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.holder).arg(self.lease_ms)
@@ -323,8 +323,8 @@ pub struct GiveUpArgs<'a> {
 
 impl Contract for GiveUpArgs<'_> {
     type Answer = GiveUpAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::GIVE_UP
+    fn function(&self) -> Function {
+        scripts::GIVE_UP
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.holder)

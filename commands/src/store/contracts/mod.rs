@@ -13,22 +13,22 @@ mod claims;
 mod locks;
 mod windows;
 
-use redis::Script;
 use serde::de::DeserializeOwned;
 
 pub use claims::*;
 pub use locks::*;
 pub use windows::*;
 
+use super::scripts::Function;
 use super::{Call, Store};
 use crate::domain::EnvName;
 
-/// A script's arguments and the shape of its answer.
+/// A step's arguments and the shape of its answer.
 pub trait Contract {
     /// What the script answers.
     type Answer: DeserializeOwned;
-    /// The script.
-    fn script(&self) -> &'static Script;
+    /// The library function that runs it.
+    fn function(&self) -> Function;
     /// Writes the script's own arguments, in ARGV order.
     fn write(&self, call: Call) -> Call;
 }
@@ -56,7 +56,7 @@ impl Store {
         envs: &[&EnvName],
     ) -> Prepared<C::Answer> {
         Prepared {
-            call: args.write(self.script(args.script(), group, envs)),
+            call: args.write(self.script(args.function(), group, envs)),
             answer: std::marker::PhantomData,
         }
     }

@@ -1,9 +1,9 @@
 //! The freeze calendar's scripts: skipping an occurrence, and the notice before one starts.
 
-use redis::Script;
 use serde::Deserialize;
 
-use super::super::{scripts, Call};
+use super::super::scripts::{self, Function};
+use super::super::Call;
 use super::Contract;
 use crate::state::{lua_list, Hold};
 
@@ -19,8 +19,8 @@ pub struct SkipArgs<'a> {
 
 impl Contract for SkipArgs<'_> {
     type Answer = SkipAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::WINDOW_SKIP
+    fn function(&self) -> Function {
+        scripts::WINDOW_SKIP
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.window)
@@ -62,8 +62,8 @@ pub struct NoticeArgs<'a> {
 
 impl Contract for NoticeArgs<'_> {
     type Answer = NoticeAnswer;
-    fn script(&self) -> &'static Script {
-        &scripts::WINDOW_NOTICE
+    fn function(&self) -> Function {
+        scripts::WINDOW_NOTICE
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.window)

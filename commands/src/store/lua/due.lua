@@ -1,5 +1,5 @@
 -- due: the deadline entries of one group that are due by Redis' clock (KEYS[1]: deadlines zset).
--- Standalone (no prelude): `/readyz` runs it to prove the ACL user may run scripts on Baton's keys.
+-- A read (no `begin`): `/readyz` runs it to prove the ACL user may call Baton's functions on its keys.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 return cjson.encode({ status = 'ok', now = now,

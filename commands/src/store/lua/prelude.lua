@@ -1,7 +1,9 @@
--- Shared prelude, prepended to every state-changing script. Each script runs atomically, so
+-- The library's shared part: every Baton function (scripts.rs puts this first, then each step
+-- file as a registered function). It is loaded once per server with FUNCTION LOAD, so these
+-- helpers are defined once, not on every call; a call runs `begin` and then its step, atomically:
 -- settling due expiries, the change itself, the fence, the audit entry and the event happen together.
 --
--- KEYS: eleven per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
+-- KEYS: nine per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
 -- ARGV[1]: comma-separated env names, one per block of KEYS; `name=<ms>` gives the env's reminder
 --          lead (remind_before): its holders are reminded that long before a hold ends; each
 --          `@<window>:<start ms>:<end ms>:<hex reason>` after it is a scheduled freeze window of
@@ -9,42 +11,55 @@
 -- ARGV[2]: event channel
 -- ARGV[3]: history length (stream MAXLEN ~)
 -- ARGV[4]: the request's fingerprint when the call is idempotent (then the last KEY is its record)
--- ARGV[5..]: the script's own arguments
-local KEYS_PER_ENV = 11
-local CHANNEL = ARGV[2]
-local HISTLEN = tonumber(ARGV[3])
-local IDEM_FP = ARGV[4]
+-- ARGV[5..]: the step's own arguments
+local KEYS_PER_ENV = 9
 local IDEM_TTL = 86400000 -- a retry with the same idempotency key gets the first answer for a day
-local GRACE = 86400000 -- hold details outlive the hold by a day, so an expiry can still name its holder
+local GRACE = 86400000 -- a queue or a calendar mark outlives what it is for by a day
 local WAIT_DEFAULT = 86400000 -- a queue entry without its own wait limit lapses after a day
 
-local t = redis.call('TIME')
-local NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- The call in progress, set by `begin`. Functions run one at a time, so these are its own.
+local KEYS, ARGV, CHANNEL, HISTLEN, IDEM_FP, NOW, ENVS, IDEM
 
-local ENVS = {}
-do
-  local i = 0
-  local function unhex(h)
-    return (string.gsub(h, '%x%x', function(c) return string.char(tonumber(c, 16)) end))
-  end
-  for item in string.gmatch(ARGV[1], '[^,]+') do
-    local head, rest = string.match(item, '^([^@]*)(.*)$')
-    local name, lead = string.match(head, '^([^=]+)=?(%d*)$')
-    local windows = {}
-    for w, s, stop, hex in string.gmatch(rest, '@([^:@]+):(%d+):(%d+):(%x*)') do
-      windows[#windows + 1] = { name = w, start = tonumber(s), stop = tonumber(stop), reason = unhex(hex) }
-    end
-    local b = i * KEYS_PER_ENV
+local function begin(keys, args)
+  KEYS, ARGV = keys, args
+  CHANNEL, HISTLEN, IDEM_FP = args[2], tonumber(args[3]), args[4]
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  ENVS = {}
+  local b = 0
+  for item in string.gmatch(args[1], '[^,]+') do
+    -- Plain finds, not patterns: this runs on every call, and most envs have neither part.
+    local name, remind, windows = item, 0, ''
+    local at = string.find(item, '@', 1, true)
+    if at then name, windows = string.sub(item, 1, at - 1), string.sub(item, at) end
+    local eq = string.find(name, '=', 1, true)
+    if eq then name, remind = string.sub(name, 1, eq - 1), tonumber(string.sub(name, eq + 1)) or 0 end
     ENVS[#ENVS + 1] = {
-      name = name, remind = tonumber(lead) or 0, windows = windows,
-      lock = KEYS[b + 1], lockmeta = KEYS[b + 2], claim = KEYS[b + 3],
-      claimmeta = KEYS[b + 4], fence = KEYS[b + 5], queue = KEYS[b + 6], freeze = KEYS[b + 7],
-      history = KEYS[b + 8], deadlines = KEYS[b + 9], deploy = KEYS[b + 10], marks = KEYS[b + 11],
+      name = name, remind = remind, windows = windows,
+      lockmeta = keys[b + 1], claimmeta = keys[b + 2], fence = keys[b + 3], queue = keys[b + 4],
+      freeze = keys[b + 5], history = keys[b + 6], deadlines = keys[b + 7], deploy = keys[b + 8],
+      marks = keys[b + 9],
     }
-    i = i + 1
+    b = b + KEYS_PER_ENV
   end
+  IDEM = keys[b + 1]
 end
-local IDEM = KEYS[#ENVS * KEYS_PER_ENV + 1]
+
+local function unhex(h)
+  return (string.gsub(h, '%x%x', function(c) return string.char(tonumber(c, 16)) end))
+end
+
+-- The calendar's windows near now on `e`, decoded when first asked for (most calls never ask).
+local function windows_of(e)
+  if type(e.windows) == 'string' then
+    local list = {}
+    for w, s, stop, hex in string.gmatch(e.windows, '@([^:@]+):(%d+):(%d+):(%x*)') do
+      list[#list + 1] = { name = w, start = tonumber(s), stop = tonumber(stop), reason = unhex(hex) }
+    end
+    e.windows = list
+  end
+  return e.windows
+end
 
 local function hash_read(key)
   local h = redis.call('HGETALL', key)
@@ -74,9 +89,10 @@ local function view(m)
            expires = tonumber(m.expires), fence = tonumber(m.fence) }
 end
 
-local function slot_keys(e, kind)
-  if kind == 'lock' then return e.lock, e.lockmeta end
-  return e.claim, e.claimmeta
+-- A hold's details: the hash that is the hold (holder, reason, token, fence, since, expires).
+local function meta_key(e, kind)
+  if kind == 'lock' then return e.lockmeta end
+  return e.claimmeta
 end
 
 -- Reminders share the deadline set: `remind:<kind>:<env>` is due `remind` ms before the hold ends.
@@ -110,30 +126,26 @@ end
 -- Returns the live hold of `kind` ('lock' or 'claim') on `e`, expiring it first when it is due.
 -- The details' `expires` is the deadline the deadline set holds, so one read says both.
 local function hold_live(e, kind)
-  local key, meta = slot_keys(e, kind)
+  local meta = meta_key(e, kind)
   local m = hash_read(meta)
   if not m then return nil end
   if tonumber(m.expires) > NOW then return m end
-  redis.call('DEL', key, meta)
+  redis.call('DEL', meta)
   redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
   record(e, { kind = kind .. '_expired', holder = m.holder, display = m.display,
               reason = m.reason, fence = m.fence, since = m.since })
   return nil
 end
 
--- Grants a hold: SET NX PX on the token key, the next fence, details and the deadline. The
--- details are returned as written, not read back.
+-- Grants a hold: the next fence, the details and the deadline. The details carry no TTL: the
+-- deadline set says when the hold ends, and whichever call settles the env then (the sweeper's,
+-- at the latest) deletes them and records the expiry, naming the holder. They are returned as
+-- written, not read back.
 local function hold_grant(e, kind, holder, display, reason, ttl, token)
-  local key, meta = slot_keys(e, kind)
-  if not redis.call('SET', key, token, 'NX', 'PX', ttl) then
-    -- A token key whose details are gone (evicted, or deleted by hand) guards nothing: the
-    -- details are the hold. Take it over rather than refuse the env forever.
-    redis.call('SET', key, token, 'PX', ttl)
-  end
+  local meta = meta_key(e, kind)
   local fence = redis.call('INCR', e.fence)
   redis.call('HSET', meta, 'holder', holder, 'display', display, 'reason', reason, 'since', NOW,
              'expires', NOW + ttl, 'fence', fence, 'token', token)
-  redis.call('PEXPIRE', meta, ttl + GRACE)
   redis.call('ZADD', e.deadlines, NOW + ttl, kind .. ':' .. e.name)
   if e.remind > 0 then remind_arm(e, kind, NOW + ttl) end
   return { holder = holder, display = display, reason = reason, since = NOW, expires = NOW + ttl,
@@ -141,17 +153,13 @@ local function hold_grant(e, kind, holder, display, reason, ttl, token)
 end
 
 local function hold_drop(e, kind)
-  local key, meta = slot_keys(e, kind)
-  redis.call('DEL', key, meta)
+  redis.call('DEL', meta_key(e, kind))
   redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
 end
 
--- Moves a hold's deadline: the token key, the details and the deadline entry together.
+-- Moves a hold's deadline: the details and the deadline entry together.
 local function hold_move(e, kind, m, expires)
-  local key, meta = slot_keys(e, kind)
-  redis.call('PEXPIRE', key, expires - NOW)
-  redis.call('HSET', meta, 'expires', expires)
-  redis.call('PEXPIRE', meta, expires - NOW + GRACE)
+  redis.call('HSET', meta_key(e, kind), 'expires', expires)
   redis.call('ZADD', e.deadlines, expires, kind .. ':' .. e.name)
   remind_arm(e, kind, expires)
   m.expires = expires
@@ -177,7 +185,7 @@ end
 -- a freeze like any other for `settle` and the scripts, named by `window`.
 local function window_live(e)
   local best
-  for _, w in ipairs(e.windows) do
+  for _, w in ipairs(windows_of(e)) do
     if w.start <= NOW and NOW < w.stop and (not best or w.stop > best['until'])
         and redis.call('HEXISTS', e.marks, 'skip:' .. w.name .. '@' .. w.start) == 0 then
       best = { by = 'calendar', display = w.name, reason = w.reason, since = w.start,
@@ -305,4 +313,23 @@ local function idempotent(step)
     redis.call('SET', IDEM, cjson.encode({ fp = IDEM_FP, answer = answer }), 'PX', IDEM_TTL)
   end
   return answer
+end
+
+-- Registration, for the step files scripts.rs appends after this prelude: a state change starts
+-- with `begin` and runs under `idempotent`; a read is declared `no-writes`, so it still answers
+-- when Redis is full and may run on a replica. A function that may write and is not declared
+-- `allow-oom` is refused before it runs when Redis is over `maxmemory`: "full", never half done.
+local function change(name, step)
+  redis.register_function(name, function(keys, args)
+    begin(keys, args)
+    return idempotent(step)
+  end)
+end
+
+local function read(name, body)
+  redis.register_function({ function_name = name, flags = { 'no-writes' },
+    callback = function(keys, args)
+      KEYS, ARGV = keys, args
+      return body()
+    end })
 end

@@ -186,7 +186,10 @@ impl TestApp {
             .query_async(&mut self.redis().await)
             .await
             .unwrap();
-        entries.into_iter().map(|(_, fields)| fields).collect()
+        entries
+            .into_iter()
+            .map(|(_, fields)| baton_commands::store::event_fields(fields))
+            .collect()
     }
 
     /// Every Baton key and its content: compare two snapshots to prove nothing changed.

@@ -121,8 +121,9 @@ async fn when_the_lease_holder_is_killed_another_instance_hands_the_lock_on_once
         .await
         .unwrap();
     let expired = history
-        .iter()
-        .filter(|(_, fields)| {
+        .into_iter()
+        .map(|(_, fields)| baton_commands::store::event_fields(fields))
+        .filter(|fields| {
             fields
                 .iter()
                 .any(|(k, v)| k == "kind" && v == "lock_expired")

@@ -82,7 +82,10 @@ impl Store {
         let entries: Vec<(String, Vec<(String, String)>)> = self.query(&cmd).await?;
         Ok(entries
             .into_iter()
-            .map(|(id, fields)| StreamRecord { id, fields })
+            .map(|(id, fields)| StreamRecord {
+                id,
+                fields: event_fields(fields),
+            })
             .collect())
     }
 
@@ -114,5 +117,61 @@ impl Store {
 pub(super) fn audit_written(answer: Option<&redis::Value>) {
     if let Some(redis::Value::ServerError(e)) = answer {
         tracing::error!(error = ?e, "admin audit entry not written");
+    }
+}
+
+/// An env stream entry's fields. The scripts write one field, `event`: the JSON text they also
+/// publish (encoding it once is half the cost of recording). It reads back as the fields it
+/// holds (`kind`, `env`, `holder`, …; numbers in decimal), like an entry an earlier version wrote
+/// field by field, which passes through as it is.
+pub fn event_fields(fields: Vec<(String, String)>) -> Vec<(String, String)> {
+    let [(name, json)] = fields.as_slice() else {
+        return fields;
+    };
+    if name != "event" {
+        return fields;
+    }
+    let Ok(serde_json::Value::Object(event)) = serde_json::from_str(json) else {
+        return fields;
+    };
+    event
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(s) => Some((k, s)),
+            serde_json::Value::Null => None,
+            other => Some((k, other.to_string())),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(fields: &[(&str, &str)]) -> Vec<(String, String)> {
+        fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_event_entry_reads_as_its_fields_and_a_field_by_field_entry_as_it_is() {
+        let json = r#"{"kind":"locked","holder":"slack:U1","fence":12,"expires":1764000000000,"window":null}"#;
+        let mut read = event_fields(owned(&[("event", json)]));
+        read.sort();
+        assert_eq!(
+            read,
+            owned(&[
+                ("expires", "1764000000000"),
+                ("fence", "12"),
+                ("holder", "slack:U1"),
+                ("kind", "locked"),
+            ])
+        );
+        let old = owned(&[("kind", "locked"), ("fence", "12")]);
+        assert_eq!(event_fields(old.clone()), old);
+        let not_json = owned(&[("event", "{oops")]);
+        assert_eq!(event_fields(not_json.clone()), not_json);
     }
 }

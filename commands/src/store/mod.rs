@@ -46,6 +46,7 @@ use backend::{Backend, Conn};
 pub use contracts::Prepared;
 use error::classify;
 pub use error::{Cause, Misconfigured, StoreError};
+pub use history::event_fields;
 pub use keys::{EnvKeys, Keys};
 pub(crate) use scan::escape_glob;
 use settings::RedisConfig;

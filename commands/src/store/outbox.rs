@@ -366,6 +366,7 @@ fn entries(stream: &str, list: &Value, redelivered: bool) -> Vec<StreamEntry> {
                 .into_iter()
                 .filter_map(|(k, v)| Some((text(k)?, text(v)?)))
                 .collect();
+            let fields = super::history::event_fields(fields).into_iter().collect();
             Some(StreamEntry {
                 stream: stream.to_string(),
                 id,

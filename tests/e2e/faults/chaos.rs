@@ -158,6 +158,7 @@ async fn a_minute_of_locks_through_three_redis_crashes_keeps_every_promise() {
             .await
             .unwrap();
         for (_, fields) in history {
+            let fields = baton_commands::store::event_fields(fields);
             let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
             if matches!(get("kind").as_deref(), Some("locked" | "handed_off")) {
                 let who = get("display").unwrap_or_default();

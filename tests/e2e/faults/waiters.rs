@@ -132,6 +132,7 @@ async fn after_a_crash_no_waiter_that_went_away_or_was_told_503_is_handed_the_lo
         .await
         .unwrap();
     for (_, fields) in history {
+        let fields = baton_commands::store::event_fields(fields);
         let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
         if matches!(get("kind"), Some("handed_off" | "locked")) {
             let who = get("display").unwrap_or_default();

@@ -29,7 +29,7 @@ if free and (mode == 'lock' or #entries == 0) then
   record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
               fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or 0,
               window = freeze and freeze.window or nil })
-  return answer('ok', { fence = lock.fence, token = token })
+  return answer('ok', { token = token })
 end
 if mode == 'lock' then
   if lock then return answer('locked', { queue = queue_view(e) }) end

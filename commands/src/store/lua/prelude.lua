@@ -69,17 +69,14 @@ local function hash_read(key)
   return m
 end
 
--- Appends to the env's audit stream and announces the change on the event channel.
+-- Appends to the env's audit stream and announces the change on the event channel: one JSON
+-- text, encoded once, is both the stream entry's `event` field and the published message.
 local function record(e, ev)
   ev.env = e.name
   ev.at = NOW
-  local flat = {}
-  for k, v in pairs(ev) do
-    flat[#flat + 1] = k
-    flat[#flat + 1] = tostring(v)
-  end
-  redis.call('XADD', e.history, 'MAXLEN', '~', HISTLEN, '*', unpack(flat))
-  redis.call('PUBLISH', CHANNEL, cjson.encode(ev))
+  local json = cjson.encode(ev)
+  redis.call('XADD', e.history, 'MAXLEN', '~', HISTLEN, '*', 'event', json)
+  redis.call('PUBLISH', CHANNEL, json)
 end
 
 -- What callers may see of a hold: never its token.

@@ -21,5 +21,5 @@ if freeze then return cjson.encode({ status = 'frozen', now = NOW, freeze = free
 -- Free and nobody live in line (settle would have handed it over): the wait ends with the lock.
 lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
 record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
-            fence = lock.fence, expires = lock.expires, over_freeze = 0 })
+            fence = lock.fence, expires = lock.expires })
 return cjson.encode({ status = 'ok', now = NOW, lock = view(lock), token = token })

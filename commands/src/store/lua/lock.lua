@@ -27,7 +27,7 @@ local free = not lock and (not freeze or admin)
 if free and (mode == 'lock' or #entries == 0) then
   lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
   record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
-              fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or 0,
+              fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or nil,
               window = freeze and freeze.window or nil })
   return answer('ok', { token = token })
 end

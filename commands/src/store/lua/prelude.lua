@@ -20,29 +20,36 @@ local WAIT_DEFAULT = 86400000 -- a queue entry without its own wait limit lapses
 -- The call in progress, set by `begin`. Functions run one at a time, so these are its own.
 local KEYS, ARGV, CHANNEL, HISTLEN, IDEM_FP, NOW, ENVS, IDEM
 
+-- One env of ARGV[1] (`name[=lead][@window…]`), whose keys start after `b` in KEYS.
+local function env_of(keys, b, item)
+  -- Plain finds, not patterns: this runs on every call, and most envs have neither part.
+  local name, remind, windows = item, 0, ''
+  local at = string.find(item, '@', 1, true)
+  if at then name, windows = string.sub(item, 1, at - 1), string.sub(item, at) end
+  local eq = string.find(name, '=', 1, true)
+  if eq then name, remind = string.sub(name, 1, eq - 1), tonumber(string.sub(name, eq + 1)) or 0 end
+  return {
+    name = name, remind = remind, windows = windows,
+    lockmeta = keys[b + 1], claimmeta = keys[b + 2], fence = keys[b + 3], queue = keys[b + 4],
+    freeze = keys[b + 5], history = keys[b + 6], deadlines = keys[b + 7], deploy = keys[b + 8],
+    marks = keys[b + 9],
+  }
+end
+
 local function begin(keys, args)
   KEYS, ARGV = keys, args
   CHANNEL, HISTLEN, IDEM_FP = args[2], tonumber(args[3]), args[4]
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  ENVS = {}
-  local b = 0
-  for item in string.gmatch(args[1], '[^,]+') do
-    -- Plain finds, not patterns: this runs on every call, and most envs have neither part.
-    local name, remind, windows = item, 0, ''
-    local at = string.find(item, '@', 1, true)
-    if at then name, windows = string.sub(item, 1, at - 1), string.sub(item, at) end
-    local eq = string.find(name, '=', 1, true)
-    if eq then name, remind = string.sub(name, 1, eq - 1), tonumber(string.sub(name, eq + 1)) or 0 end
-    ENVS[#ENVS + 1] = {
-      name = name, remind = remind, windows = windows,
-      lockmeta = keys[b + 1], claimmeta = keys[b + 2], fence = keys[b + 3], queue = keys[b + 4],
-      freeze = keys[b + 5], history = keys[b + 6], deadlines = keys[b + 7], deploy = keys[b + 8],
-      marks = keys[b + 9],
-    }
-    b = b + KEYS_PER_ENV
+  if not string.find(args[1], ',', 1, true) then
+    ENVS = { env_of(keys, 0, args[1]) }
+  else
+    ENVS = {}
+    for item in string.gmatch(args[1], '[^,]+') do
+      ENVS[#ENVS + 1] = env_of(keys, #ENVS * KEYS_PER_ENV, item)
+    end
   end
-  IDEM = keys[b + 1]
+  IDEM = keys[#ENVS * KEYS_PER_ENV + 1]
 end
 
 local function unhex(h)

@@ -13,7 +13,7 @@ for _, w in ipairs(queue_entries(e)) do
     redis.call('LREM', e.queue, 1, w.raw)
     lock = hold_grant(e, 'lock', w.holder, w.display, w.reason, w.ttl, w.token)
     record(e, { kind = 'locked', holder = w.holder, display = w.display, reason = w.reason,
-                fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or 0,
+                fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or nil,
                 window = freeze and freeze.window or nil, actor = actor,
                 actor_display = actor_display, approved = 1 })
     return cjson.encode({ status = 'ok', now = NOW, lock = view(lock) })

@@ -36,13 +36,13 @@ impl Baton {
             .into_iter()
             .filter_map(|e| e.remind_before.map(|lead| (e.name, lead)));
         Self {
-            core: Core {
-                store: store
+            core: Core::new(
+                store
                     .with_reminders(leads)
                     .with_calendar(Arc::new(crate::calendar::Calendar::new(config.windows()))),
-                catalog: Arc::new(Catalog::new(config)),
-                queue_limit: config.defaults.queue_limit,
-            },
+                Arc::new(Catalog::new(config)),
+                config.defaults.queue_limit,
+            ),
             admin: Arc::new(crate::admin::Admin::new(config)),
             announce: Arc::new(config.slack.in_channel.clone()),
             bus: Arc::new(OnceLock::new()),

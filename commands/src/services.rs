@@ -24,12 +24,33 @@ use crate::domain::EnvName;
 use crate::store::contracts::{Contract, Prepared};
 use crate::store::Store;
 
-/// What every service shares. Cheap to clone.
+/// What every service shares. Cloned for every command, so it is one shared allocation: a clone
+/// is one reference count, not one per part.
 #[derive(Clone)]
-pub(crate) struct Core {
+pub(crate) struct Core(Arc<CoreParts>);
+
+/// The parts of [`Core`].
+pub(crate) struct CoreParts {
     pub(crate) store: Store,
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) queue_limit: usize,
+}
+
+impl Core {
+    pub(crate) fn new(store: Store, catalog: Arc<Catalog>, queue_limit: usize) -> Self {
+        Self(Arc::new(CoreParts {
+            store,
+            catalog,
+            queue_limit,
+        }))
+    }
+}
+
+impl Deref for Core {
+    type Target = CoreParts;
+    fn deref(&self) -> &CoreParts {
+        &self.0
+    }
 }
 
 macro_rules! service {

@@ -108,10 +108,15 @@ impl AuthGuard {
 }
 
 /// The middleware on every CI route: a request whose token is refused never reaches its
-/// handler, and is answered 401 or, once its address has failed too often, 429.
-pub async fn guard(State(s): State<CiState>, req: Request, next: Next) -> Response {
-    let Err(refused) = super::auth::authenticate(req.headers(), &s.tokens) else {
-        return next.run(req).await;
+/// handler, and is answered 401 or, once its address has failed too often, 429. The caller it
+/// found goes on with the request, so the handler's `Caller` is not looked up twice.
+pub async fn guard(State(s): State<CiState>, mut req: Request, next: Next) -> Response {
+    let refused = match super::auth::authenticate(req.headers(), &s.tokens) {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            return next.run(req).await;
+        }
+        Err(refused) => refused,
     };
     let peer = req
         .extensions()

@@ -44,24 +44,35 @@ pub use self::auth::{glob_match, sha256_hex, Caller, TokenEntry};
 pub use self::error::ApiError;
 use self::extract::{EnvPath, IdemKey, JsonObject};
 
-/// What the CI routes share.
+/// What the CI routes share. Every extractor of every request clones it, so it is one shared
+/// allocation (a clone is one reference count, never a copy of the token list).
 #[derive(Clone)]
-pub struct CiState {
+pub struct CiState(Arc<CiParts>);
+
+/// The parts of [`CiState`].
+pub struct CiParts {
     baton: Baton,
     tokens: Vec<TokenEntry>,
     max_wait: Duration,
-    guard: Arc<guard::AuthGuard>,
+    guard: guard::AuthGuard,
+}
+
+impl std::ops::Deref for CiState {
+    type Target = CiParts;
+    fn deref(&self) -> &CiParts {
+        &self.0
+    }
 }
 
 impl CiState {
     /// The CI API over `baton`, with the tokens and limits of `[ci]`.
     pub fn new(baton: Baton, config: &CiConfig) -> Self {
-        Self {
+        Self(Arc::new(CiParts {
             baton,
             tokens: config.tokens.iter().map(TokenEntry::from_config).collect(),
             max_wait: config.max_wait,
-            guard: Arc::default(),
-        }
+            guard: guard::AuthGuard::default(),
+        }))
     }
 
     /// The longest a lock request may wait, so the server's request timeout can allow for it.

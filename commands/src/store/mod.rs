@@ -438,16 +438,21 @@ fn decode_json<T: DeserializeOwned>(v: Value) -> Result<T, StoreError> {
             return Err(StoreError::Unexpected);
         }
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        tracing::error!(error = %e, answer = %text, "script answer is not JSON");
-        StoreError::Unexpected
-    })?;
-    // Any idempotent script may answer this (the prelude's `idempotent`): decoded here, once.
-    if value["status"] == "idempotency_mismatch" {
-        return Err(StoreError::KeyReused);
-    }
-    T::deserialize(value).map_err(|e| {
-        tracing::error!(error = %e, answer = %text, "script answer did not decode");
-        StoreError::Unexpected
+    // Straight into the answer type: one parse. Only an answer that is none of its outcomes is
+    // looked at again, for the one status any idempotent call may give (the prelude's
+    // `idempotent`): a key reused for a different request.
+    serde_json::from_str(&text).map_err(|e| {
+        #[derive(serde::Deserialize)]
+        struct Status<'a> {
+            #[serde(borrow)]
+            status: std::borrow::Cow<'a, str>,
+        }
+        match serde_json::from_str::<Status>(&text) {
+            Ok(s) if s.status == "idempotency_mismatch" => StoreError::KeyReused,
+            _ => {
+                tracing::error!(error = %e, answer = %text, "script answer did not decode");
+                StoreError::Unexpected
+            }
+        }
     })
 }

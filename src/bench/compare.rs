@@ -2,8 +2,9 @@
 //! Baton's lock function (`FCALL`), then a minimal lock script (`SET NX PX` + `INCR` fence +
 //! `HSET` details + `XADD` audit + `PUBLISH`) as an `EVALSHA` and as a function of its own, at the
 //! bench's concurrency, each granting a fresh lock on every call (the lock and details keys carry
-//! `__rand_int__`; the rest are one env's). Server time per call comes from `INFO commandstats`
-//! (`fcall` or `evalsha` usec ÷ calls) around each run.
+//! `__rand_int__`; the rest are one env's), in five interleaved rounds. Server time per call comes
+//! from `INFO commandstats` (`fcall` or `evalsha` usec ÷ calls) around each run; each figure is
+//! the median round's.
 
 use std::process::Stdio;
 
@@ -104,12 +105,28 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
     };
     // Baton's library must be loaded before redis-benchmark calls it by name.
     store.load_scripts().await?;
-    let ours = run(&host, &port, args.concurrency, redis, &baton, "fcall").await?;
     let as_script = minimal_call("EVALSHA", &sha);
-    let theirs = run(&host, &port, args.concurrency, redis, &as_script, "evalsha").await?;
     let as_function = minimal_call("FCALL", "baton_bench_minimal");
-    let theirs_fn = run(&host, &port, args.concurrency, redis, &as_function, "fcall").await?;
-    Ok((ours, theirs, theirs_fn))
+    // Interleaved rounds, so a slow spell of the machine (another process, a busy neighbour on
+    // a shared host) falls on all three alike; each figure is the median of its rounds.
+    let (mut ours, mut theirs, mut theirs_fn) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let c = args.concurrency;
+        ours.push(run(&host, &port, c, redis, &baton, "fcall").await?);
+        theirs.push(run(&host, &port, c, redis, &as_script, "evalsha").await?);
+        theirs_fn.push(run(&host, &port, c, redis, &as_function, "fcall").await?);
+    }
+    Ok((median(ours), median(theirs), median(theirs_fn)))
+}
+
+/// Rounds of each comparison run, `CALLS` calls each.
+const ROUNDS: usize = 5;
+const CALLS: &str = "40000";
+
+/// The round with the median server time.
+fn median(mut runs: Vec<Run>) -> Run {
+    runs.sort_by(|a, b| a.usec.total_cmp(&b.usec));
+    runs.swap_remove(runs.len() / 2)
 }
 
 fn baton_store(redis: &str) -> anyhow::Result<baton_commands::store::Store> {
@@ -131,7 +148,7 @@ async fn run(
     let before = server_stats(redis).await?;
     let out = tokio::process::Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", &clients.to_string()])
-        .args(["-n", "100000", "-r", "100000000", "--csv"])
+        .args(["-n", CALLS, "-r", "100000000", "--csv"])
         .args(command)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

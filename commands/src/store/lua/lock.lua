@@ -10,9 +10,9 @@ local admin, mode, limit, wait = ARGV[10] == '1', ARGV[11], tonumber(ARGV[12]), 
 local lease = tonumber(ARGV[14])
 local record_refusal = ARGV[15] == '1'
 local lock, claim, freeze = settle(e)
-local function answer(status, extra)
-  local r = { status = status, now = NOW, lock = view(lock), claim = view(claim), freeze = freeze }
-  for k, v in pairs(extra or {}) do r[k] = v end
+local function answer(status, r)
+  r = r or {}
+  r.status, r.now, r.lock, r.claim, r.freeze = status, NOW, view(lock), view(claim), freeze
   return cjson.encode(r)
 end
 

@@ -61,3 +61,63 @@ async fn freeze_all_is_one_pipelined_round_trip_with_one_call_per_group() {
     // Groups: prod, canary, qa and the staging pool.
     assert_eq!(seen, ["FCALL"; 4]);
 }
+
+#[tokio::test]
+async fn a_redis_that_lost_the_library_is_given_it_again_and_the_command_runs_once() {
+    let app = spawn_core().await;
+    // Another Baton version's library on the same Redis (a rolling upgrade): its names carry its
+    // own code hash, so neither is in the other's way.
+    let other = "#!lua name=baton_0000000000000000\n\
+        redis.register_function('baton_0000000000000000_lock', function() return 'old' end)";
+    let mut con = app.redis().await;
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(other)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    // As after a restart of a Redis that keeps nothing on disk.
+    let _: () = redis::cmd("FUNCTION")
+        .arg("FLUSH")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(other)
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let mut monitor = Monitor::start(&app).await;
+    monitor.mark(&app).await;
+    app.ok("alice", "lock canary 10m deploy").await;
+    let seen = monitor.mark(&app).await;
+    // Refused for the missing function (nothing ran), loaded, sent again: one lock.
+    assert_eq!(seen.first().map(String::as_str), Some("FCALL"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("FCALL"), "{seen:?}");
+    assert_eq!(seen.iter().filter(|c| *c == "FCALL").count(), 2, "{seen:?}");
+    assert!(seen.iter().any(|c| c == "FUNCTION"), "{seen:?}");
+    let kinds: Vec<String> = app
+        .history("canary", "canary")
+        .await
+        .into_iter()
+        .filter_map(|f| f.into_iter().find(|(k, _)| k == "kind").map(|(_, v)| v))
+        .collect();
+    assert_eq!(kinds, ["locked"]);
+    let libraries: Vec<redis::Value> = redis::cmd("FUNCTION")
+        .arg("LIST")
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let text = format!("{libraries:?}");
+    let ours = baton_commands::store::scripts::LIBRARY
+        .source
+        .lines()
+        .next()
+        .unwrap()
+        .trim_start_matches("#!lua name=")
+        .to_string();
+    assert!(text.contains(&ours), "{text}");
+    assert!(text.contains("baton_0000000000000000"), "{text}");
+    app.ok("alice", "unlock canary").await;
+}

@@ -188,6 +188,7 @@ end
 -- The calendar's window on `e` now, unless an admin skipped this occurrence (or ended it early):
 -- a freeze like any other for `settle` and the scripts, named by `window`.
 local function window_live(e)
+  if e.windows == '' then return nil end -- no window near now: the common case, decided at once
   local best
   for _, w in ipairs(windows_of(e)) do
     if w.start <= NOW and NOW < w.stop and (not best or w.stop > best['until'])

@@ -41,7 +41,9 @@ local function begin(keys, args)
   CHANNEL, HISTLEN, IDEM_FP = args[2], tonumber(args[3]), args[4]
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  if not string.find(args[1], ',', 1, true) then
+  if args[1] == '' then
+    ENVS = {}
+  elseif not string.find(args[1], ',', 1, true) then
     ENVS = { env_of(keys, 0, args[1]) }
   else
     ENVS = {}

@@ -153,14 +153,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     prometheus(); // before the first command, so nothing recorded is lost
-                  // Loaded beside serving, not before it: `FUNCTION LOAD` is a write, so a paused, loading or
-                  // unreachable Redis would otherwise hold up `/healthz` and every answer until it gave up.
-    let store = baton.store().clone();
-    tokio::spawn(async move {
-        if let Err(e) = store.load_scripts().await {
-            tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
-        }
-    });
+    if let Err(e) = baton.store().ensure_loaded().await {
+        tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = {
         let baton = baton.clone();

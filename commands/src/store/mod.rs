@@ -317,6 +317,22 @@ impl Store {
         Ok(())
     }
 
+    /// Loads Baton's function library unless this Redis has it already (as it does after another
+    /// instance or a persisted restart). Asking is a read, so a Redis that refuses writes for a
+    /// while (`CLIENT PAUSE WRITE`, a replica being promoted) does not hold up start-up when the
+    /// library is there; the admin scripts load on their first use.
+    pub async fn ensure_loaded(&self) -> Result<(), StoreError> {
+        let mut list = redis::cmd("FUNCTION");
+        list.arg("LIST")
+            .arg("LIBRARYNAME")
+            .arg(&scripts::LIBRARY.name);
+        let found: Vec<Value> = self.query(&list).await?;
+        if found.is_empty() {
+            self.load_scripts().await?;
+        }
+        Ok(())
+    }
+
     /// Loads Baton's function library and the admin scripts, so that the first call after
     /// start-up is already one `FCALL`. One pipeline on a single server; in a Cluster `FUNCTION
     /// LOAD` goes to every master and each `SCRIPT LOAD` to every node. Loading is idempotent (the

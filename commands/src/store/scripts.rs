@@ -28,6 +28,8 @@ impl Function {
 
 /// The library as loaded: its source (for `FUNCTION LOAD`) and each function's registered name.
 pub struct Library {
+    /// `baton_<hash>`.
+    pub name: String,
     /// `#!lua name=baton_<hash>` and the code.
     pub source: String,
     names: Vec<String>,
@@ -51,6 +53,7 @@ pub static LIBRARY: LazyLock<Library> = LazyLock::new(|| {
     );
     Library {
         source: format!("#!lua name={lib}\n{}", code.replace("@LIB@", &lib)),
+        name: lib.clone(),
         names: STEPS
             .iter()
             .map(|(step, _, _)| format!("{lib}_{step}"))
@@ -147,6 +150,7 @@ mod tests {
         let lib = &LIBRARY.source;
         let (first, code) = lib.split_once('\n').unwrap();
         let name = first.strip_prefix("#!lua name=").unwrap();
+        assert_eq!(name, LIBRARY.name);
         assert!(name.starts_with("baton_") && name.len() == "baton_".len() + 16);
         assert!(!code.contains("@LIB@"));
         for f in [&LOCK, &UNLOCK, &SETTLE, &DUE] {

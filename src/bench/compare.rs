@@ -15,27 +15,29 @@ use baton_commands::store::{scripts, Keys};
 use super::{server_stats, BenchArgs};
 
 /// The minimal lock: what any Redis lock with a fence, an audit trail and an announcement does.
-const MINIMAL: &str = "#!lua
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[3])) then return 0 end
+macro_rules! minimal_lock {
+    () => {
+        "if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[3])) then return 0 end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[3], 'holder', ARGV[1], 'fence', fence, 'token', ARGV[2])
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', 500, '*', 'kind', 'locked', 'holder', ARGV[1], 'fence', fence)
 redis.call('PUBLISH', ARGV[4], ARGV[1])
 return fence
-";
+"
+    };
+}
+
+/// The minimal lock as a script.
+const MINIMAL: &str = concat!("#!lua\n", minimal_lock!());
 
 /// The same minimal lock as a function library of its own, so the comparison also holds call
 /// form for call form.
-const MINIMAL_LIBRARY: &str = "#!lua name=baton_bench_minimal
-redis.register_function('baton_bench_minimal', function(KEYS, ARGV)
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', tonumber(ARGV[3])) then return 0 end
-local fence = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[3], 'holder', ARGV[1], 'fence', fence, 'token', ARGV[2])
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 500, '*', 'kind', 'locked', 'holder', ARGV[1], 'fence', fence)
-redis.call('PUBLISH', ARGV[4], ARGV[1])
-return fence
-end)
-";
+const MINIMAL_LIBRARY: &str = concat!(
+    "#!lua name=baton_bench_minimal\n",
+    "redis.register_function('baton_bench_minimal', function(KEYS, ARGV)\n",
+    minimal_lock!(),
+    "end)\n"
+);
 
 /// One `redis-benchmark` run of one script.
 pub struct Run {

@@ -113,16 +113,10 @@ async fn when_the_lease_holder_is_killed_another_instance_hands_the_lock_on_once
         kinds.push(event["kind"].as_str().unwrap_or_default().to_string());
     }
     assert_eq!(kinds, ["locked", "queued", "lock_expired", "handed_off"]);
-    let history: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg("baton:{qa}:history:qa")
-        .arg("-")
-        .arg("+")
-        .query_async(&mut con)
+    let expired = app
+        .history("qa", "qa")
         .await
-        .unwrap();
-    let expired = history
         .into_iter()
-        .map(|(_, fields)| baton_commands::store::event_fields(fields))
         .filter(|fields| {
             fields
                 .iter()

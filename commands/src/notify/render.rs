@@ -366,6 +366,14 @@ mod tests {
 
     const NOW: u64 = 1_795_711_200_000; // 2026-11-26 16:40 UTC
 
+    /// A reply's buttons as (label, command).
+    fn buttons(r: &Reply) -> Vec<(&str, &str)> {
+        r.buttons
+            .iter()
+            .map(|b| (b.label.as_str(), b.command.as_str()))
+            .collect()
+    }
+
     fn entry(id: u64, fields: &[(&str, &str)]) -> Entry {
         Entry {
             stream: "s".into(),
@@ -507,13 +515,8 @@ mod tests {
         );
         let r = direct(&e, NOW);
         assert_eq!(r.title, "Your claim on staging-2 ends in 15m");
-        let buttons: Vec<(&str, &str)> = r
-            .buttons
-            .iter()
-            .map(|b| (b.label.as_str(), b.command.as_str()))
-            .collect();
         assert_eq!(
-            buttons,
+            buttons(&r),
             [
                 ("Extend 1h", "extend staging-2 1h"),
                 ("Release", "release staging-2")
@@ -592,13 +595,8 @@ mod tests {
             r.title,
             "acme/api · run 123 by alice waits for prod behind bob (2nd in line)"
         );
-        let buttons: Vec<(&str, &str)> = r
-            .buttons
-            .iter()
-            .map(|b| (b.label.as_str(), b.command.as_str()))
-            .collect();
         assert_eq!(
-            buttons,
+            buttons(&r),
             [
                 ("Approve", "github approve prod acme/api#123"),
                 ("Reject", "github reject prod acme/api#123")

@@ -148,17 +148,8 @@ async fn a_minute_of_locks_through_three_redis_crashes_keeps_every_promise() {
         }
     }
     // Nobody told "unavailable, nothing changed" holds or held a lock.
-    let mut con = app.redis().await;
     for env in ENVS {
-        let history: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-            .arg(format!("baton:{{{env}}}:history:{env}"))
-            .arg("-")
-            .arg("+")
-            .query_async(&mut con)
-            .await
-            .unwrap();
-        for (_, fields) in history {
-            let fields = baton_commands::store::event_fields(fields);
+        for fields in app.history(env, env).await {
             let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
             if matches!(get("kind").as_deref(), Some("locked" | "handed_off")) {
                 let who = get("display").unwrap_or_default();

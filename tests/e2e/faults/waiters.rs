@@ -123,16 +123,7 @@ async fn after_a_crash_no_waiter_that_went_away_or_was_told_503_is_handed_the_lo
     );
 
     // Nobody else was ever handed prod, by any instance.
-    let mut con = app.redis().await;
-    let history: Vec<(String, Vec<(String, String)>)> = redis::cmd("XRANGE")
-        .arg("baton:{prod}:history:prod")
-        .arg("-")
-        .arg("+")
-        .query_async(&mut con)
-        .await
-        .unwrap();
-    for (_, fields) in history {
-        let fields = baton_commands::store::event_fields(fields);
+    for fields in app.history("prod", "prod").await {
         let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.as_str());
         if matches!(get("kind"), Some("handed_off" | "locked")) {
             let who = get("display").unwrap_or_default();

@@ -10,26 +10,28 @@ use serde_json::json;
 use super::ci_lock;
 use crate::support::{spawn_core_on, TestApp, TOKEN_ALL};
 
-/// Makes Redis sleep `secs` seconds (`DEBUG SLEEP`) from a connection of its own; the sleep has
-/// begun when this returns, and the handle finishes when Redis answers again.
+/// Stops Redis answering anyone for `secs` seconds (`CLIENT PAUSE … ALL`: commands that arrive
+/// meanwhile run when it ends, as after a stall). The pause is in force when this returns — Redis
+/// has said so, no guess from timing that a loaded machine could outrun — and the handle finishes
+/// when Redis answers again.
 async fn pause_redis(app: &TestApp, secs: u64) -> tokio::task::JoinHandle<()> {
     let mut direct = app.redis().await;
-    let pause = tokio::spawn(async move {
-        let _: () = redis::cmd("DEBUG")
-            .arg("SLEEP")
-            .arg(secs)
-            .query_async(&mut direct)
-            .await
-            .unwrap();
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    pause
+    let mut probe = app.redis().await;
+    let _: () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(secs * 1000)
+        .arg("ALL")
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        let _: String = redis::cmd("PING").query_async(&mut probe).await.unwrap();
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_that_same_lock() {
-    let redis = RedisProcess::start_with(&["--enable-debug-command", "local"]).unwrap();
-    let mut app = spawn_core_on(redis, |_| {}).await;
+    let mut app = spawn_core_on(RedisProcess::start().unwrap(), |_| {}).await;
     app.start_instance().await;
     let body = json!({"holder": "deploy-42", "ttl": "30m", "reason": "release 4.2"});
     let key = "deploy-42-lock-prod";
@@ -124,8 +126,7 @@ async fn a_retried_unlock_gets_its_first_answer_not_a_refusal() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn baton_ci_run_through_a_redis_pause_runs_its_command_once_and_leaves_no_lock() {
-    let redis = RedisProcess::start_with(&["--enable-debug-command", "local"]).unwrap();
-    let mut app = spawn_core_on(redis, |_| {}).await;
+    let mut app = spawn_core_on(RedisProcess::start().unwrap(), |_| {}).await;
     let url = format!("http://{}", app.start_instance().await);
     let runs = std::env::temp_dir().join(format!("baton-ci-run-{}", std::process::id()));
     let _ = std::fs::remove_file(&runs);

@@ -129,18 +129,19 @@ local function remind_due(e, kind, m)
               reason = m.reason, fence = m.fence, expires = m.expires })
 end
 
--- Returns the live hold of `kind` ('lock' or 'claim') on `e`, expiring it first when it is due.
--- The details' `expires` is the deadline the deadline set holds, so one read says both.
+-- Returns the live hold of `kind` ('lock' or 'claim') on `e`, expiring it first when it is due,
+-- and whether its details were there at all. The details' `expires` is the deadline the
+-- deadline set holds, so one read says both.
 local function hold_live(e, kind)
   local meta = meta_key(e, kind)
   local m = hash_read(meta)
-  if not m then return nil end
-  if tonumber(m.expires) > NOW then return m end
+  if not m then return nil, false end
+  if tonumber(m.expires) > NOW then return m, true end
   redis.call('DEL', meta)
   redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
   record(e, { kind = kind .. '_expired', holder = m.holder, display = m.display,
               reason = m.reason, fence = m.fence, since = m.since })
-  return nil
+  return nil, true
 end
 
 -- Grants a hold: the next fence, the details and the deadline. The details carry no TTL: the
@@ -242,6 +243,7 @@ end
 
 -- Hands a free, unfrozen lock to the first waiter that is still there.
 local function hand_off(e)
+  if e.entries and #e.entries == 0 then return nil end -- the line is known to be empty
   while true do
     local raw = redis.call('LPOP', e.queue)
     if not raw then
@@ -278,10 +280,18 @@ local function queue_prune(e)
 end
 
 -- Brings `e` up to date: due expiries, reminders and freeze ends are applied, a free lock goes to
--- the queue. Only what is due is written; what is not due costs one read of each hash and of
--- the queue (an empty one: one LPOP).
+-- the queue. Only what is due is written. One EXISTS first says which of the env's state is
+-- there at all: most calls find nothing (a fresh grant) or only the lock (an unlock, an extend),
+-- and then neither the claim, nor the freeze, nor the queue is read.
 local function settle(e)
-  local lock = hold_live(e, 'lock')
+  local present = redis.call('EXISTS', e.lockmeta, e.claimmeta, e.freeze, e.queue)
+  local lock, had_lock = nil, false
+  if present > 0 then lock, had_lock = hold_live(e, 'lock') end
+  if present == (had_lock and 1 or 0) then
+    e.entries = {}
+    remind_due(e, 'lock', lock)
+    return lock, nil, window_live(e)
+  end
   local claim = hold_live(e, 'claim')
   remind_due(e, 'lock', lock)
   remind_due(e, 'claim', claim)

@@ -1,8 +1,6 @@
 //! A Redis that pauses mid-request: the answer is "outcome unknown", and a retry with the same
 //! idempotency key gets the original outcome.
 
-use std::time::Duration;
-
 use baton::redis_process::RedisProcess;
 use redis::AsyncCommands;
 use serde_json::json;

@@ -7,6 +7,7 @@
 //! `--idle` measures instead what Baton costs Redis while nothing happens (`idle`).
 
 mod compare;
+mod http;
 mod idle;
 
 use std::collections::BTreeMap;
@@ -88,12 +89,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (Some(url), Some(token)) = (&args.url, &args.token) else {
         bail!("--url and --token name the Baton to drive");
     };
-    let http = client(token)?;
-    let base = url.trim_end_matches('/').to_string();
-    http.get(format!("{base}/readyz"))
-        .send()
-        .await
-        .with_context(|| format!("Baton at {base} is not reachable"))?;
+    let target = http::Target::new(url.trim_end_matches('/'), token)?;
+    http::Conn::new(target.clone())
+        .send(hyper::Method::GET, "/readyz", None)
+        .await?;
     let before = match &args.redis {
         Some(url) => Some(commandstats(url).await?),
         None => None,
@@ -111,9 +110,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     };
     let workers: Vec<_> = (0..args.concurrency)
         .map(|i| {
-            let (http, base) = (http.clone(), base.clone());
+            let conn = http::Conn::new(target.clone());
             let env = args.envs[i % args.envs.len()].clone();
-            tokio::spawn(async move { worker(http, base, env, i, mode, deadline).await })
+            tokio::spawn(async move { worker(conn, env, i, mode, deadline).await })
         })
         .collect();
     let mut tally = Tally::default();
@@ -173,19 +172,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn client(token: &str) -> anyhow::Result<reqwest::Client> {
-    let mut headers = reqwest::header::HeaderMap::new();
-    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-        .context("the token is not a valid header value")?;
-    auth.set_sensitive(true);
-    headers.insert(reqwest::header::AUTHORIZATION, auth);
-    Ok(reqwest::Client::builder()
-        .default_headers(headers)
-        .pool_max_idle_per_host(1024)
-        .timeout(Duration::from_secs(10))
-        .build()?)
-}
-
 /// What each worker does in a loop.
 #[derive(Clone, Copy)]
 enum Mode {
@@ -218,71 +204,71 @@ fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
 }
 
 async fn worker(
-    http: reqwest::Client,
-    base: String,
+    mut conn: http::Conn,
     env: String,
     i: usize,
     mode: Mode,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
+    use hyper::Method;
+
+    #[derive(serde::Deserialize)]
+    struct Granted {
+        token: String,
+    }
     let mut t = Tally::default();
     let timed = |status: u16, since: Instant, t: &mut Tally| {
         t.latencies.push(since.elapsed());
         *t.by_status.entry(status).or_default() += 1;
     };
+    // Each request's parts, prepared once: the load generator spends as little as it can.
     let holder = format!("bench worker {i}");
+    let json = |v: Value| bytes::Bytes::from(v.to_string());
+    let lock_path = format!("/api/v1/locks/{env}");
+    let gate_path = format!("/api/v1/gate/{env}?holder=bench+worker+{i}");
+    let lock_body = json(json!({"holder": holder, "ttl": "1m", "reason": "baton bench"}));
+    let chat_lock = json(json!({"text": format!("lock {env} 1m bench")}));
+    let chat_unlock = json(json!({"text": format!("unlock {env}")}));
     while Instant::now() < deadline {
         let since = Instant::now();
-        if let Mode::Gate = mode {
-            let gate = http
-                .get(format!("{base}/api/v1/gate/{env}"))
-                .query(&[("holder", &holder)])
-                .send()
-                .await?;
-            let status = gate.status().as_u16();
-            let _ = gate.bytes().await;
-            timed(status, since, &mut t);
-            continue;
-        }
-        if let Mode::Chat = mode {
-            let lock = http
-                .post(format!("{base}/api/v1/commands"))
-                .json(&json!({"text": format!("lock {env} 1m bench")}))
-                .send()
-                .await?;
-            let status = lock.status().as_u16();
-            timed(status, since, &mut t);
-            if status == 200 {
-                let since = Instant::now();
-                let unlock = http
-                    .post(format!("{base}/api/v1/commands"))
-                    .json(&json!({"text": format!("unlock {env}")}))
-                    .send()
-                    .await?;
-                timed(unlock.status().as_u16(), since, &mut t);
-                t.cycles += 1;
+        match mode {
+            Mode::Gate => {
+                let (status, _) = conn.send(Method::GET, &gate_path, None).await?;
+                timed(status, since, &mut t);
             }
-            continue;
-        }
-        let lock = http
-            .post(format!("{base}/api/v1/locks/{env}"))
-            .json(&json!({"holder": holder, "ttl": "1m", "reason": "baton bench"}))
-            .send()
-            .await?;
-        let status = lock.status().as_u16();
-        let body: Value = lock.json().await.unwrap_or(Value::Null);
-        timed(status, since, &mut t);
-        if status == 200 {
-            let since = Instant::now();
-            let unlock = http
-                .delete(format!("{base}/api/v1/locks/{env}"))
-                .json(&json!({"token": body["token"]}))
-                .send()
-                .await?;
-            timed(unlock.status().as_u16(), since, &mut t);
-            t.cycles += 1;
-        } else if status != 423 {
-            bail!("lock answered {status}: {body}");
+            Mode::Chat => {
+                let path = "/api/v1/commands";
+                let (status, _) = conn
+                    .send(Method::POST, path, Some(chat_lock.clone()))
+                    .await?;
+                timed(status, since, &mut t);
+                if status == 200 {
+                    let since = Instant::now();
+                    let (status, _) = conn
+                        .send(Method::POST, path, Some(chat_unlock.clone()))
+                        .await?;
+                    timed(status, since, &mut t);
+                    t.cycles += 1;
+                }
+            }
+            Mode::Lock => {
+                let (status, body) = conn
+                    .send(Method::POST, &lock_path, Some(lock_body.clone()))
+                    .await?;
+                timed(status, since, &mut t);
+                if status == 200 {
+                    let token = serde_json::from_slice::<Granted>(&body)
+                        .with_context(|| format!("a grant without a token: {body:?}"))?
+                        .token;
+                    let since = Instant::now();
+                    let unlock = json(json!({ "token": token }));
+                    let (status, _) = conn.send(Method::DELETE, &lock_path, Some(unlock)).await?;
+                    timed(status, since, &mut t);
+                    t.cycles += 1;
+                } else if status != 423 {
+                    bail!("lock answered {status}: {}", String::from_utf8_lossy(&body));
+                }
+            }
         }
     }
     Ok(t)

@@ -67,7 +67,7 @@ impl Store {
         let names: Vec<String> = envs
             .iter()
             .map(|e| {
-                let mut item = e.to_string();
+                let mut item = e.as_str().to_string();
                 if let Some(ms) = self.reminders.get(e.as_str()) {
                     item.push_str(&format!("={ms}"));
                 }

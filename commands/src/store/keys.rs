@@ -33,8 +33,9 @@ impl Keys {
 
     /// The keys of `env`, which belongs to `group` (its pool, or itself).
     pub fn env(&self, group: &EnvName, env: &EnvName) -> EnvKeys {
-        let base = format!("{}:{{{group}}}", self.prefix);
-        let k = |what: &str| format!("{base}:{what}:{env}");
+        // Joined, not formatted: this runs on every call.
+        let (prefix, group_tag, env) = (self.prefix.as_str(), group.as_str(), env.as_str());
+        let k = |what: &str| [prefix, ":{", group_tag, "}:", what, ":", env].concat();
         EnvKeys([
             // A hold is its details hash (holder, reason, token, fence, since, expires).
             k("lockmeta"),
@@ -52,7 +53,7 @@ impl Keys {
 
     /// The group's deadline set: when each lock, claim and freeze ends.
     pub fn deadlines(&self, group: &EnvName) -> String {
-        format!("{}:{{{group}}}:deadlines", self.prefix)
+        [self.prefix.as_str(), ":{", group.as_str(), "}:deadlines"].concat()
     }
 
     /// The env's audit stream.

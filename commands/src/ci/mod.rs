@@ -29,22 +29,14 @@ use crate::store::Prepared;
 /// What makes a CI request retry-safe: its key, and a fingerprint of what it asked.
 type Retry = Option<(IdempotencyKey, String)>;
 
-/// What a request asked, without its key: a key that comes back with a different request is
-/// refused rather than answered with the other request's outcome.
-fn fingerprint(command: &CiCommand) -> String {
-    let mut asked = command.clone();
-    if let Some(key) = asked.key_mut() {
-        *key = None;
-    }
-    sha256_hex(format!("{asked:?}").as_bytes())
-}
-
-/// The retry record of a request that carries a key.
-fn retry_of(command: CiCommand) -> Retry {
-    let fingerprint = fingerprint(&command);
-    let mut command = command;
-    let key = command.key_mut()?.clone()?;
-    Some((key, fingerprint))
+/// The retry record of a request that carries a key: the key, and a fingerprint of what the
+/// request asked without it, so a key that comes back with a different request is refused rather
+/// than answered with the other request's outcome. A request without a key costs nothing here.
+fn retry_of(key: &Option<IdempotencyKey>, command: impl FnOnce() -> CiCommand) -> Retry {
+    key.as_ref()?;
+    let mut asked = command();
+    let key = asked.key_mut()?.take()?;
+    Some((key, sha256_hex(format!("{asked:?}").as_bytes())))
 }
 
 impl CiRequest for Acquire {
@@ -59,7 +51,7 @@ impl CiRequest for Acquire {
         admin: bool,
     ) -> BoxFuture<'a, Result<LockGrant, BatonError>> {
         Box::pin(async move {
-            let retry = retry_of(CiCommand::Acquire(self.clone()));
+            let retry = retry_of(&self.key, || CiCommand::Acquire(self.clone()));
             let env = baton.catalog().env(&self.env)?;
             let request = wait::Acquire {
                 ttl: self.ttl,
@@ -85,7 +77,7 @@ impl CiRequest for Release {
         _admin: bool,
     ) -> BoxFuture<'a, Result<LockReleased, BatonError>> {
         Box::pin(async move {
-            let retry = retry_of(CiCommand::Release(self.clone()));
+            let retry = retry_of(&self.key, || CiCommand::Release(self.clone()));
             let env = baton.catalog().env(&self.env)?;
             baton
                 .pipelines()
@@ -107,7 +99,7 @@ impl CiRequest for Extend {
         _admin: bool,
     ) -> BoxFuture<'a, Result<LockExtended, BatonError>> {
         Box::pin(async move {
-            let retry = retry_of(CiCommand::Extend(self.clone()));
+            let retry = retry_of(&self.key, || CiCommand::Extend(self.clone()));
             let env = baton.catalog().env(&self.env)?;
             baton
                 .pipelines()
@@ -149,7 +141,7 @@ impl CiRequest for RecordDeploy {
         _admin: bool,
     ) -> BoxFuture<'a, Result<DeployRecorded, BatonError>> {
         Box::pin(async move {
-            let retry = retry_of(CiCommand::RecordDeploy(self.clone()));
+            let retry = retry_of(&self.key, || CiCommand::RecordDeploy(self.clone()));
             let env = baton.catalog().env(&self.env)?;
             let what = [self.sha, self.version, self.url];
             baton

@@ -103,8 +103,9 @@ impl Pipelines {
             (Acquired::Queued { .. }, Some((wait, events))) => {
                 let deadline = Instant::now() + wait;
                 metrics::gauge!("baton_ci_waiters").increment(1.0);
+                // Boxed: the waiting future is large, and most requests never wait.
                 let outcome = tokio::select! {
-                    w = self.wait_in_line(&ticket, request.admin, deadline, events) => w,
+                    w = Box::pin(self.wait_in_line(&ticket, request.admin, deadline, events)) => w,
                     _ = self.closing() => Err(BatonError::ShuttingDown),
                 };
                 metrics::gauge!("baton_ci_waiters").decrement(1.0);

@@ -3,6 +3,10 @@
 
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
+# jemalloc (the default allocator) is built from C with configure and make.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \

@@ -89,7 +89,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let (Some(url), Some(token)) = (&args.url, &args.token) else {
         bail!("--url and --token name the Baton to drive");
     };
-    let target = http::Target::new(url.trim_end_matches('/'), token)?;
+    let target = http::Target::new(url, token)?;
     http::Conn::new(target.clone())
         .send(hyper::Method::GET, "/readyz", None)
         .await?;
@@ -225,7 +225,7 @@ async fn worker(
     let holder = format!("bench worker {i}");
     let json = |v: Value| bytes::Bytes::from(v.to_string());
     let lock_path = format!("/api/v1/locks/{env}");
-    let gate_path = format!("/api/v1/gate/{env}?holder=bench+worker+{i}");
+    let gate_path = format!("/api/v1/gate/{env}?holder={}", holder.replace(' ', "+"));
     let lock_body = json(json!({"holder": holder, "ttl": "1m", "reason": "baton bench"}));
     let chat_lock = json(json!({"text": format!("lock {env} 1m bench")}));
     let chat_unlock = json(json!({"text": format!("unlock {env}")}));

@@ -287,15 +287,13 @@ local function settle(e)
   local present = redis.call('EXISTS', e.lockmeta, e.claimmeta, e.freeze, e.queue)
   local lock, had_lock = nil, false
   if present > 0 then lock, had_lock = hold_live(e, 'lock') end
-  if present == (had_lock and 1 or 0) then
-    e.entries = {}
-    remind_due(e, 'lock', lock)
-    return lock, nil, window_live(e)
-  end
-  local claim = hold_live(e, 'claim')
+  -- How many of the claim, the freeze and the queue are there; with none, none is read.
+  local others = present - (had_lock and 1 or 0)
+  if others == 0 then e.entries = {} end
+  local claim = others > 0 and hold_live(e, 'claim') or nil
   remind_due(e, 'lock', lock)
   remind_due(e, 'claim', claim)
-  local freeze = freeze_live(e) or window_live(e)
+  local freeze = (others > 0 and freeze_live(e)) or window_live(e)
   if not lock and not freeze then
     lock = hand_off(e)
   else

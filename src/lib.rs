@@ -11,6 +11,7 @@
 //! - [`redis_process`]: a throwaway `redis-server` for `dev` and for tests.
 //! - [`serve`]: the HTTP server loop with header-read timeout and connection cap.
 //! - [`edge`]: JSON bodies for every error answer, and URL and header size limits.
+//! - [`logs`]: `baton serve`'s log lines, written in batches rather than one call per line.
 //! - [`status_page`]: `GET /`, the live status page, and its public read-only feeds.
 
 pub mod app;
@@ -21,6 +22,7 @@ pub mod config_args;
 pub mod console;
 pub mod dev;
 pub mod edge;
+pub mod logs;
 pub mod platforms;
 pub mod redis_process;
 pub mod serve;

@@ -2,7 +2,7 @@
 //! Baton's lock function (`FCALL`), then a minimal lock script (`SET NX PX` + `INCR` fence +
 //! `HSET` details + `XADD` audit + `PUBLISH`) as an `EVALSHA` and as a function of its own, at the
 //! bench's concurrency, each granting a fresh lock on every call (the lock and details keys carry
-//! `__rand_int__`; the rest are one env's), in five interleaved rounds. Server time per call comes
+//! `__rand_int__`; the rest are one env's), in nine interleaved rounds. Server time per call comes
 //! from `INFO commandstats` (`fcall` or `evalsha` usec ÷ calls) around each run; each figure is
 //! the median round's.
 
@@ -122,7 +122,7 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
 }
 
 /// Rounds of each comparison run, `CALLS` calls each.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 9;
 const CALLS: &str = "40000";
 
 /// The round with the median server time.

@@ -108,16 +108,34 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         Mode::Lock
     };
-    let workers: Vec<_> = (0..args.concurrency)
-        .map(|i| {
-            let conn = http::Conn::new(target.clone());
-            let env = args.envs[i % args.envs.len()].clone();
-            tokio::spawn(async move { worker(conn, env, i, mode, deadline).await })
-        })
+    let envs: Vec<String> = (0..args.concurrency)
+        .map(|i| args.envs[i % args.envs.len()].clone())
         .collect();
+    // The workers run on one thread of their own, as `redis-benchmark` does: on a multi-thread
+    // runtime every request would also wake a second thread (a futex call each way), CPU taken
+    // from the server being measured on the same cores.
+    let load = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Tally>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let workers: Vec<_> = envs
+                .into_iter()
+                .enumerate()
+                .map(|(i, env)| {
+                    let conn = http::Conn::new(target.clone());
+                    tokio::spawn(worker(conn, env, i, mode, deadline))
+                })
+                .collect();
+            let mut tallies = Vec::with_capacity(workers.len());
+            for w in workers {
+                tallies.push(w.await??);
+            }
+            Ok(tallies)
+        })
+    });
     let mut tally = Tally::default();
-    for w in workers {
-        let t = w.await??;
+    for t in load.await?? {
         tally.latencies.extend(t.latencies);
         tally.cycles += t.cycles;
         for (status, n) in t.by_status {

@@ -20,6 +20,7 @@ mod github;
 mod health;
 mod isolation;
 mod locks;
+mod logs;
 mod notify;
 mod resilience;
 mod round_trips;

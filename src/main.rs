@@ -13,7 +13,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// One worker thread unless `TOKIO_WORKER_THREADS` asks for more. Baton waits on Redis and on
 /// the network, and scales out by instances (all shared state is in Redis): one thread serves
-/// about 20,000 requests a second, and on this project's 2-core machine it took 8–13% less CPU
+/// about 20,000 requests a second, and on this project's 2-core machine it took 8–20% less CPU
 /// per request than two, which spent it handing work between threads (README, Performance).
 fn main() -> ExitCode {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();

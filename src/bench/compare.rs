@@ -87,14 +87,17 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
     // Keys of its own: the minimal details lack fields Baton's function reads.
     let other = EnvName::parse("bench-minimal").expect("a valid name");
     let mine = layout.env(&other, &other).0;
+    // Each form's lock keys are its own: redis-benchmark may draw the same `__rand_int__`
+    // sequence in two runs, and a lock left by the other form would make `SET NX` fail early.
     let minimal_call = |how: &str, what: &str| -> Vec<String> {
+        let lock = format!("{}-{}", mine[0], how.to_ascii_lowercase());
         [
             how,
             what,
             "4",
-            &format!("{}-token-__rand_int__", mine[0]),
+            &format!("{lock}-token-__rand_int__"),
             &mine[2],
-            &format!("{}-__rand_int__", mine[0]),
+            &format!("{lock}-__rand_int__"),
             &mine[5],
             "bench",
             "tok-__rand_int__",

@@ -100,6 +100,16 @@ impl<W: Write + Send + 'static> Batched<W> {
     pub fn flush(&self) {
         self.shared.write_out();
     }
+
+    /// Makes a panic write what is gathered before its own report.
+    pub fn flush_on_panic(&self) {
+        let batched = self.clone();
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            batched.flush();
+            report(info);
+        }));
+    }
 }
 
 /// One log line's writer: the formatter writes each line in one call.

@@ -46,10 +46,9 @@ async fn run() -> ExitCode {
     // a terminal, and every short-lived command, gets each line as it happens.
     let batched = (!terminal && matches!(cli.command, baton::cli::Cmd::Serve { .. }))
         .then(baton::logs::Batched::stderr);
-    let writer = baton::logs::Stderr(batched.clone());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        .with_writer(baton::logs::Stderr(batched.clone()))
         // Colour only for a person at a terminal: a log file or journald gets plain text.
         .with_ansi(terminal);
     if cli.log_format == "json" {
@@ -57,12 +56,8 @@ async fn run() -> ExitCode {
     } else {
         logs.init();
     }
-    if let Some(batched) = batched.clone() {
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            batched.flush();
-            report(info);
-        }));
+    if let Some(batched) = &batched {
+        batched.flush_on_panic();
     }
     let outcome = baton::cli::run(cli).await;
     if let Some(batched) = batched {

@@ -19,7 +19,6 @@ use baton_commands::config::RedisConfig;
 use baton_commands::store::tools::ServerStats;
 use baton_commands::store::Store;
 use clap::Args;
-use serde_json::{json, Value};
 
 /// `baton bench` options.
 #[derive(Args, Debug)]
@@ -228,25 +227,32 @@ async fn worker(
     mode: Mode,
     deadline: Instant,
 ) -> anyhow::Result<Tally> {
+    use baton_adapters::ci::api_types::{CommandBody, Granted, LockBody, TokenBody};
     use hyper::Method;
 
-    #[derive(serde::Deserialize)]
-    struct Granted {
-        token: String,
-    }
     let mut t = Tally::default();
     let timed = |status: u16, since: Instant, t: &mut Tally| {
         t.latencies.push(since.elapsed());
         *t.by_status.entry(status).or_default() += 1;
     };
-    // Each request's parts, prepared once: the load generator spends as little as it can.
+    // Each request's parts, prepared once: the load generator spends as little as it can. The
+    // bodies are the API's own types, as `baton ci` sends them.
     let holder = format!("bench worker {i}");
-    let json = |v: Value| bytes::Bytes::from(v.to_string());
     let lock_path = format!("/api/v1/locks/{env}");
-    let gate_path = format!("/api/v1/gate/{env}?holder={}", holder.replace(' ', "+"));
-    let lock_body = json(json!({"holder": holder, "ttl": "1m", "reason": "baton bench"}));
-    let chat_lock = json(json!({"text": format!("lock {env} 1m bench")}));
-    let chat_unlock = json(json!({"text": format!("unlock {env}")}));
+    let query = serde_urlencoded::to_string([("holder", &holder)])?;
+    let gate_path = format!("/api/v1/gate/{env}?{query}");
+    let lock_body = json(&LockBody {
+        holder: Some(holder),
+        ttl: Some(Duration::from_secs(60)),
+        reason: Some("baton bench".into()),
+        wait: None,
+    });
+    let chat_lock = json(&CommandBody {
+        text: format!("lock {env} 1m bench"),
+    });
+    let chat_unlock = json(&CommandBody {
+        text: format!("unlock {env}"),
+    });
     while Instant::now() < deadline {
         let since = Instant::now();
         match mode {
@@ -279,7 +285,7 @@ async fn worker(
                         .with_context(|| format!("a grant without a token: {body:?}"))?
                         .token;
                     let since = Instant::now();
-                    let unlock = json(json!({ "token": token }));
+                    let unlock = json(&TokenBody { token });
                     let (status, _) = conn.send(Method::DELETE, &lock_path, Some(unlock)).await?;
                     timed(status, since, &mut t);
                     t.cycles += 1;
@@ -422,4 +428,9 @@ fn redis_benchmark_line(args: &BenchArgs) -> String {
         keys.join(" "),
         layout.events_channel(),
     )
+}
+
+/// A request body as the API reads it.
+fn json(body: &impl serde::Serialize) -> bytes::Bytes {
+    bytes::Bytes::from(serde_json::to_vec(body).expect("the API's bodies serialize"))
 }

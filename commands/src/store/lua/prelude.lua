@@ -18,7 +18,7 @@ local GRACE = 86400000 -- a queue or a calendar mark outlives what it is for by 
 local WAIT_DEFAULT = 86400000 -- a queue entry without its own wait limit lapses after a day
 
 -- The call in progress, set by `begin`. Functions run one at a time, so these are its own.
-local KEYS, ARGV, CHANNEL, HISTLEN, IDEM_FP, NOW, NOW_TEXT, ENVS, IDEM
+local KEYS, ARGV, CHANNEL, HISTLEN, IDEM_FP, NOW, ENVS, IDEM
 
 -- An integer as a command argument. Redis 7.0 writes a Lua number argument with "%.17g", the
 -- slow, arbitrary-precision path of printf; "%d" prints the same digits, faster, for the
@@ -48,7 +48,6 @@ local function begin(keys, args)
   CHANNEL, HISTLEN, IDEM_FP = args[2], args[3], args[4]
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  NOW_TEXT = int(NOW)
   if args[1] == '' then
     ENVS = {}
   elseif not string.find(args[1], ',', 1, true) then
@@ -161,7 +160,7 @@ local function hold_grant(e, kind, holder, display, reason, ttl, token)
   local fence = redis.call('INCR', e.fence)
   local till = int(NOW + ttl)
   redis.call('HSET', meta, 'holder', holder, 'display', display, 'reason', reason,
-             'since', NOW_TEXT, 'expires', till, 'fence', int(fence), 'token', token)
+             'since', int(NOW), 'expires', till, 'fence', int(fence), 'token', token)
   redis.call('ZADD', e.deadlines, till, kind .. ':' .. e.name)
   if e.remind > 0 then remind_arm(e, kind, NOW + ttl) end
   return { holder = holder, display = display, reason = reason, since = NOW, expires = NOW + ttl,

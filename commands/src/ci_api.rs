@@ -55,13 +55,24 @@ pub struct Extend {
     pub key: Option<IdempotencyKey>,
 }
 
-/// May a deploy go ahead now? Yes when nobody else holds the lock and no freeze is on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// May a deploy go ahead now? Yes when no freeze is on and the lock is free or held by the
+/// caller, which proves it by presenting the lock's token: a label or holder id opens nothing.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Gate {
     /// Which env.
     pub env: EnvName,
-    /// The label of the asking holder, whose own lock does not block it.
-    pub label: Option<String>,
+    /// The token of the lock the caller holds, if it holds one.
+    pub token: Option<String>,
+}
+
+/// Never prints the token.
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("env", &self.env)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 /// Record a deploy on the env and in its history.
@@ -137,6 +148,17 @@ impl CiCommand {
             | CiCommand::Extend(Extend { env, .. })
             | CiCommand::RecordDeploy(RecordDeploy { env, .. }) => Some(env),
             CiCommand::Gate(_) => None,
+        }
+    }
+
+    /// The env it takes (a lock, or a place in line): a protected env needs a deployer.
+    pub fn takes(&self) -> Option<&EnvName> {
+        match self {
+            CiCommand::Acquire(Acquire { env, .. }) => Some(env),
+            CiCommand::Release(_)
+            | CiCommand::Extend(_)
+            | CiCommand::Gate(_)
+            | CiCommand::RecordDeploy(_) => None,
         }
     }
 

@@ -102,8 +102,7 @@ impl Baton {
         &self.core.catalog
     }
 
-    /// The one privilege check: admin commands by their type, other verbs by their grammar
-    /// entry's privilege, and taking a protected env needs a deployer whatever the verb.
+    /// The one privilege check, on every road: see [`needs`].
     pub(crate) fn authorize(
         &self,
         role: Privilege,
@@ -111,18 +110,8 @@ impl Baton {
         entry: Option<&Verb>,
         command: &Command,
     ) -> Result<(), BatonError> {
-        let (needed, what) = match (command, entry) {
-            (Command::Admin(a), _) => (Privilege::Admin, format!("`{}`", a.label())),
-            (_, Some(v)) if v.privilege > Privilege::Anyone => {
-                (v.privilege, v.refused_as.unwrap_or("this command").into())
-            }
-            _ => match command.takes() {
-                Some(env) if self.is_protected(env) => (
-                    Privilege::Deployer,
-                    format!("{env} is protected: taking it"),
-                ),
-                _ => return Ok(()),
-            },
+        let Some((needed, what)) = needs(command, entry, |env| self.is_protected(env)) else {
+            return Ok(());
         };
         if role >= needed {
             return Ok(());
@@ -177,6 +166,38 @@ impl Baton {
     }
 }
 
+/// What `command` needs of its caller, and how a refusal names it; `None` when anyone may run it.
+/// The strictest of three rules: admin commands by their type, other verbs by their grammar
+/// entry's privilege, and taking a protected env ([`Command::takes`], exhaustive over every
+/// command, the CI API's included) needs a deployer whatever the verb and the road.
+pub(crate) fn needs(
+    command: &Command,
+    entry: Option<&Verb>,
+    protected: impl Fn(&EnvName) -> bool,
+) -> Option<(Privilege, String)> {
+    let by_type = match command {
+        Command::Admin(a) => Some((Privilege::Admin, format!("`{}`", a.label()))),
+        _ => None,
+    };
+    let by_entry = entry.filter(|v| v.privilege > Privilege::Anyone).map(|v| {
+        (
+            v.privilege,
+            v.refused_as.unwrap_or("this command").to_string(),
+        )
+    });
+    let by_env = command.takes().filter(|env| protected(env)).map(|env| {
+        (
+            Privilege::Deployer,
+            format!("{env} is protected: taking it"),
+        )
+    });
+    // On a tie the last wins: the admin type's wording, then the entry's, then the env's.
+    [by_env, by_entry, by_type]
+        .into_iter()
+        .flatten()
+        .max_by_key(|(needed, _)| *needed)
+}
+
 /// The command as typed, for logs and metrics: its grammar entry's name, or finer for admin
 /// (`admin queue retry`, `unlock --force`) and CI (`ci lock`) commands.
 pub(crate) fn label(entry: Option<&Verb>, command: &Command) -> &'static str {
@@ -188,3 +209,7 @@ pub(crate) fn label(entry: Option<&Verb>, command: &Command) -> &'static str {
         (_, None) => "unknown",
     }
 }
+
+#[cfg(test)]
+#[path = "router_tests.rs"]
+mod tests;

@@ -239,8 +239,7 @@ async fn worker(
     // bodies are the API's own types, as `baton ci` sends them.
     let holder = format!("bench worker {i}");
     let lock_path = format!("/api/v1/locks/{env}");
-    let query = serde_urlencoded::to_string([("holder", &holder)])?;
-    let gate_path = format!("/api/v1/gate/{env}?{query}");
+    let gate_path = format!("/api/v1/gate/{env}");
     let lock_body = json(&LockBody {
         holder: Some(holder),
         ttl: Some(Duration::from_secs(60)),

@@ -246,8 +246,9 @@ impl Api {
         .await
     }
 
-    /// `GET /api/v1/gate/{env}?holder=H`: Ok when the deploy may go ahead.
-    pub async fn gate(&self, env: &EnvName, holder: &str) -> Result<(), ApiError> {
+    /// `GET /api/v1/gate/{env}` with the held lock's token, if any: Ok when the deploy may go
+    /// ahead.
+    pub async fn gate(&self, env: &EnvName, lock_token: Option<&Secret>) -> Result<(), ApiError> {
         let what = format!("ask whether {env} is open");
         let op = Op {
             what: &what,
@@ -255,9 +256,11 @@ impl Api {
         };
         let answer: GateAnswer = self
             .operation(op, Duration::ZERO, |limit| {
-                let http = self
-                    .request(Method::GET, &["gate", env.as_str()], None)
-                    .query(&[("holder", holder)]);
+                let http = self.request(Method::GET, &["gate", env.as_str()], None);
+                let http = match lock_token {
+                    Some(t) => http.header("Baton-Lock-Token", t.expose()),
+                    None => http,
+                };
                 self.send_json(http, limit)
             })
             .await?;

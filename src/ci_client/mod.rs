@@ -89,9 +89,10 @@ pub enum CiCmd {
         /// The environment.
         #[arg(long, value_parser = EnvName::parse)]
         env: EnvName,
-        /// Whose lock counts as ours (default: this pipeline's label, as `lock` uses).
-        #[arg(long)]
-        holder: Option<String>,
+        /// The token of the lock this pipeline holds, if it holds one: that lock does not block
+        /// it (`baton ci run` gives its command BATON_LOCK_TOKEN). A name proves nothing.
+        #[arg(long = "lock-token", env = "BATON_LOCK_TOKEN", hide_env_values = true)]
+        lock_token: Option<Secret>,
     },
     /// Hold ENV's lock while CMD runs: extend it every TTL/3, release it when CMD ends, exit
     /// with CMD's status. CMD sees BATON_ENV, BATON_FENCE and BATON_LOCK_TOKEN.
@@ -252,13 +253,19 @@ async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        CiCmd::Gate { conn, env, holder } => {
+        CiCmd::Gate {
+            conn,
+            env,
+            lock_token,
+        } => {
             let api = conn.api("gate")?;
-            let holder = holder.unwrap_or_else(default_holder);
-            api.gate(&env, &holder).await?;
-            eprintln!(
-                "baton: {env} is open for \"{holder}\": no one else holds it and it is not frozen"
-            );
+            api.gate(&env, lock_token.as_ref()).await?;
+            let whose = if lock_token.is_some() {
+                "this pipeline holds it or no one does"
+            } else {
+                "no one holds it"
+            };
+            eprintln!("baton: {env} is open: {whose}, and it is not frozen");
             Ok(ExitCode::SUCCESS)
         }
         CiCmd::Run {

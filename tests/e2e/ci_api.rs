@@ -374,28 +374,48 @@ async fn every_bad_request_gets_a_status_and_a_sentence_and_changes_nothing() {
 async fn the_gate_lets_a_push_deploy_through_only_when_nobody_else_holds_the_env() {
     let app = spawn_app().await;
     let http = TestApp::http(TOKEN_ALL);
-    let gate = |q: &str| http.get(app.url(&format!("/api/v1/gate/canary{q}"))).send();
+    let gate = |token: Option<&str>| {
+        let req = http.get(app.url("/api/v1/gate/canary"));
+        match token {
+            Some(t) => req.header("Baton-Lock-Token", t),
+            None => req,
+        }
+        .send()
+    };
     assert_eq!(
-        body(gate("").await.unwrap()).await,
+        body(gate(None).await.unwrap()).await,
         (200, json!({"allowed": true, "env": "canary"}))
     );
 
     app.ok("alice", "lock canary 30m manual testing").await;
-    let (status, refused) = body(gate("?holder=pipeline").await.unwrap()).await;
+    let (status, refused) = body(gate(None).await.unwrap()).await;
     assert_eq!(
         (status, &refused["allowed"], &refused["holder"]),
         (423, &json!(false), &json!("alice"))
     );
     assert_eq!(refused["reason"], "manual testing");
-    assert_eq!(
-        body(gate("?holder=alice").await.unwrap()).await.0,
-        200,
-        "the holder's own deploy passes"
-    );
-
     app.ok("alice", "unlock canary").await;
+
+    // A pipeline's own lock passes when it shows the lock's token.
+    let (_, grant) = body(
+        http.post(app.url("/api/v1/locks/canary"))
+            .json(&json!({"holder": "deploy 7", "ttl": "5m"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = grant["token"].as_str().unwrap();
+    assert_eq!(body(gate(Some(token)).await.unwrap()).await.0, 200);
+    assert_eq!(body(gate(None).await.unwrap()).await.0, 423);
+    http.delete(app.url("/api/v1/locks/canary"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+
     app.ok("admin", "freeze canary 1h incident 12").await;
-    let (status, frozen) = body(gate("").await.unwrap()).await;
+    let (status, frozen) = body(gate(None).await.unwrap()).await;
     assert_eq!(
         (status, &frozen["error"], &frozen["reason"]),
         (403, &json!("frozen"), &json!("incident 12"))

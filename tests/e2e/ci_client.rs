@@ -108,7 +108,7 @@ const EXIT_CASES: &[ExitCase] = &[
     ("a retry time that is not a duration", "fake", "good", "lock --env qa --retry-for x", 2),
     ("a malformed idempotency key", "fake", "good", "lock --env qa --idempotency-key a/b", 2),
     ("a gate on someone else's lock", "fake", "good", "gate --env busy", 3),
-    ("a gate on the holder's own lock", "fake", "good", "gate --env busy --holder someone", 0),
+    ("a gate on the holder's own lock", "fake", "good", "gate --env busy --lock-token busy-token", 0),
     ("a gate on a frozen env", "fake", "good", "gate --env frozen", 4),
     ("a gate on a free env", "fake", "good", "gate --env free", 0),
     ("unlocking what is not locked", "fake", "good", "unlock --env free --lock-token x", 0),

@@ -13,6 +13,7 @@ mod claims;
 mod cli;
 mod concurrency;
 mod discord;
+mod doors;
 mod edges;
 mod expiry;
 mod faults;

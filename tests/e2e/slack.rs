@@ -275,6 +275,30 @@ async fn a_signed_lock_answers_in_block_kit_and_a_second_user_is_offered_the_que
 }
 
 #[tokio::test]
+async fn a_button_takes_a_protected_env_only_for_whom_the_slash_command_would() {
+    let s = slack_app().await;
+    let (_, locked) = s.slash(JANE, "lock prod 30m hotfix").await;
+    let (_, refused) = s.slash(EVE, "lock prod").await;
+    assert!(
+        texts(&refused).contains("needs the deployer role"),
+        "{refused}"
+    );
+    let before = s.app.snapshot().await;
+    // Eve presses the buttons a deployer's messages carry: refused, to her only, nothing written.
+    for command in ["queue prod", "lock prod", "claim prod 1h"] {
+        let posted = s.press(EVE, command, Some(&locked)).await;
+        assert_eq!(posted.len(), 1, "{command}: {posted:?}");
+        assert_eq!(posted[0]["response_type"], "ephemeral", "{command}");
+        assert!(
+            texts(&posted[0]).contains("needs the deployer role"),
+            "{command}: {}",
+            posted[0]
+        );
+    }
+    assert_eq!(s.app.snapshot().await, before);
+}
+
+#[tokio::test]
 async fn requests_slack_did_not_sign_are_refused_and_change_nothing() {
     let s = slack_app().await;
     s.slash(JANE, "lock qa 10m before").await;

@@ -48,6 +48,8 @@ deployer = ["console:alice", "console:bob"]
 pub const TOKEN_ALL: &str = "baton_test_all_0123456789";
 /// A CI token scoped to `staging-*` and `qa`.
 pub const TOKEN_STAGING: &str = "baton_test_staging_0123456789";
+/// A CI token that may touch every env, whose identity `ci:nobody` has no role.
+pub const TOKEN_NOBODY: &str = "baton_test_nobody_0123456789";
 
 /// A running core (and maybe HTTP app) on its own Redis.
 pub struct TestApp {
@@ -86,6 +88,7 @@ pub async fn spawn_core_on(redis: RedisProcess, edit: impl FnOnce(&mut Config)) 
     for (name, token, envs) in [
         ("all", TOKEN_ALL, vec!["*"]),
         ("staging", TOKEN_STAGING, vec!["staging-*", "qa"]),
+        ("nobody", TOKEN_NOBODY, vec!["*"]),
     ] {
         config.ci.tokens.push(CiTokenConfig {
             name: name.into(),

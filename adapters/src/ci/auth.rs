@@ -75,6 +75,17 @@ impl Caller {
         ))
     }
 
+    /// Whether this caller may see the holder id of `holder`'s hold on `env`: a pipeline's
+    /// (`ci:<token>#<ticket>`) only by its own token, anyone else's (a Slack, Discord or GitHub
+    /// id) only by a token scoped to the env.
+    pub fn sees(&self, env: &str, holder: &str) -> bool {
+        if holder.starts_with("ci:") {
+            let identity = holder.split_once('#').map_or(holder, |(id, _)| id);
+            return identity == self.actor.id;
+        }
+        self.envs.iter().any(|glob| glob_match(glob, env))
+    }
+
     fn may(&self, env: &EnvName) -> bool {
         self.envs.iter().any(|glob| glob_match(glob, env.as_str()))
     }

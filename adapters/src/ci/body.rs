@@ -74,9 +74,12 @@ pub fn ttl(field: &str, d: Option<Duration>) -> Result<Option<Ttl>, ApiError> {
 /// A token field: bounded, so a megabyte of "token" is refused, not hashed.
 pub fn token(raw: String) -> Result<String, ApiError> {
     if raw.is_empty() || raw.len() > 128 {
-        return Err(ApiError::bad_request(
-            "`token` must be the token the lock request returned",
-        ));
+        return Err(token_refusal());
     }
     Ok(raw)
+}
+
+/// What a malformed lock token is told.
+pub fn token_refusal() -> ApiError {
+    ApiError::bad_request("`token` must be the token the lock request returned")
 }

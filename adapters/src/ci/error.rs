@@ -10,6 +10,7 @@ use baton_commands::BatonError;
 use serde_json::{json, Map, Value};
 
 use super::api_types::ErrorBody;
+use super::auth::Caller;
 use super::views;
 
 /// A refusal as the API sends it.
@@ -55,7 +56,7 @@ impl From<BatonError> for ApiError {
             BatonError::UnknownEnv { known, .. } => err.with("known", json!(known)),
             BatonError::Held { hold, queue, .. } => {
                 let mut err = err;
-                if let Value::Object(fields) = views::hold(&hold) {
+                if let Value::Object(fields) = views::hold(&hold, false) {
                     err.extra.extend(fields);
                 }
                 err.with("queue", json!(queue))
@@ -71,6 +72,24 @@ impl From<BatonError> for ApiError {
             BatonError::NotHolder { hold, .. } => err.with("holder", json!(hold.display)),
             BatonError::StaleFence { current, .. } => err.with("fence", json!(current)),
             _ => err,
+        }
+    }
+}
+
+impl ApiError {
+    /// A refusal for `caller`: as [`From<BatonError>`], with the holder's id when the caller may
+    /// see it ([`Caller::sees`]).
+    pub fn seen_by(e: BatonError, caller: &Caller) -> Self {
+        let shown = match &e {
+            BatonError::Held { env, hold, .. } if caller.sees(env, &hold.holder) => {
+                Some(hold.holder.clone())
+            }
+            _ => None,
+        };
+        let err = Self::from(e);
+        match shown {
+            Some(id) => err.with("holder_id", json!(id)),
+            None => err,
         }
     }
 }

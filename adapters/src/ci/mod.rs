@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -30,6 +31,7 @@ use baton_commands::bus::BusMessage;
 use baton_commands::ci_api;
 use baton_commands::config::CiConfig;
 use baton_commands::road::CiRequest;
+use baton_commands::state::EnvState;
 use baton_commands::{grammar, Baton, Input, Request};
 use futures_util::stream::{self, Stream};
 use serde::Deserialize;
@@ -84,7 +86,7 @@ impl CiState {
     async fn run<R: CiRequest>(&self, caller: &Caller, request: R) -> Result<R::Answer, ApiError> {
         caller.check(&request.command().touches(), self.baton.catalog())?;
         let outcome = self.baton.run_ci(caller.actor.clone(), request).await;
-        Ok(outcome.result?)
+        outcome.result.map_err(|e| ApiError::seen_by(e, caller))
     }
 }
 
@@ -168,17 +170,37 @@ struct GateQuery {
     holder: Option<String>,
 }
 
+/// The header that carries the token of the lock the asking pipeline holds (a header, so it
+/// stays out of URLs and access logs).
+pub const LOCK_TOKEN_HEADER: &str = "baton-lock-token";
+
 async fn gate(
     State(s): State<CiState>,
     caller: Caller,
     EnvPath(env): EnvPath,
+    headers: HeaderMap,
     query: Result<Query<GateQuery>, QueryRejection>,
 ) -> Result<Json<GateAnswer>, ApiError> {
     let result = async {
         let Query(query) = query
             .map_err(|e| ApiError::bad_request(format!("the query string is unreadable: {e}")))?;
-        let label = query.holder.map(|h| body::label(Some(h))).transpose()?;
-        let open = s.run(&caller, ci_api::Gate { env, label }).await?;
+        if query.holder.is_some() {
+            return Err(ApiError::bad_request(
+                "`holder` no longer opens the gate: a name proves nothing. To pass your own lock, \
+                 send its token in the `Baton-Lock-Token` header (`baton ci gate` sends \
+                 BATON_LOCK_TOKEN)",
+            ));
+        }
+        let token = match headers.get(LOCK_TOKEN_HEADER) {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .map(String::from)
+                    .map_or_else(|| Err(body::token_refusal()), body::token)?,
+            ),
+        };
+        let open = s.run(&caller, ci_api::Gate { env, token }).await?;
         Ok(Json(open.into()))
     }
     .await;
@@ -190,7 +212,7 @@ async fn gate(
 
 async fn envs(State(s): State<CiState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let states = s.run(&caller, ci_api::Envs { target: None }).await?;
-    let envs: Vec<Value> = states.envs.iter().map(views::env).collect();
+    let envs: Vec<Value> = states.envs.iter().map(|e| seen(&caller, e)).collect();
     Ok(Json(json!({ "envs": envs })))
 }
 
@@ -201,9 +223,14 @@ async fn env_view(
 ) -> Result<Json<Value>, ApiError> {
     let states = s.run(&caller, ci_api::Envs { target: Some(env) }).await?;
     Ok(Json(match states.envs.as_slice() {
-        [one] => views::env(one),
-        many => json!({"envs": many.iter().map(views::env).collect::<Vec<_>>()}),
+        [one] => seen(&caller, one),
+        many => json!({"envs": many.iter().map(|e| seen(&caller, e)).collect::<Vec<_>>()}),
     }))
+}
+
+/// One env as `caller` may see it (whose holder ids: [`Caller::sees`]).
+fn seen(caller: &Caller, state: &EnvState) -> Value {
+    views::env_as(state, |h| caller.sees(&state.env, &h.holder))
 }
 
 async fn deploy(
@@ -248,7 +275,7 @@ async fn command(
     let reply = serde_json::to_value(&outcome.reply).unwrap_or(Value::Null);
     match outcome.result {
         Ok(_) => Ok(Json(json!({ "reply": reply }))),
-        Err(e) => Err(ApiError::from(e).with("reply", reply)),
+        Err(e) => Err(ApiError::seen_by(e, &caller).with("reply", reply)),
     }
 }
 

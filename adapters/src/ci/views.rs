@@ -10,20 +10,30 @@ pub fn time(ms: u64) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
 }
 
-/// A lock or claim.
-pub fn hold(h: &Hold) -> Value {
-    json!({
+/// A lock or claim; `holder_id` only when the reader may see who holds it (see
+/// [`Caller::sees`](super::auth::Caller::sees)).
+pub fn hold(h: &Hold, show_id: bool) -> Value {
+    let mut view = json!({
         "holder": h.display,
-        "holder_id": h.holder,
         "reason": h.reason,
         "since": time(h.since),
         "expires_at": time(h.expires),
         "fence": h.fence,
-    })
+    });
+    if show_id {
+        view["holder_id"] = json!(h.holder);
+    }
+    view
 }
 
-/// One env: lock, claim, freeze, queue, last deploy.
+/// One env: lock, claim, freeze, queue, last deploy; no holder ids.
 pub fn env(s: &EnvState) -> Value {
+    env_as(s, |_| false)
+}
+
+/// One env as a reader sees it: `show_id` says whose holder ids it may see.
+pub fn env_as(s: &EnvState, show_id: impl Fn(&Hold) -> bool) -> Value {
+    let hold = |h: &Hold| hold(h, show_id(h));
     json!({
         "env": s.env,
         "lock": s.lock.as_ref().map(hold),

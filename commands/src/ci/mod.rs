@@ -23,8 +23,10 @@ use crate::road::CiRequest;
 use crate::router::Baton;
 use crate::services::Pipelines;
 use crate::state::Hold;
-use crate::store::contracts::{DeployAnswer, DeployArgs, ExtendArgs, ExtendTarget, UnlockArgs};
-use crate::store::Prepared;
+use crate::store::contracts::{
+    DeployAnswer, DeployArgs, ExtendArgs, ExtendTarget, GateArgs, UnlockArgs,
+};
+use crate::store::{Prepared, StoreError};
 
 /// What makes a CI request retry-safe: its key, and a fingerprint of what it asked.
 type Retry = Option<(IdempotencyKey, String)>;
@@ -123,7 +125,7 @@ impl CiRequest for Gate {
         Box::pin(async move {
             baton
                 .pipelines()
-                .gate(baton.catalog().env(&self.env)?, self.label)
+                .gate(baton.catalog().env(&self.env)?, self.token.as_deref())
                 .await
         })
     }
@@ -252,19 +254,24 @@ impl Pipelines {
         })
     }
 
-    async fn gate(&self, env: &EnvSettings, label: Option<String>) -> Result<GateOpen, BatonError> {
-        let (states, now) = self.status().env_states(vec![env]).await?;
+    /// The gate: open when no freeze is on and the lock is free or `token` is its token. The
+    /// comparison happens inside Redis, in the same read as the state.
+    async fn gate(&self, env: &EnvSettings, token: Option<&str>) -> Result<GateOpen, BatonError> {
+        let args = GateArgs {
+            token: token.unwrap_or_default(),
+        };
+        let call = self
+            .store
+            .prepare(&args, self.catalog.group_of(env), &[&env.name]);
+        let answer = self.store.call(call).await.map_err(StoreError::for_read)?;
+        let token_holds = answer.token_holds();
+        let (now, states) = answer.into_parts();
         let state = states.into_iter().next().ok_or(BatonError::Internal)?;
         let name = env.name.as_str();
         if let Some(freeze) = state.freeze {
             return Err(outcomes::frozen(name, freeze, now));
         }
-        let mine = |h: &Hold| {
-            label
-                .as_deref()
-                .is_some_and(|l| l == h.display || l == h.holder)
-        };
-        if let Some(lock) = state.lock.filter(|h| !mine(h)) {
+        if let Some(lock) = state.lock.filter(|_| !token_holds) {
             return Err(outcomes::held(name, lock, state.queue.len(), now));
         }
         Ok(GateOpen {

@@ -66,12 +66,7 @@ impl Pipelines {
         retry: Retry,
     ) -> Result<LockGrant, BatonError> {
         let ttl = self.ttl_for(env.name.as_str(), request.ttl, env.default_ttl, env.max_ttl)?;
-        // Each acquisition is its own holder. A retried request (same key) is the same holder, so
-        // it finds its own lock or its own place in line instead of queuing behind itself.
-        let ticket_id = match &retry {
-            Some((key, _)) => sha256_hex(key.as_str().as_bytes())[..8].to_string(),
-            None => format!("{:08x}", rand::random::<u32>()),
-        };
+        let ticket_id = ticket_id(actor, &retry);
         let ticket = Ticket {
             env: env.clone(),
             actor: actor.clone(),
@@ -263,6 +258,22 @@ impl Pipelines {
         let name = t.env.name.as_str();
         let answer = self.store.call(call).await?;
         Ok(outcomes::gave_up(name, answer).map(|(now, hold, token)| grant(name, hold, token, now)))
+    }
+}
+
+/// The ticket that makes an acquisition its own holder (`ci:<token>#<ticket>`), 128 bits. A
+/// retried request (same token, same key, same request) is the same holder, so it finds its own
+/// lock or its own place in line instead of queuing behind itself; the lock script hands a lock's
+/// token back only to its holder. So the ticket is a one-way digest of all three: another
+/// pipeline that sees a holder id cannot make a request that maps to it. Without a key, it is
+/// random.
+fn ticket_id(actor: &Actor, retry: &Retry) -> String {
+    match retry {
+        Some((key, fingerprint)) => {
+            let request = [actor.id.as_str(), key.as_str(), fingerprint.as_str()].join("\n");
+            sha256_hex(request.as_bytes())[..32].to_string()
+        }
+        None => new_token(),
     }
 }
 

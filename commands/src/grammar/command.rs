@@ -357,7 +357,16 @@ impl Command {
             // A window covers envs by the calendar: every env, as far as a scoped caller knows.
             Command::Admin(AdminCommand::SkipWindow { .. }) => Touches::All,
             // The other admin commands touch no env: other services' keys, behind the admin role.
-            Command::Admin(_) => Touches::Nothing,
+            Command::Admin(
+                AdminCommand::Queues { .. }
+                | AdminCommand::Queue { .. }
+                | AdminCommand::Session { .. }
+                | AdminCommand::Kick { .. }
+                | AdminCommand::RateLimit { .. }
+                | AdminCommand::RateLimitReset { .. }
+                | AdminCommand::Leaderboard { .. }
+                | AdminCommand::History { .. },
+            ) => Touches::Nothing,
             Command::Freezes(
                 FreezeCommand::Freeze { scope, .. } | FreezeCommand::Unfreeze { scope },
             ) => match scope {
@@ -370,12 +379,42 @@ impl Command {
     }
 
     /// The env or pool this command takes (a lock, a place in the queue, a claim): taking a
-    /// protected one needs a deployer whatever the verb.
+    /// protected one needs a deployer whatever the road (chat, buttons, the CI API, GitHub).
+    /// Every variant is named here, with no catch-all arm: a new command that takes an env
+    /// cannot compile until it says so.
     pub fn takes(&self) -> Option<&EnvName> {
         match self {
             Command::Locks(LockCommand::Lock { env, .. } | LockCommand::Queue { env, .. })
             | Command::Claims(ClaimCommand::Claim { target: env, .. }) => Some(env),
-            _ => None,
+            Command::Locks(
+                LockCommand::Unlock { .. } | LockCommand::Extend { .. } | LockCommand::Leave { .. },
+            )
+            | Command::Claims(ClaimCommand::Release { .. }) => None,
+            Command::Ci(ci) => ci.takes(),
+            // Freezing needs a deployer by its grammar entry; it takes no lock.
+            Command::Freezes(FreezeCommand::Freeze { .. } | FreezeCommand::Unfreeze { .. }) => None,
+            Command::Reads(
+                ReadCommand::Status { .. }
+                | ReadCommand::Freezes { .. }
+                | ReadCommand::History { .. },
+            )
+            | Command::Help { .. } => None,
+            // Admin commands need the admin role, which covers every protected env.
+            Command::Admin(
+                AdminCommand::ForceUnlock { .. }
+                | AdminCommand::ForceRelease { .. }
+                | AdminCommand::Queues { .. }
+                | AdminCommand::Queue { .. }
+                | AdminCommand::Session { .. }
+                | AdminCommand::Kick { .. }
+                | AdminCommand::RateLimit { .. }
+                | AdminCommand::RateLimitReset { .. }
+                | AdminCommand::Leaderboard { .. }
+                | AdminCommand::History { .. }
+                | AdminCommand::GithubApprove { .. }
+                | AdminCommand::GithubReject { .. }
+                | AdminCommand::SkipWindow { .. },
+            ) => None,
         }
     }
 }

@@ -433,7 +433,7 @@ fn every_example_belongs_to_its_entry_with_the_entrys_privilege_and_visibility()
 fn the_ci_apis_commands_have_no_chat_entry() {
     let gate = Command::Ci(crate::CiCommand::Gate(crate::ci_api::Gate {
         env: env("prod"),
-        label: None,
+        token: None,
     }));
     assert!(entry(&gate).is_none());
 }

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -372,7 +372,6 @@ async fn extend(
 async fn gate(
     State(inner): State<Shared>,
     Path(env): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -385,13 +384,20 @@ async fn gate(
     }
     let g = inner.lock().unwrap();
     match g.locks.get(&env) {
-        Some(held) if q.get("holder") != Some(&held.holder) => error(
-            StatusCode::LOCKED,
-            "locked",
-            &format!("{env} is locked by {}", held.holder),
-            json!({"allowed": false, "holder": held.holder, "reason": null,
+        Some(held)
+            if headers
+                .get("baton-lock-token")
+                .and_then(|v| v.to_str().ok())
+                != Some(&format!("{env}-token")) =>
+        {
+            error(
+                StatusCode::LOCKED,
+                "locked",
+                &format!("{env} is locked by {}", held.holder),
+                json!({"allowed": false, "holder": held.holder, "reason": null,
                    "since": "2026-11-26T10:35:00Z", "expires_at": EXPIRES_AT, "queue": []}),
-        ),
+            )
+        }
         _ => Json(json!({"allowed": true, "env": env})).into_response(),
     }
 }

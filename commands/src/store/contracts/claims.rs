@@ -164,6 +164,23 @@ impl Contract for SettleArgs {
     }
 }
 
+/// `settle.lua` for the deploy gate: one env's state, and whether `token` is its lock's token
+/// (compared inside Redis: the token never leaves it).
+pub struct GateArgs<'a> {
+    /// The lock token the caller presented; empty when none.
+    pub token: &'a str,
+}
+
+impl Contract for GateArgs<'_> {
+    type Answer = SettleAnswer;
+    fn function(&self) -> Function {
+        scripts::SETTLE
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.token)
+    }
+}
+
 /// What `settle.lua` answers.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -172,13 +189,22 @@ pub enum SettleAnswer {
         now: u64,
         #[serde(default, deserialize_with = "lua_list")]
         envs: Vec<EnvState>,
+        /// Whether the token presented ([`GateArgs`]) is the first env's lock's.
+        #[serde(default)]
+        token_holds: bool,
     },
 }
 
 impl SettleAnswer {
     /// Redis' clock and the envs' states.
     pub fn into_parts(self) -> (u64, Vec<EnvState>) {
-        let SettleAnswer::Ok { now, envs } = self;
+        let SettleAnswer::Ok { now, envs, .. } = self;
         (now, envs)
+    }
+
+    /// Whether the token presented holds the first env's lock.
+    pub fn token_holds(&self) -> bool {
+        let SettleAnswer::Ok { token_holds, .. } = self;
+        *token_holds
     }
 }

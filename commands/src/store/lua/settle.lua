@@ -1,12 +1,16 @@
 -- settle / status: apply due expiries and hand-offs on every env named in ARGV[1], and report
 -- each env's state (used by the expiry sweeper and by `status`).
+-- ARGV[5] (the deploy gate): a lock token; the answer says whether it is the first env's lock's.
+local presented = ARGV[5] or ''
 local out = {}
 local mine = {}
+local token_holds = false
 for i, e in ipairs(ENVS) do
   local lock, claim, freeze = settle(e)
   out[i] = { env = e.name, lock = view(lock), claim = view(claim), freeze = freeze,
              queue = queue_view(e), deploy = hash_read(e.deploy) }
   mine[e.name] = true
+  if i == 1 and presented ~= '' and lock and lock.token == presented then token_holds = true end
 end
 -- Whatever is still due for these envs was left behind (a reminder whose lead was configured
 -- away, a hold removed by hand): nothing will ever settle it, so it goes, and the sweeper does not
@@ -16,4 +20,4 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', ENVS[1].deadlines, '-inf', N
   if mine[string.match(member, '([^:]+)$')] then stale[#stale + 1] = member end
 end
 if #stale > 0 then redis.call('ZREM', ENVS[1].deadlines, unpack(stale)) end
-return cjson.encode({ status = 'ok', now = NOW, envs = out })
+return cjson.encode({ status = 'ok', now = NOW, envs = out, token_holds = token_holds })

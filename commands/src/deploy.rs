@@ -260,6 +260,7 @@ impl Locks {
         let args = LeaveArgs {
             holder: &actor.id,
             decided: None,
+            token: None,
         };
         let call = self
             .store

@@ -105,6 +105,23 @@ pub enum BatonError {
         /// The current lock's fence, if any.
         current: Option<u64>,
     },
+    /// A retried lock request whose grant has ended since (it expired, or was released): the
+    /// retry is told so, never handed the old grant again.
+    #[error("the lock on {env} that this request was granted (fence {fence}) has ended{}; nothing is held for it now, so take the lock again with a new Idempotency-Key", if *released { " (someone released it before it expired)" } else { "" })]
+    LockEnded {
+        /// The env.
+        env: String,
+        /// The ended grant's fence.
+        fence: u64,
+        /// It ended before the expiry it was granted with.
+        released: bool,
+    },
+    /// A waiting request whose place a retry with the same Idempotency-Key took over.
+    #[error("a retry of this request (the same Idempotency-Key) took its place in line for {env}; this attempt ends, the retry answers")]
+    Superseded {
+        /// The env.
+        env: String,
+    },
     /// A request that is well-formed but cannot be done as asked (too long, queue full, …).
     #[error("{0}")]
     Refused(String),
@@ -201,6 +218,8 @@ impl BatonError {
             BatonError::NotHolder { .. } => "not_holder",
             BatonError::NotHeld { .. } => "not_locked",
             BatonError::StaleFence { .. } => "stale_fence",
+            BatonError::LockEnded { .. } => "lock_ended",
+            BatonError::Superseded { .. } => "superseded",
             BatonError::Refused(_) => "refused",
             BatonError::StoreUnavailable(_) => "store_unavailable",
             BatonError::OutcomeUnknown => "outcome_unknown",
@@ -218,8 +237,10 @@ impl BatonError {
             BatonError::UnknownEnv { .. } | BatonError::NotHeld { .. } => 404,
             BatonError::Forbidden(_) | BatonError::Frozen { .. } => 403,
             BatonError::Held { .. } | BatonError::PoolFull { .. } => 423,
+            BatonError::LockEnded { .. } => 410,
             BatonError::NotHolder { .. }
             | BatonError::StaleFence { .. }
+            | BatonError::Superseded { .. }
             | BatonError::Refused(_)
             | BatonError::IdempotencyKeyReused => 409,
             BatonError::StoreUnavailable(_)

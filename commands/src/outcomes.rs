@@ -78,6 +78,11 @@ pub(crate) fn acquired(env: &str, a: LockAnswer) -> Result<Acquired, BatonError>
         }),
         LockAnswer::Locked { now, lock, queue } => Err(held(env, lock, queue.len(), now)),
         LockAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
+        LockAnswer::Ended { how, granted, .. } => Err(BatonError::LockEnded {
+            env: env.into(),
+            fence: granted.fence,
+            released: how == "released",
+        }),
         LockAnswer::QueueFull { limit, .. } => Err(BatonError::Refused(format!(
             "the queue for {env} is full ({limit} waiting); try again later"
         ))),
@@ -90,6 +95,7 @@ pub(crate) fn gave_up(env: &str, a: GiveUpAnswer) -> Result<(u64, Hold, String),
         GiveUpAnswer::Ok { now, lock, token } => Ok((now, lock, token)),
         GiveUpAnswer::Locked { now, lock, queue } => Err(held(env, lock, queue.len(), now)),
         GiveUpAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
+        GiveUpAnswer::Superseded {} => Err(BatonError::Superseded { env: env.into() }),
     }
 }
 

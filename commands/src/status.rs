@@ -331,6 +331,7 @@ fn describe_event(fields: &[(String, String)]) -> String {
         "unlocked" => format!("unlocked by {who}"),
         "force_unlocked" => format!("force-unlocked by {actor} (held by {who})"),
         "lock_expired" => format!("lock of {who} expired"),
+        "offer_lapsed" => format!("handed to {who}, who did not take it"),
         "handed_off" => format!("handed to {who} from the queue"),
         "lock_extended" => format!("lock of {who} extended"),
         "queued" => format!("{who} joined the queue"),

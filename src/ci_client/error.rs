@@ -64,9 +64,15 @@ impl ApiError {
         match (status.as_u16(), code) {
             (_, Some("frozen")) => 4,
             (_, Some("idempotency_key_reused")) => 2,
-            (_, Some("locked" | "not_holder" | "not_locked" | "stale_fence")) => 3,
+            (
+                _,
+                Some(
+                    "locked" | "not_holder" | "not_locked" | "stale_fence" | "lock_ended"
+                    | "superseded",
+                ),
+            ) => 3,
             (401 | 403, _) => 5,
-            (409 | 423, _) => 3,
+            (409 | 410 | 423, _) => 3,
             (500..=599, _) => 6,
             // 400, 404 unknown_env, 413, and anything a wrong --url might produce.
             _ => 2,

@@ -28,9 +28,14 @@ pub async fn run(api: Api, req: LockRequest, command: Vec<OsString>) -> Result<E
     let ttl = req
         .ttl
         .expect("`run` always asks for a TTL, so it knows how often to extend");
-    let grant = acquire(&api, &req, ttl).await?;
+    let mut grant = acquire(&api, &req, ttl).await?;
     let env = req.env;
     let lock_token = Secret::from(grant.token.clone());
+    // A grant with little left (a retry that found the lock granted long ago) is extended before
+    // the command starts, and the command never starts on a lock that may end under it.
+    if grant.expires_in_ms.is_some_and(|left| left < margin(ttl)) {
+        grant.expires_at = fresh(&api, &env, &lock_token, ttl).await?;
+    }
     let shown = shown(&command);
     eprintln!(
         "baton: holding {env} as \"{}\" with fence {} until {}; running `{shown}`",
@@ -72,6 +77,27 @@ pub async fn run(api: Api, req: LockRequest, command: Vec<OsString>) -> Result<E
     let expires_at = expires_at.borrow().clone();
     release(&api, &env, &lock_token, &expires_at).await;
     Ok(code)
+}
+
+/// The least a grant must have left, by Redis' clock, for the command to start on it without an
+/// extension first: the first extension comes after a third of the TTL.
+fn margin(ttl: Ttl) -> u64 {
+    ttl.duration().as_millis() as u64 / 3 + 2_000
+}
+
+/// Extends a grant that has too little left before the command starts; the new expiry. If it
+/// cannot be extended (it ended, or Baton cannot be reached), the command does not run.
+async fn fresh(api: &Api, env: &EnvName, token: &Secret, ttl: Ttl) -> Result<String, Failure> {
+    match api.extend(env, token, ttl, &IdempotencyKey::new()).await {
+        Ok(extended) => Ok(extended.expires_at),
+        Err(e) => Err(Failure {
+            code: e.exit_code(),
+            message: format!(
+                "{e}. The command did not run: the lock on {env} had too little time left to \
+                 start on, and could not be extended"
+            ),
+        }),
+    }
 }
 
 /// Takes the lock, retrying with one idempotency key so a retry never refuses our own lock.

@@ -104,6 +104,10 @@ pub struct Granted {
     pub fence: u64,
     /// When it expires unless extended (RFC 3339).
     pub expires_at: String,
+    /// How long it has left, by Redis' clock: what a client compares with, not its own clock.
+    /// (Absent from an older Baton.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in_ms: Option<u64>,
 }
 
 impl From<LockGrant> for Granted {
@@ -114,6 +118,7 @@ impl From<LockGrant> for Granted {
             token: g.token,
             fence: g.hold.fence,
             expires_at: views::time(g.hold.expires),
+            expires_in_ms: Some(g.hold.expires.saturating_sub(g.now)),
         }
     }
 }

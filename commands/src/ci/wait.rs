@@ -44,7 +44,9 @@ pub(crate) struct Acquire {
     pub admin: bool,
 }
 
-/// One acquisition: who it is for, in Redis' terms.
+/// One attempt at an acquisition: who it is for, in Redis' terms. The holder is the request's
+/// (a retry with the same key is the same holder); the token is this attempt's own, and only it
+/// renews, leaves or gives back what this attempt holds.
 #[derive(Clone)]
 struct Ticket {
     env: EnvSettings,
@@ -54,6 +56,7 @@ struct Ticket {
     reason: String,
     ttl: Ttl,
     token: String,
+    retry: Retry,
 }
 
 impl Pipelines {
@@ -79,12 +82,12 @@ impl Pipelines {
             reason: request.reason,
             ttl,
             token: new_token(),
+            retry,
         };
         let wait = request.wait.filter(|w| !w.is_zero());
         // Listen before queuing, so the hand-off event cannot slip by in between.
         let events = wait.map(|_| self.bus.subscribe());
         let call = self.lock_call(&ticket, request.admin, wait);
-        let call = self.retry_safe(call, actor, env, &retry);
         let name = env.name.as_str();
         let answer = self.store.call_acquire(call).await?;
         match (outcomes::acquired(name, answer)?, wait.zip(events)) {
@@ -111,6 +114,8 @@ impl Pipelines {
         }
     }
 
+    /// The lock call of `t`, retry-safe when its request carried a key (also when it lines up
+    /// again after its place lapsed: the key stays with it).
     fn lock_call(&self, t: &Ticket, admin: bool, wait: Option<Duration>) -> Prepared<LockAnswer> {
         let args = LockArgs {
             holder: &t.holder,
@@ -133,8 +138,10 @@ impl Pipelines {
             },
             record_refusal: false,
         };
-        self.store
-            .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name])
+        let call = self
+            .store
+            .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name]);
+        self.retry_safe(call, &t.actor, &t.env, &t.retry)
     }
 
     /// Waits in line until the lock is this ticket's, or the deadline passes. If the request is
@@ -184,6 +191,7 @@ impl Pipelines {
         let args = RenewArgs {
             holder: &t.holder,
             lease_ms: LEASE.as_millis() as u64,
+            token: &t.token,
         };
         let call = self
             .store
@@ -193,6 +201,11 @@ impl Pipelines {
                 Ok(CheckIn::Done(Box::new(Ok(grant(name, lock, token, now)))))
             }
             RenewAnswer::Waiting { .. } => Ok(CheckIn::InLine),
+            RenewAnswer::Superseded {} => {
+                Ok(CheckIn::Done(Box::new(Err(BatonError::Superseded {
+                    env: name.into(),
+                }))))
+            }
             RenewAnswer::Gone { .. } => {
                 tracing::warn!(
                     env = name,
@@ -286,8 +299,11 @@ enum CheckIn {
 }
 
 /// Leaves the queue behind a waiting request that ends without the lock (dropped, shut down, or
-/// failed), and gives back a lock that reached it too late. It keeps trying while the store is
-/// away, for as long as such a lock could live.
+/// failed), and gives back a lock offered to it too late. It acts only on this attempt's own
+/// entry and lock (by its token): a retry with the same key that took them over is never touched.
+/// A request with a key keeps its place for one lease first, so that its retry (a client whose
+/// connection dropped) resumes it. It keeps trying while the store is away, for as long as such
+/// an entry or offer could live.
 struct Abandon {
     work: Option<(Pipelines, Ticket)>,
 }
@@ -315,6 +331,10 @@ impl Drop for Abandon {
             return;
         };
         runtime.spawn(async move {
+            if ticket.retry.is_some() {
+                // Its retry may be on its way: the place is kept for it, as long as the lease.
+                tokio::time::sleep(LEASE).await;
+            }
             tracing::info!(env = %ticket.env.name, holder = ticket.holder, "a waiting request ended; leaving the queue");
             let give_up_by = Instant::now() + ticket.ttl.duration() + LEASE;
             let mut pause = Duration::from_millis(250);
@@ -330,24 +350,25 @@ impl Drop for Abandon {
     }
 }
 
-/// Out of the queue, and the lock given back if it reached this ticket after all.
+/// Out of the queue, and a lock given back if it reached this attempt after all: both by this
+/// attempt's token, never by holder.
 async fn leave(baton: &Pipelines, t: &Ticket) -> Result<(), StoreError> {
     let group = baton.catalog.group_of(&t.env);
     let call = baton.store.prepare(
         &LeaveArgs {
             holder: &t.holder,
             decided: None,
+            token: Some(&t.token),
         },
         group,
         &[&t.env.name],
     );
     if let LeaveAnswer::NotQueued { .. } = baton.store.call(call).await? {
-        // Matched by holder (no token): a retried request's lock may carry an earlier token.
         let args = UnlockArgs {
             kind: HoldKind::Lock,
             actor: &t.holder,
             display: &t.actor.display,
-            token: None,
+            token: Some(&t.token),
             force: false,
         };
         let call = baton.store.prepare(&args, group, &[&t.env.name]);

@@ -73,6 +73,7 @@ impl Locks {
                 display: &actor.display,
                 reason: &why,
             }),
+            token: None,
         };
         let call = self
             .store

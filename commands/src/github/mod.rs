@@ -224,6 +224,7 @@ impl GitHub {
             &LeaveArgs {
                 holder,
                 decided: None,
+                token: None,
             },
             group,
             &[&env.name],
@@ -245,8 +246,9 @@ fn answer(answer: LockAnswer) -> Result<Requested, BatonError> {
         // stream, exactly once, like a grant (callbacks.rs words it).
         LockAnswer::Frozen { .. } | LockAnswer::QueueFull { .. } => Requested::Refused,
         // A run is always a queue entry (mode `queue` or `wait`), and those never answer
-        // `locked`: a contract broken, reported as such.
-        LockAnswer::Locked { .. } => {
+        // `locked`; its calls carry no idempotency key, so none is a replay that `ended`: a
+        // contract broken, reported as such.
+        LockAnswer::Locked { .. } | LockAnswer::Ended { .. } => {
             tracing::error!("lock.lua answered `locked` to a queue entry");
             return Err(BatonError::Internal);
         }

@@ -372,7 +372,7 @@ impl Notifier {
 /// doing, whoever held the env.
 fn initiator(e: &Entry) -> &str {
     let who = match e.get("kind") {
-        "lock_expired" | "claim_expired" | "freeze_ended" | "window_notice" => "",
+        "lock_expired" | "claim_expired" | "offer_lapsed" | "freeze_ended" | "window_notice" => "",
         _ => match e.get("actor") {
             "" => e.get("holder"),
             actor => actor,

@@ -142,7 +142,7 @@ fn notice(tone: Tone, title: String, now: u64) -> Reply {
 fn single(entries: &[&Entry], members: &[usize], now: u64) -> Reply {
     let e = entries[members[0]];
     let tone = match e.get("kind") {
-        "lock_expired" | "claim_expired" => Tone::Info,
+        "lock_expired" | "claim_expired" | "offer_lapsed" => Tone::Info,
         _ => Tone::Success,
     };
     let mut r = notice(tone, sentence(e, &env_list(entries, members)), now);
@@ -202,6 +202,9 @@ fn sentence(e: &Entry, env: &str) -> String {
         "unlocked" => format!("{actor} unlocked {env}"),
         "force_unlocked" => format!("{actor} force-unlocked {env}, held by {who}"),
         "lock_expired" => format!("{who}'s lock on {env} expired"),
+        "offer_lapsed" => format!(
+            "{who} did not take {env} when it was handed to them (the waiting request went away); it passes on"
+        ),
         "lock_extended" => format!("{who} extended their lock on {env}"),
         "claimed" => format!("{who} claimed {env}"),
         "released" => format!("{actor} released {env}"),

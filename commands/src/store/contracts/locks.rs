@@ -110,6 +110,9 @@ pub enum LockAnswer {
     Frozen { now: u64, freeze: Freeze },
     /// The line is as long as it may be.
     QueueFull { limit: usize },
+    /// A retry of a grant that has ended since (prelude.lua's `replay`): `released` when it ended
+    /// before the expiry it was granted with.
+    Ended { how: String, granted: Hold },
 }
 
 /// Whose hold `unlock.lua` ends: its holder's (by identity, or by token), or anyone's (`force`).
@@ -222,6 +225,8 @@ pub struct LeaveArgs<'a> {
     pub holder: &'a str,
     /// Someone else takes the waiter out: who and why (`None`: the waiter left).
     pub decided: Option<Decided<'a>>,
+    /// Only the entry with this token (a waiting request's own attempt); `None`: the holder's.
+    pub token: Option<&'a str>,
 }
 
 /// Who took a waiter out of line or let it in, and why.
@@ -241,7 +246,11 @@ impl Contract for LeaveArgs<'_> {
             Some(d) => (d.reason, d.actor, d.display),
             None => ("", "", ""),
         };
-        call.arg(self.holder).arg(reason).arg(actor).arg(display)
+        call.arg(self.holder)
+            .arg(reason)
+            .arg(actor)
+            .arg(display)
+            .arg(self.token.unwrap_or_default())
     }
 }
 
@@ -288,6 +297,8 @@ pub enum LeaveAnswer {
 pub struct RenewArgs<'a> {
     pub holder: &'a str,
     pub lease_ms: u64,
+    /// This attempt's token: its entry, or its lock, must carry it.
+    pub token: &'a str,
 }
 
 impl Contract for RenewArgs<'_> {
@@ -296,7 +307,7 @@ impl Contract for RenewArgs<'_> {
         scripts::RENEW
     }
     fn write(&self, call: Call) -> Call {
-        call.arg(self.holder).arg(self.lease_ms)
+        call.arg(self.holder).arg(self.lease_ms).arg(self.token)
     }
 }
 
@@ -310,6 +321,8 @@ pub enum RenewAnswer {
     Waiting {},
     /// Its entry is gone (its lease lapsed, or Redis lost it).
     Gone {},
+    /// A retry with the same key took over its entry or its lock.
+    Superseded {},
 }
 
 /// `give_up.lua`: a waiting CI request's wait ran out.
@@ -354,4 +367,6 @@ pub enum GiveUpAnswer {
         now: u64,
         freeze: Freeze,
     },
+    /// A retry with the same key took over its entry or its lock.
+    Superseded {},
 }

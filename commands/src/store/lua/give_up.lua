@@ -5,10 +5,14 @@ local e = ENVS[1]
 local holder, display, reason, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local lock, claim, freeze = settle(e)
 if lock and lock.holder == holder then
+  -- Under another token, a retry with the same key took this request's place (lock.lua).
+  if lock.token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
+  offer_take(e, lock)
   return cjson.encode({ status = 'ok', now = NOW, lock = view(lock), token = lock.token })
 end
 for _, w in ipairs(queue_entries(e)) do
   if w.holder == holder then
+    if w.token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
     redis.call('LREM', e.queue, 1, w.raw)
     record(e, { kind = 'left_queue', holder = holder, display = w.display, reason = 'wait ran out' })
   end

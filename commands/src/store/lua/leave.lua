@@ -1,11 +1,14 @@
 -- leave: take a waiter out of the env's queue: the caller itself, or (an admin rejecting a
 -- waiting GitHub run) someone else, with who and why on the record.
 -- ARGV[5] holder  [6] reason ('' : the waiter left)  [7] actor  [8] actor's display
+-- ARGV[9] the entry's token ('' : any): a waiting request's clean-up leaves only its own entry,
+--         never one a retry with the same key took over
 local e = ENVS[1]
 local holder, reason, actor, actor_display = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local token = ARGV[9] or ''
 settle(e)
 for i, w in ipairs(queue_entries(e)) do
-  if w.holder == holder then
+  if w.holder == holder and (token == '' or w.token == token) then
     redis.call('LREM', e.queue, 1, w.raw)
     local ev = { kind = 'left_queue', holder = holder, display = w.display, reason = 'left' }
     if reason ~= '' then

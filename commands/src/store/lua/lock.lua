@@ -1,7 +1,8 @@
 -- lock / queue: take the env's deploy lock, or (queue) wait for it in FIFO order.
 -- ARGV[5] holder  [6] display  [7] reason  [8] ttl ms  [9] token  [10] '1' if admin
 -- ARGV[11] 'lock', 'queue', or 'wait' (a queue entry that refuses a frozen env, for CI)  [12] queue limit  [13] wait ms for a queue entry (0: the default)
--- ARGV[14] lease ms of a `wait` entry (0: none): the waiting request renews it (renew.lua)
+-- ARGV[14] lease ms of a `wait` entry (0: none): the waiting request renews it (renew.lua); a
+--          lock handed to it is an offer for that long until the request takes it
 -- ARGV[15] '1': a refusal (frozen, a full line) is recorded too (`refused`), for a caller that
 --          hears its outcome from the audit stream (a GitHub run)
 local e = ENVS[1]
@@ -16,11 +17,28 @@ local function answer(status, r)
   return cjson.encode(r)
 end
 
--- The holder's own lock (a retried CI request has the same holder): its token goes back with it.
-if lock and lock.holder == holder then return answer('already', { token = lock.token }) end
+-- The holder's own lock. A CI holder is a digest of its token, key and request, so this is the
+-- same request again (a retry): the lock becomes this attempt's, under this attempt's token, so
+-- an earlier attempt's clean-up can never give it back; an offer (`hand_off`) is taken.
+if lock and lock.holder == holder then
+  offer_take(e, lock)
+  if lock.token ~= token then
+    redis.call('HSET', e.lockmeta, 'token', token)
+    lock.token = token
+  end
+  return answer('already', { token = token })
+end
 local entries = queue_entries(e)
 for i, w in ipairs(entries) do
-  if w.holder == holder then return answer('already_queued', { position = i }) end
+  if w.holder == holder then
+    -- The same request waits in line already (a retry whose first attempt lost its connection):
+    -- this attempt takes over its place, token and lease.
+    if lease > 0 and w.lease then
+      w.raw, w.token, w.lease = nil, token, NOW + lease
+      redis.call('LSET', e.queue, i - 1, cjson.encode(w))
+    end
+    return answer('already_queued', { position = i })
+  end
 end
 
 local free = not lock and (not freeze or admin)
@@ -49,7 +67,9 @@ if #entries >= limit then return refused('queue_full', { limit = limit }) end
 if wait <= 0 then wait = WAIT_DEFAULT end
 local entry = { holder = holder, display = display, reason = reason, ttl = ttl, token = token,
   at = NOW, ['until'] = NOW + wait }
-if lease > 0 then entry.lease = NOW + lease end
+-- A leased entry (a waiting CI request) stays while its request renews it; its wait limit is the
+-- request's, which gives up itself (`give_up`), so the line never drops it first.
+if lease > 0 then entry.lease, entry.span, entry['until'] = NOW + lease, lease, NOW + wait + lease end
 redis.call('RPUSH', e.queue, cjson.encode(entry))
 if redis.call('PTTL', e.queue) < wait + GRACE then redis.call('PEXPIRE', e.queue, wait + GRACE) end
 record(e, { kind = 'queued', holder = holder, display = display, reason = reason, position = #entries + 1,

@@ -146,7 +146,11 @@ local function hold_live(e, kind)
   if tonumber(m.expires) > NOW then return m, true end
   redis.call('DEL', meta)
   redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
-  record(e, { kind = kind .. '_expired', holder = m.holder, display = m.display,
+  -- A lock handed to a waiter that never took it (an offer, see `hand_off`) did not expire: it
+  -- was never held. The record says so, and the lock passes on.
+  local ended = kind .. '_expired'
+  if m.offer then ended = 'offer_lapsed' end
+  record(e, { kind = ended, holder = m.holder, display = m.display,
               reason = m.reason, fence = m.fence, since = m.since })
   return nil, true
 end
@@ -178,6 +182,15 @@ local function hold_move(e, kind, m, expires)
   redis.call('ZADD', e.deadlines, int(expires), kind .. ':' .. e.name)
   remind_arm(e, kind, expires)
   m.expires = expires
+end
+
+-- The waiter a lock was offered to takes it (`renew`, or its retry): the offer becomes a hold for
+-- the waiter's whole TTL, from now.
+local function offer_take(e, m)
+  if not m.offer then return end
+  hold_move(e, 'lock', m, NOW + tonumber(m.offer))
+  redis.call('HDEL', e.lockmeta, 'offer')
+  m.offer = nil
 end
 
 -- The freeze on `e`, ending it first when its window is over.
@@ -249,7 +262,11 @@ local function waiter_gone(w)
   return nil
 end
 
--- Hands a free, unfrozen lock to the first waiter that is still there.
+-- Hands a free, unfrozen lock to the first waiter that is still there. A leased waiter (a waiting
+-- CI request) is only offered it: the lock is its own for one lease span (`w.span`), and becomes
+-- a hold for its whole TTL when its request takes it (`offer_take`, on its next check-in, which
+-- the `handed_off` event wakes at once). A waiter whose instance died within its lease never
+-- takes it, and the offer lapses to the next waiter (the sweeper settles it on any instance).
 local function hand_off(e)
   if e.entries and #e.entries == 0 then return nil end -- the line is known to be empty
   while true do
@@ -262,9 +279,16 @@ local function hand_off(e)
     local w = cjson.decode(raw)
     local gone = waiter_gone(w)
     if not gone then
-      local m = hold_grant(e, 'lock', w.holder, w.display, w.reason, w.ttl, w.token)
+      local offer = w.lease and w.span and w.span < w.ttl
+      local m = hold_grant(e, 'lock', w.holder, w.display, w.reason, offer and w.span or w.ttl,
+                           w.token)
+      if offer then
+        redis.call('HSET', e.lockmeta, 'offer', int(w.ttl))
+        m.offer = w.ttl
+      end
       record(e, { kind = 'handed_off', holder = w.holder, display = w.display, reason = w.reason,
-                  fence = m.fence, expires = m.expires, waited = NOW - w.at })
+                  fence = m.fence, expires = NOW + w.ttl, waited = NOW - w.at,
+                  offer = offer and 1 or nil })
       return m
     end
     record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = gone })
@@ -321,6 +345,25 @@ end
 -- key reused for a different request is refused. Answers that are not final (`queued`: the
 -- waiter is still in line) are not recorded, so a retry finds its own queue entry again.
 local NOT_FINAL = { queued = true, already_queued = true }
+
+-- A recorded answer, told again. A grant (it carries the lock's token) is told again only while
+-- that lock lives, with its expiry as it is now; once it has ended, the retry hears that it ended
+-- (`released`: before the expiry it was granted with, so someone let it go; else it expired or was
+-- let go after an extension), never a grant with an expiry in the past.
+local function replay(answer)
+  local a = cjson.decode(answer)
+  if not (a.token and type(a.lock) == 'table' and ENVS[1]) then return answer end
+  local lock = settle(ENVS[1])
+  if lock and lock.token == a.token and tonumber(lock.fence) == a.lock.fence then
+    a.now, a.lock = NOW, view(lock)
+    return cjson.encode(a)
+  end
+  local how = 'ended'
+  if a.lock.expires > NOW then how = 'released' end
+  return cjson.encode({ status = 'ended', now = NOW, how = how, granted = a.lock,
+                        lock = view(lock) })
+end
+
 local function idempotent(step)
   if not IDEM then return step() end
   local seen = redis.call('GET', IDEM)
@@ -329,7 +372,7 @@ local function idempotent(step)
     if rec.fp ~= IDEM_FP then
       return cjson.encode({ status = 'idempotency_mismatch', now = NOW })
     end
-    return rec.answer
+    return replay(rec.answer)
   end
   local answer = step()
   if not NOT_FINAL[cjson.decode(answer).status] then

@@ -5,6 +5,9 @@
 //! env) and `GET /status/envs.json` (the CI API's env views cut down to an allow-list: display
 //! names, reasons, times, queues, freezes and last deploys; no platform identities, fences, links
 //! or tokens). All three are public and read-only; `[server] status_page = false` removes them.
+//! The event stream never ends on its own, so it counts against `[server] max_event_streams` and
+//! `max_event_streams_per_address` (`budget.rs`); when the view cannot be read, the public hears
+//! only that the state store is unavailable, never why.
 //!
 //! The first paint is rendered here from the same public view the page's script re-renders from,
 //! so the HTML never shows more than `envs.json` does. Text from users is escaped here and set

@@ -2,11 +2,12 @@
 //! shutdown future, so tests bind port 0 and stop them when they are done.
 
 use std::future::Future;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,6 +23,8 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::budget::Budget;
+use crate::edge::BodyTimeout;
 pub use crate::edge::BODY_LIMIT;
 
 /// Shared state of every route.
@@ -33,6 +36,10 @@ pub struct AppState {
     pub ci: CiState,
     /// `[server] status_page`: whether `GET /` and its public feeds are served.
     pub status_page: bool,
+    /// Slots for event streams, per address and in all.
+    pub streams: Arc<Budget>,
+    /// `[server] body_timeout`.
+    pub body_timeout: BodyTimeout,
 }
 
 impl AppState {
@@ -42,6 +49,11 @@ impl AppState {
             ci: CiState::new(baton.clone(), &config.ci),
             baton,
             status_page: config.server.status_page,
+            streams: Budget::new(
+                config.server.max_event_streams_per_address,
+                config.server.max_event_streams,
+            ),
+            body_timeout: BodyTimeout(config.server.body_timeout),
         }
     }
 }
@@ -57,7 +69,9 @@ pub fn build(config: &Config) -> anyhow::Result<Baton> {
 /// The routes: health, the CI API, and every configured chat platform's.
 pub fn router(state: AppState, platforms: Router) -> Router {
     // Every route is bounded; a CI lock request may legitimately wait up to `ci.max_wait`.
+    // Its body is not: that has `server.body_timeout`, like its headers.
     let bound = state.ci.max_wait() + Duration::from_secs(30);
+    let (streams, body_timeout) = (state.streams.clone(), state.body_timeout);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -68,6 +82,8 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .merge(ci::routes(state.ci))
         .merge(platforms)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(from_fn_with_state(body_timeout, crate::edge::body_deadline))
+        .layer(from_fn_with_state(streams, crate::budget::event_streams))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             bound,

@@ -3,14 +3,22 @@
 //! 405 for a wrong method, 413 from the body limit, plain-text refusals from the platform
 //! adapters. [`json_errors`] rewrites those; [`request_limits`] answers an oversized URL (414) or
 //! header block (431) itself, below hyper's own limits, whose answers have no body at all.
+//! [`body_deadline`] gives a request's body the time its headers had, and [`refusal`] is the
+//! shape of every answer that turns a client away to protect the others.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use http_body_util::BodyExt;
 use serde_json::json;
+use tower_http::timeout::{DeadlineBody, TimeoutError};
 
 /// Longest request target (path and query) answered normally.
 pub const MAX_URI: usize = 8 * 1024;
@@ -46,6 +54,65 @@ pub async fn request_limits(req: Request, next: Next) -> Response {
         );
     }
     next.run(req).await
+}
+
+/// `server.body_timeout`, the state of [`body_deadline`].
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTimeout(pub Duration);
+
+/// A request's body must arrive whole within `server.body_timeout` of its headers: tower-http's
+/// `DeadlineBody` (one timer that never resets; its `TimeoutBody` resets on every frame, which a
+/// byte a second defeats). Whatever the handler made of the broken body (the Slack, Discord and
+/// GitHub routes read it before checking its signature), the answer is 408 and the connection is
+/// closed. A request without a body (every `GET`) is passed on untouched.
+pub async fn body_deadline(
+    State(BodyTimeout(limit)): State<BodyTimeout>,
+    req: Request,
+    next: Next,
+) -> Response {
+    use axum::body::HttpBody as _;
+    if req.body().is_end_stream() {
+        return next.run(req).await;
+    }
+    let expired = Arc::new(AtomicBool::new(false));
+    let seen = expired.clone();
+    let req = req.map(|body| {
+        Body::new(DeadlineBody::new(limit, body).map_err(move |e| {
+            if e.is::<TimeoutError>() {
+                seen.store(true, Ordering::Relaxed);
+            }
+            e
+        }))
+    });
+    let response = next.run(req).await;
+    if !expired.load(Ordering::Relaxed) {
+        return response;
+    }
+    let message = format!(
+        "the request body did not arrive within {} (server.body_timeout)",
+        humantime::format_duration(limit)
+    );
+    refusal(StatusCode::REQUEST_TIMEOUT, "timeout", message, None)
+}
+
+/// A JSON refusal (`{"error", "message"}`) that also closes the connection, so a client turned
+/// away holds nothing; with `retry`, a `Retry-After` in whole seconds.
+pub fn refusal(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    retry: Option<Duration>,
+) -> Response {
+    let mut response = error(status, code, message);
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    if let Some(retry) = retry {
+        headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry.as_secs().max(1)),
+        );
+    }
+    response
 }
 
 /// Gives every error answer without a JSON (or HTML page) body the JSON one, keeping its status

@@ -9,13 +9,15 @@
 //! - [`ci_client`]: `baton ci`, the CI client of the HTTP API.
 //! - [`console`]: the interactive console and `baton exec`.
 //! - [`redis_process`]: a throwaway `redis-server` for `dev` and for tests.
-//! - [`serve`]: the HTTP server loop with header-read timeout and connection cap.
-//! - [`edge`]: JSON bodies for every error answer, and URL and header size limits.
+//! - [`serve`]: the HTTP server loop with header-read timeout, connection cap and per-address share.
+//! - [`budget`]: slots per client address and in all, for connections and event streams.
+//! - [`edge`]: JSON bodies for every error answer, URL and header size limits, the body deadline.
 //! - [`logs`]: `baton serve`'s log lines, written in batches rather than one call per line.
 //! - [`status_page`]: `GET /`, the live status page, and its public read-only feeds.
 
 pub mod app;
 pub mod bench;
+pub mod budget;
 pub mod ci_client;
 pub mod cli;
 pub mod config_args;

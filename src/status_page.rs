@@ -5,6 +5,9 @@
 //! env) and `GET /status/envs.json` (the CI API's env views cut down to an allow-list: display
 //! names, reasons, times, queues, freezes and last deploys; no platform identities, fences, links
 //! or tokens). All three are public and read-only; `[server] status_page = false` removes them.
+//! The event stream never ends on its own, so it counts against `[server] max_event_streams` and
+//! `max_event_streams_per_address` (`budget.rs`); when the view cannot be read, the public hears
+//! only that the state store is unavailable, never why.
 //!
 //! The first paint is rendered here from the same public view the page's script re-renders from,
 //! so the HTML never shows more than `envs.json` does. Text from users is escaped here and set
@@ -108,7 +111,29 @@ fn pick(value: &Value, keys: &[&str]) -> Value {
 async fn envs_json(State(baton): State<Baton>) -> Response {
     match public_view(&baton).await {
         Ok(view) => ([(header::CACHE_CONTROL, "no-store")], Json(view)).into_response(),
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => {
+            let (status, code, sentence) = unavailable(&e);
+            ApiError::new(status.as_u16(), code, sentence.into()).into_response()
+        }
+    }
+}
+
+/// What the public hears when the view cannot be read: that it cannot, never why. The cause
+/// (which names Baton's Redis settings) is for whoever runs Baton: it goes to the log here, and
+/// `/readyz` and the authenticated API say it too.
+fn unavailable(e: &BatonError) -> (StatusCode, &'static str, &'static str) {
+    tracing::warn!(error = %e, "status page: state unavailable");
+    match e {
+        BatonError::Internal => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong inside Baton",
+        ),
+        _ => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "the state store is unavailable",
+        ),
     }
 }
 
@@ -137,12 +162,11 @@ async fn page(State(baton): State<Baton>) -> Response {
             (StatusCode::OK, now, summary(&view), render(&view, now))
         }
         Err(e) => {
-            tracing::warn!(error = %e, "status page: state unavailable");
-            let message = format!(
-                "<p class=\"error\">{}. This page keeps trying.</p>",
-                escape(&e.to_string())
-            );
-            (StatusCode::SERVICE_UNAVAILABLE, 0, String::new(), message)
+            let (status, _, sentence) = unavailable(&e);
+            let mut sentence = sentence.to_string();
+            sentence[..1].make_ascii_uppercase();
+            let message = format!("<p class=\"error\">{sentence}. This page keeps trying.</p>");
+            (status, 0, String::new(), message)
         }
     };
     let now = match now {

@@ -221,6 +221,36 @@ fn config_check_and_serve_refuse_bad_redis_urls_without_printing_the_password() 
     }
 }
 
+/// A URL mistyped past parsing (the scheme lost its `:`, the host its `@`) is still redacted,
+/// whether it comes from the file or from `BATON_REDIS__URL`.
+#[test]
+fn config_check_never_prints_the_password_of_a_url_too_broken_to_parse() {
+    for url in [
+        "redis//:S3cretPW@host",
+        "redis//:S3cretPW@host:6379/0",
+        "redis:/:S3cretPW@host",
+        "redis://:S3cretPW",
+        "redis//:S3cretPW",
+    ] {
+        let file = TempFile::new(&format!("[redis]\nurl = \"{url}\"\n"));
+        let config = file.path().to_str().unwrap();
+        let (code, stdout, stderr) = run(&mut baton(&["config", "check", "--config", config]));
+        assert_eq!(code, 2, "{url}: {stdout}{stderr}");
+        assert!(stderr.contains("redis.url"), "{url}: {stderr}");
+        assert!(
+            !format!("{stdout}{stderr}").contains("S3cretPW"),
+            "{url} in the file: {stdout}{stderr}"
+        );
+        let (code, stdout, stderr) = run(baton(&["config", "check"]).env("BATON_REDIS__URL", url));
+        assert_eq!(code, 2, "{url}: {stdout}{stderr}");
+        assert!(stderr.contains("BATON_REDIS__URL"), "{url}: {stderr}");
+        assert!(
+            !format!("{stdout}{stderr}").contains("S3cretPW"),
+            "{url} in BATON_REDIS__URL: {stdout}{stderr}"
+        );
+    }
+}
+
 #[test]
 fn config_check_warns_about_unreadable_certificate_files_and_passes() {
     let file = TempFile::new(

@@ -6,6 +6,7 @@ mod support;
 
 mod admin;
 mod bad_input;
+mod budget;
 mod calendar;
 mod ci_api;
 mod ci_client;

@@ -198,12 +198,31 @@ impl Config {
             ("server.sweep_interval", self.server.sweep_interval),
             ("redis.timeout", self.redis.timeout),
             ("server.header_timeout", self.server.header_timeout),
+            ("server.body_timeout", self.server.body_timeout),
         ] {
             if value.is_zero() {
                 out.push(ctx.problem(
                     at,
                     format!("`{at}` must be more than zero, like 500ms or 2s"),
                 ));
+            }
+        }
+        let s = &self.server;
+        for (at, value) in [
+            ("server.max_connections", s.max_connections),
+            (
+                "server.max_connections_per_address",
+                s.max_connections_per_address,
+            ),
+            ("server.max_event_streams", s.max_event_streams),
+            (
+                "server.max_event_streams_per_address",
+                s.max_event_streams_per_address,
+            ),
+        ] {
+            if value == 0 {
+                let message = format!("`{at}` is 0: it would refuse every client; use 1 or more");
+                out.push(ctx.problem(at, message));
             }
         }
         let prefix = &self.redis.prefix;

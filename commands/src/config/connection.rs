@@ -147,6 +147,17 @@ mod tests {
                 "redis+unix:///tmp/r.sock?db=1&pass=***",
             ),
             ("not a url with s3cret@ in it", "***@ in it"),
+            // Mistyped past parsing: the scheme lost its `:`, the `@`, or holds a raw `/`.
+            ("redis//:s3cret@host", "redis//:***@host"),
+            ("redis:/:s3cret@h:6379/0", "redis:***@h:6379/0"),
+            ("redis//:s3cret", "redis//:***"),
+            ("redis://:s3cret", "redis://:***"),
+            ("redis://app:s3cret/x", "redis://app:***"),
+            ("redis://:pa/s3cret@h", "redis://:***@h"),
+            ("redis://app/x:s3cret@h", "redis://app/x:***@h"),
+            ("redis://[::1]:6379/0", "redis://[::1]:6379/0"),
+            ("redis://[::1]/0", "redis://[::1]/0"),
+            ("redis://:p@ss:s3cret@h", "redis://:***@h"),
         ] {
             let shown = redact_url(url);
             assert!(!shown.contains("s3cret"), "{url} -> {shown}");

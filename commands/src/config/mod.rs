@@ -85,6 +85,20 @@ pub struct ServerConfig {
     /// Open connections at most; further clients wait in the kernel's backlog. Also kept below
     /// the process's file-descriptor limit, so accepting never fails for lack of descriptors.
     pub max_connections: usize,
+    /// How long a client may take to send a request's body once its headers are in: the header
+    /// timeout's twin, one deadline that never resets, so a body trickled a byte at a time is
+    /// answered 408 and closed after this instead of holding its connection.
+    #[serde(deserialize_with = "duration")]
+    pub body_timeout: Duration,
+    /// Open connections one client address may hold (an IPv6 client counts by its /64), so one
+    /// address cannot take every connection; its further connections are answered 429 at once.
+    /// Behind a proxy every client shares the proxy's address: raise it to `max_connections`.
+    pub max_connections_per_address: usize,
+    /// Event streams (`/status/events`, `/api/v1/events`) open at once, from everyone; each holds
+    /// a connection for as long as it is read, so more are answered 503 at once.
+    pub max_event_streams: usize,
+    /// Event streams one client address may hold; more are answered 429 at once.
+    pub max_event_streams_per_address: usize,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +109,10 @@ impl Default for ServerConfig {
             status_page: true,
             header_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            body_timeout: Duration::from_secs(10),
+            max_connections_per_address: 512,
+            max_event_streams: 1024,
+            max_event_streams_per_address: 32,
         }
     }
 }

@@ -83,7 +83,7 @@ members = ["s2"]
         &problems(text),
         &[
             (Some(1), "unknown key `servr`; did you mean `server`?"),
-            (Some(4), "unknown key `server.lisen`; did you mean `listen`? (known keys in [server]: listen, sweep_interval, status_page, header_timeout, max_connections)"),
+            (Some(4), "unknown key `server.lisen`; did you mean `listen`? (known keys in [server]: listen, sweep_interval, status_page, header_timeout, max_connections, body_timeout, max_connections_per_address, max_event_streams, max_event_streams_per_address)"),
             (Some(8), "env `prod`: default_ttl 3h (set in [[envs]]) is above max_ttl 2h (set in [[envs]])"),
             (Some(13), "unknown key `envs[1].protectd`; did you mean `protected`?"),
             (Some(14), "`envs[1].default_ttl`: `3x` is not a duration"),
@@ -123,6 +123,15 @@ fn semantic_problems_name_what_to_fix() {
             "limits out of range",
             "[defaults]\nhistory_length = 0\nqueue_limit = 1001\n",
             &[(Some(2), "history_length` is 0"), (Some(3), "queue_limit` is 1001")],
+        ),
+        (
+            "a zero body deadline and connection budgets that would refuse everyone",
+            "[server]\nbody_timeout = \"0s\"\nmax_connections_per_address = 0\nmax_event_streams_per_address = 0\n",
+            &[
+                (Some(2), "`server.body_timeout` must be more than zero"),
+                (Some(3), "`server.max_connections_per_address` is 0: it would refuse every client"),
+                (Some(4), "`server.max_event_streams_per_address` is 0"),
+            ],
         ),
         (
             "a bad redis prefix and url",

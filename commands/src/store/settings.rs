@@ -66,36 +66,59 @@ impl Default for RedisConfig {
 }
 
 /// `url` with its password (and a `password=`/`pass=` query value) replaced by `***`, so a
-/// mistyped URL can be shown without leaking the secret in it. Works on text that does not parse.
+/// mistyped URL can be shown without leaking the secret in it. Works on text that does not parse:
+/// the password runs from the first `:` of the credentials to the last `@`, wherever the text
+/// breaks the grammar (`redis//:pw@host` lost its `:`, a password may hold a raw `/` or `@`).
+/// Without an `@`, a password can only stand where a port would (`redis://:pw`), or anywhere
+/// after a `:` in text with no scheme at all.
 pub fn redact_url(url: &str) -> String {
     let (scheme, rest) = match url.find("://") {
         Some(i) => url.split_at(i + 3),
         None => ("", url),
     };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    let authority = match authority.rfind('@') {
-        // `user:password@` keeps the user; a lone `secret@` (or text that is no URL) loses it all.
-        Some(at) => match authority[..at].split_once(':') {
-            Some((user, _)) if !scheme.is_empty() => format!("{user}:***{}", &authority[at..]),
-            _ => format!("***{}", &authority[at..]),
-        },
-        None => authority.to_string(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if matches!(k, "password" | "pass") => format!("{k}=***"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
+    let shown = match rest.rfind('@') {
+        Some(at) => {
+            let hidden = match rest[..at].split_once(':') {
+                Some((user, _)) => format!("{user}:***"),
+                None => "***".into(),
+            };
+            format!("{hidden}{}", redact_query(&rest[at..]))
         }
-        None => tail.to_string(),
+        None if scheme.is_empty() => match rest.split_once(':') {
+            Some((before, _)) => format!("{before}:***"),
+            None => redact_query(rest),
+        },
+        None => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            // The last `:` outside an IPv6 literal's brackets starts the port.
+            let port = authority
+                .rfind(':')
+                .filter(|&i| !authority[i..].contains(']'));
+            match port {
+                Some(i) if !authority[i + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+                    format!("{}:***", &authority[..i])
+                }
+                _ => format!("{authority}{}", redact_query(tail)),
+            }
+        }
     };
-    format!("{scheme}{authority}{tail}")
+    format!("{scheme}{shown}")
+}
+
+/// `text` with the values of `password=` and `pass=` in its query replaced by `***`.
+fn redact_query(text: &str) -> String {
+    let Some((path, query)) = text.split_once('?') else {
+        return text.to_string();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if matches!(k, "password" | "pass") => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{path}?{}", query.join("&"))
 }
 
 impl fmt::Debug for RedisConfig {

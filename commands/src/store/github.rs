@@ -134,3 +134,20 @@ impl Store {
         self.query(&cmd).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_ids_are_uuids_at_most_64_hex_digits_and_dashes() {
+        let id = DeliveryId::parse("72D3162E-CC78-11E3-81AB-4C9367DC0958").unwrap();
+        assert_eq!(id.as_str(), "72d3162e-cc78-11e3-81ab-4c9367dc0958");
+        assert!(DeliveryId::parse(&"f".repeat(64)).is_ok());
+        for bad in ["", "delivery-1", "72d3162e cc78", "../x", "ff\n"] {
+            assert!(DeliveryId::parse(bad).is_err(), "{bad:?}");
+        }
+        let long = DeliveryId::parse(&"a".repeat(5000)).unwrap_err();
+        assert!(long.len() < 300, "the id is not echoed whole: {long}");
+    }
+}

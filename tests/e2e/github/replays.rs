@@ -192,3 +192,39 @@ async fn a_run_for_a_protected_env_is_refused_403_and_rejected_on_github_unless_
     let (_, body) = deliver(addrs[0], "deployment_protection_rule", &uuid(3), &run).await;
     assert_eq!(body["result"], "granted", "{body}");
 }
+
+#[test]
+fn config_check_refuses_a_rule_to_a_protected_env_when_the_app_is_no_deployer() {
+    let dir = std::env::temp_dir().join(format!("baton-gh-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("app.pem");
+    std::fs::write(
+        &key,
+        "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let check = |roles: &str| {
+        let config = dir.join("baton.toml");
+        let text = format!(
+            "[[envs]]\nname = \"prod\"\nprotected = true\n\n{roles}\n[github]\napp_id = 1\nprivate_key_file = {key:?}\nwebhook_secret_file = {key:?}\n\n[[github.rules]]\nrepos = \"acme/*\"\nenvironment = \"production\"\nenv = \"prod\"\n",
+            key = key.display().to_string()
+        );
+        std::fs::write(&config, text).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["config", "check", "--config", config.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code(), text)
+    };
+    let (code, stderr) = check("[roles]\ndeployer = [\"slack:U1\"]\n");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("`prod` is protected and the GitHub App is not a deployer")
+            && stderr.contains("github:app"),
+        "{stderr}"
+    );
+    let (code, stderr) = check("[roles]\ndeployer = [\"github:app\"]\n");
+    assert_eq!(code, Some(0), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}

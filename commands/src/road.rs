@@ -1,7 +1,8 @@
 //! One road through the core for every front end. Slack (HTTP and Socket Mode), Discord (HTTP
 //! and the gateway), the console, `baton exec` and the CI API hand [`Baton::run`] (or, for the
-//! CI API's typed requests, [`Baton::run_ci`]) the same [`Request`] and get the same [`Outcome`]
-//! back: the verb, the typed result, the reply with any refusal rendered, and who sees it.
+//! CI API's typed requests, [`Baton::run_ci`]; for a GitHub run asking for its env,
+//! [`Baton::run_github`]) the same [`Request`] and get the same [`Outcome`] back: the verb, the
+//! typed result, the reply with any refusal rendered, and who sees it.
 //!
 //! The road: parse (for text) → find the grammar entry → check the privilege once → run →
 //! render the refusal → decide the visibility → log one line and count it.
@@ -51,7 +52,8 @@ impl Request {
     }
 }
 
-/// A request of the CI API and its typed answer: how [`Baton::run_ci`] runs it.
+/// A typed request and its typed answer: how [`Baton::run_ci`] runs a request of the CI API (and
+/// [`Baton::run_github`] a GitHub run).
 pub trait CiRequest: Send + Sized + 'static {
     /// What a success carries.
     type Answer: Render + Send;
@@ -115,7 +117,7 @@ impl Baton {
         };
         let run = command.clone();
         let actor = &actor;
-        self.road(actor, &command, true, |role| {
+        self.road(actor, &command, None, true, |role| {
             // Boxed: the command futures are deep (BullMQ, cluster clients), and every caller
             // would otherwise inherit their whole layout.
             Box::pin(self.dispatch(actor, role, run))
@@ -128,7 +130,19 @@ impl Baton {
         let command = request.command();
         let actor = &actor;
         // The CI API answers with the typed result: no chat reply is rendered for it.
-        self.road(actor, &command, false, |role| {
+        self.road(actor, &command, None, false, |role| {
+            request.answer(self, actor, role == Privilege::Admin)
+        })
+        .await
+    }
+
+    /// Runs a GitHub run's request for its env (`actor`: the App for one repository, see
+    /// [`crate::github::actor`]): privilege, log line and metrics as for any request, labelled
+    /// `github run`; the outcome carries the typed answer.
+    pub async fn run_github<R: CiRequest>(&self, actor: Actor, request: R) -> Outcome<R::Answer> {
+        let command = request.command();
+        let actor = &actor;
+        self.road(actor, &command, Some("github run"), false, |role| {
             request.answer(self, actor, role == Privilege::Admin)
         })
         .await
@@ -161,7 +175,8 @@ impl Baton {
     }
 
     /// The one road: privilege, run, render (`render`: for people; the CI API answers with the
-    /// typed result alone), visibility, one log line and the metrics. The log line is at INFO for
+    /// typed result alone), visibility, one log line and the metrics, under `label` when the
+    /// front end names the request itself (else the command's own). The log line is at INFO for
     /// a state change and at DEBUG for a read (`gate`, `status`, …), so a busy read path formats
     /// nothing; the span is at DEBUG for the same reason.
     #[tracing::instrument(level = "debug", skip_all, fields(user = %actor.id, command = tracing::field::Empty))]
@@ -169,6 +184,7 @@ impl Baton {
         &'a self,
         actor: &'a Actor,
         command: &Command,
+        label: Option<&'static str>,
         render: bool,
         run: F,
     ) -> Outcome<T>
@@ -179,7 +195,7 @@ impl Baton {
     {
         let started = Instant::now();
         let entry = grammar::entry(command);
-        let label = crate::router::label(entry, command);
+        let label = label.unwrap_or_else(|| crate::router::label(entry, command));
         tracing::Span::current().record("command", label);
         let role = self.core.catalog.role(actor);
         let result = match self.authorize(role, actor, entry, command) {

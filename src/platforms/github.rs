@@ -33,7 +33,10 @@ pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
         return Ok(Router::new());
     }
     let secret = config.github.webhook_secret().map_err(|e| anyhow!(e))?;
-    let state = GithubState::new(GitHub::new(baton, &config.github), secret);
+    let Some(reviews) = client(config)? else {
+        return Ok(Router::new());
+    };
+    let state = GithubState::new(GitHub::new(baton, &config.github, reviews), secret);
     Ok(github::routes(state))
 }
 

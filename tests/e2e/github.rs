@@ -2,6 +2,7 @@
 //! payloads (`@octokit/webhooks-examples`, pinned in tests/github), signed as GitHub signs them,
 //! against a stand-in GitHub API that checks the App's JWT and the installation token.
 
+mod replays;
 mod stand_in;
 
 use std::time::Duration;
@@ -50,6 +51,8 @@ fn requested(repo: &str, run: u64, deployment: u64) -> Value {
     let base = deployment_status();
     let mut d = base["deployment"].clone();
     d["id"] = json!(deployment);
+    // GitHub asks as it creates the deployment (the example's is from 2019).
+    d["created_at"] = json!(chrono::Utc::now().to_rfc3339());
     let mut repository = base["repository"].clone();
     repository["full_name"] = json!(repo);
     json!({
@@ -102,10 +105,22 @@ fn rule(repos: &str, env: &str, on_freeze: OnFreeze) -> GithubRule {
     }
 }
 
-/// `instances` of the service with the App configured against `gh`.
+/// `instances` of the service with the App configured against `gh`, the App a deployer (prod
+/// is protected).
 async fn spawn(gh: &GitHubStandIn, instances: usize) -> (TestApp, Vec<std::net::SocketAddr>) {
+    spawn_as(gh, instances, &["github:app"]).await
+}
+
+/// As [`spawn`], with `deployers` added to `roles.deployer` (the App is not, unless named).
+async fn spawn_as(
+    gh: &GitHubStandIn,
+    instances: usize,
+    deployers: &[&str],
+) -> (TestApp, Vec<std::net::SocketAddr>) {
     let base = gh.base.clone();
+    let deployers: Vec<String> = deployers.iter().map(|d| d.to_string()).collect();
     let mut app = spawn_core_with(|c| {
+        c.roles.deployer.extend(deployers);
         c.github.app_id = Some(APP_ID);
         c.github.private_key = Some(Secret::new(key_pair().0.clone()));
         c.github.webhook_secret = Some(Secret::new(SECRET));
@@ -282,7 +297,7 @@ async fn bad_and_missing_signatures_replays_and_unknown_repositories_change_noth
         let mut r = reqwest::Client::new()
             .post(format!("http://{}/github/webhook", addrs[0]))
             .header("x-github-event", "deployment_protection_rule")
-            .header("x-github-delivery", "d-x")
+            .header("x-github-delivery", "d-0a")
             .body(body.clone());
         if let Some(s) = signature {
             r = r.header("x-hub-signature-256", s);
@@ -294,7 +309,7 @@ async fn bad_and_missing_signatures_replays_and_unknown_repositories_change_noth
     assert_eq!(post(Some(forged)).await.unwrap().status(), 401);
     assert_eq!(post(None).await.unwrap().status(), 401);
     let unknown = requested("someone/else", 402, 32);
-    let (status, answer) = deliver(addrs[0], "deployment_protection_rule", "d-u", &unknown).await;
+    let (status, answer) = deliver(addrs[0], "deployment_protection_rule", "d-0b", &unknown).await;
     assert_eq!((status, answer["result"].as_str()), (200, Some("unmapped")));
     assert_eq!(before, app.snapshot().await, "nothing changed");
     assert_eq!(
@@ -311,7 +326,7 @@ async fn bad_and_missing_signatures_replays_and_unknown_repositories_change_noth
         "replayed"
     );
     assert_eq!(queued, app.snapshot().await, "a replay changes nothing");
-    let (status, _) = deliver(addrs[0], "push", "d-p", &json!({"zen": "ok"})).await;
+    let (status, _) = deliver(addrs[0], "push", "d-0c", &json!({"zen": "ok"})).await;
     assert_eq!(status, 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(gh.calls(), 0, "none of them called GitHub");
@@ -367,7 +382,7 @@ async fn twenty_runs_on_three_instances_are_each_approved_once_in_line_order_nev
         done["deployment"]["id"] = json!(9000 + run - 500);
         let addr = addrs[(i + 1) % 3];
         assert_eq!(
-            deliver(addr, "deployment_status", &format!("s-{i}"), &done)
+            deliver(addr, "deployment_status", &format!("5-{i}"), &done)
                 .await
                 .0,
             200

@@ -4,9 +4,13 @@
 //! webhook secret, compared in constant time): anything else is 401 and reaches nothing. Events
 //! are read with octocrab's webhook models; `deployment_protection_rule` (requested) puts the run
 //! in line, `deployment_status` with a final state and `workflow_run` completed let it go, every
-//! other event is 200 and ignored. Each delivery is handled once (`X-GitHub-Delivery`). The
-//! answer is a few Redis round trips, well within GitHub's 10 s; GitHub hears `approved` and
-//! `rejected` from the core's callbacks, which read the env's audit stream.
+//! other event is 200 and ignored. Each delivery is handled once (`X-GitHub-Delivery`, a UUID:
+//! anything but at most 64 hex digits and dashes is 400 before it is stored). That id is not
+//! signed, so it only spares GitHub's own redeliveries: what makes a replayed request change
+//! nothing is the core's ledger of deployments (see `baton_commands::github`). A run refused
+//! for want of the privilege is 403 (and rejected on GitHub). The answer is a few Redis round
+//! trips, well within GitHub's 10 s; GitHub hears `approved` and `rejected` from the core's
+//! callbacks, which read the env's audit stream.
 //!
 //! - `api`: the App's client (octocrab: JWT → installation token, cached until it expires).
 
@@ -22,7 +26,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use baton_commands::domain::Secret;
-use baton_commands::github::{GitHub, Requested};
+use baton_commands::github::{DeliveryId, GitHub};
+use baton_commands::BatonError;
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
@@ -111,6 +116,10 @@ async fn webhook(State(s): State<GithubState>, headers: HeaderMap, body: Bytes) 
             "X-GitHub-Event and X-GitHub-Delivery are required, as GitHub sends them",
         );
     };
+    let delivery = match DeliveryId::parse(delivery) {
+        Ok(id) => id,
+        Err(why) => return refuse(StatusCode::BAD_REQUEST, "bad_request", &why),
+    };
     let event = match payload::read(kind, &body) {
         Ok(Some(event)) => event,
         Ok(None) => return ok("ignored"),
@@ -122,35 +131,36 @@ async fn webhook(State(s): State<GithubState>, headers: HeaderMap, body: Bytes) 
             return ok("unmapped");
         }
     }
-    match s.github.first_delivery(delivery).await {
+    match s.github.first_delivery(&delivery).await {
         Ok(true) => {}
         Ok(false) => return ok("replayed"),
         Err(e) => return store_down(&e),
     }
     match handle(&s, event).await {
         Ok(what) => ok(what),
+        // Refused (a protected env and no deployer role): the delivery was handled, and GitHub
+        // hears `rejected` from the core.
+        Err(e) if e.http_status() < 500 => {
+            let status =
+                StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+            refuse(status, e.code(), &e.to_string())
+        }
         Err(e) => {
-            s.github.forget_delivery(delivery).await;
+            s.github.forget_delivery(&delivery).await;
             store_down(&e)
         }
     }
 }
 
-fn store_down(e: &baton_commands::BatonError) -> Response {
+fn store_down(e: &BatonError) -> Response {
     tracing::warn!(error = %e, "a GitHub webhook could not be handled");
     let message = format!("{e}; redeliver it from the App's Advanced settings once Baton is back");
     refuse(StatusCode::SERVICE_UNAVAILABLE, e.code(), &message)
 }
 
-async fn handle(s: &GithubState, event: Event) -> Result<&'static str, baton_commands::BatonError> {
+async fn handle(s: &GithubState, event: Event) -> Result<&'static str, BatonError> {
     match event {
-        Event::Requested(run) => match s.github.requested(&run).await? {
-            Requested::Unmapped => Ok("unmapped"),
-            Requested::Granted { .. } => Ok("granted"),
-            Requested::Queued { .. } => Ok("queued"),
-            Requested::Already => Ok("already"),
-            Requested::Refused => Ok("rejected"),
-        },
+        Event::Requested(run) => Ok(s.github.requested(run).await?.as_str()),
         Event::DeploymentDone(id) => {
             s.github.deployment_finished(id).await?;
             Ok("released")

@@ -50,6 +50,17 @@ pub fn read(kind: &str, body: &[u8]) -> Result<Option<Event>, String> {
                 .map(|i| i.id().0)
                 .ok_or("the payload names no App installation")?;
             let deployment = p.deployment.as_ref().and_then(|d| d["id"].as_u64());
+            let created = p.deployment.as_ref().and_then(|d| d["created_at"].as_str());
+            let created = created.ok_or("deployment.created_at is missing")?;
+            let created_ms = chrono::DateTime::parse_from_rfc3339(created)
+                .ok()
+                .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+                .ok_or_else(|| {
+                    format!(
+                        "deployment.created_at `{}` is not an RFC 3339 time",
+                        baton_commands::domain::preview(created)
+                    )
+                })?;
             let actor = event.sender.as_ref().map(|s| s.login.as_str());
             Ok(Some(Event::Requested(RunRequest {
                 display: format!("{repo} · run {run_id} by {}", actor.unwrap_or("GitHub")),
@@ -59,6 +70,7 @@ pub fn read(kind: &str, body: &[u8]) -> Result<Option<Event>, String> {
                 installation,
                 callback,
                 deployment: deployment.ok_or("deployment.id is missing")?,
+                created_ms,
             })))
         }
         WebhookEventPayload::DeploymentStatus(p) => {

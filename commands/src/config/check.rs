@@ -10,13 +10,14 @@ use super::{Config, EnvConfig, PoolConfig, Problem};
 use crate::domain::{preview, EnvName, Ttl};
 
 /// Platforms an identity in `[roles]` may name; anything else could never match an actor.
-const PLATFORMS: [&str; 6] = [
+const PLATFORMS: [&str; 7] = [
     "slack",
     "slack-team",
     "discord",
     "discord-role",
     "ci",
     "console",
+    "github",
 ];
 
 impl Config {

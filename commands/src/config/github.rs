@@ -12,6 +12,10 @@ use super::decode::Ctx;
 use super::{duration, opt_duration, Config, Problem};
 use crate::domain::{glob_match, preview, EnvName, Secret};
 
+/// The App's identity in `[roles]`: every repository the App serves (`github:<owner/repo>` names
+/// one). A rule mapping to a protected env needs one of them in `roles.deployer`.
+pub const GITHUB_APP: &str = "github:app";
+
 /// What a mapped run does when its Baton env is frozen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,11 +214,32 @@ impl Config {
                 let message = format!("`{name}` is not in [[envs]]{near}: a GitHub rule needs an env configured with its channels and limits");
                 out.push(ctx.problem(&at, message));
             }
+            let protected = self.envs.iter().any(|e| e.name == rule.env && e.protected);
+            if protected && !self.github_deploys(&rule.repos) {
+                let message = format!(
+                    "`{name}` is protected and the GitHub App is not a deployer, so every run this rule maps would be rejected: add \"{GITHUB_APP}\" (every repository the App serves) or \"github:<owner/repo>\" to roles.deployer"
+                );
+                out.push(ctx.problem(&at, message));
+            }
             if rule.wait_limit.is_some_and(|w| w.is_zero()) {
                 let at = format!("github.rules[{i}].wait_limit");
                 out.push(ctx.problem(&at, "a wait limit of 0 rejects every run that has to wait; use a duration like 30m, or remove it for [github] wait_limit"));
             }
         }
+    }
+}
+
+impl Config {
+    /// Whether a run of some repository `repos` matches may take a protected env: the App
+    /// ([`GITHUB_APP`]) or such a repository (`github:<owner/repo>`) is a deployer or an admin.
+    fn github_deploys(&self, repos: &str) -> bool {
+        let mut roles = self.roles.deployer.iter().chain(&self.roles.admin);
+        roles.any(|id| {
+            id == GITHUB_APP
+                || id
+                    .strip_prefix("github:")
+                    .is_some_and(|repo| glob_match(repos, repo))
+        })
     }
 }
 
@@ -245,6 +270,45 @@ mod tests {
             assert!(all.contains(fragment), "{fragment:?} in {all}");
         }
         assert!(!all.contains("hunter2"), "the secret is never echoed");
+    }
+
+    /// The problems `config check` finds in `text` (after a protected `prod` and the App's
+    /// readable key and secret).
+    fn checked(text: &str) -> Vec<String> {
+        let key = std::env::temp_dir().join(format!("baton-gh-roles-{}.pem", std::process::id()));
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let full = format!(
+            "[[envs]]\nname = \"prod\"\nprotected = true\n\n[[envs]]\nname = \"qa\"\n\n{text}\n[github]\napp_id = 1\nprivate_key_file = {key:?}\nwebhook_secret_file = {key:?}\n\n[[github.rules]]\nrepos = \"acme/*\"\nenvironment = \"production\"\nenv = \"prod\"\n\n[[github.rules]]\nrepos = \"acme/*\"\nenvironment = \"qa\"\nenv = \"qa\"\n",
+            key = key.display().to_string()
+        );
+        let found = Config::from_toml_str(&full).err();
+        let _ = std::fs::remove_file(key);
+        found
+            .map(|e| e.problems.into_iter().map(|p| p.message).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_rule_to_a_protected_env_needs_the_app_or_its_repositories_in_the_deployer_role() {
+        let found = checked("[roles]\ndeployer = [\"slack:U1\"]\n");
+        assert_eq!(found.len(), 1, "only prod's rule: {found:?}");
+        assert!(
+            found[0].contains("`prod` is protected and the GitHub App is not a deployer")
+                && found[0].contains("\"github:app\""),
+            "{}",
+            found[0]
+        );
+        for roles in [
+            "[roles]\ndeployer = [\"github:app\"]\n",
+            "[roles]\nadmin = [\"github:app\"]\n",
+            "[roles]\ndeployer = [\"github:acme/app\"]\n",
+        ] {
+            assert_eq!(checked(roles), Vec::<String>::new(), "{roles}");
+        }
     }
 
     #[test]

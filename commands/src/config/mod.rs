@@ -28,7 +28,7 @@ pub use admin::*;
 pub use connection::Warning;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use freezes::FreezeWindowConfig;
-pub use github::{GithubConfig, GithubRule, OnFreeze};
+pub use github::{GithubConfig, GithubRule, OnFreeze, GITHUB_APP};
 pub use slack::SlackConfig;
 
 use serde::Deserialize;

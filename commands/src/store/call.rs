@@ -22,6 +22,13 @@ impl Call {
         self
     }
 
+    /// Adds a key of the step's own, after the envs' (in their slot; the script reads it with
+    /// `step_key`). Added before [`Call::idempotent`]'s record, which is always the last key.
+    pub fn key(mut self, key: String) -> Self {
+        self.keys.push(key);
+        self
+    }
+
     /// Makes the call retry-safe: `record` is the key (in the call's slot, see
     /// [`Keys::idempotency`]) where its answer is kept, `fingerprint` what the request asked, so a
     /// retry with the same key gets the first answer and a different request under it is refused.

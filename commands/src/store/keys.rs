@@ -66,6 +66,19 @@ impl Keys {
         format!("{}:{{{group}}}:idem:{env}:{digest}", self.prefix)
     }
 
+    /// The env's GitHub ledger: the deployments that asked for it, each let in once (lock.lua).
+    /// In the env's slot, so the lock step reads and writes it in the same call.
+    pub fn github_ledger(&self, group: &EnvName, env: &EnvName) -> String {
+        [
+            self.prefix.as_str(),
+            ":{",
+            group.as_str(),
+            "}:github:",
+            env.as_str(),
+        ]
+        .concat()
+    }
+
     /// When notifications began (Unix ms): every notify group starts there.
     pub fn notify_epoch(&self) -> String {
         format!("{}:{{notify}}:epoch", self.prefix)

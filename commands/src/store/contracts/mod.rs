@@ -11,12 +11,14 @@
 
 mod claims;
 mod locks;
+mod runs;
 mod windows;
 
 use serde::de::DeserializeOwned;
 
 pub use claims::*;
 pub use locks::*;
+pub use runs::*;
 pub use windows::*;
 
 use super::scripts::Function;

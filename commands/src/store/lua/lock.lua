@@ -5,6 +5,12 @@
 --          lock handed to it is an offer for that long until the request takes it
 -- ARGV[15] '1': a refusal (frozen, a full line) is recorded too (`refused`), for a caller that
 --          hears its outcome from the audit stream (a GitHub run)
+-- ARGV[16] a GitHub run's deployment id (absent for everyone else)  [17] when GitHub created it
+--          (Unix ms)  [18] the oldest a deployment may be and still ask, in ms (GitHub waits 30
+--          days at most). step_key(1) is then the env's GitHub ledger: the deployments that asked,
+--          scored by when. Each deployment is let in once: a request replayed after its run
+--          finished, was released or rejected answers `over`, one older than that `stale`, and
+--          neither writes anything.
 local e = ENVS[1]
 local holder, display, reason, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
 local admin, mode, limit, wait = ARGV[10] == '1', ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
@@ -39,6 +45,17 @@ for i, w in ipairs(entries) do
     end
     return answer('already_queued', { position = i })
   end
+end
+
+local deployment = ARGV[16]
+if deployment then
+  local ledger, max_age = step_key(1), tonumber(ARGV[18])
+  if redis.call('ZSCORE', ledger, deployment) then return answer('over') end
+  if tonumber(ARGV[17]) + max_age < NOW then return answer('stale') end
+  -- Kept a day past the oldest a deployment may ask: every mark outlives its replays.
+  redis.call('ZREMRANGEBYSCORE', ledger, '-inf', int(NOW - max_age - GRACE))
+  redis.call('ZADD', ledger, int(NOW), deployment)
+  redis.call('PEXPIRE', ledger, int(max_age + GRACE))
 end
 
 local free = not lock and (not freeze or admin)

@@ -11,6 +11,7 @@
 -- ARGV[2]: event channel
 -- ARGV[3]: history length (stream MAXLEN ~)
 -- ARGV[4]: the request's fingerprint when the call is idempotent (then the last KEY is its record)
+-- KEYS after the envs' blocks (and before an idempotency record) belong to the step: `step_key(i)`
 -- ARGV[5..]: the step's own arguments
 local KEYS_PER_ENV = 9
 local IDEM_TTL = '86400000' -- a retry with the same idempotency key gets the first answer for a day
@@ -58,7 +59,12 @@ local function begin(keys, args)
       ENVS[#ENVS + 1] = env_of(keys, #ENVS * KEYS_PER_ENV, item)
     end
   end
-  IDEM = keys[#ENVS * KEYS_PER_ENV + 1]
+  IDEM = IDEM_FP ~= '' and keys[#keys] or nil
+end
+
+-- The step's own `i`th key, after the envs' (a GitHub run's ledger, see lock.lua).
+local function step_key(i)
+  return KEYS[#ENVS * KEYS_PER_ENV + i]
 end
 
 local function unhex(h)

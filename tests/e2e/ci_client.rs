@@ -48,8 +48,8 @@ pub(crate) fn baton_ci(url: &str, token: &str, args: &[&str]) -> tokio::process:
 /// How a `baton ci` run ended.
 pub(crate) struct Outcome {
     pub(crate) code: Option<i32>,
-    stdout: String,
-    stderr: String,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl fmt::Display for Outcome {

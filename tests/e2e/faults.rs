@@ -1,6 +1,7 @@
 //! Faults never lie: what Baton answers under a paused Redis, a half-open connection, a crash with
 //! waiters in line, refused credentials and a full Redis, and a long run with repeated crashes.
 
+mod acknowledged;
 mod chaos;
 mod healing;
 mod idempotency;

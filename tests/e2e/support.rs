@@ -337,3 +337,56 @@ pub struct Call {
     pub auth: Option<String>,
     pub body: serde_json::Value,
 }
+
+/// `baton serve` as a process of its own on the test's Redis (the test config, with the CI tokens
+/// of [`spawn_core_on`]), on a port of its own: the child and its address, once it is ready. A
+/// process, so that a test can stop (SIGSTOP) or kill (SIGKILL) an instance.
+pub async fn serve_process(
+    app: &TestApp,
+    dir: &std::path::Path,
+    n: usize,
+) -> (tokio::process::Child, SocketAddr) {
+    let config = dir.join(format!("baton-{n}.toml"));
+    let mut text = TEST_CONFIG.replace(
+        "[redis]\n",
+        &format!("[redis]\nurl = \"{}\"\n", app.redis.url()),
+    );
+    text = text.replace(
+        "deployer = [\"console:alice\", \"console:bob\"]",
+        "deployer = [\"console:alice\", \"console:bob\", \"ci:all\"]",
+    );
+    for (name, token, envs) in [
+        ("all", TOKEN_ALL, "\"*\""),
+        ("staging", TOKEN_STAGING, "\"staging-*\", \"qa\""),
+    ] {
+        let sha = baton_adapters::ci::sha256_hex(token);
+        text.push_str(&format!(
+            "\n[[ci.tokens]]\nname = \"{name}\"\nsha256 = \"{sha}\"\nenvs = [{envs}]\n"
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the baton binary runs");
+    let ready = format!("http://127.0.0.1:{port}/readyz");
+    for _ in 0..300 {
+        if reqwest::get(&ready)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return (child, SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("baton serve #{n} did not become ready");
+}

@@ -2,49 +2,17 @@
 //! share a Redis; the one holding the sweeper lease is killed (SIGKILL) just before a lock with a
 //! waiter lapses, and the waiter still gets the env, the expiry recorded and announced once.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use redis::AsyncCommands;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
-use crate::support::{spawn_core, TestApp, TEST_CONFIG};
+use crate::support::{spawn_core, TestApp};
 
-const BATON: &str = env!("CARGO_BIN_EXE_baton");
-
-/// `baton serve` on the test's Redis, on a port of its own; returns once it is ready.
+/// `baton serve` on the test's Redis; returns once it is ready.
 async fn serve(app: &TestApp, dir: &std::path::Path, n: usize) -> Child {
-    let config = dir.join(format!("baton-{n}.toml"));
-    let text = TEST_CONFIG.replace(
-        "[redis]\n",
-        &format!("[redis]\nurl = \"{}\"\n", app.redis.url()),
-    );
-    std::fs::write(&config, text).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(BATON)
-        .args(["serve", "--config", config.to_str().unwrap(), "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the baton binary runs");
-    let ready = format!("http://127.0.0.1:{port}/readyz");
-    for _ in 0..300 {
-        if reqwest::get(&ready)
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("baton serve #{n} did not become ready");
+    crate::support::serve_process(app, dir, n).await.0
 }
 
 /// Which process holds the sweeper lease (its id starts with the holder's process id).

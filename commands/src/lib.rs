@@ -51,6 +51,7 @@ pub mod state;
 mod status;
 pub mod store;
 mod windows;
+mod wording;
 
 pub use command::{
     CiCommand, ClaimCommand, Command, FreezeCommand, LockCommand, ReadCommand, Touches,

@@ -1,8 +1,6 @@
 //! What the scripts report about an env, decoded from their JSON answers. Times are Unix
 //! milliseconds by Redis' clock.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A deploy lock or a staging claim as people may see it (never its token).
@@ -91,8 +89,8 @@ pub struct EnvState {
     #[serde(default, deserialize_with = "lua_list")]
     pub queue: Vec<Waiter>,
     /// The last deploy recorded on it.
-    #[serde(default)]
-    pub deploy: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "lua_record")]
+    pub deploy: Option<LastDeploy>,
     /// The next scheduled freeze window that starts on it (from the calendar, not the script).
     #[serde(default)]
     pub next_window: Option<NextWindow>,
@@ -111,6 +109,59 @@ pub struct NextWindow {
     pub ends: u64,
     /// The zone its times are configured in (`Europe/Berlin`).
     pub zone: String,
+}
+
+/// The last deploy recorded on an env (its hash, as `deploy.lua` writes it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastDeploy {
+    /// The commit.
+    #[serde(default)]
+    pub sha: String,
+    /// The version.
+    #[serde(default)]
+    pub version: String,
+    /// A link to the deploy.
+    #[serde(default)]
+    pub url: String,
+    /// Who recorded it (their identity).
+    #[serde(default)]
+    pub by: String,
+    /// How to show them.
+    #[serde(default)]
+    pub display: String,
+    /// When, by Redis' clock (ms).
+    #[serde(default, deserialize_with = "ms_text")]
+    pub at: u64,
+}
+
+impl LastDeploy {
+    /// What was deployed: the version, or the commit when no version was given.
+    pub fn what(&self) -> &str {
+        if self.version.is_empty() {
+            &self.sha
+        } else {
+            &self.version
+        }
+    }
+}
+
+/// A hash field holding milliseconds reads back as text: accept text or a number.
+fn ms_text<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Ms {
+        Number(u64),
+        Text(String),
+    }
+    Ok(match Ms::deserialize(d)? {
+        Ms::Number(n) => n,
+        Ms::Text(t) => t.parse().unwrap_or(0),
+    })
+}
+
+/// A hash read by a script: absent, or cjson's `{}` for an empty one, is none.
+fn lua_record<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LastDeploy>, D::Error> {
+    Ok(Option::<LastDeploy>::deserialize(d)?.filter(|r| *r != LastDeploy::default()))
 }
 
 /// Lua's cjson encodes an empty list as `{}`: accept that as an empty list.

@@ -156,7 +156,7 @@ impl Status {
                 now,
             ));
         }
-        let lines: Vec<String> = entries.iter().map(|e| describe_event(&e.fields)).collect();
+        let lines: Vec<String> = entries.iter().map(crate::wording::history_line).collect();
         Ok(Reply::new(
             Tone::Info,
             format!("History of {} (newest first)", env.name),
@@ -215,12 +215,7 @@ fn detail(s: &EnvState, now: u64) -> Reply {
             .field("Ends", Value::Time(w.ends));
     }
     if let Some(d) = &s.deploy {
-        let what = d
-            .get("version")
-            .or(d.get("sha"))
-            .cloned()
-            .unwrap_or_default();
-        let by = d.get("by").cloned().unwrap_or_default();
+        let (what, by) = (d.what(), &d.display);
         r = r.field("Last deploy", Value::Text(format!("{what} by {by}")));
     }
     let name = &s.env;
@@ -308,68 +303,4 @@ fn summary(s: &EnvState) -> String {
 
 fn left(expires: u64, now: u64) -> String {
     human_duration(Duration::from_millis(expires.saturating_sub(now)))
-}
-
-/// One audit entry as a line: `2026-11-26 16:40 UTC  locked by alice: hotfix`.
-fn describe_event(fields: &[(String, String)]) -> String {
-    let get = |k: &str| {
-        fields
-            .iter()
-            .find(|(f, _)| f == k)
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("")
-    };
-    let at = get("at").parse().map(clock).unwrap_or_default();
-    let who = get("display");
-    let actor = get("actor_display");
-    let what = match get("kind") {
-        "locked" if !get("window").is_empty() => format!(
-            "locked by {who} as an admin, over the `{}` freeze window",
-            get("window")
-        ),
-        "locked" => format!("locked by {who}"),
-        "unlocked" => format!("unlocked by {who}"),
-        "force_unlocked" => format!("force-unlocked by {actor} (held by {who})"),
-        "lock_expired" => format!("lock of {who} expired"),
-        "offer_lapsed" => format!("handed to {who}, who did not take it"),
-        "handed_off" => format!("handed to {who} from the queue"),
-        "lock_extended" => format!("lock of {who} extended"),
-        "queued" => format!("{who} joined the queue"),
-        "left_queue" => format!("{who} left the queue"),
-        "claimed" => format!("claimed by {who}"),
-        "released" => format!("released by {who}"),
-        "force_released" => format!("force-released by {actor} (claimed by {who})"),
-        "claim_expired" => format!("claim of {who} expired"),
-        "claim_extended" => format!("claim of {who} extended"),
-        "lock_reminder" => format!("{who} reminded that their lock ends soon"),
-        "claim_reminder" => format!("{who} reminded that their claim ends soon"),
-        "frozen" => format!("frozen by {actor}"),
-        "unfrozen" => format!("unfrozen by {actor}"),
-        "freeze_ended" => "freeze ended".to_string(),
-        "refused" => format!("{who} refused ({})", get("reason").replace('_', " ")),
-        "window_skipped" if get("early") == "1" => {
-            format!(
-                "the `{}` freeze window ended early by {actor}",
-                get("window")
-            )
-        }
-        "window_skipped" => format!(
-            "the `{}` freeze window of {} skipped by {actor}",
-            get("window"),
-            get("starts").parse().map(clock).unwrap_or_default()
-        ),
-        "window_notice" => format!(
-            "notice: the `{}` freeze window starts {}",
-            get("window"),
-            get("starts").parse().map(clock).unwrap_or_default()
-        ),
-        "deployed" => format!("deployed {} by {who}", get("version")),
-        other => other.to_string(),
-    };
-    let reason = get("reason");
-    if reason.is_empty() {
-        format!("{at}  {what}")
-    } else {
-        format!("{at}  {what}: {reason}")
-    }
 }

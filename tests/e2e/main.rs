@@ -5,6 +5,7 @@ mod monitor;
 mod support;
 
 mod admin;
+mod audit;
 mod bad_input;
 mod budget;
 mod calendar;

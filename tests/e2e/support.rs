@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use baton::redis_process::RedisProcess;
 use baton_commands::config::{CiTokenConfig, Config};
+use baton_commands::store::audit::{Event, Kind};
 use baton_commands::{Actor, Baton, BatonError, Reply};
 use redis::AsyncCommands;
 
@@ -189,9 +190,28 @@ impl TestApp {
             .query_async(&mut self.redis().await)
             .await
             .unwrap();
-        entries
+        let entries: Vec<Vec<(String, String)>> = entries
             .into_iter()
             .map(|(_, fields)| baton_commands::store::event_fields(fields))
+            .collect();
+        // Every entry a test reads is checked against the audit contract on the way.
+        for fields in &entries {
+            let event = Event::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            assert_ne!(
+                event.kind,
+                Kind::Unknown,
+                "an entry of no known kind: {fields:?}"
+            );
+        }
+        entries
+    }
+
+    /// An env's audit events, oldest first, decoded as the core decodes them.
+    pub async fn events(&self, group: &str, env: &str) -> Vec<Event> {
+        self.history(group, env)
+            .await
+            .iter()
+            .map(|f| Event::from_fields(f.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
             .collect()
     }
 

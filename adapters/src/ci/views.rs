@@ -53,15 +53,12 @@ pub fn env_as(s: &EnvState, show_id: impl Fn(&Hold) -> bool) -> Value {
             "zone": w.zone,
         })),
         "queue": s.queue.iter().map(|w| json!({"holder": w.display, "reason": w.reason, "since": time(w.at)})).collect::<Vec<_>>(),
-        "last_deploy": s.deploy.as_ref().map(|d| {
-            let field = |k: &str| d.get(k).cloned().unwrap_or_default();
-            json!({
-                "sha": field("sha"),
-                "version": field("version"),
-                "url": field("url"),
-                "by": field("display"),
-                "at": field("at").parse().map(time).unwrap_or_default(),
-            })
-        }),
+        "last_deploy": s.deploy.as_ref().map(|d| json!({
+            "sha": d.sha,
+            "version": d.version,
+            "url": d.url,
+            "by": d.display,
+            "at": time(d.at),
+        })),
     })
 }

@@ -18,7 +18,7 @@ use crate::delivery::{Delivery, DeliveryError};
 use crate::notify::deliver::{self, RetryPolicy};
 use crate::notify::outbox::{Entry, Outbox};
 use crate::notify::Target;
-use crate::reply::{clock, Reply};
+use crate::reply::Reply;
 use crate::router::Baton;
 use crate::store::github::RunRecord;
 use crate::store::Store;
@@ -39,49 +39,6 @@ struct Inner {
     reviews: Arc<dyn Reviews>,
     retry: RetryPolicy,
     in_flight: Mutex<HashMap<(String, String), Entry>>,
-}
-
-/// What one entry asks of GitHub, if anything.
-fn decision(e: &Entry) -> Option<(bool, String)> {
-    if !e.get("holder").starts_with("github:") {
-        return None;
-    }
-    let env = e.get("env");
-    match e.get("kind") {
-        "locked" | "handed_off" => Some((
-            true,
-            format!(
-                "Baton: deploy lock on {env} granted, fence {} (held until {} at most; released when the deployment finishes)",
-                e.ms("fence"),
-                clock(e.ms("expires"))
-            ),
-        )),
-        // Refused when it asked (recorded in the same step as the refusal).
-        "refused" => Some((false, refusal(e, env))),
-        "left_queue" => match e.get("reason") {
-            "left" | "released" => None,
-            why => Some((false, format!("Baton: left the queue for {env}: {why}"))),
-        },
-        _ => None,
-    }
-}
-
-/// Why a run was refused when it asked, for GitHub: the freeze and until when, or the full line.
-fn refusal(e: &Entry, env: &str) -> String {
-    match e.get("reason") {
-        "frozen" => {
-            let why = match e.get("freeze_reason") {
-                "" => String::new(),
-                r => format!(": {r}"),
-            };
-            let until = match e.ms("frozen_until") {
-                0 => "until someone unfreezes it".to_string(),
-                ms => format!("until {}", clock(ms)),
-            };
-            format!("Baton: {env} is frozen{why} ({until}); re-run the deployment once it thaws")
-        }
-        _ => format!("Baton: the queue for {env} is full; re-run the deployment when it moves"),
-    }
 }
 
 impl Callbacks {
@@ -152,7 +109,7 @@ impl Callbacks {
             if self.inner.is_in_flight(&e) {
                 continue;
             }
-            match decision(&e) {
+            match crate::wording::github_review(&e.event) {
                 None => silent.push(e),
                 Some((approved, comment)) => {
                     self.inner.track(&e);
@@ -186,9 +143,9 @@ impl Inner {
 
     /// Answers the run of `e`, then acknowledges `e`.
     async fn answer(&self, e: Entry, approved: bool, comment: String) {
-        let holder = e.get("holder");
+        let holder = &e.event.holder;
         match self.store.github_run(holder).await {
-            Ok(runs) => match runs.get(e.get("env")) {
+            Ok(runs) => match runs.get(&e.event.env) {
                 Some(run) => {
                     let deadline = Instant::now() + self.retry.give_up_after;
                     send(

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 
+use crate::store::audit::{Event, Kind};
 pub use deliver::RetryPolicy;
 use lanes::{Batch, Lanes, Shared};
 use outbox::{Entry, Outbox};
@@ -333,30 +334,23 @@ impl Notifier {
     /// Who hears of an entry: its env's channels (not for reminders, nor for a quiet CI token's
     /// own changes), and the holder directly for reminders and hand-offs, and for a freeze
     /// window's notice whoever holds a lock or claim that runs into it.
-    fn targets(&self, e: &Entry, now: u64) -> Vec<Target> {
-        let kind = e.get("kind");
-        let reminder = kind.ends_with("_reminder");
+    fn targets(&self, entry: &Entry, now: u64) -> Vec<Target> {
+        let e = &entry.event;
+        let reminder = matches!(e.kind, Kind::LockReminder | Kind::ClaimReminder);
         let mut out = Vec::new();
         if !reminder && !self.quiet.contains(initiator(e)) {
-            out.extend(
-                self.channels
-                    .get(e.get("env"))
-                    .into_iter()
-                    .flatten()
-                    .cloned(),
-            );
+            out.extend(self.channels.get(&e.env).into_iter().flatten().cloned());
         }
         // A reminder or "you hold it now" that arrives after the hold ended would mislead.
-        let current = e.ms("expires") > now;
-        if (reminder || kind == "handed_off") && current {
-            let person =
-                Target::parse(e.get("holder"), true).filter(|t| self.can_deliver(t.platform()));
+        let current = e.expires > now;
+        if (reminder || e.kind == Kind::HandedOff) && current {
+            let person = Target::parse(&e.holder, true).filter(|t| self.can_deliver(t.platform()));
             out.extend(person);
         }
         // A coming freeze window: whoever holds a lock or claim that runs into it, while it is
         // still ahead.
-        if kind == "window_notice" && e.ms("starts") > now {
-            for holder in [e.get("holder"), e.get("claim_holder")] {
+        if e.kind == Kind::WindowNotice && e.starts > now {
+            for holder in [&e.holder, &e.claim_holder] {
                 let person = Target::parse(holder, true).filter(|t| self.can_deliver(t.platform()));
                 if let Some(p) = person.filter(|p| !out.contains(p)) {
                     out.push(p);
@@ -370,11 +364,15 @@ impl Notifier {
 /// The identity that made the change: the actor, else the holder (who locked, claimed, queued),
 /// without the `#…` a CI lock's holder carries (`ci:deploy#1a2b3c4d`). Expiries are Baton's own
 /// doing, whoever held the env.
-fn initiator(e: &Entry) -> &str {
-    let who = match e.get("kind") {
-        "lock_expired" | "claim_expired" | "offer_lapsed" | "freeze_ended" | "window_notice" => "",
-        _ => match e.get("actor") {
-            "" => e.get("holder"),
+fn initiator(e: &Event) -> &str {
+    let who = match e.kind {
+        Kind::LockExpired
+        | Kind::ClaimExpired
+        | Kind::OfferLapsed
+        | Kind::FreezeEnded
+        | Kind::WindowNotice => "",
+        _ => match e.actor.as_str() {
+            "" => &e.holder,
             actor => actor,
         },
     };

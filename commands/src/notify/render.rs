@@ -6,6 +6,8 @@
 use crate::reply::{clock, relative, Reply, Tone, Value, Visibility};
 
 use super::outbox::Entry;
+use crate::store::audit::{Event, Kind};
+use crate::wording::sentence;
 
 /// Env names on one merged line before "and N more".
 const MAX_NAMES: usize = 30;
@@ -64,7 +66,7 @@ fn message(entries: &[&Entry], chunk: &[&[usize]], now: u64, fits: Fits) -> Repl
         .map(|members| {
             let first = entries[members[0]];
             let envs = env_list(entries, members);
-            format!("• {}{}", sentence(first, &envs), details(first, now))
+            format!("• {}{}", sentence(&first.event, &envs), details(first, now))
         })
         .collect();
     let count: usize = chunk.iter().map(|m| m.len()).sum();
@@ -74,10 +76,11 @@ fn message(entries: &[&Entry], chunk: &[&[usize]], now: u64, fits: Fits) -> Repl
 /// What the holder is told directly: a reminder before the hold ends, or that a hand-off made
 /// them the holder. Both carry the buttons that act on the hold.
 pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
-    let env = e.get("env");
-    let expires = e.ms("expires");
-    let (tone, title, text) = match e.get("kind") {
-        "lock_reminder" | "claim_reminder" => {
+    let ev = &e.event;
+    let env = ev.env.as_str();
+    let expires = ev.expires;
+    let (tone, title, text) = match ev.kind {
+        Kind::LockReminder | Kind::ClaimReminder => {
             let what = if is_lock(e) { "deploy lock" } else { "claim" };
             (
                 Tone::Info,
@@ -85,7 +88,7 @@ pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
                 "Extend it if you still need it; otherwise let it go so the next person can have it.",
             )
         }
-        "window_notice" => return window_direct(e, now),
+        Kind::WindowNotice => return window_direct(e, now),
         _ => (
             Tone::Success,
             format!("You now hold {env}, until {}", short_clock(expires, now)),
@@ -100,15 +103,16 @@ pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
     notice(tone, title, now)
         .with_text(text)
         .field("Expires", Value::Time(expires))
-        .text_field("Reason", e.get("reason"))
+        .text_field("Reason", &ev.reason)
         .button("Extend 1h", format!("extend {env} 1h"), true)
         .button(end_label, end, false)
 }
 
 /// "Your lock on prod runs into the weekend freeze window": what a holder is told before it starts.
 fn window_direct(e: &Entry, now: u64) -> Reply {
-    let env = e.get("env");
-    let what = if e.get("holder").is_empty() {
+    let ev = &e.event;
+    let env = ev.env.as_str();
+    let what = if ev.holder.is_empty() {
         "Your claim"
     } else {
         "What you hold"
@@ -117,19 +121,19 @@ fn window_direct(e: &Entry, now: u64) -> Reply {
         Tone::Info,
         format!(
             "{what} on {env} runs into the `{}` freeze window, which starts {}",
-            e.get("window"),
-            relative(e.ms("starts"), now)
+            ev.window,
+            relative(ev.starts, now)
         ),
         now,
     )
     .with_text("A freeze never ends a lock or claim, but no one else is handed the env until the window ends. Finish before it starts, or ask an admin to `freeze skip` it.")
-    .field("Starts", Value::Time(e.ms("starts")))
-    .field("Ends", Value::Time(e.ms("ends")))
-    .text_field("Reason", e.get("reason"))
+    .field("Starts", Value::Time(ev.starts))
+    .field("Ends", Value::Time(ev.ends))
+    .text_field("Reason", &ev.reason)
 }
 
 fn is_lock(e: &Entry) -> bool {
-    !e.get("kind").starts_with("claim")
+    !e.event.kind.is_claim()
 }
 
 fn notice(tone: Tone, title: String, now: u64) -> Reply {
@@ -140,206 +144,105 @@ fn notice(tone: Tone, title: String, now: u64) -> Reply {
 
 /// A message of one line: the sentence as the title, the details as fields.
 fn single(entries: &[&Entry], members: &[usize], now: u64) -> Reply {
-    let e = entries[members[0]];
-    let tone = match e.get("kind") {
-        "lock_expired" | "claim_expired" | "offer_lapsed" => Tone::Info,
+    let e = &entries[members[0]].event;
+    let tone = match e.kind {
+        Kind::LockExpired | Kind::ClaimExpired | Kind::OfferLapsed => Tone::Info,
         _ => Tone::Success,
     };
     let mut r = notice(tone, sentence(e, &env_list(entries, members)), now);
     if has_reason(e) {
-        r = r.text_field("Reason", e.get("reason"));
+        r = r.text_field("Reason", &e.reason);
     }
     // A GitHub run waiting: admins decide from the announcement (the router checks the role).
-    if let ("queued", Some(run)) = (e.get("kind"), e.get("holder").strip_prefix("github:")) {
-        let env = e.get("env");
+    if let (Kind::Queued, Some(run)) = (e.kind, e.holder.strip_prefix("github:")) {
+        let env = &e.env;
         r = r
             .button("Approve", format!("github approve {env} {run}"), true)
             .button("Reject", format!("github reject {env} {run}"), false);
     }
-    match e.get("kind") {
-        "frozen" if e.ms("until") > 0 => r.field("Until", Value::Time(e.ms("until"))),
-        "frozen" => r.field("Until", Value::Text("someone unfreezes it".into())),
-        "window_notice" => r
-            .field("Starts", Value::Time(e.ms("starts")))
-            .field("Ends", Value::Time(e.ms("ends"))),
-        "window_skipped" if e.get("early") != "1" => r
-            .field("Skipped", Value::Time(e.ms("starts")))
-            .field("Until", Value::Time(e.ms("ends"))),
-        "queued" if e.ms("position") > 0 => {
-            r.field("Position", Value::Text(format!("#{}", e.ms("position"))))
+    match e.kind {
+        Kind::Frozen if e.until > 0 => r.field("Until", Value::Time(e.until)),
+        Kind::Frozen => r.field("Until", Value::Text("someone unfreezes it".into())),
+        Kind::WindowNotice => r
+            .field("Starts", Value::Time(e.starts))
+            .field("Ends", Value::Time(e.ends)),
+        Kind::WindowSkipped if !e.early => r
+            .field("Skipped", Value::Time(e.starts))
+            .field("Until", Value::Time(e.ends)),
+        Kind::Queued if e.position > 0 => {
+            r.field("Position", Value::Text(format!("#{}", e.position)))
         }
-        "deployed" => r
-            .text_field("Version", e.get("version"))
-            .text_field("Commit", e.get("sha"))
-            .text_field("Link", e.get("url")),
-        _ if e.ms("expires") > 0 => r.field("Expires", Value::Time(e.ms("expires"))),
+        Kind::Deployed => r
+            .text_field("Version", &e.version)
+            .text_field("Commit", &e.sha)
+            .text_field("Link", &e.url),
+        _ if e.expires > 0 => r.field("Expires", Value::Time(e.expires)),
         _ => r,
     }
 }
 
-/// `alice locked prod`, with `env` standing for one env or a list.
-fn sentence(e: &Entry, env: &str) -> String {
-    let who = e.get("display");
-    let actor = match e.get("actor_display") {
-        "" => who,
-        a => a,
-    };
-    if let Some(line) = github_sentence(e, env, who, actor) {
-        return line;
-    }
-    match e.get("kind") {
-        "locked" if !e.get("window").is_empty() => format!(
-            "{who} locked {env} as an admin, over the `{}` freeze window",
-            e.get("window")
-        ),
-        "locked" => format!("{who} locked {env}"),
-        "queued" => format!("{who} joined the queue for {env}"),
-        "left_queue" if e.get("reason") == "wait ran out" => {
-            format!("{who} left the queue for {env}: their wait ran out")
-        }
-        "left_queue" => format!("{who} left the queue for {env}"),
-        "handed_off" => format!("{who} now holds {env}, next in the queue"),
-        "unlocked" => format!("{actor} unlocked {env}"),
-        "force_unlocked" => format!("{actor} force-unlocked {env}, held by {who}"),
-        "lock_expired" => format!("{who}'s lock on {env} expired"),
-        "offer_lapsed" => format!(
-            "{who} did not take {env} when it was handed to them (the waiting request went away); it passes on"
-        ),
-        "lock_extended" => format!("{who} extended their lock on {env}"),
-        "claimed" => format!("{who} claimed {env}"),
-        "released" => format!("{actor} released {env}"),
-        "force_released" => format!("{actor} force-released {env}, claimed by {who}"),
-        "claim_expired" => format!("{who}'s claim on {env} expired"),
-        "claim_extended" => format!("{who} extended their claim on {env}"),
-        "lock_reminder" => format!("{who}'s lock on {env} ends soon"),
-        "claim_reminder" => format!("{who}'s claim on {env} ends soon"),
-        "frozen" => format!("{actor} froze {env}"),
-        "unfrozen" => format!("{actor} unfroze {env}"),
-        "window_notice" => format!(
-            "the `{}` freeze window starts on {env} {}",
-            e.get("window"),
-            relative(e.ms("starts"), e.ms("at"))
-        ),
-        "window_skipped" if e.get("early") == "1" => format!(
-            "{actor} ended the `{}` freeze window early on {env}",
-            e.get("window")
-        ),
-        "window_skipped" => format!(
-            "{actor} skipped the next `{}` freeze window on {env}",
-            e.get("window")
-        ),
-        "freeze_ended" => format!("the freeze on {env} ended"),
-        "deployed" => {
-            let what = match (e.get("version"), e.get("sha")) {
-                ("", "") => "a build".to_string(),
-                ("", sha) => sha.chars().take(12).collect(),
-                (version, _) => version.to_string(),
-            };
-            format!("{who} deployed {what} to {env}")
-        }
-        other => format!("{env}: {}", other.replace('_', " ")),
-    }
-}
-
-/// A GitHub run's turns, as the people watching the channel read them: "acme/api · run 123 by
-/// alice waits for prod behind bob (2nd in line)", then approved or rejected.
-fn github_sentence(e: &Entry, env: &str, who: &str, actor: &str) -> Option<String> {
-    if !e.get("holder").starts_with("github:") {
-        return None;
-    }
-    Some(match e.get("kind") {
-        "queued" => {
-            let place = match e.ms("position") {
-                1 => "next in line".to_string(),
-                n => format!("{} in line", ordinal(n)),
-            };
-            match e.get("behind") {
-                "" => format!("{who} waits for {env} ({place})"),
-                holder => format!("{who} waits for {env} behind {holder} ({place})"),
-            }
-        }
-        "locked" | "handed_off" if e.get("approved") == "1" => {
-            format!("{actor} approved {who}: it holds {env}")
-        }
-        "locked" | "handed_off" => format!("{who} approved: it holds {env}"),
-        "refused" if e.get("reason") == "frozen" => format!("{who} rejected for {env} (frozen)"),
-        "refused" => format!("{who} rejected for {env} (the line is full)"),
-        "left_queue" if !matches!(e.get("reason"), "left" | "released" | "") => {
-            let why = e.get("reason");
-            format!(
-                "{who} rejected for {env} ({})",
-                why.strip_prefix("rejected ").unwrap_or(why)
-            )
-        }
-        _ => return None,
-    })
-}
-
-fn ordinal(n: u64) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (1, 11) | (2, 12) | (3, 13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
-}
-
 /// What a line adds after the sentence: until when, and why.
-fn details(e: &Entry, now: u64) -> String {
-    let mut out = match e.get("kind") {
-        "frozen" if e.ms("until") > 0 => format!(" until {}", short_clock(e.ms("until"), now)),
-        "frozen" => " until someone unfreezes it".into(),
-        "window_notice" => format!(
+fn details(entry: &Entry, now: u64) -> String {
+    let e = &entry.event;
+    let mut out = match e.kind {
+        Kind::Frozen if e.until > 0 => format!(" until {}", short_clock(e.until, now)),
+        Kind::Frozen => " until someone unfreezes it".into(),
+        Kind::WindowNotice => format!(
             " at {}, until {}",
-            short_clock(e.ms("starts"), now),
-            short_clock(e.ms("ends"), now)
+            short_clock(e.starts, now),
+            short_clock(e.ends, now)
         ),
-        "queued" if e.ms("position") > 0 => format!(" (#{})", e.ms("position")),
-        "locked" | "handed_off" | "claimed" | "lock_extended" | "claim_extended"
-            if e.ms("expires") > 0 =>
+        Kind::Queued if e.position > 0 => format!(" (#{})", e.position),
+        Kind::Locked
+        | Kind::HandedOff
+        | Kind::Claimed
+        | Kind::LockExtended
+        | Kind::ClaimExtended
+            if e.expires > 0 =>
         {
-            format!(" until {}", short_clock(e.ms("expires"), now))
+            format!(" until {}", short_clock(e.expires, now))
         }
         _ => String::new(),
     };
     if has_reason(e) {
         out.push_str(": ");
-        out.push_str(e.get("reason"));
+        out.push_str(&e.reason);
     }
     out
 }
 
-/// Whether the entry's `reason` is the change's own (not the ended freeze's, nor "left").
-fn has_reason(e: &Entry) -> bool {
-    !e.get("reason").is_empty()
+/// Whether the event's `reason` is the change's own (not the ended freeze's, nor "left").
+fn has_reason(e: &Event) -> bool {
+    !e.reason.is_empty()
         && !matches!(
-            e.get("kind"),
-            "left_queue" | "unfrozen" | "freeze_ended" | "refused"
+            e.kind,
+            Kind::LeftQueue | Kind::Unfrozen | Kind::FreezeEnded | Kind::Refused
         )
 }
 
 /// Entries that read the same apart from the env: same change, same people, same reason, and
 /// times in the same minute (one `freeze all` is one script per group, a few ms apart).
-fn merge_key(e: &Entry) -> String {
-    let minute = |f: &str| e.ms(f) / 60_000;
+fn merge_key(entry: &Entry) -> String {
+    let e = &entry.event;
     format!(
         "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-        e.get("kind"),
-        e.get("holder"),
-        e.get("actor"),
-        e.get("reason"),
-        e.get("version"),
-        e.get("sha"),
-        minute("expires"),
-        minute("until"),
+        e.kind_name(),
+        e.holder,
+        e.actor,
+        e.reason,
+        e.version,
+        e.sha,
+        e.expires / 60_000,
+        e.until / 60_000,
     )
 }
 
 /// `prod`, `prod and qa`, `prod, canary and qa`, … `and 12 more`.
 fn env_list(entries: &[&Entry], members: &[usize]) -> String {
-    let mut names: Vec<&str> = members.iter().map(|&i| entries[i].get("env")).collect();
+    let mut names: Vec<&str> = members
+        .iter()
+        .map(|&i| entries[i].event.env.as_str())
+        .collect();
     names.dedup();
     let more = names.len().saturating_sub(MAX_NAMES);
     names.truncate(MAX_NAMES);
@@ -363,8 +266,6 @@ fn short_clock(ms: u64, now: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     const NOW: u64 = 1_795_711_200_000; // 2026-11-26 16:40 UTC
@@ -381,10 +282,7 @@ mod tests {
         Entry {
             stream: "s".into(),
             id: format!("{id}-0"),
-            fields: fields
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect::<HashMap<_, _>>(),
+            event: Event::from_fields(fields.iter().copied()),
             redelivered: false,
         }
     }

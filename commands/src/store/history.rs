@@ -4,6 +4,7 @@
 
 use redis::Cmd;
 
+use super::audit::Event;
 use super::{Store, StoreError};
 use crate::domain::{Actor, EnvName};
 
@@ -58,14 +59,26 @@ impl Store {
         self.query(&Cmd::hkeys(key)).await
     }
 
-    /// `history <env> [n]`: the env's audit stream, newest first (`XREVRANGE … COUNT n`).
+    /// `history <env> [n]`: the env's audit events, newest first (`XREVRANGE … COUNT n`), each
+    /// dated by its stream id when it carries no time of its own (an older entry).
     pub(crate) async fn env_history(
         &self,
         group: &EnvName,
         env: &EnvName,
         count: usize,
-    ) -> Result<Vec<StreamRecord>, StoreError> {
-        self.newest(&self.keys.history(group, env), count).await
+    ) -> Result<Vec<Event>, StoreError> {
+        let records = self.newest(&self.keys.history(group, env), count).await?;
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let mut event =
+                    Event::from_fields(r.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                if event.at == 0 {
+                    event.at = r.at_ms().unwrap_or(0);
+                }
+                event
+            })
+            .collect())
     }
 
     /// `admin history [n]`: the admin audit stream, newest first.

@@ -11,6 +11,7 @@
 //! connection comes back by itself when Redis (or a new primary) does.
 
 pub(crate) mod admin;
+pub mod audit;
 mod backend;
 mod call;
 pub(crate) mod contracts;

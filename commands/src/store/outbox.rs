@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use redis::{Cmd, Value};
 
+use super::audit::Event;
 use super::{Store, StoreError};
 
 /// One audit entry read through a consumer group.
@@ -21,23 +22,13 @@ pub struct StreamEntry {
     pub stream: String,
     /// Its stream id (`<ms>-<seq>`, by Redis' clock).
     pub id: String,
-    /// Its fields as the scripts wrote them (`kind`, `env`, `holder`, `display`, …).
-    pub fields: HashMap<String, String>,
+    /// What the entry records, decoded once here.
+    pub event: Event,
     /// Taken over from a consumer that did not acknowledge it in time.
     pub redelivered: bool,
 }
 
 impl StreamEntry {
-    /// A field, or `""`.
-    pub(crate) fn get(&self, field: &str) -> &str {
-        self.fields.get(field).map(String::as_str).unwrap_or("")
-    }
-
-    /// A numeric field (ms times, fences), or 0.
-    pub(crate) fn ms(&self, field: &str) -> u64 {
-        self.get(field).parse().unwrap_or(0)
-    }
-
     /// Stream order across streams: ids are Redis-clock milliseconds, then a sequence.
     pub(crate) fn order(&self) -> (u64, u64) {
         let (ms, seq) = self.id.split_once('-').unwrap_or((&self.id, "0"));
@@ -366,11 +357,12 @@ fn entries(stream: &str, list: &Value, redelivered: bool) -> Vec<StreamEntry> {
                 .into_iter()
                 .filter_map(|(k, v)| Some((text(k)?, text(v)?)))
                 .collect();
-            let fields = super::history::event_fields(fields).into_iter().collect();
+            let fields = super::history::event_fields(fields);
+            let event = Event::from_fields(fields.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             Some(StreamEntry {
                 stream: stream.to_string(),
                 id,
-                fields,
+                event,
                 redelivered,
             })
         })
@@ -452,7 +444,7 @@ mod tests {
             assert_eq!(got.len(), 1);
             assert_eq!(got[0].stream, "baton:{qa}:history:qa");
             assert_eq!(got[0].id, "5-0");
-            assert_eq!(got[0].get("kind"), "locked");
+            assert_eq!(got[0].event.kind, crate::store::audit::Kind::Locked);
             assert_eq!(got[0].order(), (5, 0));
         }
         assert!(read_entries(&Value::Nil).is_empty());

@@ -60,7 +60,13 @@ async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_th
         in_redis, token,
         "the token given back is the lock Redis holds"
     );
-    let (status, again) = ci_lock(&app, "prod", body.clone(), Some(key)).await;
+    let (status, mut again) = ci_lock(&app, "prod", body.clone(), Some(key)).await;
+    // The same grant, with how long it has left as it is now.
+    let mut retry = retry;
+    for answer in [&mut again, &mut retry] {
+        let left = answer["expires_in_ms"].take().as_u64().unwrap();
+        assert!(left > 0 && left <= 30 * 60_000, "{left}");
+    }
     assert_eq!(
         (status, &again),
         (200, &retry),

@@ -28,6 +28,8 @@ if expires - NOW > max then
                         max = max, room = math.max(0, max - (tonumber(target.expires) - NOW)) })
 end
 hold_move(e, tkind, target, expires)
-record(e, { kind = tkind .. '_extended', actor = actor, holder = target.holder,
+local extended = 'claim_extended'
+if tkind == 'lock' then extended = 'lock_extended' end
+record(e, { kind = extended, actor = actor, holder = target.holder,
             display = target.display, expires = expires, by = by })
 return cjson.encode({ status = 'ok', now = NOW, kind = tkind, held = view(target) })

@@ -138,7 +138,9 @@ local function remind_due(e, kind, m)
   local at = redis.call('ZSCORE', e.deadlines, member)
   if not at or tonumber(at) > NOW then return end
   redis.call('ZREM', e.deadlines, member)
-  record(e, { kind = kind .. '_reminder', holder = m.holder, display = m.display,
+  local reminder = 'claim_reminder'
+  if kind == 'lock' then reminder = 'lock_reminder' end
+  record(e, { kind = reminder, holder = m.holder, display = m.display,
               reason = m.reason, fence = m.fence, expires = m.expires })
 end
 
@@ -154,7 +156,8 @@ local function hold_live(e, kind)
   redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
   -- A lock handed to a waiter that never took it (an offer, see `hand_off`) did not expire: it
   -- was never held. The record says so, and the lock passes on.
-  local ended = kind .. '_expired'
+  local ended = 'claim_expired'
+  if kind == 'lock' then ended = 'lock_expired' end
   if m.offer then ended = 'offer_lapsed' end
   record(e, { kind = ended, holder = m.holder, display = m.display,
               reason = m.reason, fence = m.fence, since = m.since })

@@ -17,8 +17,12 @@ if not force and not holds(held, actor, token) then
   return cjson.encode({ status = 'not_holder', now = NOW, held = view(held) })
 end
 hold_drop(e, kind)
-local verb = kind == 'lock' and 'unlocked' or 'released'
-if force then verb = 'force_' .. verb end
+local verb
+if kind == 'lock' then
+  verb = force and 'force_unlocked' or 'unlocked'
+else
+  verb = force and 'force_released' or 'released'
+end
 record(e, { kind = verb, actor = actor, actor_display = display, holder = held.holder,
             display = held.display, reason = held.reason, fence = held.fence })
 local next = nil

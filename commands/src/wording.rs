@@ -1,0 +1,286 @@
+//! How each audit event reads, for each audience, in one place: the channel's announcement
+//! ([`sentence`]), the env's history ([`history_line`]) and a GitHub run's review comment
+//! ([`github_review`]). Each matches every [`Kind`] with no catch-all, so a new kind of event does
+//! not compile until every audience has its words. Pure: no I/O, no clock but the event's.
+
+use crate::reply::{clock, relative};
+use crate::store::audit::{Event, Kind};
+
+/// Who the change was by: the actor when there is one (an unlock --force, an approval, a freeze),
+/// else the holder.
+fn actor(e: &Event) -> &str {
+    match e.actor_display.as_str() {
+        "" => &e.display,
+        a => a,
+    }
+}
+
+/// "over the `weekend` freeze window", when a lock was taken over one.
+fn over_window(e: &Event) -> String {
+    match e.window.as_str() {
+        "" if e.over_freeze => " over a freeze".into(),
+        "" => String::new(),
+        w => format!(" over the `{w}` freeze window"),
+    }
+}
+
+/// `alice locked prod`, with `env` standing for one env or a list: the channel's line.
+pub(crate) fn sentence(e: &Event, env: &str) -> String {
+    let who = e.display.as_str();
+    let by = actor(e);
+    if e.is_github_run() {
+        if let Some(line) = github_sentence(e, env, who, by) {
+            return line;
+        }
+    }
+    match e.kind {
+        Kind::Locked if e.approved => {
+            format!("{by} approved {who}: it holds {env}{}", over_window(e))
+        }
+        Kind::Locked if !e.window.is_empty() => format!(
+            "{who} locked {env} as an admin, over the `{}` freeze window",
+            e.window
+        ),
+        Kind::Locked => format!("{who} locked {env}"),
+        Kind::Queued => format!("{who} joined the queue for {env}"),
+        Kind::LeftQueue if e.reason == "wait ran out" => {
+            format!("{who} left the queue for {env}: their wait ran out")
+        }
+        Kind::LeftQueue => format!("{who} left the queue for {env}"),
+        Kind::HandedOff => format!("{who} now holds {env}, next in the queue"),
+        Kind::OfferLapsed => format!(
+            "{who} did not take {env} when it was handed to them (the waiting request went away); it passes on"
+        ),
+        Kind::Unlocked => format!("{by} unlocked {env}"),
+        Kind::ForceUnlocked => format!("{by} force-unlocked {env}, held by {who}"),
+        Kind::LockExpired => format!("{who}'s lock on {env} expired"),
+        Kind::LockExtended => format!("{who} extended their lock on {env}"),
+        Kind::LockReminder => format!("{who}'s lock on {env} ends soon"),
+        Kind::Claimed => format!("{who} claimed {env}"),
+        Kind::Released => format!("{by} released {env}"),
+        Kind::ForceReleased => format!("{by} force-released {env}, claimed by {who}"),
+        Kind::ClaimExpired => format!("{who}'s claim on {env} expired"),
+        Kind::ClaimExtended => format!("{who} extended their claim on {env}"),
+        Kind::ClaimReminder => format!("{who}'s claim on {env} ends soon"),
+        Kind::Frozen => format!("{by} froze {env}"),
+        Kind::Unfrozen => format!("{by} unfroze {env}"),
+        Kind::FreezeEnded => format!("the freeze on {env} ended"),
+        Kind::WindowNotice => format!(
+            "the `{}` freeze window starts on {env} {}",
+            e.window,
+            relative(e.starts, e.at)
+        ),
+        Kind::WindowSkipped if e.early => format!(
+            "{by} ended the `{}` freeze window early on {env}",
+            e.window
+        ),
+        Kind::WindowSkipped => format!(
+            "{by} skipped the next `{}` freeze window on {env}",
+            e.window
+        ),
+        Kind::Refused => format!("{who} was refused {env} ({})", e.reason.replace('_', " ")),
+        Kind::Deployed => {
+            let what = match (e.version.as_str(), e.sha.as_str()) {
+                ("", "") => "a build".to_string(),
+                ("", sha) => sha.chars().take(12).collect(),
+                (version, _) => version.to_string(),
+            };
+            format!("{who} deployed {what} to {env}")
+        }
+        Kind::Unknown => format!("{env}: {}", e.kind_name().replace('_', " ")),
+    }
+}
+
+/// A GitHub run's turns, as the people watching the channel read them: "acme/api · run 123 by
+/// alice waits for prod behind bob (2nd in line)", then approved or rejected. `None` where the
+/// run's event reads like anyone's.
+fn github_sentence(e: &Event, env: &str, who: &str, by: &str) -> Option<String> {
+    Some(match e.kind {
+        Kind::Queued => {
+            let place = match e.position {
+                1 => "next in line".to_string(),
+                n => format!("{} in line", ordinal(n)),
+            };
+            match e.behind.as_str() {
+                "" => format!("{who} waits for {env} ({place})"),
+                holder => format!("{who} waits for {env} behind {holder} ({place})"),
+            }
+        }
+        Kind::Locked | Kind::HandedOff if e.approved => {
+            format!("{by} approved {who}: it holds {env}{}", over_window(e))
+        }
+        Kind::Locked | Kind::HandedOff => format!("{who} approved: it holds {env}"),
+        Kind::Refused if e.reason == "frozen" => format!("{who} rejected for {env} (frozen)"),
+        Kind::Refused => format!("{who} rejected for {env} (the line is full)"),
+        Kind::LeftQueue if !matches!(e.reason.as_str(), "left" | "released" | "") => {
+            let why = e.reason.as_str();
+            format!(
+                "{who} rejected for {env} ({})",
+                why.strip_prefix("rejected ").unwrap_or(why)
+            )
+        }
+        Kind::LeftQueue
+        | Kind::OfferLapsed
+        | Kind::Unlocked
+        | Kind::ForceUnlocked
+        | Kind::LockExpired
+        | Kind::LockExtended
+        | Kind::LockReminder
+        | Kind::Claimed
+        | Kind::Released
+        | Kind::ForceReleased
+        | Kind::ClaimExpired
+        | Kind::ClaimExtended
+        | Kind::ClaimReminder
+        | Kind::Frozen
+        | Kind::Unfrozen
+        | Kind::FreezeEnded
+        | Kind::WindowNotice
+        | Kind::WindowSkipped
+        | Kind::Deployed
+        | Kind::Unknown => return None,
+    })
+}
+
+fn ordinal(n: u64) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// One line of `history <env>`: `2026-11-26 16:40 UTC  locked by alice: hotfix`.
+pub(crate) fn history_line(e: &Event) -> String {
+    let at = clock(e.at);
+    let who = e.display.as_str();
+    let by = e.actor_display.as_str();
+    let what = match e.kind {
+        Kind::Locked if e.approved => {
+            format!("locked by {who}, approved by {by}{}", over_window(e))
+        }
+        Kind::Locked if !e.window.is_empty() => format!(
+            "locked by {who} as an admin, over the `{}` freeze window",
+            e.window
+        ),
+        Kind::Locked => format!("locked by {who}"),
+        Kind::Unlocked => format!("unlocked by {who}"),
+        Kind::ForceUnlocked => format!("force-unlocked by {by} (held by {who})"),
+        Kind::LockExpired => format!("lock of {who} expired"),
+        Kind::HandedOff => format!("handed to {who} from the queue"),
+        Kind::OfferLapsed => format!("handed to {who}, who did not take it"),
+        Kind::LockExtended => format!("lock of {who} extended"),
+        Kind::Queued => format!("{who} joined the queue"),
+        Kind::LeftQueue => format!("{who} left the queue"),
+        Kind::Claimed => format!("claimed by {who}"),
+        Kind::Released => format!("released by {who}"),
+        Kind::ForceReleased => format!("force-released by {by} (claimed by {who})"),
+        Kind::ClaimExpired => format!("claim of {who} expired"),
+        Kind::ClaimExtended => format!("claim of {who} extended"),
+        Kind::LockReminder => format!("{who} reminded that their lock ends soon"),
+        Kind::ClaimReminder => format!("{who} reminded that their claim ends soon"),
+        Kind::Frozen => format!("frozen by {by}"),
+        Kind::Unfrozen => format!("unfrozen by {by}"),
+        Kind::FreezeEnded => "freeze ended".to_string(),
+        Kind::Refused => format!("{who} refused ({})", e.reason.replace('_', " ")),
+        Kind::WindowSkipped if e.early => {
+            format!("the `{}` freeze window ended early by {by}", e.window)
+        }
+        Kind::WindowSkipped => format!(
+            "the `{}` freeze window of {} skipped by {by}",
+            e.window,
+            clock(e.starts)
+        ),
+        Kind::WindowNotice => format!(
+            "notice: the `{}` freeze window starts {}",
+            e.window,
+            clock(e.starts)
+        ),
+        Kind::Deployed => format!("deployed {} by {who}", e.version),
+        Kind::Unknown => e.kind_name().to_string(),
+    };
+    // A refusal's reason is its code, already in the line.
+    let reason = match e.kind {
+        Kind::Refused => "",
+        _ => e.reason.as_str(),
+    };
+    if reason.is_empty() {
+        format!("{at}  {what}")
+    } else {
+        format!("{at}  {what}: {reason}")
+    }
+}
+
+/// What an event asks of GitHub for a run, if anything: approve (with the comment GitHub shows on
+/// the run) or reject (with why).
+pub(crate) fn github_review(e: &Event) -> Option<(bool, String)> {
+    if !e.is_github_run() {
+        return None;
+    }
+    let env = &e.env;
+    match e.kind {
+        Kind::Locked | Kind::HandedOff => {
+            let approved = match (e.approved, e.actor_display.as_str()) {
+                (true, "") => "; approved by an admin".to_string(),
+                (true, by) => format!("; approved by {by}{}", over_window(e)),
+                (false, _) => String::new(),
+            };
+            Some((
+                true,
+                format!(
+                    "Baton: deploy lock on {env} granted, fence {}{approved} (held until {} at most; released when the deployment finishes)",
+                    e.fence,
+                    clock(e.expires)
+                ),
+            ))
+        }
+        // Refused when it asked (recorded in the same step as the refusal).
+        Kind::Refused => Some((false, refusal(e))),
+        Kind::LeftQueue => match e.reason.as_str() {
+            "left" | "released" => None,
+            why => Some((false, format!("Baton: left the queue for {env}: {why}"))),
+        },
+        Kind::Queued
+        | Kind::OfferLapsed
+        | Kind::Unlocked
+        | Kind::ForceUnlocked
+        | Kind::LockExpired
+        | Kind::LockExtended
+        | Kind::LockReminder
+        | Kind::Claimed
+        | Kind::Released
+        | Kind::ForceReleased
+        | Kind::ClaimExpired
+        | Kind::ClaimExtended
+        | Kind::ClaimReminder
+        | Kind::Frozen
+        | Kind::Unfrozen
+        | Kind::FreezeEnded
+        | Kind::WindowNotice
+        | Kind::WindowSkipped
+        | Kind::Deployed
+        | Kind::Unknown => None,
+    }
+}
+
+/// Why a run was refused when it asked, for GitHub: the freeze and until when, or the full line.
+fn refusal(e: &Event) -> String {
+    let env = &e.env;
+    match e.reason.as_str() {
+        "frozen" => {
+            let why = match e.freeze_reason.as_str() {
+                "" => String::new(),
+                r => format!(": {r}"),
+            };
+            let until = match e.frozen_until {
+                0 => "until someone unfreezes it".to_string(),
+                ms => format!("until {}", clock(ms)),
+            };
+            format!("Baton: {env} is frozen{why} ({until}); re-run the deployment once it thaws")
+        }
+        _ => format!("Baton: the queue for {env} is full; re-run the deployment when it moves"),
+    }
+}

@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use baton_adapters::ci::{self, CiState};
 use baton_commands::config::Config;
 use baton_commands::notify::Notifier;
-use baton_commands::store::Store;
+use baton_commands::store::{Store, StoreError};
 use baton_commands::Baton;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
@@ -133,9 +133,18 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
+/// `/readyz`: ready when Baton could take a lock now. A full Redis is not ready (every change is
+/// refused) though reads still answer; the body names the cause either way.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.baton.store().ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
+        Err(StoreError::Full) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "error": "store_full",
+                "message": "the state store (Redis) is full: it refuses every lock, unlock and \
+                    freeze until memory is freed or maxmemory raised; status, the env view and \
+                    the gate still answer"})),
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"ready": false, "error": "store_unavailable",
@@ -155,6 +164,13 @@ pub async fn run(
     prometheus(); // before the first command, so nothing recorded is lost
     if let Err(e) = baton.store().ensure_loaded().await {
         tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
+    }
+    // Redis' clock decides (calendar windows, `until`): learn it before the first call.
+    if let Err(e) = baton.store().learn_clock().await {
+        tracing::warn!(error = %e, "could not read Redis' clock at start-up; it is read before the first call that needs it");
+    }
+    if let Err(missing) = baton.store().check_access().await {
+        tracing::warn!("{missing}");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = {

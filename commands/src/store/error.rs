@@ -117,6 +117,33 @@ fn cause_of(e: &RedisError) -> Option<Cause> {
     None
 }
 
+/// What a `NOPERM` refusal means to whoever runs Redis: the ACL permission Baton's user lacks,
+/// read from Redis' own words ("… has no permissions to run the 'fcall' command", "… to access a
+/// key", "… a channel"), and the rule that grants it.
+pub(super) fn missing_permission(said: &str, prefix: &str) -> String {
+    let lower = said.to_ascii_lowercase();
+    let command = lower
+        .split_once("run the '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(name, _)| name.to_string());
+    let (what, rule) = match command {
+        Some(name) => (
+            format!("run {}", name.to_ascii_uppercase()),
+            format!("+{name}"),
+        ),
+        None if lower.contains("channel") => {
+            ("use its Pub/Sub channels".into(), format!("&{prefix}:*"))
+        }
+        None if lower.contains("key") => ("use its keys".into(), format!("~{prefix}:*")),
+        None => ("do what it needs".into(), "+@all".into()),
+    };
+    format!(
+        "Baton's Redis user may not {what}; grant it with `ACL SETUSER <user> {rule}` (Baton \
+         needs FCALL and FUNCTION for its function library, EVALSHA and SCRIPT, Pub/Sub, and the \
+         keys and channels under `{prefix}:`)"
+    )
+}
+
 /// What a store failure means to the person who asked: defined here, so the error types above the
 /// store never need to know it exists.
 impl From<StoreError> for BatonError {
@@ -161,5 +188,17 @@ mod tests {
         );
         let msg = classify(&wrongpass, true).to_string();
         assert!(msg.contains("credentials"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_acl_permission_is_named_with_the_rule_that_grants_it() {
+        let said = "NOPERM User baton has no permissions to run the 'fcall' command";
+        let hint = missing_permission(said, "baton");
+        assert!(
+            hint.contains("may not run FCALL") && hint.contains("+fcall"),
+            "{hint}"
+        );
+        let said = "NOPERM No permissions to access a key";
+        assert!(missing_permission(said, "baton").contains("~baton:*"));
     }
 }

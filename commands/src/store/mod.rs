@@ -13,6 +13,7 @@
 pub(crate) mod admin;
 mod backend;
 mod call;
+mod clock;
 pub(crate) mod contracts;
 mod error;
 pub mod github;
@@ -66,6 +67,8 @@ pub struct Store {
     reminders: Arc<HashMap<String, u64>>,
     /// The freeze calendar: every script call passes its envs' windows near now along.
     calendar: Arc<Calendar>,
+    /// Redis' clock as last seen (`clock.rs`): what chooses the windows sent with each call.
+    clock: Arc<clock::Offset>,
     round_trips: Arc<AtomicU64>,
     healed: Arc<tokio::sync::watch::Sender<u64>>,
     /// bullmq-official's own connection, opened on the first queue write (`queue_writes`).
@@ -89,6 +92,7 @@ impl Store {
             history_length,
             reminders: Arc::default(),
             calendar: Arc::default(),
+            clock: Arc::default(),
             round_trips: Arc::new(AtomicU64::new(0)),
             healed: Arc::new(tokio::sync::watch::Sender::new(0)),
             bullmq: Arc::default(),
@@ -205,6 +209,31 @@ impl Store {
                 values[i] = v;
             }
         }
+        // A full Redis refuses a function that may write before it runs. A read that settles on
+        // the way (`status`, the gate) asks its no-writes twin instead: reads never need memory.
+        let full: Vec<usize> = (0..values.len())
+            .filter(|&i| is_oom(&values[i]) && calls[i].when_full.is_some())
+            .collect();
+        if !full.is_empty() {
+            let now = self.clock_for(full.iter().map(|&i| &calls[i])).await?;
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            for &i in &full {
+                let read = calls[i].when_full.expect("filtered on it");
+                pipe.add_command(calls[i].cmd_of(read, &self.calendar, now));
+            }
+            let again: Vec<Value> = self
+                .run(|mut conn| async move { pipe.query_async(&mut conn).await })
+                .await?;
+            for (i, v) in full.into_iter().zip(again) {
+                values[i] = v;
+            }
+        }
+        for (call, value) in calls.iter().zip(&values) {
+            if !call.replayable {
+                self.learn_from_answer(value);
+            }
+        }
         Ok(values)
     }
 
@@ -213,13 +242,27 @@ impl Store {
     }
 
     async fn send_refs(&self, calls: &[&Call]) -> Result<Vec<Value>, StoreError> {
+        let now = self.clock_for(calls.iter().copied()).await?;
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         for c in calls {
-            pipe.add_command(c.cmd());
+            pipe.add_command(c.cmd(&self.calendar, now));
         }
         self.run(|mut conn| async move { pipe.query_async(&mut conn).await })
             .await
+    }
+
+    /// Redis' clock for choosing what `calls` carry; asked of Redis first only when one of them
+    /// has calendar windows to choose and the clock was never learned.
+    async fn clock_for<'a>(
+        &self,
+        mut calls: impl Iterator<Item = &'a Call>,
+    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+        if calls.any(|c| c.needs_clock(&self.calendar)) {
+            self.clock_for_call().await
+        } else {
+            Ok(self.now())
+        }
     }
 
     /// Runs one plain command (a read), retried once if the connection had just dropped.
@@ -256,9 +299,10 @@ impl Store {
                 return Err(classify(&e, false));
             }
         };
+        let now = self.clock_for(std::iter::once(&call)).await?;
         let mut pipe = redis::pipe();
         pipe.ignore_errors()
-            .add_command(call.cmd())
+            .add_command(call.cmd(&self.calendar, now))
             .cmd("WAIT")
             .arg(wanted)
             .arg(within.as_millis() as u64);
@@ -294,6 +338,9 @@ impl Store {
         }
         let mut values = values.into_iter();
         let answer = values.next().ok_or(StoreError::Unexpected)?;
+        if !call.replayable {
+            self.learn_from_answer(&answer);
+        }
         match values.next() {
             Some(Value::Int(acked)) if acked >= i64::from(wanted) => {}
             other => {
@@ -315,6 +362,29 @@ impl Store {
         let probe = self.script_on_keys(scripts::DUE, vec![self.keys.deadlines(&group)]);
         let _: serde_json::Value = self.eval(probe).await.map_err(StoreError::for_read)?;
         Ok(())
+    }
+
+    /// The start-up check of what Baton's Redis user may do: the readiness probe's `FCALL` of
+    /// Baton's own function on its keys. `Err` names the ACL permission Redis said is missing
+    /// (e.g. `+fcall`), so a user without it is found at start, not at the first lock. Other
+    /// failures (Redis down, credentials) are not its business: it answers `Ok` for them.
+    pub async fn check_access(&self) -> Result<(), String> {
+        let group = EnvName::parse("readyz").expect("a valid name");
+        let probe = self.script_on_keys(scripts::DUE, vec![self.keys.deadlines(&group)]);
+        let cmd = probe.cmd(&self.calendar, self.now());
+        let refused = self
+            .run(|mut conn| async move {
+                match cmd.query_async::<Value>(&mut conn).await {
+                    Err(e) if e.code() == Some("NOPERM") => Ok(Some(e.to_string())),
+                    Err(e) => Err(e),
+                    Ok(_) => Ok(None),
+                }
+            })
+            .await;
+        match refused {
+            Ok(Some(said)) => Err(error::missing_permission(&said, &self.config.prefix)),
+            _ => Ok(()),
+        }
     }
 
     /// Loads Baton's function library unless this Redis has it already (as it does after another
@@ -431,6 +501,11 @@ impl Store {
         }
         Err(error)
     }
+}
+
+/// Refused before it ran because Redis is at `maxmemory` (`noeviction`, or nothing to evict).
+fn is_oom(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if e.code() == "OOM")
 }
 
 /// Refused because the code is not loaded: after a Redis restart or flush, on a new Cluster node,

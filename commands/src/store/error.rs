@@ -1,7 +1,9 @@
 //! What can go wrong between Baton and Redis, in the words a person needs: whether the change
 //! happened (known not, or unknown), and why the store could not be used.
 
-use redis::{ErrorKind, RedisError, ServerErrorKind};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 
 use crate::error::BatonError;
 pub use crate::error::Cause;
@@ -115,6 +117,48 @@ fn cause_of(e: &RedisError) -> Option<Cause> {
         return Some(Cause::Tls);
     }
     None
+}
+
+/// Whether Redis' last word on Baton's credentials was a refusal. A connection Redis has not
+/// authenticated runs nothing, and Redis closes one that sends a long command ("Protocol error:
+/// unauthenticated multibulk length"): the calls cut short with it, and those that time out on
+/// it, changed nothing, and their cause is still the credentials, not "did not answer in time".
+/// Any answer clears it (the credentials were fixed, or Redis now accepts them).
+#[derive(Debug, Default)]
+pub(super) struct Credentials(AtomicBool);
+
+impl Credentials {
+    /// What a failed call means, given what Redis said before.
+    pub(super) fn judge(&self, error: StoreError) -> StoreError {
+        match error {
+            StoreError::Unavailable(Cause::Auth) => {
+                self.0.store(true, Ordering::Relaxed);
+                error
+            }
+            StoreError::Unknown if self.0.load(Ordering::Relaxed) => {
+                StoreError::Unavailable(Cause::Auth)
+            }
+            other => other,
+        }
+    }
+
+    /// Redis answered a call.
+    pub(super) fn answered(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+
+    /// Notes the refusals among a pipeline's answers (its round trip itself succeeded).
+    pub(super) fn note(&self, values: &[Value]) {
+        let refused = |v: &Value| match v {
+            Value::ServerError(e) => {
+                classify(&e.clone().into(), true) == StoreError::Unavailable(Cause::Auth)
+            }
+            _ => false,
+        };
+        if values.iter().any(refused) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// What a `NOPERM` refusal means to whoever runs Redis: the ACL permission Baton's user lacks,

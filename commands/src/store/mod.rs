@@ -45,7 +45,7 @@ use crate::domain::EnvName;
 pub use backend::SubMsg;
 use backend::{Backend, Conn};
 pub use contracts::Prepared;
-use error::classify;
+use error::{classify, Credentials};
 pub use error::{Cause, Misconfigured, StoreError};
 pub use history::event_fields;
 pub use keys::{EnvKeys, Keys};
@@ -69,6 +69,8 @@ pub struct Store {
     calendar: Arc<Calendar>,
     /// Redis' clock as last seen (`clock.rs`): what chooses the windows sent with each call.
     clock: Arc<clock::Offset>,
+    /// Whether Redis' last word on Baton's credentials was a refusal (see [`Credentials`]).
+    credentials: Arc<Credentials>,
     round_trips: Arc<AtomicU64>,
     healed: Arc<tokio::sync::watch::Sender<u64>>,
     /// bullmq-official's own connection, opened on the first queue write (`queue_writes`).
@@ -93,6 +95,7 @@ impl Store {
             reminders: Arc::default(),
             calendar: Arc::default(),
             clock: Arc::default(),
+            credentials: Arc::default(),
             round_trips: Arc::new(AtomicU64::new(0)),
             healed: Arc::new(tokio::sync::watch::Sender::new(0)),
             bullmq: Arc::default(),
@@ -196,6 +199,7 @@ impl Store {
 
     async fn eval_pipeline(&self, calls: &[Call]) -> Result<Vec<Value>, StoreError> {
         let mut values = self.send(calls).await?;
+        self.credentials.note(&values);
         // After a Redis restart (or on a new Cluster node) the library is not there: load, then
         // re-run exactly the calls that were refused for it (they changed nothing).
         let missing: Vec<usize> = (0..values.len())
@@ -321,7 +325,7 @@ impl Store {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                return Err(classify(&e, true));
+                return Err(self.credentials.judge(classify(&e, true)));
             }
             Err(_) => {
                 tracing::warn!("redis call with WAIT timed out");
@@ -332,7 +336,7 @@ impl Store {
             self.load_scripts().await?;
             values = match tokio::time::timeout(self.timeout + within, send()).await {
                 Ok(Ok(v)) => v,
-                Ok(Err(e)) => return Err(classify(&e, true)),
+                Ok(Err(e)) => return Err(self.credentials.judge(classify(&e, true))),
                 Err(_) => return Err(StoreError::Unknown),
             };
         }
@@ -444,9 +448,9 @@ impl Store {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                Err(classify(&e, true))
+                Err(self.credentials.judge(classify(&e, true)))
             }
-            Err(_) => Err(StoreError::Unknown),
+            Err(_) => Err(self.credentials.judge(StoreError::Unknown)),
         }
     }
 
@@ -477,11 +481,14 @@ impl Store {
         };
         metrics::counter!("baton_redis_calls_total", "outcome" => outcome).increment(1);
         let error = match result {
-            Ok(Ok(v)) => return Ok(v),
+            Ok(Ok(v)) => {
+                self.credentials.answered();
+                return Ok(v);
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                let error = classify(&e, true);
+                let error = self.credentials.judge(classify(&e, true));
                 if error != StoreError::Unknown {
                     return Err(error);
                 }
@@ -493,7 +500,7 @@ impl Store {
                     redis::ErrorKind::Io,
                     "timed out",
                 )));
-                StoreError::Unknown
+                self.credentials.judge(StoreError::Unknown)
             }
         };
         if self.backend.replace_suspect(generation) {

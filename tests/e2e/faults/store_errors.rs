@@ -207,7 +207,7 @@ async fn a_full_redis_still_shows_who_holds_what_and_readyz_says_it_is_full() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn after_redis_cuts_an_unauthenticated_call_short_readyz_still_names_credentials() {
+async fn after_redis_cuts_an_unauthenticated_call_short_every_answer_still_names_credentials() {
     let redis = RedisProcess::start().unwrap();
     admin_says(
         &redis,
@@ -216,18 +216,26 @@ async fn after_redis_cuts_an_unauthenticated_call_short_readyz_still_names_crede
     .await;
     let (baton, base) = serve_on(format!("redis://127.0.0.1:{}", redis.port())).await;
     // A lock is a long command: unauthenticated, Redis answers "Protocol error: unauthenticated
-    // multibulk length" and closes the connection, instead of NOAUTH.
-    let actor = baton_commands::Actor::console("alice");
-    match baton.run_text(actor, "lock qa 5m first").await {
-        Err((BatonError::StoreUnavailable(c), _)) => assert_eq!(c, Cause::Auth),
-        other => panic!("expected the store to be unavailable, got {other:?}"),
-    }
-    for _ in 0..3 {
-        let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
-        assert_eq!(ready.status(), 503);
-        let body: Value = ready.json().await.unwrap();
-        let message = body["message"].as_str().unwrap();
-        assert!(message.contains("credentials"), "{message}");
+    // multibulk length" and closes the connection. What was in flight on it, and what comes
+    // next, changed nothing: it is the credentials, never "did not answer" or "may have".
+    for round in 0..3 {
+        for text in ["lock qa 5m first", "status", "freeze all 1h drill"] {
+            let actor = baton_commands::Actor::console("alice");
+            match baton.run_text(actor, text).await {
+                Err((BatonError::StoreUnavailable(c), _)) => {
+                    assert_eq!(c, Cause::Auth, "round {round}: {text}")
+                }
+                other => panic!("round {round}: {text}: expected unavailable, got {other:?}"),
+            }
+            let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+            assert_eq!(ready.status(), 503);
+            let body: Value = ready.json().await.unwrap();
+            let message = body["message"].as_str().unwrap();
+            assert!(
+                message.contains("credentials"),
+                "round {round}: after {text}: {message}"
+            );
+        }
     }
 }
 

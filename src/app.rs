@@ -153,6 +153,30 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// What `serve` checks before it answers: Baton's functions are loaded, Redis' clock is read
+/// (it decides calendar windows and `until`s; see `store/clock.rs`), and Baton's Redis user may
+/// call its functions (a missing ACL permission is named now, not at the first lock). Each only
+/// warns: Baton starts while Redis is down and does each of these by itself once it is back, so
+/// the rest is skipped when Redis cannot be reached at all.
+async fn start_up_checks(store: &Store) {
+    use baton_commands::store::Cause;
+    if let Err(e) = store.ensure_loaded().await {
+        tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
+        if matches!(
+            e,
+            StoreError::Unknown | StoreError::Unavailable(Cause::Unreachable | Cause::Timeout)
+        ) {
+            return;
+        }
+    }
+    if let Err(e) = store.learn_clock().await {
+        tracing::warn!(error = %e, "could not read Redis' clock at start-up; it is read before the first call that needs it");
+    }
+    if let Err(missing) = store.check_access().await {
+        tracing::warn!("{missing}");
+    }
+}
+
 /// Runs the service until `shutdown` resolves: HTTP on `listener`, the expiry sweeper, and the
 /// notifier when a platform can deliver messages.
 pub async fn run(
@@ -162,16 +186,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     prometheus(); // before the first command, so nothing recorded is lost
-    if let Err(e) = baton.store().ensure_loaded().await {
-        tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
-    }
-    // Redis' clock decides (calendar windows, `until`): learn it before the first call.
-    if let Err(e) = baton.store().learn_clock().await {
-        tracing::warn!(error = %e, "could not read Redis' clock at start-up; it is read before the first call that needs it");
-    }
-    if let Err(missing) = baton.store().check_access().await {
-        tracing::warn!("{missing}");
-    }
+    start_up_checks(baton.store()).await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = {
         let baton = baton.clone();

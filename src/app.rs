@@ -14,7 +14,7 @@ use axum::{Json, Router};
 use baton_adapters::ci::{self, CiState};
 use baton_commands::config::Config;
 use baton_commands::notify::Notifier;
-use baton_commands::store::Store;
+use baton_commands::store::{Store, StoreError};
 use baton_commands::Baton;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
@@ -149,14 +149,47 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
+/// `/readyz`: ready when Baton could take a lock now. A full Redis is not ready (every change is
+/// refused) though reads still answer; the body names the cause either way.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.baton.store().ping().await {
         Ok(()) => (StatusCode::OK, Json(json!({"ready": true}))),
+        Err(StoreError::Full) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"ready": false, "error": "store_full",
+                "message": "the state store (Redis) is full: it refuses every lock, unlock and \
+                    freeze until memory is freed or maxmemory raised; status, the env view and \
+                    the gate still answer"})),
+        ),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"ready": false, "error": "store_unavailable",
                 "message": format!("{e}; Baton reconnects by itself once it is fixed or back")})),
         ),
+    }
+}
+
+/// What `serve` checks before it answers: Baton's functions are loaded, Redis' clock is read
+/// (it decides calendar windows and `until`s; see `store/clock.rs`), and Baton's Redis user may
+/// call its functions (a missing ACL permission is named now, not at the first lock). Each only
+/// warns: Baton starts while Redis is down and does each of these by itself once it is back, so
+/// the rest is skipped when Redis cannot be reached at all.
+async fn start_up_checks(store: &Store) {
+    use baton_commands::store::Cause;
+    if let Err(e) = store.ensure_loaded().await {
+        tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
+        if matches!(
+            e,
+            StoreError::Unknown | StoreError::Unavailable(Cause::Unreachable | Cause::Timeout)
+        ) {
+            return;
+        }
+    }
+    if let Err(e) = store.learn_clock().await {
+        tracing::warn!(error = %e, "could not read Redis' clock at start-up; it is read before the first call that needs it");
+    }
+    if let Err(missing) = store.check_access().await {
+        tracing::warn!("{missing}");
     }
 }
 
@@ -169,9 +202,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     prometheus(); // before the first command, so nothing recorded is lost
-    if let Err(e) = baton.store().ensure_loaded().await {
-        tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
-    }
+    start_up_checks(baton.store()).await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = {
         let baton = baton.clone();

@@ -180,7 +180,7 @@ pub enum Cause {
     #[error("it refused Baton's credentials; check the user and password of redis.url")]
     Auth,
     /// The ACL user lacks a permission Baton needs.
-    #[error("Baton's Redis user lacks a permission it needs; check its ACL rules (Baton needs scripts, Pub/Sub and its key prefix)")]
+    #[error("Baton's Redis user lacks a permission it needs; check its ACL rules (Baton needs FCALL and FUNCTION for its function library, EVALSHA and SCRIPT, Pub/Sub, and its key prefix; the start-up log names what is missing)")]
     Permission,
     /// The TLS handshake failed.
     #[error("the TLS handshake with it failed; check redis.url's scheme and the CA and certificates Baton trusts")]

@@ -41,8 +41,6 @@ struct Schedule {
     dirty: HashSet<EnvName>,
     /// Every group must be read again (newly holding, or events may have been missed).
     rescan: bool,
-    /// Redis' clock minus ours, in ms, from the last read.
-    offset: i64,
 }
 
 impl Expiry {
@@ -61,7 +59,6 @@ impl Expiry {
             next: HashMap::new(),
             dirty: HashSet::new(),
             rescan: true,
-            offset: 0,
         }
     }
 
@@ -78,7 +75,6 @@ impl Expiry {
         }
         let refs: Vec<&EnvName> = groups.iter().collect();
         let answer = self.store.next_deadlines(&refs).await?;
-        s.offset = answer.now as i64 - crate::domain::wall_clock() as i64;
         s.rescan = false;
         s.dirty.clear();
         for (group, next) in groups.into_iter().zip(answer.next) {
@@ -100,7 +96,8 @@ impl Expiry {
     /// Settles every group whose earliest deadline is due; returns how many envs were settled.
     /// A settled group is read again next tick, whether or not its settling published anything.
     async fn settle_due(&self, s: &mut Schedule) -> Result<usize, BatonError> {
-        let now = (crate::domain::wall_clock() as i64 + s.offset).max(0) as u64;
+        // Redis' clock, as the last read (`next_deadlines`) or script answer showed it.
+        let now = self.store.now_ms();
         let due: Vec<EnvName> = s
             .next
             .iter()

@@ -59,7 +59,7 @@ impl Locks {
         reason: String,
     ) -> Result<Reply, BatonError> {
         let zone = self.catalog.timezone();
-        let (until, rel) = window(&span, zone)?;
+        let (until, rel) = window(&span, zone, self.store.now())?;
         let scope_arg = if matches!(scope, Scope::All) {
             "all"
         } else {
@@ -75,6 +75,13 @@ impl Locks {
             for_ms: rel,
         };
         let (answers, unreached) = reached(self.freeze_calls(envs, args).await)?;
+        if answers.is_empty() {
+            // Every group reached judged the time past, by Redis' clock.
+            return Err(BatonError::Usage {
+                message: format!("{} is in the past; freeze until a later time", clock(until)),
+                usage: None,
+            });
+        }
         let now = answers.first().map(|a| a.0).unwrap_or_else(wall_clock);
         let names: Vec<String> = answers
             .iter()
@@ -180,7 +187,8 @@ impl Locks {
 }
 
 /// Splits a multi-group change into the answers of the groups it reached and the envs of those it
-/// could not, with why. When it reached none, it fails as a whole.
+/// could not, with why. When it reached none, it fails as a whole. A group that found the freeze's
+/// `until` past changed nothing and is in neither list.
 type Unreached = Vec<(Vec<EnvName>, StoreError)>;
 /// What a group that answered reported: Redis' clock and the envs it changed.
 type Reached = (u64, Vec<Changed>);
@@ -191,6 +199,7 @@ fn reached(
     for (names, outcome) in outcomes {
         match outcome {
             Ok(FreezeAnswer::Ok { now, changed }) => answers.push((now, changed)),
+            Ok(FreezeAnswer::Past {}) => {}
             Err(e) => unreached.push((names, e)),
         }
     }
@@ -224,33 +233,29 @@ fn with_unreached(r: Reply, unreached: Unreached) -> Reply {
 }
 
 /// A freeze's end for the script: `(until ms, 0)` for a time, `(0, ms)` for a duration from
-/// Redis' now, `(0, 0)` until lifted. A time typed without a zone is in `zone`; one in the past, or
-/// more than a year ahead, is refused.
-fn window(span: &FreezeSpan, zone: chrono_tz::Tz) -> Result<(u64, u64), BatonError> {
+/// Redis' now, `(0, 0)` until lifted. A time typed without a zone is in `zone`, read around
+/// `now`, Redis' clock (a weekday or a bare time is the next one after it); one more than a year
+/// ahead is refused. Whether it is past is the script's to say, by Redis' own clock.
+fn window(
+    span: &FreezeSpan,
+    zone: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(u64, u64), BatonError> {
     Ok(match span {
         FreezeSpan::UntilLifted => (0, 0),
         FreezeSpan::For(d) => (0, d.as_millis()),
         FreezeSpan::Until(until) => {
-            let now = chrono::Utc::now();
             let at = until.resolve(now, zone);
-            let ms = at.timestamp_millis().max(0) as u64;
-            let usage = |message: String| BatonError::Usage {
-                message,
-                usage: None,
-            };
-            if at <= now {
-                return Err(usage(format!(
-                    "{} is in the past; freeze until a later time",
-                    clock(ms)
-                )));
-            }
             if at - now > chrono::Duration::from_std(MAX_FREEZE).unwrap_or(chrono::Duration::MAX) {
-                return Err(usage(
-                    "a freeze can last at most a year; pick an earlier date, or unfreeze by hand"
-                        .into(),
-                ));
+                return Err(BatonError::Usage {
+                    message:
+                        "a freeze can last at most a year; pick an earlier date, or unfreeze by hand"
+                            .into(),
+                    usage: None,
+                });
             }
-            (ms, 0)
+            // Before 1970 is past too, never 0 ("until lifted").
+            (at.timestamp_millis().max(1) as u64, 0)
         }
     })
 }

@@ -75,7 +75,7 @@ impl Status {
         if calendar.windows().is_empty() {
             return;
         }
-        let now = chrono::Utc::now();
+        let now = self.store.now();
         let next: Vec<_> = calendar
             .windows()
             .iter()

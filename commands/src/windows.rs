@@ -42,7 +42,7 @@ impl Locks {
         reason: String,
     ) -> Result<Reply, BatonError> {
         let window = self.window_named(name)?;
-        let now = Utc::now();
+        let now = self.store.now();
         let (occurrence, early) = match window.active_at(now) {
             Some(o) => (o, true),
             None => match window.upcoming(now, 1).first() {
@@ -144,7 +144,7 @@ impl Status {
             None => self.catalog.envs().iter().collect(),
         };
         let calendar = self.store.calendar();
-        let now = Utc::now();
+        let now = self.store.now();
         let until = now + chrono::Duration::days(LISTING_DAYS);
         let mut lines = Vec::new();
         for env in envs {
@@ -226,7 +226,7 @@ impl Expiry {
         if calendar.windows().is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
+        let now = self.store.now();
         for window in calendar.windows() {
             self.notices(window, now, cursor).await?;
         }

@@ -2,6 +2,7 @@
 //! One test binary with a module per feature keeps link time low.
 
 mod monitor;
+mod served;
 mod support;
 
 mod admin;
@@ -13,6 +14,7 @@ mod ci_api;
 mod ci_client;
 mod claims;
 mod cli;
+mod clock;
 mod concurrency;
 mod discord;
 mod doors;

@@ -20,7 +20,6 @@ use super::deliver::{self, RetryPolicy};
 use super::outbox::{Entry, Outbox};
 use super::{Message, Target};
 use crate::delivery::Delivery;
-use crate::domain::wall_clock;
 
 /// The entries of one read of the outbox, and how many messages each still waits for.
 pub(crate) struct Batch {
@@ -117,7 +116,7 @@ impl Shared {
             .map(|&i| batch.entries[i].order().0)
             .min()
             .unwrap_or(0);
-        let age = Duration::from_millis(wall_clock().saturating_sub(born));
+        let age = Duration::from_millis(self.outbox.redis_now().saturating_sub(born));
         Instant::now() + self.retry.give_up_after.saturating_sub(age)
     }
 

@@ -39,7 +39,6 @@ use outbox::{Entry, Outbox};
 use crate::bus::{BusMessage, EventBus};
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::domain::wall_clock;
 use crate::reply::Reply;
 use crate::router::Baton;
 
@@ -277,7 +276,7 @@ impl Notifier {
             return Ok(read);
         }
         entries.sort_by_key(Entry::order);
-        let now = wall_clock();
+        let now = self.outbox().redis_now();
         let mut wanted: Vec<Vec<Target>> = entries.iter().map(|e| self.targets(e, now)).collect();
         self.drop_delivered(&entries, &mut wanted).await?;
         let fits = |t: &Target, r: &Reply| {

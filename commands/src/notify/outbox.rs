@@ -43,6 +43,12 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// Redis' clock, in ms: the clock the entries' ids and their `expires` and `starts` are
+    /// written in, so ages and "is it still current" are judged by it, not by this machine's.
+    pub(crate) fn redis_now(&self) -> u64 {
+        self.store.now_ms()
+    }
+
     /// This instance's end of the groups on every configured env's history stream.
     pub fn new(baton: &crate::router::Baton, redeliver_after: Duration) -> Self {
         let (catalog, store) = (baton.catalog(), baton.store().clone());

@@ -1,18 +1,33 @@
 //! Function calls: the keys of the envs a call covers, and the prelude's arguments (each env's
 //! reminder lead and the freeze calendar's windows near now, the event channel, the history
 //! length, an idempotency fingerprint), then the step's own arguments in order.
+//!
+//! The windows are chosen when the call is sent, around Redis' clock (`clock.rs`), never this
+//! instance's: the script decides against its own `TIME`, so it must be sent the windows near
+//! that, whatever this machine's clock says.
 
+use chrono::{DateTime, Utc};
 use redis::Cmd;
 
 use super::scripts::Function;
 use super::Store;
+use crate::calendar::Calendar;
 use crate::domain::EnvName;
 
 /// A call of one of Baton's functions on the envs of one group. Built by [`Store::script`].
 pub struct Call {
     pub(super) function: Function,
     pub(super) keys: Vec<String>,
+    /// `ARGV[1]` before the calendar's windows are added: `name[=lead]` per env. `None` for a
+    /// call on explicit keys, which has no prelude arguments.
+    envs: Option<Vec<String>>,
+    /// `ARGV[2]` onwards.
     pub(super) args: Vec<String>,
+    /// Redis may answer with an earlier attempt's answer (an idempotent call): its `now` is
+    /// not Redis' clock now.
+    pub(super) replayable: bool,
+    /// The no-writes function that reports the same when Redis refuses this one for being full.
+    pub(super) when_full: Option<Function>,
 }
 
 impl Call {
@@ -34,17 +49,49 @@ impl Call {
     /// retry with the same key gets the first answer and a different request under it is refused.
     pub fn idempotent(mut self, record: String, fingerprint: &str) -> Self {
         self.keys.push(record);
-        self.args[3] = fingerprint.to_string();
+        self.args[2] = fingerprint.to_string(); // ARGV[4]
+        self.replayable = true;
         self
     }
 
-    pub(super) fn cmd(&self) -> Cmd {
+    /// The `FCALL`, with the calendar's windows near `now` (Redis' clock) on each env.
+    pub(super) fn cmd(&self, calendar: &Calendar, now: DateTime<Utc>) -> Cmd {
+        self.cmd_of(self.function, calendar, now)
+    }
+
+    /// The same call of another function (the no-writes twin of a refused one).
+    pub(super) fn cmd_of(
+        &self,
+        function: Function,
+        calendar: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Cmd {
         let mut c = redis::cmd("FCALL");
-        c.arg(self.function.name())
-            .arg(self.keys.len())
-            .arg(&self.keys)
-            .arg(&self.args);
+        c.arg(function.name()).arg(self.keys.len()).arg(&self.keys);
+        if let Some(envs) = &self.envs {
+            // `name[=lead]`, then `@<window>:<start>:<end>:<hex reason>` for each calendar window
+            // near now: see prelude.lua.
+            let items: Vec<String> = envs
+                .iter()
+                .map(|item| {
+                    let name = item.split_once('=').map_or(item.as_str(), |(n, _)| n);
+                    let mut item = item.clone();
+                    for (w, o) in calendar.near(name, now) {
+                        item.push_str(&format!("@{}:{}:{}:", w.name, o.start_ms(), o.end_ms()));
+                        item.extend(w.reason.bytes().map(|b| format!("{b:02x}")));
+                    }
+                    item
+                })
+                .collect();
+            c.arg(items.join(","));
+        }
+        c.arg(&self.args);
         c
+    }
+
+    /// Whether sending it needs Redis' clock (its envs have calendar windows to choose).
+    pub(super) fn needs_clock(&self, calendar: &Calendar) -> bool {
+        self.envs.is_some() && !calendar.windows().is_empty()
     }
 }
 
@@ -68,32 +115,25 @@ impl Store {
             .iter()
             .flat_map(|env| self.keys.env(group, env).0)
             .collect();
-        // `name`, `=<reminder lead ms>`, then `@<window>:<start>:<end>:<hex reason>` for each
-        // calendar window near now: see prelude.lua.
-        let now = chrono::Utc::now();
+        // `name`, `=<reminder lead ms>`; the windows are added when it is sent (`Call::cmd`).
         let names: Vec<String> = envs
             .iter()
-            .map(|e| {
-                let mut item = e.as_str().to_string();
-                if let Some(ms) = self.reminders.get(e.as_str()) {
-                    item.push_str(&format!("={ms}"));
-                }
-                for (w, o) in self.calendar.near(e.as_str(), now) {
-                    item.push_str(&format!("@{}:{}:{}:", w.name, o.start_ms(), o.end_ms()));
-                    item.extend(w.reason.bytes().map(|b| format!("{b:02x}")));
-                }
-                item
+            .map(|e| match self.reminders.get(e.as_str()) {
+                Some(ms) => format!("{e}={ms}"),
+                None => e.as_str().to_string(),
             })
             .collect();
         Call {
             function,
             keys,
+            envs: Some(names),
             args: vec![
-                names.join(","),
                 self.keys.events_channel(),
                 self.history_length.to_string(),
                 String::new(), // the idempotency fingerprint, see `Call::idempotent`
             ],
+            replayable: false,
+            when_full: None,
         }
     }
 
@@ -102,7 +142,10 @@ impl Store {
         Call {
             function,
             keys,
+            envs: None,
             args: Vec::new(),
+            replayable: false,
+            when_full: None,
         }
     }
 }

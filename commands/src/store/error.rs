@@ -1,7 +1,9 @@
 //! What can go wrong between Baton and Redis, in the words a person needs: whether the change
 //! happened (known not, or unknown), and why the store could not be used.
 
-use redis::{ErrorKind, RedisError, ServerErrorKind};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use redis::{ErrorKind, RedisError, ServerErrorKind, Value};
 
 use crate::error::BatonError;
 pub use crate::error::Cause;
@@ -117,6 +119,75 @@ fn cause_of(e: &RedisError) -> Option<Cause> {
     None
 }
 
+/// Whether Redis' last word on Baton's credentials was a refusal. A connection Redis has not
+/// authenticated runs nothing, and Redis closes one that sends a long command ("Protocol error:
+/// unauthenticated multibulk length"): the calls cut short with it, and those that time out on
+/// it, changed nothing, and their cause is still the credentials, not "did not answer in time".
+/// Any answer clears it (the credentials were fixed, or Redis now accepts them).
+#[derive(Debug, Default)]
+pub(super) struct Credentials(AtomicBool);
+
+impl Credentials {
+    /// What a failed call means, given what Redis said before.
+    pub(super) fn judge(&self, error: StoreError) -> StoreError {
+        match error {
+            StoreError::Unavailable(Cause::Auth) => {
+                self.0.store(true, Ordering::Relaxed);
+                error
+            }
+            StoreError::Unknown if self.0.load(Ordering::Relaxed) => {
+                StoreError::Unavailable(Cause::Auth)
+            }
+            other => other,
+        }
+    }
+
+    /// Redis answered a call.
+    pub(super) fn answered(&self) {
+        self.0.store(false, Ordering::Relaxed);
+    }
+
+    /// Notes the refusals among a pipeline's answers (its round trip itself succeeded).
+    pub(super) fn note(&self, values: &[Value]) {
+        let refused = |v: &Value| match v {
+            Value::ServerError(e) => {
+                classify(&e.clone().into(), true) == StoreError::Unavailable(Cause::Auth)
+            }
+            _ => false,
+        };
+        if values.iter().any(refused) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a `NOPERM` refusal means to whoever runs Redis: the ACL permission Baton's user lacks,
+/// read from Redis' own words ("… has no permissions to run the 'fcall' command", "… to access a
+/// key", "… a channel"), and the rule that grants it.
+pub(super) fn missing_permission(said: &str, prefix: &str) -> String {
+    let lower = said.to_ascii_lowercase();
+    let command = lower
+        .split_once("run the '")
+        .and_then(|(_, rest)| rest.split_once('\''))
+        .map(|(name, _)| name.to_string());
+    let (what, rule) = match command {
+        Some(name) => (
+            format!("run {}", name.to_ascii_uppercase()),
+            format!("+{name}"),
+        ),
+        None if lower.contains("channel") => {
+            ("use its Pub/Sub channels".into(), format!("&{prefix}:*"))
+        }
+        None if lower.contains("key") => ("use its keys".into(), format!("~{prefix}:*")),
+        None => ("do what it needs".into(), "+@all".into()),
+    };
+    format!(
+        "Baton's Redis user may not {what}; grant it with `ACL SETUSER <user> {rule}` (Baton \
+         needs FCALL and FUNCTION for its function library, EVALSHA and SCRIPT, Pub/Sub, and the \
+         keys and channels under `{prefix}:`)"
+    )
+}
+
 /// What a store failure means to the person who asked: defined here, so the error types above the
 /// store never need to know it exists.
 impl From<StoreError> for BatonError {
@@ -161,5 +232,17 @@ mod tests {
         );
         let msg = classify(&wrongpass, true).to_string();
         assert!(msg.contains("credentials"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_acl_permission_is_named_with_the_rule_that_grants_it() {
+        let said = "NOPERM User baton has no permissions to run the 'fcall' command";
+        let hint = missing_permission(said, "baton");
+        assert!(
+            hint.contains("may not run FCALL") && hint.contains("+fcall"),
+            "{hint}"
+        );
+        let said = "NOPERM No permissions to access a key";
+        assert!(missing_permission(said, "baton").contains("~baton:*"));
     }
 }

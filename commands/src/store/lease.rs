@@ -10,10 +10,9 @@ use redis::{Cmd, Value};
 use super::{Store, StoreError};
 use crate::domain::EnvName;
 
-/// When each group's first deadline falls, by Redis' clock.
+/// When each group's first deadline falls, by Redis' clock (which the store learns from the
+/// same answer: [`Store::now_ms`]).
 pub(crate) struct NextDeadlines {
-    /// Redis' clock when it answered, in ms.
-    pub now: u64,
     /// Per group asked, in order: its earliest deadline (ms), or `None` when it has none.
     pub next: Vec<Result<Option<u64>, StoreError>>,
 }
@@ -86,24 +85,14 @@ impl Store {
         }
         let mut values = self.query_many(cmds).await?.into_iter();
         let now = match values.next() {
-            Some(Value::Array(t)) => redis_ms(&t).ok_or(StoreError::Unexpected)?,
+            Some(Value::Array(t)) => super::clock::time_ms(&t).ok_or(StoreError::Unexpected)?,
             _ => return Err(StoreError::Unexpected),
         };
+        self.clock.learn(now);
         Ok(NextDeadlines {
-            now,
             next: values.map(first_score).collect(),
         })
     }
-}
-
-/// `TIME`'s seconds and microseconds as ms.
-fn redis_ms(t: &[Value]) -> Option<u64> {
-    let part = |v: &Value| match v {
-        Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse::<u64>().ok(),
-        Value::Int(i) => u64::try_from(*i).ok(),
-        _ => None,
-    };
-    Some(part(t.first()?)? * 1000 + part(t.get(1)?)? / 1000)
 }
 
 /// The score of a `ZRANGE … WITHSCORES` answer's one member (RESP2 flat, or RESP3 pairs).

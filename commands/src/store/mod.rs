@@ -14,12 +14,14 @@ pub(crate) mod admin;
 pub mod audit;
 mod backend;
 mod call;
+mod clock;
 pub(crate) mod contracts;
 mod error;
 pub mod github;
 pub(crate) mod history;
 pub mod keys;
 pub(crate) mod lease;
+mod library;
 pub(crate) mod outbox;
 pub(crate) mod queue_writes;
 pub(crate) mod queues;
@@ -45,7 +47,7 @@ use crate::domain::EnvName;
 pub use backend::SubMsg;
 use backend::{Backend, Conn};
 pub use contracts::Prepared;
-use error::classify;
+use error::{classify, Credentials};
 pub use error::{Cause, Misconfigured, StoreError};
 pub use history::event_fields;
 pub use keys::{EnvKeys, Keys};
@@ -67,6 +69,10 @@ pub struct Store {
     reminders: Arc<HashMap<String, u64>>,
     /// The freeze calendar: every script call passes its envs' windows near now along.
     calendar: Arc<Calendar>,
+    /// Redis' clock as last seen (`clock.rs`): what chooses the windows sent with each call.
+    clock: Arc<clock::Offset>,
+    /// Whether Redis' last word on Baton's credentials was a refusal (see [`Credentials`]).
+    credentials: Arc<Credentials>,
     round_trips: Arc<AtomicU64>,
     healed: Arc<tokio::sync::watch::Sender<u64>>,
     /// bullmq-official's own connection, opened on the first queue write (`queue_writes`).
@@ -90,6 +96,8 @@ impl Store {
             history_length,
             reminders: Arc::default(),
             calendar: Arc::default(),
+            clock: Arc::default(),
+            credentials: Arc::default(),
             round_trips: Arc::new(AtomicU64::new(0)),
             healed: Arc::new(tokio::sync::watch::Sender::new(0)),
             bullmq: Arc::default(),
@@ -193,6 +201,7 @@ impl Store {
 
     async fn eval_pipeline(&self, calls: &[Call]) -> Result<Vec<Value>, StoreError> {
         let mut values = self.send(calls).await?;
+        self.credentials.note(&values);
         // After a Redis restart (or on a new Cluster node) the library is not there: load, then
         // re-run exactly the calls that were refused for it (they changed nothing).
         let missing: Vec<usize> = (0..values.len())
@@ -206,6 +215,31 @@ impl Store {
                 values[i] = v;
             }
         }
+        // A full Redis refuses a function that may write before it runs. A read that settles on
+        // the way (`status`, the gate) asks its no-writes twin instead: reads never need memory.
+        let full: Vec<usize> = (0..values.len())
+            .filter(|&i| is_oom(&values[i]) && calls[i].when_full.is_some())
+            .collect();
+        if !full.is_empty() {
+            let now = self.clock_for(full.iter().map(|&i| &calls[i])).await?;
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            for &i in &full {
+                let read = calls[i].when_full.expect("filtered on it");
+                pipe.add_command(calls[i].cmd_of(read, &self.calendar, now));
+            }
+            let again: Vec<Value> = self
+                .run(|mut conn| async move { pipe.query_async(&mut conn).await })
+                .await?;
+            for (i, v) in full.into_iter().zip(again) {
+                values[i] = v;
+            }
+        }
+        for (call, value) in calls.iter().zip(&values) {
+            if !call.replayable {
+                self.learn_from_answer(value);
+            }
+        }
         Ok(values)
     }
 
@@ -214,13 +248,27 @@ impl Store {
     }
 
     async fn send_refs(&self, calls: &[&Call]) -> Result<Vec<Value>, StoreError> {
+        let now = self.clock_for(calls.iter().copied()).await?;
         let mut pipe = redis::pipe();
         pipe.ignore_errors();
         for c in calls {
-            pipe.add_command(c.cmd());
+            pipe.add_command(c.cmd(&self.calendar, now));
         }
         self.run(|mut conn| async move { pipe.query_async(&mut conn).await })
             .await
+    }
+
+    /// Redis' clock for choosing what `calls` carry; asked of Redis first only when one of them
+    /// has calendar windows to choose and the clock was never learned.
+    async fn clock_for<'a>(
+        &self,
+        mut calls: impl Iterator<Item = &'a Call>,
+    ) -> Result<chrono::DateTime<chrono::Utc>, StoreError> {
+        if calls.any(|c| c.needs_clock(&self.calendar)) {
+            self.clock_for_call().await
+        } else {
+            Ok(self.now())
+        }
     }
 
     /// Runs one plain command (a read), retried once if the connection had just dropped.
@@ -257,9 +305,10 @@ impl Store {
                 return Err(classify(&e, false));
             }
         };
+        let now = self.clock_for(std::iter::once(&call)).await?;
         let mut pipe = redis::pipe();
         pipe.ignore_errors()
-            .add_command(call.cmd())
+            .add_command(call.cmd(&self.calendar, now))
             .cmd("WAIT")
             .arg(wanted)
             .arg(within.as_millis() as u64);
@@ -278,7 +327,7 @@ impl Store {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                return Err(classify(&e, true));
+                return Err(self.credentials.judge(classify(&e, true)));
             }
             Err(_) => {
                 tracing::warn!("redis call with WAIT timed out");
@@ -289,12 +338,15 @@ impl Store {
             self.load_scripts().await?;
             values = match tokio::time::timeout(self.timeout + within, send()).await {
                 Ok(Ok(v)) => v,
-                Ok(Err(e)) => return Err(classify(&e, true)),
+                Ok(Err(e)) => return Err(self.credentials.judge(classify(&e, true))),
                 Err(_) => return Err(StoreError::Unknown),
             };
         }
         let mut values = values.into_iter();
         let answer = values.next().ok_or(StoreError::Unexpected)?;
+        if !call.replayable {
+            self.learn_from_answer(&answer);
+        }
         match values.next() {
             Some(Value::Int(acked)) if acked >= i64::from(wanted) => {}
             other => {
@@ -303,65 +355,6 @@ impl Store {
             }
         }
         decode_json(answer)
-    }
-
-    /// Whether Redis answers right now (`/readyz`); on a Cluster, every master.
-    /// Then one read-only script on Baton's own keys: an ACL user that may `PING` but not run
-    /// scripts or read Baton's keys is not ready either.
-    pub async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|_| async move { self.backend.ping().await })
-            .await
-            .map_err(StoreError::for_read)?;
-        let group = EnvName::parse("readyz").expect("a valid name");
-        let probe = self.script_on_keys(scripts::DUE, vec![self.keys.deadlines(&group)]);
-        let _: serde_json::Value = self.eval(probe).await.map_err(StoreError::for_read)?;
-        Ok(())
-    }
-
-    /// Loads Baton's function library unless this Redis has it already (as it does after another
-    /// instance or a persisted restart). Asking is a read, so a Redis that refuses writes for a
-    /// while (`CLIENT PAUSE WRITE`, a replica being promoted) does not hold up start-up when the
-    /// library is there; the admin scripts load on their first use.
-    pub async fn ensure_loaded(&self) -> Result<(), StoreError> {
-        let mut list = redis::cmd("FUNCTION");
-        list.arg("LIST")
-            .arg("LIBRARYNAME")
-            .arg(&scripts::LIBRARY.name);
-        let found: Vec<Value> = self.query(&list).await?;
-        if found.is_empty() {
-            self.load_scripts().await?;
-        }
-        Ok(())
-    }
-
-    /// Loads Baton's function library and the admin scripts, so that the first call after
-    /// start-up is already one `FCALL`. One pipeline on a single server; in a Cluster `FUNCTION
-    /// LOAD` goes to every master and each `SCRIPT LOAD` to every node. Loading is idempotent (the
-    /// library's name is its code's hash, and `REPLACE` swaps it for itself).
-    pub async fn load_scripts(&self) -> Result<(), StoreError> {
-        let mut library = redis::cmd("FUNCTION");
-        library
-            .arg("LOAD")
-            .arg("REPLACE")
-            .arg(&scripts::LIBRARY.source);
-        if self.backend.pipelines_across_groups() {
-            let mut pipe = redis::pipe();
-            pipe.add_command(library);
-            for code in scripts::admin_sources() {
-                pipe.cmd("SCRIPT").arg("LOAD").arg(code);
-            }
-            let _: Vec<String> = self
-                .run(|mut conn| async move { pipe.query_async(&mut conn).await })
-                .await?;
-        } else {
-            let _: Value = self.query_once(&library).await?;
-            for code in scripts::admin_sources() {
-                let mut cmd = redis::cmd("SCRIPT");
-                cmd.arg("LOAD").arg(code);
-                let _: Value = self.query_once(&cmd).await?;
-            }
-        }
-        Ok(())
     }
 
     /// A backend call (one round trip) bounded by `redis.timeout`, failures reported like `run`.
@@ -375,9 +368,9 @@ impl Store {
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                Err(classify(&e, true))
+                Err(self.credentials.judge(classify(&e, true)))
             }
-            Err(_) => Err(StoreError::Unknown),
+            Err(_) => Err(self.credentials.judge(StoreError::Unknown)),
         }
     }
 
@@ -408,11 +401,14 @@ impl Store {
         };
         metrics::counter!("baton_redis_calls_total", "outcome" => outcome).increment(1);
         let error = match result {
-            Ok(Ok(v)) => return Ok(v),
+            Ok(Ok(v)) => {
+                self.credentials.answered();
+                return Ok(v);
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "redis call failed");
                 self.backend.failed(&e);
-                let error = classify(&e, true);
+                let error = self.credentials.judge(classify(&e, true));
                 if error != StoreError::Unknown {
                     return Err(error);
                 }
@@ -424,7 +420,7 @@ impl Store {
                     redis::ErrorKind::Io,
                     "timed out",
                 )));
-                StoreError::Unknown
+                self.credentials.judge(StoreError::Unknown)
             }
         };
         if self.backend.replace_suspect(generation) {
@@ -432,6 +428,11 @@ impl Store {
         }
         Err(error)
     }
+}
+
+/// Refused before it ran because Redis is at `maxmemory` (`noeviction`, or nothing to evict).
+fn is_oom(v: &Value) -> bool {
+    matches!(v, Value::ServerError(e) if e.code() == "OOM")
 }
 
 /// Refused because the code is not loaded: after a Redis restart or flush, on a new Cluster node,

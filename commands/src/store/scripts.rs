@@ -41,7 +41,8 @@ pub static LIBRARY: LazyLock<Library> = LazyLock::new(|| {
     for (step, kind, source) in STEPS {
         let register = match kind {
             Kind::Change => "change",
-            Kind::Read => "read",
+            Kind::Look => "look",
+            Kind::Probe => "probe",
         };
         code.push_str(&format!(
             "\n{register}('@LIB@_{step}', function()\n{source}\nend)\n"
@@ -64,8 +65,10 @@ pub static LIBRARY: LazyLock<Library> = LazyLock::new(|| {
 enum Kind {
     /// A state change: `begin`, then the step under `idempotent` (see prelude.lua).
     Change,
-    /// Reads only (`no-writes`).
-    Read,
+    /// Reads only (`no-writes`), of the envs named like a change's (`begin`, no idempotency).
+    Look,
+    /// Reads only, but not declared so: refused when Redis is full, as a write would be.
+    Probe,
 }
 
 macro_rules! library {
@@ -108,8 +111,10 @@ library! {
     DEPLOY = Change "deploy" "lua/deploy.lua";
     /// Settling due deadlines, and `status`.
     SETTLE = Change "settle" "lua/settle.lua";
-    /// Which deadlines of a group are due (the readiness probe).
-    DUE = Read "due" "lua/due.lua";
+    /// What `settle` reports, written nowhere: `status` and the gate while Redis is full.
+    LOOK = Look "look" "lua/look.lua";
+    /// Which deadlines of a group are due (the readiness probe: refused when Redis is full).
+    DUE = Probe "due" "lua/due.lua";
 }
 
 macro_rules! scripts {
@@ -153,7 +158,7 @@ mod tests {
         assert_eq!(name, LIBRARY.name);
         assert!(name.starts_with("baton_") && name.len() == "baton_".len() + 16);
         assert!(!code.contains("@LIB@"));
-        for f in [&LOCK, &UNLOCK, &SETTLE, &DUE] {
+        for f in [&LOCK, &UNLOCK, &SETTLE, &LOOK, &DUE] {
             assert!(f.name().starts_with(name));
             assert!(code.contains(&format!("'{}'", f.name())), "{}", f.name());
         }

@@ -127,3 +127,144 @@ async fn a_full_redis_refuses_a_lock_before_anything_is_written() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     app.ok("bob", "lock qa 5m once there is room").await;
 }
+
+/// `GET` on the app as `TOKEN_ALL`, with a lock token when given: the status and JSON body.
+async fn get(app: &TestApp, path: &str, lock_token: Option<&str>) -> (u16, Value) {
+    let req = TestApp::http(crate::support::TOKEN_ALL).get(app.url(path));
+    let req = match lock_token {
+        Some(t) => req.header("Baton-Lock-Token", t),
+        None => req,
+    };
+    let res = req.send().await.unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_redis_still_shows_who_holds_what_and_readyz_says_it_is_full() {
+    let redis = RedisProcess::start_with(&["--maxmemory-policy", "noeviction"]).unwrap();
+    let mut app = spawn_core_on(redis, |_| {}).await;
+    app.start_instance().await;
+    let (status, grant) = super::ci_lock(&app, "canary", json!({"holder": "pipeline"}), None).await;
+    assert_eq!(status, 200, "{grant}");
+    let token = grant["token"].as_str().unwrap().to_string();
+    // A hold that ends while Redis is full: reads show it ended, though nothing could be written.
+    let (status, short) =
+        super::ci_lock(&app, "qa", json!({"holder": "short", "ttl": "1s"}), None).await;
+    assert_eq!(status, 200, "{short}");
+    let mut con = app.redis().await;
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "1"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let before = app.snapshot().await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let (status, view) = get(&app, "/api/v1/envs/canary", None).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["lock"]["holder"], "pipeline", "{view}");
+    let (status, view) = get(&app, "/api/v1/envs/qa", None).await;
+    assert_eq!(status, 200, "{view}");
+    assert!(view["lock"].is_null(), "the ended hold shows ended: {view}");
+    let (status, gate) = get(&app, "/api/v1/gate/canary", Some(&token)).await;
+    assert_eq!((status, &gate["allowed"]), (200, &json!(true)), "{gate}");
+    let (status, gate) = get(&app, "/api/v1/gate/canary", None).await;
+    assert_eq!((status, &gate["allowed"]), (423, &json!(false)), "{gate}");
+    let (status, gate) = get(&app, "/api/v1/gate/qa", None).await;
+    assert_eq!((status, &gate["allowed"]), (200, &json!(true)), "{gate}");
+    let status = app.ok("alice", "status").await;
+    let shown = format!("{status:?}");
+    assert!(shown.contains("pipeline"), "{shown}");
+
+    let (status, refused) = super::ci_lock(&app, "prod", json!({"ttl": "10m"}), None).await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (503, &json!("store_full")),
+        "{refused}"
+    );
+    let (status, ready) = get(&app, "/readyz", None).await;
+    assert_eq!(
+        (status, &ready["error"]),
+        (503, &json!("store_full")),
+        "{ready}"
+    );
+    assert!(
+        ready["message"].as_str().unwrap().contains("full"),
+        "{ready}"
+    );
+    assert_eq!(app.snapshot().await, before, "reading wrote nothing");
+
+    let _: () = redis::cmd("CONFIG")
+        .arg(&["SET", "maxmemory", "0"][..])
+        .query_async(&mut con)
+        .await
+        .unwrap();
+    let (status, _) = get(&app, "/readyz", None).await;
+    assert_eq!(status, 200, "ready again once there is room");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_redis_cuts_an_unauthenticated_call_short_every_answer_still_names_credentials() {
+    let redis = RedisProcess::start().unwrap();
+    admin_says(
+        &redis,
+        &["CONFIG", "SET", "requirepass", "the-right-secret"],
+    )
+    .await;
+    let (baton, base) = serve_on(format!("redis://127.0.0.1:{}", redis.port())).await;
+    // A lock is a long command: unauthenticated, Redis answers "Protocol error: unauthenticated
+    // multibulk length" and closes the connection. What was in flight on it, and what comes
+    // next, changed nothing: it is the credentials, never "did not answer" or "may have".
+    for round in 0..3 {
+        for text in ["lock qa 5m first", "status", "freeze all 1h drill"] {
+            let actor = baton_commands::Actor::console("alice");
+            match baton.run_text(actor, text).await {
+                Err((BatonError::StoreUnavailable(c), _)) => {
+                    assert_eq!(c, Cause::Auth, "round {round}: {text}")
+                }
+                other => panic!("round {round}: {text}: expected unavailable, got {other:?}"),
+            }
+            let ready = reqwest::get(format!("{base}/readyz")).await.unwrap();
+            assert_eq!(ready.status(), 503);
+            let body: Value = ready.json().await.unwrap();
+            let message = body["message"].as_str().unwrap();
+            assert!(
+                message.contains("credentials"),
+                "round {round}: after {text}: {message}"
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_acl_user_without_fcall_is_named_at_start_up_and_by_readyz() {
+    let redis = RedisProcess::start().unwrap();
+    let rules = [
+        "on",
+        ">acl-pass-78",
+        "~*",
+        "&*",
+        "+@all",
+        "-fcall",
+        "-fcall_ro",
+    ];
+    admin_says(&redis, &[&["ACL", "SETUSER", "baton"][..], &rules].concat()).await;
+    let url = format!("redis://baton:acl-pass-78@127.0.0.1:{}", redis.port());
+    let served =
+        crate::served::Served::start("acl", &crate::served::config_text(&url, ""), &[]).await;
+    let line = served.log_line(&["WARN", "FCALL"]).await;
+    assert!(
+        line.is_some(),
+        "a start-up warning names FCALL:\n{}",
+        served.log()
+    );
+    assert!(!served.log().contains("acl-pass-78"), "{}", served.log());
+    let ready = reqwest::get(served.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains("FCALL"), "{message}");
+}

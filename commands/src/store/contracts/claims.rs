@@ -101,6 +101,8 @@ pub enum FreezeAnswer {
         #[serde(default, deserialize_with = "lua_list")]
         changed: Vec<Changed>,
     },
+    /// The `until` given is not after Redis' now: nothing was frozen.
+    Past {},
 }
 
 /// An env a freeze or unfreeze changed.
@@ -151,7 +153,8 @@ pub enum DeployAnswer {
     },
 }
 
-/// `settle.lua`: apply what is due on every env named, and report each one's state.
+/// `settle.lua`: apply what is due on every env named, and report each one's state. When Redis
+/// is full, `look.lua` reports the same state without writing (what is due shown as done).
 pub struct SettleArgs;
 
 impl Contract for SettleArgs {
@@ -161,6 +164,9 @@ impl Contract for SettleArgs {
     }
     fn write(&self, call: Call) -> Call {
         call
+    }
+    fn when_full(&self) -> Option<Function> {
+        Some(scripts::LOOK)
     }
 }
 
@@ -178,6 +184,9 @@ impl Contract for GateArgs<'_> {
     }
     fn write(&self, call: Call) -> Call {
         call.arg(self.token)
+    }
+    fn when_full(&self) -> Option<Function> {
+        Some(scripts::LOOK)
     }
 }
 

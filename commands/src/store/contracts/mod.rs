@@ -33,6 +33,11 @@ pub trait Contract {
     fn function(&self) -> Function;
     /// Writes the script's own arguments, in ARGV order.
     fn write(&self, call: Call) -> Call;
+    /// The no-writes function that answers the same when Redis is full and refuses this one: a
+    /// read that settles what is due on the way has one, so it still answers. None for a change.
+    fn when_full(&self) -> Option<Function> {
+        None
+    }
 }
 
 /// A contract's call, ready to send: its answer decodes as `A`.
@@ -57,8 +62,10 @@ impl Store {
         group: &EnvName,
         envs: &[&EnvName],
     ) -> Prepared<C::Answer> {
+        let mut call = args.write(self.script(args.function(), group, envs));
+        call.when_full = args.when_full();
         Prepared {
-            call: args.write(self.script(args.function(), group, envs)),
+            call,
             answer: std::marker::PhantomData,
         }
     }

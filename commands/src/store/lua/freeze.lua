@@ -4,6 +4,11 @@
 -- ARGV[11] a duration in ms from now (0: use ARGV[9])
 local mode, actor, display, reason, till, scope = ARGV[5], ARGV[6], ARGV[7], ARGV[8], tonumber(ARGV[9]), ARGV[10]
 if tonumber(ARGV[11]) > 0 then till = NOW + tonumber(ARGV[11]) end
+-- A time given (`freeze … until`) is judged by Redis' clock, never the instance's: one that is
+-- already past freezes nothing.
+if mode == 'freeze' and till > 0 and till <= NOW then
+  return cjson.encode({ status = 'past', now = NOW })
+end
 local changed = {}
 for _, e in ipairs(ENVS) do
   local lock, _, freeze = settle(e)

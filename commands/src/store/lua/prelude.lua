@@ -408,3 +408,22 @@ local function read(name, body)
       return body()
     end })
 end
+
+-- A read of the envs named in ARGV[1], seen as a change sees them (`begin`: NOW, ENVS and their
+-- calendar windows) but declared `no-writes`: it answers while Redis is full (see look.lua).
+local function look(name, body)
+  redis.register_function({ function_name = name, flags = { 'no-writes' },
+    callback = function(keys, args)
+      begin(keys, args)
+      return body()
+    end })
+end
+
+-- A read that Redis treats as a possible write: refused ("full") when Redis is at `maxmemory`
+-- like every change, so the readiness probe that runs it says whether Baton could write now.
+local function probe(name, body)
+  redis.register_function(name, function(keys, args)
+    KEYS, ARGV = keys, args
+    return body()
+  end)
+end

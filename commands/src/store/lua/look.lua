@@ -1,0 +1,31 @@
+-- look: what settle.lua reports, without writing anything: `status`, the env view, the status
+-- page and the deploy gate still answer while Redis is full (settle.lua, which may write, is
+-- refused then). What settle would apply shows as done: a hold past its end is gone, a freeze
+-- past its `until` is over, a waiter that went away is out of line. Nothing is handed off (no
+-- grant can be written while Redis is full): a free lock shows free, its line still waiting.
+-- ARGV[5] (the deploy gate): a lock token; the answer says whether it is the first env's lock's.
+local presented = ARGV[5] or ''
+local function live(m)
+  if m and tonumber(m.expires) > NOW then return m end
+  return nil
+end
+local out = {}
+local token_holds = false
+for i, e in ipairs(ENVS) do
+  local lock, claim = live(hash_read(e.lockmeta)), live(hash_read(e.claimmeta))
+  local freeze = hash_read(e.freeze)
+  if freeze then
+    freeze['until'], freeze.since = tonumber(freeze['until']), tonumber(freeze.since)
+    if freeze['until'] > 0 and freeze['until'] <= NOW then freeze = nil end
+  end
+  freeze = freeze or window_live(e)
+  local waiting = {}
+  for _, w in ipairs(queue_entries(e)) do
+    if not waiter_gone(w) then waiting[#waiting + 1] = w end
+  end
+  e.entries = waiting
+  out[i] = { env = e.name, lock = view(lock), claim = view(claim), freeze = freeze,
+             queue = queue_view(e), deploy = hash_read(e.deploy) }
+  if i == 1 and presented ~= '' and lock and lock.token == presented then token_holds = true end
+end
+return cjson.encode({ status = 'ok', now = NOW, envs = out, token_holds = token_holds })

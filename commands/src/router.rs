@@ -7,12 +7,13 @@ use std::sync::{Arc, OnceLock};
 use crate::admin::AdminDesk;
 use crate::bus::EventBus;
 use crate::catalog::{Catalog, Target};
-use crate::command::{Command, Privilege};
+use crate::command::{CiCommand, Command, Privilege};
 use crate::config::{Config, EnvSettings};
 use crate::domain::{wall_clock, Actor, EnvName};
 use crate::error::BatonError;
 use crate::grammar::{self, Verb};
 use crate::reply::{Reply, Tone};
+use crate::road::CiRequest;
 use crate::services::{Core, Pipelines};
 use crate::store::Store;
 
@@ -137,6 +138,17 @@ impl Baton {
         }
     }
 
+    /// Sweeps every `interval` until `shutdown` resolves, while this instance holds the sweeper
+    /// lease. A store outage is logged and retried on the next tick; the sweeper never stops on
+    /// an error. On shutdown the lease is given back, so another instance takes over at once.
+    pub async fn run_sweeper(
+        &self,
+        interval: std::time::Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        crate::sweeper::run(self, interval, shutdown).await
+    }
+
     /// Hands the command to the service of its family; `role` is the one the privilege was
     /// checked with. One arm per family, never per verb: each service matches its own verbs.
     pub(crate) async fn dispatch(
@@ -160,7 +172,20 @@ impl Baton {
                 )
                 .with_text(text))
             }
-            Command::Ci(ci) => self.ci(actor, ci, admin).await,
+            // The CI API's requests come through `run_ci` with their typed answers; one that
+            // came as a plain command is answered with the reply its answer renders.
+            Command::Ci(ci) => {
+                use crate::reply::Render;
+                match ci {
+                    CiCommand::Acquire(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+                    CiCommand::Release(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+                    CiCommand::Extend(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+                    CiCommand::Gate(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
+                    CiCommand::RecordDeploy(r) => {
+                        r.answer(self, actor, admin).await.map(|a| a.reply())
+                    }
+                }
+            }
             Command::Admin(admin) => self.admin_desk().run_admin(actor, admin).await,
         }
     }

@@ -5,10 +5,10 @@
 //!
 //! | service | file | needs beyond the core |
 //! |---|---|---|
-//! | [`Locks`] | `deploy.rs`, `freeze.rs` | — |
-//! | [`Claims`] | `staging.rs` | ends a claim through [`Locks`] |
+//! | [`Locks`] | `locks.rs`, `freeze.rs` | — |
+//! | [`Claims`] | `claims.rs` | ends a claim through [`Locks`] |
 //! | [`Status`] | `status.rs` | — |
-//! | [`Expiry`] | `events.rs` | — |
+//! | [`Expiry`] | `sweeper.rs` | — |
 //! | [`Pipelines`] | `ci/` | the event bus, the shutdown signal |
 //! | `AdminDesk` | `admin/` | the admin settings (defined there) |
 

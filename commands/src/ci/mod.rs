@@ -328,23 +328,3 @@ fn grant(env: &str, hold: Hold, token: String, now: u64) -> LockGrant {
         now,
     }
 }
-
-impl Baton {
-    /// A CI request that came as a plain [`Command`] (not through [`Baton::run_ci`]): run, and
-    /// answered with the reply its typed answer renders.
-    pub(crate) async fn ci(
-        &self,
-        actor: &Actor,
-        command: CiCommand,
-        admin: bool,
-    ) -> Result<crate::Reply, BatonError> {
-        use crate::reply::Render;
-        match command {
-            CiCommand::Acquire(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
-            CiCommand::Release(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
-            CiCommand::Extend(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
-            CiCommand::Gate(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
-            CiCommand::RecordDeploy(r) => r.answer(self, actor, admin).await.map(|a| a.reply()),
-        }
-    }
-}

@@ -208,19 +208,18 @@ impl Lease {
     }
 }
 
-impl Baton {
-    /// Sweeps every `interval` until `shutdown` resolves, while this instance holds the sweeper
-    /// lease. A store outage is logged and retried on the next tick; the sweeper never stops on
-    /// an error. On shutdown the lease is given back, so another instance takes over at once.
-    pub async fn run_sweeper(
-        &self,
-        interval: Duration,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) {
-        let expiry = self.core.expiry();
+/// The sweeper's loop for `baton` (see [`Baton::run_sweeper`]).
+pub(crate) async fn run(
+    baton: &Baton,
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    {
+        let this = baton;
+        let expiry = this.core.expiry();
         let mut calendar = crate::windows::CalendarCursor::default();
-        let mut rx = self.events().subscribe();
-        let mut lease = Lease::new(interval, self.events().heartbeats());
+        let mut rx = this.events().subscribe();
+        let mut lease = Lease::new(interval, this.events().heartbeats());
         let mut schedule = expiry.schedule();
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(interval);

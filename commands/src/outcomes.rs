@@ -1,6 +1,8 @@
-//! What a script's answer means, written once for every front end: a chat command and a CI request
-//! that take, end or extend a hold go through the same mapping, so a refusal reads and classifies
-//! the same wherever it came from.
+//! What the answers of the scripts that take, end or extend a hold (lock, give up, unlock,
+//! extend) mean, written once for every front end: a chat command, a CI request and a GitHub run
+//! go through the same mapping, so a refusal reads and classifies the same wherever it came from.
+//! Every other script's answer is read in exactly one place, the handler that calls it (a
+//! waiter's check-in in `ci/wait.rs`, a claim in `claims.rs`, a freeze in `freeze.rs`, …).
 
 use std::time::Duration;
 

@@ -367,23 +367,11 @@ pub async fn serve_process(
     n: usize,
 ) -> (tokio::process::Child, SocketAddr) {
     let config = dir.join(format!("baton-{n}.toml"));
-    let mut text = TEST_CONFIG.replace(
-        "[redis]\n",
-        &format!("[redis]\nurl = \"{}\"\n", app.redis.url()),
+    let staging = format!(
+        "\n[[ci.tokens]]\nname = \"staging\"\nsha256 = \"{}\"\nenvs = [\"staging-*\", \"qa\"]\n",
+        baton_adapters::ci::sha256_hex(TOKEN_STAGING)
     );
-    text = text.replace(
-        "deployer = [\"console:alice\", \"console:bob\"]",
-        "deployer = [\"console:alice\", \"console:bob\", \"ci:all\"]",
-    );
-    for (name, token, envs) in [
-        ("all", TOKEN_ALL, "\"*\""),
-        ("staging", TOKEN_STAGING, "\"staging-*\", \"qa\""),
-    ] {
-        let sha = baton_adapters::ci::sha256_hex(token);
-        text.push_str(&format!(
-            "\n[[ci.tokens]]\nname = \"{name}\"\nsha256 = \"{sha}\"\nenvs = [{envs}]\n"
-        ));
-    }
+    let text = crate::served::config_text(&app.redis.url(), &staging);
     std::fs::write(&config, text).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -38,13 +38,14 @@ use crate::delivery::DeliveryError;
 use crate::domain::{new_token, wall_clock, Actor, EnvName};
 use crate::error::{BatonError, HoldKind};
 use crate::notify::deliver::RetryPolicy;
+use crate::outcomes::{self, Acquired};
 use crate::reply::{Reply, Tone};
 use crate::road::{CiRequest, Render};
 use crate::router::Baton;
 use crate::services::Core;
 use crate::store::contracts::{
-    LeaveAnswer, LeaveArgs, LockAnswer, LockArgs, LockMode, RunLockAnswer, RunLockArgs, Seen,
-    UnlockAnswer, UnlockArgs,
+    LeaveAnswer, LeaveArgs, LockArgs, LockMode, RunLockAnswer, RunLockArgs, Seen, UnlockAnswer,
+    UnlockArgs,
 };
 pub use crate::store::github::DeliveryId;
 use crate::store::github::RunRecord;
@@ -378,28 +379,33 @@ async fn admit(core: &Core, ask: &RunAsk) -> Result<Requested, BatonError> {
         ledger: core.store.keys().github_ledger(group, &env.name),
     };
     let call = core.store.prepare(&args, group, &[&env.name]);
-    answer(core.store.call_acquire(call).await?)
+    answer(env.name.as_str(), core.store.call_acquire(call).await?)
 }
 
-/// What the lock script's answer means for a run: the one reading of it.
-fn answer(answer: RunLockAnswer) -> Result<Requested, BatonError> {
+/// What the lock script's answer means for a run: read by [`outcomes::acquired`], as for every
+/// lock, then put in GitHub's terms.
+fn answer(env: &str, answer: RunLockAnswer) -> Result<Requested, BatonError> {
     let answer = match answer {
         RunLockAnswer::Seen(Seen::Over { .. }) => return Ok(Requested::Replayed),
         RunLockAnswer::Seen(Seen::Stale { .. }) => return Ok(Requested::Stale),
         RunLockAnswer::Lock(lock) => *lock,
     };
-    Ok(match answer {
-        LockAnswer::Ok { lock, .. } => Requested::Granted { fence: lock.fence },
-        LockAnswer::Queued { position, .. } => Requested::Queued { position },
-        LockAnswer::Already { .. } | LockAnswer::AlreadyQueued { .. } => Requested::Already,
+    Ok(match outcomes::acquired(env, answer) {
+        Ok(Acquired::Granted { hold, .. }) => Requested::Granted { fence: hold.fence },
+        Ok(Acquired::Queued {
+            position,
+            again: false,
+            ..
+        }) => Requested::Queued { position },
+        Ok(Acquired::Mine { .. } | Acquired::Queued { again: true, .. }) => Requested::Already,
         // The script recorded the refusal with the request: GitHub hears it from the audit
         // stream, exactly once, like a grant (callbacks.rs words it).
-        LockAnswer::Frozen { .. } | LockAnswer::QueueFull { .. } => Requested::Refused,
-        // A run is always a queue entry (mode `queue` or `wait`), and those never answer
-        // `locked`; its calls carry no idempotency key, so none is a replay that `ended`: a
+        Err(BatonError::Frozen { .. } | BatonError::Refused(_)) => Requested::Refused,
+        // A run is always a queue entry (mode `queue` or `wait`), and those are never refused
+        // as `locked`; its calls carry no idempotency key, so none is a replay that ended: a
         // contract broken, reported as such.
-        LockAnswer::Locked { .. } | LockAnswer::Ended { .. } => {
-            tracing::error!("lock.lua answered `locked` to a queue entry");
+        Err(e) => {
+            tracing::error!(error = %e, "lock.lua refused a GitHub run's queue entry unexpectedly");
             return Err(BatonError::Internal);
         }
     })

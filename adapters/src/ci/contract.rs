@@ -36,11 +36,13 @@ pub fn duration_text(raw: &str) -> Option<Duration> {
 /// [`duration_text`] reads to a value in that range (the `pattern` holds exactly those).
 pub fn duration_schema(min: u64, max: u64, description: &str) -> Value {
     let max = max.min(MAX_DURATION_SECS);
+    // Examples a server takes: 20 minutes, or as near as its limits allow.
+    let example = 1200.clamp(min, max.max(min));
     json!({
         "description": description,
         "oneOf": [
-            {"type": "string", "pattern": duration_pattern(min, max), "examples": ["20m", "2h"]},
-            {"type": "integer", "minimum": min, "maximum": max, "examples": [1200]},
+            {"type": "string", "pattern": duration_pattern(min, max), "examples": [format!("{example}s")]},
+            {"type": "integer", "minimum": min, "maximum": max, "examples": [example]},
         ],
     })
 }
@@ -117,13 +119,8 @@ pub fn document(template: &str, catalog: &Catalog, max_wait: Duration) -> String
         "How long to wait: whole seconds, or one number and a unit (s, m, h, d) like \"5m\"; \
          0 does not wait. At most this server's `ci.max_wait` (the maximum here).",
     );
-    let mut names: Vec<String> = Vec::new();
-    for e in catalog.envs() {
-        names.push(e.name.to_string());
-    }
-    for p in catalog.pools() {
-        names.push(p.name.to_string());
-    }
+    // Envs and pool members: a pool's own name is read by `GET /api/v1/envs/{env}` only.
+    let names: Vec<String> = catalog.envs().iter().map(|e| e.name.to_string()).collect();
     doc["components"]["parameters"]["Env"]["examples"] = names
         .iter()
         .map(|n| (n.clone(), json!({ "value": n })))

@@ -77,7 +77,7 @@ impl CiState {
             baton,
             tokens: config.tokens.iter().map(TokenEntry::from_config).collect(),
             max_wait: config.max_wait,
-            guard: guard::AuthGuard::default(),
+            guard: guard::AuthGuard::new(config.auth_failure_burst),
         }))
     }
 

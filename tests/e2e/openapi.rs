@@ -81,8 +81,7 @@ async fn realistic_app() -> TestApp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_independent_fuzzer_finds_the_served_contract_exact_on_every_operation() {
-    if !pinned("schemathesis", SCHEMATHESIS) || !pinned("openapi-spec-validator", SPEC_VALIDATOR)
-    {
+    if !pinned("schemathesis", SCHEMATHESIS) || !pinned("openapi-spec-validator", SPEC_VALIDATOR) {
         return;
     }
     let app = realistic_app().await;
@@ -145,11 +144,16 @@ async fn an_independent_fuzzer_finds_the_served_contract_exact_on_every_operatio
         String::from_utf8_lossy(&run.stderr)
     );
     let counts = cases_per_operation(&std::fs::read_to_string(&report).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
     eprintln!("generated requests per operation: {counts:#?}");
     assert_eq!(counts.len(), 8, "every operation but events: {counts:?}");
     for (operation, n) in &counts {
         // `GET /api/v1/envs` takes no input at all: its few requests are every one there is.
-        let least = if operation == "GET /api/v1/envs" { 1 } else { EXAMPLES };
+        let least = if operation == "GET /api/v1/envs" {
+            1
+        } else {
+            EXAMPLES
+        };
         assert!(*n >= least, "{operation} got {n} generated requests");
     }
 }
@@ -158,9 +162,13 @@ async fn an_independent_fuzzer_finds_the_served_contract_exact_on_every_operatio
 /// without a token, not counted), from its ndjson report.
 fn cases_per_operation(ndjson: &str) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
-    for event in ndjson.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+    for event in ndjson
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
         let recorder = &event["ScenarioFinished"]["recorder"];
-        let (Some(label), Some(cases)) = (recorder["label"].as_str(), recorder["cases"].as_object())
+        let (Some(label), Some(cases)) =
+            (recorder["label"].as_str(), recorder["cases"].as_object())
         else {
             continue;
         };

@@ -135,11 +135,30 @@ mod tests {
 
     #[test]
     fn positive_up_to_lists_every_number_once() {
-        for n in [1u64, 5, 9, 10, 11, 59, 60, 99, 100, 120, 480, 1000, 28_800, 315_360_000] {
+        for n in [
+            1u64,
+            5,
+            9,
+            10,
+            11,
+            59,
+            60,
+            99,
+            100,
+            120,
+            480,
+            1000,
+            28_800,
+            315_360_000,
+        ] {
             let pattern = format!("^(?:{})$", positive_up_to(n));
             let re = Regexish::new(&pattern);
             for v in 0..=(n + 1200).min(40_000) {
-                assert_eq!(re.is_match(&v.to_string()), (1..=n).contains(&v), "{pattern} vs {v}");
+                assert_eq!(
+                    re.is_match(&v.to_string()),
+                    (1..=n).contains(&v),
+                    "{pattern} vs {v}"
+                );
             }
         }
     }

@@ -40,11 +40,19 @@ pub struct AppState {
     pub streams: Arc<Budget>,
     /// `[server] body_timeout`.
     pub body_timeout: BodyTimeout,
+    /// The served OpenAPI document, with this config's limits and envs written in.
+    pub openapi: Arc<str>,
 }
 
 impl AppState {
     /// The state for `config`'s routes over `baton`.
     pub fn new(config: &Config, baton: Baton) -> Self {
+        let openapi = baton_adapters::ci::contract::document(
+            include_str!("openapi.json"),
+            baton.catalog(),
+            config.ci.max_wait,
+        )
+        .into();
         Self {
             ci: CiState::new(baton.clone(), &config.ci),
             baton,
@@ -54,6 +62,7 @@ impl AppState {
                 config.server.max_event_streams,
             ),
             body_timeout: BodyTimeout(config.server.body_timeout),
+            openapi,
         }
     }
 }
@@ -142,10 +151,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-async fn openapi() -> impl IntoResponse {
+async fn openapi(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
+        state.openapi.to_string(),
     )
 }
 

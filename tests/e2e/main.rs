@@ -27,6 +27,7 @@ mod isolation;
 mod locks;
 mod logs;
 mod notify;
+mod openapi;
 mod resilience;
 mod round_trips;
 mod slack;

@@ -1,7 +1,7 @@
 //! The CI API's request and response bodies (docs/ci-api.md), defined once and serde both ways:
 //! the server's handlers read requests and write answers with them, and `baton ci`
 //! (`src/ci_client`) writes requests and reads answers with the same types. Requests are strict
-//! (unknown fields refused); durations are humantime strings or whole seconds, and go out as
+//! (unknown fields refused); durations are text like `"20m"` or whole seconds, and go out as
 //! whole seconds.
 
 use std::time::Duration;
@@ -79,7 +79,11 @@ pub struct DeployBody {
     #[serde(default)]
     pub url: String,
     /// The fence the deploy ran under.
-    #[serde(default)]
+    #[serde(
+        default,
+        deserialize_with = "fence",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub fence: Option<u64>,
 }
 
@@ -229,28 +233,64 @@ fn secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     }
 }
 
-/// `"20m"`, `"1h30m"` or whole seconds (`1200`); negative, fractional or absurd values refused.
+/// `"20m"` (one number and a unit: s, m, h, d) or whole seconds (`1200`, or `1200.0`: an
+/// integer in JSON Schema's sense); negative, fractional or absurd values refused. The served
+/// document's `Ttl` and `Wait` schemas hold exactly these ([`contract`](super::contract)).
 pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     use serde::de::Error;
-    const MAX: u64 = 10 * 365 * 86_400;
+    const MAX: u64 = super::contract::MAX_DURATION_SECS;
     let v = Option::<serde_json::Value>::deserialize(d)?;
-    let hint = "use a duration like \"20m\" or \"1h30m\", or a whole number of seconds";
+    let hint = "use a duration like \"20m\" or \"2h\" (one number and a unit: s, m, h or d), or a whole number of seconds";
+    let absurd = |shown: &str| D::Error::custom(format!("{shown} is absurdly long; {hint}"));
     match v {
         None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => humantime::parse_duration(&s)
-            .map(Some)
-            .map_err(|_| D::Error::custom(format!("`{}` is not a duration; {hint}", preview(&s)))),
-        Some(serde_json::Value::Number(n)) => match n.as_u64() {
-            Some(secs) if secs <= MAX => Ok(Some(Duration::from_secs(secs))),
-            Some(_) => Err(D::Error::custom(format!(
-                "{n} seconds is absurdly long; {hint}"
+        Some(serde_json::Value::String(s)) => match super::contract::duration_text(&s) {
+            Some(d) if d.as_secs() <= MAX => Ok(Some(d)),
+            Some(_) => Err(absurd(&format!("`{}`", preview(&s)))),
+            None => Err(D::Error::custom(format!(
+                "`{}` is not a duration; {hint}",
+                preview(&s)
             ))),
+        },
+        Some(serde_json::Value::Number(n)) => match whole(&n) {
+            Some(secs) if secs <= MAX => Ok(Some(Duration::from_secs(secs))),
+            Some(_) => Err(absurd(&format!("{n} seconds"))),
             None => Err(D::Error::custom(format!(
                 "{n} is not a positive whole number of seconds; {hint}"
             ))),
         },
         Some(other) => Err(D::Error::custom(format!(
             "{other} is not a duration; {hint}"
+        ))),
+    }
+}
+
+/// A JSON number that is a whole number from 0 to `u64::MAX`, written as an integer or as an
+/// integral float (`3605680144.0` is an integer in JSON Schema's sense).
+fn whole(n: &serde_json::Number) -> Option<u64> {
+    n.as_u64().or_else(|| {
+        let f = n.as_f64()?;
+        // 2^64 is exactly representable; every integral float below it converts exactly.
+        (f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f)).then_some(f as u64)
+    })
+}
+
+/// The largest fence (Redis counts it as a signed 64-bit integer).
+pub const MAX_FENCE: u64 = i64::MAX as u64;
+
+/// A fence: a whole number from 0 to [`MAX_FENCE`], as an integer or an integral float.
+fn fence<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => match whole(&n) {
+            Some(f) if f <= MAX_FENCE => Ok(Some(f)),
+            _ => Err(D::Error::custom(format!(
+                "`fence` must be a whole number from 0 to {MAX_FENCE}, not {n}"
+            ))),
+        },
+        Some(other) => Err(D::Error::custom(format!(
+            "`fence` must be a whole number, not {other}"
         ))),
     }
 }

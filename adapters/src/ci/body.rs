@@ -41,15 +41,16 @@ pub fn env(raw: &str) -> Result<EnvName, ApiError> {
     EnvName::parse(raw).map_err(ApiError::bad_request)
 }
 
-/// A label or reason: cleaned, and refused when too long.
+/// A label or reason: refused when longer than `max` characters as sent (the served document's
+/// `maxLength`), then cleaned.
 pub fn text(field: &str, raw: Option<String>, max: usize) -> Result<String, ApiError> {
-    let cleaned = clean_text(&raw.unwrap_or_default());
-    if cleaned.chars().count() > max {
+    let raw = raw.unwrap_or_default();
+    if raw.chars().count() > max {
         return Err(ApiError::bad_request(format!(
             "`{field}` is too long (at most {max} characters)"
         )));
     }
-    Ok(cleaned)
+    Ok(clean_text(&raw))
 }
 
 /// The `holder` label.
@@ -71,9 +72,14 @@ pub fn ttl(field: &str, d: Option<Duration>) -> Result<Option<Ttl>, ApiError> {
     .transpose()
 }
 
-/// A token field: bounded, so a megabyte of "token" is refused, not hashed.
+/// Longest lock token read. Baton issues 32 lowercase hex characters; any other string of 1 to
+/// 128 visible ASCII characters is a token that holds nothing (404 or 409, as for a stale one).
+pub const MAX_TOKEN: usize = 128;
+
+/// A token field: 1 to [`MAX_TOKEN`] visible ASCII characters (the served document's `LockToken`
+/// pattern), so a megabyte of "token" is refused, not hashed.
 pub fn token(raw: String) -> Result<String, ApiError> {
-    if raw.is_empty() || raw.len() > 128 {
+    if raw.is_empty() || raw.len() > MAX_TOKEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
         return Err(token_refusal());
     }
     Ok(raw)
@@ -81,5 +87,8 @@ pub fn token(raw: String) -> Result<String, ApiError> {
 
 /// What a malformed lock token is told.
 pub fn token_refusal() -> ApiError {
-    ApiError::bad_request("`token` must be the token the lock request returned")
+    ApiError::bad_request(format!(
+        "`token` must be the token the lock request returned (1 to {MAX_TOKEN} visible ASCII \
+         characters; Baton's are 32 hex digits)"
+    ))
 }

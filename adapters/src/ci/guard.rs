@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 
 use super::{ApiError, CiState};
 
-/// Failures an address may make in a burst.
-const BURST: f64 = 10.0;
+/// Failures an address may make in a burst, unless `ci.auth_failure_burst` says otherwise.
+pub const BURST: u32 = 10;
 /// Failures per second an address earns back.
 const REFILL_PER_SEC: f64 = 1.0;
 /// Addresses tracked at most; full (forgiven) buckets are dropped first.
@@ -30,9 +30,15 @@ const MAX_TRACKED: usize = 10_000;
 const LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// Per-address buckets and the log throttle, shared by every CI route.
-#[derive(Default)]
 pub struct AuthGuard {
     state: Mutex<GuardState>,
+    burst: f64,
+}
+
+impl Default for AuthGuard {
+    fn default() -> Self {
+        Self::new(BURST)
+    }
 }
 
 #[derive(Default)]
@@ -49,9 +55,9 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn refilled(self, now: Instant) -> f64 {
+    fn refilled(self, now: Instant, burst: f64) -> f64 {
         let earned = now.duration_since(self.at).as_secs_f64() * REFILL_PER_SEC;
-        (self.tokens + earned).min(BURST)
+        (self.tokens + earned).min(burst)
     }
 }
 
@@ -65,20 +71,29 @@ pub enum Verdict {
 }
 
 impl AuthGuard {
+    /// A guard that lets an address fail `burst` times before it answers 429.
+    pub fn new(burst: u32) -> Self {
+        Self {
+            state: Mutex::default(),
+            burst: f64::from(burst),
+        }
+    }
+
     /// Records one failed authentication from `peer` on `route`.
     pub fn failed(&self, peer: IpAddr, route: &str, now: Instant) -> Verdict {
+        let burst = self.burst;
         let mut s = self.state.lock().expect("not poisoned");
         if s.buckets.len() >= MAX_TRACKED && !s.buckets.contains_key(&peer) {
-            s.buckets.retain(|_, b| b.refilled(now) < BURST);
+            s.buckets.retain(|_, b| b.refilled(now, burst) < burst);
             if s.buckets.len() >= MAX_TRACKED {
                 s.buckets.clear();
             }
         }
         let bucket = s.buckets.entry(peer).or_insert(Bucket {
-            tokens: BURST,
+            tokens: burst,
             at: now,
         });
-        let tokens = bucket.refilled(now);
+        let tokens = bucket.refilled(now, burst);
         let verdict = if tokens >= 1.0 {
             *bucket = Bucket {
                 tokens: tokens - 1.0,

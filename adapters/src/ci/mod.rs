@@ -5,12 +5,14 @@
 //! - [`api_types`]: the request and response bodies, shared with `baton ci`.
 //! - `extract`: the authenticated [`Caller`], the env in the path, the idempotency key and the
 //!   JSON object body, as axum extractors.
+//! - [`contract`]: the served OpenAPI document, with this server's limits and envs written in.
 //! - [`error`]: [`ApiError`], whose codes and statuses are
 //!   [`BatonError`](baton_commands::BatonError)'s own table.
 
 pub mod api_types;
 pub mod auth;
 mod body;
+pub mod contract;
 pub mod error;
 mod extract;
 pub mod guard;
@@ -30,6 +32,8 @@ use axum::{Json, Router};
 use baton_commands::bus::BusMessage;
 use baton_commands::ci_api;
 use baton_commands::config::CiConfig;
+use baton_commands::domain::wall_clock;
+use baton_commands::reply::{Reply, Tone};
 use baton_commands::road::CiRequest;
 use baton_commands::state::EnvState;
 use baton_commands::{grammar, Baton, Input, Request};
@@ -73,7 +77,7 @@ impl CiState {
             baton,
             tokens: config.tokens.iter().map(TokenEntry::from_config).collect(),
             max_wait: config.max_wait,
-            guard: guard::AuthGuard::default(),
+            guard: guard::AuthGuard::new(config.auth_failure_burst),
         }))
     }
 
@@ -252,15 +256,32 @@ async fn deploy(
     Ok(Json(s.run(&caller, request).await?.into()))
 }
 
-/// Chat text through the same road as chat; a refusal carries the reply chat would have shown.
+/// Longest command text, in characters: chat's limit is 2000 bytes, and a character is at most 4.
+pub const MAX_COMMAND_CHARS: usize = grammar::MAX_TEXT_LEN / 4;
+
+/// Chat text through the same road as chat; a refusal carries the reply chat would have shown,
+/// a refusal of the body itself too.
 async fn command(
     State(s): State<CiState>,
     caller: Caller,
-    JsonObject(b): JsonObject<CommandBody>,
+    body: Result<JsonObject<CommandBody>, ApiError>,
 ) -> Result<Json<Value>, ApiError> {
+    let refused = |e: ApiError| {
+        let reply = Reply::new(Tone::Refused, e.message.clone(), wall_clock());
+        let reply = serde_json::to_value(&reply).unwrap_or(Value::Null);
+        e.with("reply", reply)
+    };
+    let JsonObject(b) = body.map_err(refused)?;
+    if b.text.chars().count() > MAX_COMMAND_CHARS {
+        return Err(refused(ApiError::bad_request(format!(
+            "that command is too long (at most {MAX_COMMAND_CHARS} characters)"
+        ))));
+    }
     let input = match grammar::parse(&b.text) {
         Ok(parsed) => {
-            caller.check(&parsed.touches(), s.baton.catalog())?;
+            caller
+                .check(&parsed.touches(), s.baton.catalog())
+                .map_err(refused)?;
             Input::Command(parsed)
         }
         // The core renders the refusal, as it would in chat.

@@ -219,12 +219,16 @@ pub struct CiConfig {
     pub max_wait: Duration,
     /// `[[ci.tokens]]`: one per pipeline or team.
     pub tokens: Vec<CiTokenConfig>,
+    /// Failed authentications an address may make in a burst before it is answered 429 (then
+    /// one a second).
+    pub auth_failure_burst: u32,
 }
 
 impl Default for CiConfig {
     fn default() -> Self {
         Self {
             max_wait: Duration::from_secs(30 * 60),
+            auth_failure_burst: 10,
             tokens: Vec::new(),
         }
     }

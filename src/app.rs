@@ -178,9 +178,10 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// What `serve` checks before it answers: Baton's functions are loaded, Redis' clock is read
-/// (it decides calendar windows and `until`s; see `store/clock.rs`), and Baton's Redis user may
-/// call its functions (a missing ACL permission is named now, not at the first lock). Each only
+/// What `serve` checks as it starts: Baton's functions are loaded (before it answers; asking is a
+/// read), then, beside serving, Redis' clock is read (it decides calendar windows and `until`s;
+/// see `store/clock.rs`) and Baton's Redis user may call its functions (a missing ACL
+/// permission is named now, not at the first lock). Each only
 /// warns: Baton starts while Redis is down and does each of these by itself once it is back, so
 /// the rest is skipped when Redis cannot be reached at all.
 async fn start_up_checks(store: &Store) {
@@ -194,12 +195,17 @@ async fn start_up_checks(store: &Store) {
             return;
         }
     }
-    if let Err(e) = store.learn_clock().await {
-        tracing::warn!(error = %e, "could not read Redis' clock at start-up; it is read before the first call that needs it");
-    }
-    if let Err(missing) = store.check_access().await {
-        tracing::warn!("{missing}");
-    }
+    // The rest runs beside serving: the access check is a call Redis may refuse to run while it
+    // refuses writes (`CLIENT PAUSE WRITE`, a failover), and that must not hold start-up.
+    let store = store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.learn_clock().await {
+            tracing::warn!(error = %e, "could not read Redis' clock at start-up; it is read before the first call that needs it");
+        }
+        if let Err(missing) = store.check_access().await {
+            tracing::warn!("{missing}");
+        }
+    });
 }
 
 /// Runs the service until `shutdown` resolves: HTTP on `listener`, the expiry sweeper, and the

@@ -20,6 +20,7 @@ use std::time::Duration;
 mod admin;
 mod discord;
 mod freezes;
+pub mod fronts;
 mod github;
 mod slack;
 
@@ -28,6 +29,7 @@ pub use admin::*;
 pub use connection::Warning;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use freezes::FreezeWindowConfig;
+pub use fronts::Front;
 pub use github::{GithubConfig, GithubRule, OnFreeze, GITHUB_APP};
 pub use slack::SlackConfig;
 

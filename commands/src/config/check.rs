@@ -26,6 +26,7 @@ impl Config {
         self.check_notify(ctx, &mut out);
         self.check_freezes(ctx, &mut out);
         self.check_github(ctx, &mut out);
+        self.check_chat(ctx, &mut out);
         out
     }
 

@@ -14,7 +14,7 @@ use toml::{Table, Value};
 pub(super) use crate::domain::did_you_mean;
 
 use super::{
-    AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
+    AdminConfig, ChatConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
     FreezeWindowConfig, GithubConfig, PoolConfig, Problem, RedisConfig, RolesConfig, ServerConfig,
     SlackConfig,
 };
@@ -43,6 +43,7 @@ const SECTIONS: &[Section] = &[
     Section::of::<Defaults>("defaults"),
     Section::of::<RolesConfig>("roles"),
     Section::of::<CiConfig>("ci"),
+    Section::of::<ChatConfig>("chat"),
     Section::of::<SlackConfig>("slack"),
     Section::of::<DiscordConfig>("discord"),
     Section::of::<AdminConfig>("admin"),
@@ -255,6 +256,7 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         defaults: section(root.remove("defaults"), "defaults", ctx, out),
         roles: section(root.remove("roles"), "roles", ctx, out),
         ci: section(root.remove("ci"), "ci", ctx, out),
+        chat: section(root.remove("chat"), "chat", ctx, out),
         slack: section(root.remove("slack"), "slack", ctx, out),
         discord: section(root.remove("discord"), "discord", ctx, out),
         admin: section(root.remove("admin"), "admin", ctx, out),

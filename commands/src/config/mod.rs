@@ -18,6 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 mod admin;
+mod chat;
 mod discord;
 mod freezes;
 pub mod fronts;
@@ -26,6 +27,7 @@ mod slack;
 
 pub use crate::store::settings::{redact_url, RedisConfig};
 pub use admin::*;
+pub use chat::{default_in_channel, ChatConfig};
 pub use connection::Warning;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use freezes::FreezeWindowConfig;
@@ -55,6 +57,8 @@ pub struct Config {
     pub roles: RolesConfig,
     /// `[ci]`: the CI API's bearer tokens (hashed) and limits.
     pub ci: CiConfig,
+    /// `[chat]`: what every chat platform shares (who sees an answer).
+    pub chat: ChatConfig,
     /// `[slack]`: the Slack app.
     pub slack: SlackConfig,
     /// `[discord]`: the Discord application.

@@ -180,9 +180,7 @@ impl DiscordState {
                 PressAnswer::Replace(reply) => Answer::now(
                     CreateInteractionResponse::UpdateMessage(render(&reply).update()),
                 ),
-                PressAnswer::Refusal(reply) | PressAnswer::Repost(reply) => {
-                    Answer::message(&reply)
-                }
+                PressAnswer::Refusal(reply) | PressAnswer::Repost(reply) => Answer::message(&reply),
             },
             Timely::Later(pending) => {
                 let (rest, app, token) = (self.rest.clone(), c.application_id, c.token.clone());
@@ -261,7 +259,12 @@ fn refusal(e: BatonError) -> Reply {
 pub fn actor(member: Option<&Member>, user: &User) -> Actor {
     let user = member.map_or(user, |m| &m.user);
     let groups = member
-        .map(|m| m.roles.iter().map(|r| PLATFORM.group(&r.to_string())).collect())
+        .map(|m| {
+            m.roles
+                .iter()
+                .map(|r| PLATFORM.group(&r.to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let names = [user.global_name.as_deref(), Some(user.name.as_str())];
     PLATFORM.actor(&user.id.to_string(), &names, groups)

@@ -11,7 +11,8 @@ pub fn hinted(outcome: &Outcome, invoke: &str) -> (Reply, Option<String>) {
     let reply = outcome.reply.clone();
     match &outcome.result {
         Ok(_) if outcome.is("help") => {
-            let hint = format!("Type these after `{invoke}`, like `{invoke} lock prod 30m hotfix`.");
+            let hint =
+                format!("Type these after `{invoke}`, like `{invoke} lock prod 30m hotfix`.");
             (reply, Some(hint))
         }
         Ok(_) => (reply, None),
@@ -26,7 +27,10 @@ pub fn hinted(outcome: &Outcome, invoke: &str) -> (Reply, Option<String>) {
             let first = outcome
                 .entry
                 .map_or("", |v| v.name.split(' ').next().unwrap_or(""));
-            (reply, Some(format!("Type `{invoke} help {first}` for examples.")))
+            (
+                reply,
+                Some(format!("Type `{invoke} help {first}` for examples.")),
+            )
         }
         Err(_) => (reply, None),
     }

@@ -16,6 +16,6 @@ pub mod hints;
 pub mod names;
 mod platform;
 
-pub use platform::Platform;
 #[cfg(test)]
 pub(crate) use platform::tests::problems as platform_problems;
+pub use platform::Platform;

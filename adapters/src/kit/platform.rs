@@ -33,7 +33,12 @@ impl Platform {
 
     /// A group the platform gives a person (`slack-team:T1`), under its first group prefix.
     pub fn group(&self, id: &str) -> String {
-        let prefix = self.front.groups.first().copied().unwrap_or(self.front.prefix);
+        let prefix = self
+            .front
+            .groups
+            .first()
+            .copied()
+            .unwrap_or(self.front.prefix);
         format!("{prefix}:{id}")
     }
 
@@ -111,7 +116,10 @@ pub(crate) mod tests {
                 "[slack]\nsigning_secret = \"abc123\"\n",
                 "BATON_SLACK__SIGNING_SECRET",
             ),
-            ("slack = { bot_token = \"abc123\" }\n", "BATON_SLACK__BOT_TOKEN"),
+            (
+                "slack = { bot_token = \"abc123\" }\n",
+                "BATON_SLACK__BOT_TOKEN",
+            ),
             ("[discord]\ntoken = \"abc123\"\n", "BATON_DISCORD__TOKEN"),
         ] {
             let found = problems(text);
@@ -122,9 +130,15 @@ pub(crate) mod tests {
                 "the secret is never echoed"
             );
         }
-        assert_eq!(problems("[slack]\nsigning_secret = \"abc\"\n")[0].line, Some(2));
+        assert_eq!(
+            problems("[slack]\nsigning_secret = \"abc\"\n")[0].line,
+            Some(2)
+        );
 
-        let vars = [("BATON_SLACK__SIGNING_SECRET".to_string(), "abc123".to_string())];
+        let vars = [(
+            "BATON_SLACK__SIGNING_SECRET".to_string(),
+            "abc123".to_string(),
+        )];
         crate::register_platforms();
         let config = Config::load(None, vars).unwrap();
         let secret = config.slack.signing_secret.unwrap();

@@ -257,7 +257,10 @@ mod tests {
         assert_eq!((a.id.as_str(), a.display.as_str()), ("slack:U1", "jane"));
         assert_eq!(a.groups, ["slack-team:T1"]);
         assert_eq!(actor("U2", None, None).display, PLATFORM.nameless);
-        assert_eq!(actor("U3", Some(""), Some(" \u{202e}")).display, PLATFORM.nameless);
+        assert_eq!(
+            actor("U3", Some(""), Some(" \u{202e}")).display,
+            PLATFORM.nameless
+        );
         assert!(actor("U3", Some(""), None).groups.is_empty());
     }
 }

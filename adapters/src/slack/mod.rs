@@ -194,9 +194,9 @@ mod tests {
         );
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(
-            found[0]
-                .message
-                .contains("`slack:#deploys` in envs[0].announce: a Slack channel is named by its id"),
+            found[0].message.contains(
+                "`slack:#deploys` in envs[0].announce: a Slack channel is named by its id"
+            ),
             "{}",
             found[0].message
         );

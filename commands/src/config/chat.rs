@@ -136,7 +136,9 @@ mod tests {
         assert_eq!(config.in_channel(), ["lock"]);
         let warnings: Vec<String> = config.warnings().iter().map(|w| w.to_string()).collect();
         assert!(
-            warnings.iter().any(|w| w.contains("rename it to `[chat] in_channel`")),
+            warnings
+                .iter()
+                .any(|w| w.contains("rename it to `[chat] in_channel`")),
             "{warnings:?}"
         );
         let vars = [("BATON_SLACK__IN_CHANNEL".to_string(), "claim".to_string())];
@@ -148,7 +150,9 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.problems.len(), 1, "{err}");
         assert_eq!(err.problems[0].line, Some(5));
-        assert!(err.problems[0].message.contains("old name of `chat.in_channel`"));
+        assert!(err.problems[0]
+            .message
+            .contains("old name of `chat.in_channel`"));
     }
 
     #[test]

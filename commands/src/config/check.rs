@@ -10,7 +10,6 @@ use super::fronts::{identity_prefixes, registered};
 use super::{Config, EnvConfig, PoolConfig, Problem};
 use crate::domain::{preview, EnvName, Ttl};
 
-
 impl Config {
     pub(super) fn check(&self, ctx: &Ctx) -> Vec<Problem> {
         let mut out = Vec::new();

@@ -27,10 +27,12 @@ static CHAT: fronts::Front = fronts::Front {
     example: "chat:U123",
     bare_user: |id| id.starts_with('U') && id.chars().all(|c| c.is_ascii_alphanumeric()),
     secrets: &[],
-    channel: Some(|id| match !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
-        true => Ok(()),
-        false => Err("a Chat channel is named by its id, like `chat:1024`".into()),
-    }),
+    channel: Some(
+        |id| match !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) {
+            true => Ok(()),
+            false => Err("a Chat channel is named by its id, like `chat:1024`".into()),
+        },
+    ),
 };
 
 fn fixture() {
@@ -402,10 +404,7 @@ remind_before = "10m"
     .unwrap_or_else(|e| panic!("{e}"));
     let env = |n: &str| config.env_settings(&name(n)).unwrap();
     let min = |m: u64| Some(Duration::from_secs(m * 60));
-    assert_eq!(
-        env("prod").announce,
-        ["chat:1024", "chat:2048"]
-    );
+    assert_eq!(env("prod").announce, ["chat:1024", "chat:2048"]);
     assert_eq!(env("prod").remind_before, min(5));
     assert_eq!(env("staging-1").announce, ["chat:4096"]);
     assert_eq!(env("staging-1").remind_before, min(10));

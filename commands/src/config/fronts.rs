@@ -29,8 +29,12 @@ pub struct Front {
     pub secrets: &'static [&'static str],
     /// Checks the id of an announcement channel (what follows `prefix:`), with a sentence on how
     /// to find the right one; `None` when it takes no announcements.
-    pub channel: Option<fn(&str) -> Result<(), String>>,
+    pub channel: Option<ChannelCheck>,
 }
+
+/// Checks an announcement channel's id: `Err` holds the sentence that says how to find the right
+/// one.
+pub type ChannelCheck = fn(&str) -> Result<(), String>;
 
 static REGISTERED: RwLock<Vec<&'static Front>> = RwLock::new(Vec::new());
 

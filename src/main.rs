@@ -31,6 +31,8 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
+    // Before any configuration is read: its checks know the chat platforms from here.
+    baton_adapters::register_platforms();
     let cli = baton::cli::Cli::parse();
     // The console shares the terminal with logs: keep them to warnings unless RUST_LOG says more.
     let quiet = matches!(

@@ -8,6 +8,9 @@
 //! - [`slack`]: slash commands, buttons and Socket Mode in Block Kit; outbound Slack delivery.
 //! - [`github`]: `POST /github/webhook` and the GitHub App's answers to deployment protection rules.
 //! - [`discord`]: `/baton` application command, buttons, HTTP interactions, gateway; delivery.
+//! - [`kit`]: what every chat front end shares (deadline and follow-up, the button policy,
+//!   hints, names) and its registration, [`kit::Platform`]; [`PLATFORMS`] lists the chat front
+//!   ends and [`register_platforms`] tells the core's config checks about them.
 // The core's futures (a CI request waiting in line) are deep; the Slack Socket Mode listener
 // needs their auto traits proven through every layer.
 #![recursion_limit = "256"]
@@ -17,4 +20,17 @@ pub mod ci;
 pub mod console;
 pub mod discord;
 pub mod github;
+pub mod kit;
 pub mod slack;
+
+/// Every chat front end: one line each. The core's config checks learn their identity
+/// prefixes, secrets and channel syntax from here ([`register_platforms`]).
+pub static PLATFORMS: &[&kit::Platform] = &[&slack::PLATFORM, &discord::PLATFORM];
+
+/// Registers [`PLATFORMS`] with the core, before any configuration is loaded (`baton`'s `main`,
+/// test harnesses). Calling it again changes nothing.
+pub fn register_platforms() {
+    for platform in PLATFORMS {
+        baton_commands::config::fronts::register(&platform.front);
+    }
+}

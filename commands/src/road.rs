@@ -157,7 +157,7 @@ impl Baton {
         }
     }
 
-    /// Who sees an answer: a success of a verb announced to the channel (`[slack] in_channel`,
+    /// Who sees an answer: a success of a verb announced to the channel (`[chat] in_channel`,
     /// by default every verb whose entry changes state) is for the channel; everything else,
     /// refusals included, only for the asker. Front ends that must choose before the answer
     /// exists (a deferred Discord response) ask with `ok = true`.

@@ -23,7 +23,7 @@ pub struct Baton {
     /// What every service shares; the router hands each command to its service over it.
     pub(crate) core: Core,
     admin: Arc<crate::admin::Admin>,
-    /// The verbs whose successes are announced to the channel (`[slack] in_channel`).
+    /// The verbs whose successes are announced to the channel (`[chat] in_channel`).
     pub(crate) announce: Arc<Vec<String>>,
     bus: Arc<OnceLock<EventBus>>,
     closing: Arc<tokio::sync::watch::Sender<bool>>,
@@ -45,7 +45,7 @@ impl Baton {
                 config.defaults.queue_limit,
             ),
             admin: Arc::new(crate::admin::Admin::new(config)),
-            announce: Arc::new(config.slack.in_channel.clone()),
+            announce: Arc::new(config.in_channel()),
             bus: Arc::new(OnceLock::new()),
             closing: Arc::new(tokio::sync::watch::channel(false).0),
         }

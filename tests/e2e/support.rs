@@ -84,6 +84,7 @@ pub async fn spawn_core_with(edit: impl FnOnce(&mut Config)) -> TestApp {
 /// applied to the test config after its `redis.url` is set to the server's plain port.
 pub async fn spawn_core_on(redis: RedisProcess, edit: impl FnOnce(&mut Config)) -> TestApp {
     init_logs();
+    baton_adapters::register_platforms();
     let mut config = Config::from_toml_str(TEST_CONFIG).expect("test config is valid");
     config.redis.url = redis.url();
     for (name, token, envs) in [

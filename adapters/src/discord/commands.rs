@@ -92,15 +92,7 @@ pub(crate) fn option_name(raw: &str) -> String {
     }
 }
 
-/// At most `max` characters; a cut is marked with `…`.
-pub(crate) fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
+pub(crate) use crate::kit::names::clip;
 
 fn description(text: &str, fallback: &str) -> String {
     let text = if text.trim().is_empty() {

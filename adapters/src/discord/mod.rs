@@ -27,22 +27,49 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use baton_commands::config::DiscordConfig;
-use baton_commands::domain::clean_text;
-use baton_commands::reply::Visibility;
-use baton_commands::{grammar, Actor, Baton, BatonError, Outcome, Reply, Request};
+use baton_commands::config::{DiscordConfig, Front};
+use baton_commands::reply::{Button, Visibility};
+use baton_commands::{grammar, Actor, Baton, BatonError, Reply, Request};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use reqwest::Method;
 use serenity::all::{
-    CommandInteraction, ComponentInteraction, CreateAutocompleteResponse,
-    CreateInteractionResponse, CreateInteractionResponseMessage, Interaction, Member, User,
+    ActionRowComponent, ButtonKind, ButtonStyle, CommandInteraction, ComponentInteraction,
+    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
+    Interaction, Member, Message, MessageFlags, User,
 };
-use tokio::task::JoinHandle;
 
 use self::render::render;
 use self::rest::{Rest, RestError};
 use self::verify::SignatureCheck;
+use crate::kit::buttons::{self, PressAnswer, Pressed};
+use crate::kit::deadline::{self, Timely};
+use crate::kit::Platform;
+
+/// Discord's registration: `discord:<user id>` people carrying `discord-role:<id>` guild roles,
+/// the bot token as its secret, and announcement channels named by snowflake.
+pub static PLATFORM: Platform = Platform {
+    front: Front {
+        name: "Discord",
+        prefix: "discord",
+        groups: &["discord-role"],
+        example: "discord:8035…",
+        bare_user: |id| !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()),
+        secrets: &["discord.token"],
+        channel: Some(channel),
+    },
+    nameless: "a Discord user",
+    max_name: 64,
+};
+
+/// An announcement channel: the channel's snowflake, never its name, which changes.
+fn channel(id: &str) -> Result<(), String> {
+    if (17..=20).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("a Discord channel is named by its id, like `discord:123456789012345678` (Developer Mode → right-click the channel → Copy Channel ID)".into())
+    }
+}
 
 /// What both transports share: the core, Discord's REST API, and the deadline.
 #[derive(Clone)]
@@ -72,12 +99,6 @@ impl Answer {
     fn message(reply: &Reply) -> Self {
         Self::now(CreateInteractionResponse::Message(render(reply).message()))
     }
-}
-
-/// A command that finished in time, or one still running.
-enum Run {
-    Done(Box<Outcome>),
-    Slow(JoinHandle<Outcome>),
 }
 
 impl DiscordState {
@@ -125,14 +146,14 @@ impl DiscordState {
             Some(c.channel_id.to_string()),
             &text,
         );
-        match self.run(request).await {
-            Run::Done(outcome) => Answer::message(&outcome.reply),
-            Run::Slow(task) => {
+        match deadline::run(&self.baton, request, self.defer_after).await {
+            Timely::Now(outcome) => Answer::message(&outcome.reply),
+            Timely::Later(pending) => {
                 let m = CreateInteractionResponseMessage::new();
                 let m = if public { m } else { m.ephemeral(true) };
                 let (rest, app, token) = (self.rest.clone(), c.application_id, c.token.clone());
                 let later = async move {
-                    let edit = render(&joined(task).await.reply).edit();
+                    let edit = render(&pending.outcome().await.reply).edit();
                     let path = format!("/webhooks/{app}/{token}/messages/@original");
                     webhook(&rest, Method::PATCH, &path, &edit).await;
                 };
@@ -144,32 +165,37 @@ impl DiscordState {
         }
     }
 
-    /// A button: its `custom_id` is a command, run as whoever pressed it. Success replaces the
-    /// message with the new state; a refusal goes to the presser alone.
+    /// A button: its `custom_id` is a command, run as whoever pressed it, answered as the
+    /// kit's press policy says. A private prompt's state change is posted as a new public
+    /// message (Discord cannot delete another interaction's ephemeral message).
     async fn button(&self, c: &ComponentInteraction) -> Answer {
         let request = Request::text(
             actor(c.member.as_ref(), &c.user),
             Some(c.channel_id.to_string()),
             &c.data.custom_id,
         );
-        match self.run(request).await {
-            Run::Done(outcome) => match outcome.result {
-                Ok(_) => Answer::now(CreateInteractionResponse::UpdateMessage(
-                    render(&outcome.reply).update(),
-                )),
-                Err(_) => Answer::message(&outcome.reply),
+        let pressed = pressed(&c.message);
+        match deadline::run(&self.baton, request, self.defer_after).await {
+            Timely::Now(outcome) => match buttons::answer(*outcome, &pressed) {
+                PressAnswer::Replace(reply) => Answer::now(
+                    CreateInteractionResponse::UpdateMessage(render(&reply).update()),
+                ),
+                PressAnswer::Refusal(reply) | PressAnswer::Repost(reply) => Answer::message(&reply),
             },
-            Run::Slow(task) => {
+            Timely::Later(pending) => {
                 let (rest, app, token) = (self.rest.clone(), c.application_id, c.token.clone());
                 let later = async move {
-                    let outcome = joined(task).await;
-                    if outcome.result.is_ok() {
-                        let path = format!("/webhooks/{app}/{token}/messages/@original");
-                        webhook(&rest, Method::PATCH, &path, &render(&outcome.reply).edit()).await;
-                    } else {
-                        let path = format!("/webhooks/{app}/{token}");
-                        let followup = render(&outcome.reply).followup();
-                        webhook(&rest, Method::POST, &path, &followup).await;
+                    let outcome = pending.outcome().await;
+                    match buttons::answer(outcome, &pressed) {
+                        PressAnswer::Replace(reply) => {
+                            let path = format!("/webhooks/{app}/{token}/messages/@original");
+                            webhook(&rest, Method::PATCH, &path, &render(&reply).edit()).await;
+                        }
+                        PressAnswer::Refusal(reply) | PressAnswer::Repost(reply) => {
+                            let path = format!("/webhooks/{app}/{token}");
+                            let followup = render(&reply).followup();
+                            webhook(&rest, Method::POST, &path, &followup).await;
+                        }
                     }
                 };
                 Answer {
@@ -179,29 +205,32 @@ impl DiscordState {
             }
         }
     }
-
-    /// Runs the request through the core, waiting at most `defer_after` for it.
-    async fn run(&self, request: Request) -> Run {
-        let baton = self.baton.clone();
-        let mut task = tokio::spawn(async move { baton.run(request).await });
-        if self.defer_after.is_zero() {
-            return Run::Slow(task);
-        }
-        match tokio::time::timeout(self.defer_after, &mut task).await {
-            Ok(joined) => Run::Done(Box::new(joined.unwrap_or_else(|e| {
-                tracing::error!(error = %e, "discord command task failed");
-                Outcome::lost()
-            }))),
-            Err(_) => Run::Slow(task),
-        }
-    }
 }
 
-async fn joined(task: JoinHandle<Outcome>) -> Outcome {
-    task.await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "discord command task failed");
-        Outcome::lost()
-    })
+/// The pressed message as the press policy needs it: ephemeral or not, and its Baton buttons.
+fn pressed(message: &Message) -> Pressed {
+    let buttons = message
+        .components
+        .iter()
+        .flat_map(|row| &row.components)
+        .filter_map(|c| match c {
+            ActionRowComponent::Button(b) => match &b.data {
+                ButtonKind::NonLink { custom_id, style } => Some(Button {
+                    label: b.label.clone().unwrap_or_default(),
+                    command: custom_id.clone(),
+                    primary: *style == ButtonStyle::Primary,
+                }),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    Pressed {
+        private: message
+            .flags
+            .is_some_and(|f| f.contains(MessageFlags::EPHEMERAL)),
+        buttons,
+    }
 }
 
 /// A call on the interaction's webhook after a deferral. Discord may not have registered the
@@ -229,25 +258,16 @@ fn refusal(e: BatonError) -> Reply {
 /// guild role (the interaction's `member` is present in guilds, `user` in DMs).
 pub fn actor(member: Option<&Member>, user: &User) -> Actor {
     let user = member.map_or(user, |m| &m.user);
-    let display = user
-        .global_name
-        .as_deref()
-        .map(clean_text)
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| clean_text(&user.name));
     let groups = member
         .map(|m| {
             m.roles
                 .iter()
-                .map(|r| format!("discord-role:{r}"))
+                .map(|r| PLATFORM.group(&r.to_string()))
                 .collect()
         })
         .unwrap_or_default();
-    Actor {
-        id: format!("discord:{}", user.id),
-        display: commands::clip(&display, 64),
-        groups,
-    }
+    let names = [user.global_name.as_deref(), Some(user.name.as_str())];
+    PLATFORM.actor(&user.id.to_string(), &names, groups)
 }
 
 /// What the HTTP route needs.
@@ -288,4 +308,22 @@ async fn interactions(State(s): State<HttpState>, headers: HeaderMap, body: Byte
         tokio::spawn(later);
     }
     Json(answer.response).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_announcement_channel_is_a_discord_snowflake() {
+        let found = crate::kit::platform_problems(
+            "[[envs]]\nname = \"prod\"\nannounce = [\"discord:123456789012345678\", \"discord:12\"]\n",
+        );
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0]
+                .message
+                .contains("`discord:12` in envs[0].announce: a Discord channel is named by its id"),
+            "{}",
+            found[0].message
+        );
+    }
 }

@@ -2,31 +2,32 @@
 //! [`SlashCommand`] or [`ButtonPress`], runs through the router as its Slack user, and goes out
 //! as Block Kit.
 //!
-//! Slack wants an answer within 3 seconds. Every command runs on its own task; what finishes
-//! within [`DEADLINE`] is answered directly, anything slower gets an ephemeral "working on it"
-//! at once and its real answer through the `response_url` when it is done.
+//! Slack wants an answer within 3 seconds. The kit's [`deadline`] runs every command on its own
+//! task; what finishes within [`DEADLINE`] is answered directly, anything slower gets an
+//! ephemeral "working on it" at once and its real answer through the `response_url` when it is
+//! done. Presses follow the kit's [`buttons`] policy, help and mistakes its [`hints`].
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use baton_commands::config::SlackConfig;
-use baton_commands::domain::clean_text;
-use baton_commands::grammar;
 use baton_commands::reply::{Button, Visibility};
-use baton_commands::{Actor, Baton, BatonError, Outcome, Request};
+use baton_commands::{Actor, Baton, Outcome, Request};
 use slack_morphism::prelude::*;
-use tokio::task::{JoinError, JoinHandle};
 
 use super::blocks::{self, ACTION_PREFIX};
 use super::delivery::{self, ResponseMessage};
+use super::PLATFORM;
+use crate::kit::buttons::{self, PressAnswer, Pressed};
+use crate::kit::deadline::{self, Timely};
+use crate::kit::hints;
 
 /// How long a request may run before Slack is answered "working on it" (Slack allows 3 s).
 pub const DEADLINE: Duration = Duration::from_millis(2500);
 
 /// What both Slack front ends (HTTP and Socket Mode) share: the core and the outbound client
 /// for `response_url`. Which answers go to the channel is the core's decision
-/// ([`Outcome::visibility`], from `[slack] in_channel`).
+/// ([`Outcome::visibility`], from `[chat] in_channel`).
 #[derive(Clone)]
 pub struct SlackHandler {
     baton: Baton,
@@ -59,10 +60,8 @@ pub struct ButtonPress {
     pub command: String,
     /// Where the answer goes.
     pub response_url: SlackResponseUrl,
-    /// Whether the pressed message was visible only to the presser.
-    pub ephemeral_original: bool,
-    /// The pressed message's Baton buttons, kept when the answer leaves the hold in place.
-    pub original_buttons: Vec<Button>,
+    /// The pressed message: whether only the presser saw it, and its Baton buttons.
+    pub pressed: Pressed,
 }
 
 /// The identity roles match (`slack:U…`), shown by Slack user name (HTTP and Socket Mode both
@@ -70,23 +69,12 @@ pub struct ButtonPress {
 /// platform id: without a name the person is "a Slack user". The workspace goes in the groups as
 /// `slack-team:T…`.
 pub fn actor(user_id: &str, team_id: Option<&str>, user_name: Option<&str>) -> Actor {
-    let name = user_name
-        .map(clean_text)
-        .filter(|n| !n.is_empty())
-        .map(|n| n.chars().take(80).collect())
-        .unwrap_or_else(|| NAMELESS.to_string());
-    Actor {
-        id: format!("slack:{user_id}"),
-        display: name,
-        groups: team_id
-            .filter(|t| !t.is_empty())
-            .map(|t| vec![format!("slack-team:{t}")])
-            .unwrap_or_default(),
-    }
+    let groups = team_id
+        .filter(|t| !t.is_empty())
+        .map(|t| vec![PLATFORM.group(t)])
+        .unwrap_or_default();
+    PLATFORM.actor(user_id, &[user_name], groups)
 }
-
-/// How a Slack user whose payload carried no name is shown.
-pub const NAMELESS: &str = "a Slack user";
 
 impl SlashCommand {
     /// From slack-morphism's event; `user_name` is in Slack's form but not in that model.
@@ -129,12 +117,14 @@ impl ButtonPress {
             channel: channel.or_else(|| event.channel.as_ref().map(|c| c.id.0.clone())),
             command,
             response_url: event.response_url.clone()?,
-            ephemeral_original,
-            original_buttons: event
-                .message
-                .as_ref()
-                .map(|m| buttons_of(&m.content))
-                .unwrap_or_default(),
+            pressed: Pressed {
+                private: ephemeral_original,
+                buttons: event
+                    .message
+                    .as_ref()
+                    .map(|m| buttons_of(&m.content))
+                    .unwrap_or_default(),
+            },
         })
     }
 }
@@ -179,22 +169,17 @@ impl SlackHandler {
     /// Answers a slash command: directly when it is quick, else "working on it" and the real
     /// answer through the `response_url`.
     pub async fn command(&self, cmd: SlashCommand) -> SlackCommandEventResponse {
-        let work = {
-            let this = self.clone();
-            let (actor, channel, text) = (cmd.actor.clone(), cmd.channel.clone(), cmd.text.clone());
-            async move { this.run(actor, Some(channel), &text).await }
-        };
-        match within(DEADLINE, work).await {
-            Ok(joined) => {
-                let (content, kind) = self.answer(&settled(joined), &cmd.command);
+        let request = Request::text(cmd.actor.clone(), Some(cmd.channel.clone()), &cmd.text);
+        match deadline::run(&self.baton, request, DEADLINE).await {
+            Timely::Now(outcome) => {
+                let (content, kind) = answer(&outcome, &cmd.command);
                 SlackCommandEventResponse::new(content).with_response_type(kind)
             }
-            Err(late) => {
+            Timely::Later(pending) => {
                 let this = self.clone();
                 let (url, name) = (cmd.response_url.clone(), cmd.command.clone());
                 tokio::spawn(async move {
-                    let outcome = settled(late.await);
-                    let (content, kind) = this.answer(&outcome, &name);
+                    let (content, kind) = answer(&pending.outcome().await, &name);
                     this.post(&url, ResponseMessage::new_message(content, kind))
                         .await;
                 });
@@ -208,92 +193,38 @@ impl SlackHandler {
         }
     }
 
-    /// Runs a button's command as the presser and answers through the `response_url`: a refusal
-    /// to the presser alone, a success by updating the pressed message. Returns once the answer
-    /// is posted, or at the deadline while it is still on its way.
+    /// Runs a button's command as the presser and answers through the `response_url` as the
+    /// kit's press policy says. Returns once the answer is posted, or at the deadline while it
+    /// is still on its way.
     pub async fn press(&self, press: ButtonPress) {
         let this = self.clone();
         let work = async move { this.settle_press(press).await };
-        if within(DEADLINE, work).await.is_err() {
+        if deadline::within(DEADLINE, work).await.is_err() {
             tracing::debug!("slow button press acknowledged; its answer follows via response_url");
         }
     }
 
     async fn settle_press(&self, press: ButtonPress) {
-        let outcome = self
-            .run(press.actor.clone(), press.channel.clone(), &press.command)
-            .await;
-        let extended = outcome.is("extend");
-        let in_channel = outcome.visibility == Visibility::InChannel;
-        let messages = match outcome.result {
-            Err(_) => vec![ResponseMessage::new_message(
-                blocks::content(&outcome.reply, None),
+        let request = Request::text(press.actor.clone(), press.channel.clone(), &press.command);
+        let outcome = self.baton.run(request).await;
+        let messages = match buttons::answer(outcome, &press.pressed) {
+            PressAnswer::Refusal(reply) => vec![ResponseMessage::new_message(
+                blocks::content(&reply, None),
                 SlackMessageResponseType::Ephemeral,
             )],
-            Ok(_) => {
-                let mut reply = outcome.reply;
-                // An extension leaves the hold in place, so the hold's buttons still apply.
-                if reply.buttons.is_empty() && extended {
-                    reply.buttons = press.original_buttons.clone();
-                }
-                let content = blocks::content(&reply, None);
-                if press.ephemeral_original && in_channel {
-                    // A state change pressed on a private prompt is announced to the channel.
-                    vec![
-                        ResponseMessage::new_message(content, SlackMessageResponseType::InChannel),
-                        ResponseMessage::delete_original(),
-                    ]
-                } else {
-                    vec![ResponseMessage::replacing(content)]
-                }
+            PressAnswer::Replace(reply) => {
+                vec![ResponseMessage::replacing(blocks::content(&reply, None))]
             }
+            PressAnswer::Repost(reply) => vec![
+                ResponseMessage::new_message(
+                    blocks::content(&reply, None),
+                    SlackMessageResponseType::InChannel,
+                ),
+                ResponseMessage::delete_original(),
+            ],
         };
         for message in messages {
             self.post(&press.response_url, message).await;
-        }
-    }
-
-    async fn run(&self, actor: Actor, channel: Option<String>, text: &str) -> Outcome {
-        self.baton.run(Request::text(actor, channel, text)).await
-    }
-
-    /// The message and who sees it: refusals and reads only the asker, configured verbs the
-    /// channel. Help, usage and unknown verbs come with what to type.
-    fn answer(
-        &self,
-        outcome: &Outcome,
-        command: &str,
-    ) -> (SlackMessageContent, SlackMessageResponseType) {
-        let ephemeral = SlackMessageResponseType::Ephemeral;
-        let command = blocks::escape(command);
-        let reply = &outcome.reply;
-        match &outcome.result {
-            Ok(_) => {
-                let hint = outcome.is("help").then(|| {
-                    format!("Type these after `{command}`, like `{command} lock prod 30m hotfix`.")
-                });
-                let kind = match outcome.visibility {
-                    Visibility::InChannel => SlackMessageResponseType::InChannel,
-                    Visibility::Ephemeral => ephemeral,
-                };
-                (blocks::content(reply, hint.as_deref()), kind)
-            }
-            Err(BatonError::UnknownCommand { .. }) => {
-                let mut reply = reply.clone();
-                reply.text = grammar::help(None).ok();
-                let hint = format!("Type `{command} help &lt;command&gt;` to see how one works.");
-                (blocks::content(&reply, Some(&hint)), ephemeral)
-            }
-            Err(BatonError::Usage { usage: Some(_), .. }) => {
-                // The first word typed, as ever: `help admin` lists the family's usages.
-                let first = outcome
-                    .entry
-                    .map_or("", |v| v.name.split(' ').next().unwrap_or(""));
-                let verb = blocks::escape(first);
-                let hint = format!("Type `{command} help {verb}` for examples.");
-                (blocks::content(reply, Some(&hint)), ephemeral)
-            }
-            Err(_) => (blocks::content(reply, None), ephemeral),
         }
     }
 
@@ -304,50 +235,32 @@ impl SlackHandler {
     }
 }
 
-/// Runs `work` on its own task: how it ended if that was within `deadline`, else the task,
-/// which keeps running.
-async fn within<T: Send + 'static>(
-    deadline: Duration,
-    work: impl Future<Output = T> + Send + 'static,
-) -> Result<Result<T, JoinError>, JoinHandle<T>> {
-    let mut task = tokio::spawn(work);
-    match tokio::time::timeout(deadline, &mut task).await {
-        Ok(joined) => Ok(joined),
-        Err(_) => Err(task),
-    }
-}
-
-fn settled(joined: Result<Outcome, JoinError>) -> Outcome {
-    joined.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "a Slack command task failed");
-        Outcome::lost()
-    })
+/// The message and who sees it, as the core decided (refusals and reads only the asker,
+/// configured verbs the channel), with the kit's hint for help, usage and unknown verbs.
+fn answer(outcome: &Outcome, command: &str) -> (SlackMessageContent, SlackMessageResponseType) {
+    let (reply, hint) = hints::hinted(outcome, command);
+    let hint = hint.map(|h| blocks::escape(&h));
+    let kind = match outcome.visibility {
+        Visibility::InChannel => SlackMessageResponseType::InChannel,
+        Visibility::Ephemeral => SlackMessageResponseType::Ephemeral,
+    };
+    (blocks::content(&reply, hint.as_deref()), kind)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn quick_work_is_answered_and_slow_work_keeps_running_past_the_deadline() {
-        let quick = within(Duration::from_millis(200), async { 7 }).await;
-        assert_eq!(quick.ok().and_then(Result::ok), Some(7));
-        let slow = within(Duration::from_millis(20), async {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            8
-        })
-        .await;
-        let task = slow.expect_err("past the deadline");
-        assert_eq!(task.await.unwrap(), 8, "the work finished after the ack");
-    }
-
     #[test]
     fn the_actor_is_the_slack_user_shown_by_name_and_never_by_id() {
         let a = actor("U1", Some("T1"), Some("jane"));
         assert_eq!((a.id.as_str(), a.display.as_str()), ("slack:U1", "jane"));
         assert_eq!(a.groups, ["slack-team:T1"]);
-        assert_eq!(actor("U2", None, None).display, NAMELESS);
-        assert_eq!(actor("U3", Some(""), Some(" \u{202e}")).display, NAMELESS);
+        assert_eq!(actor("U2", None, None).display, PLATFORM.nameless);
+        assert_eq!(
+            actor("U3", Some(""), Some(" \u{202e}")).display,
+            PLATFORM.nameless
+        );
         assert!(actor("U3", Some(""), None).groups.is_empty());
     }
 }

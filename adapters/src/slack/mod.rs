@@ -20,6 +20,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use baton_commands::config::Front;
 use baton_commands::domain::Secret;
 use serde::Deserialize;
 use slack_morphism::prelude::*;
@@ -28,6 +29,42 @@ use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
 pub use delivery::{client, SlackDelivery};
 pub use handler::{actor, ButtonPress, SlackHandler, SlashCommand, DEADLINE};
 use verify::Signed;
+
+use crate::kit::Platform;
+
+/// Slack's registration: `slack:U…` people in `slack-team:T…` workspaces, three secrets, and
+/// announcement channels named by id.
+pub static PLATFORM: Platform = Platform {
+    front: Front {
+        name: "Slack",
+        prefix: "slack",
+        groups: &["slack-team"],
+        example: "slack:U123",
+        bare_user: |id| {
+            id.starts_with(['U', 'W'])
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        },
+        secrets: &["slack.signing_secret", "slack.bot_token", "slack.app_token"],
+        channel: Some(channel),
+    },
+    nameless: "a Slack user",
+    max_name: 80,
+};
+
+/// An announcement channel: Slack's channel id (`C024BE91L`), never its name, which changes.
+fn channel(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err("a Slack channel is named by its id, like `slack:C024BE91L` (channel details → About, at the bottom), not by its name".into())
+    }
+}
 
 /// What the HTTP routes share: the handler and the signature verifier.
 #[derive(Clone)]
@@ -148,5 +185,20 @@ mod tests {
         assert_eq!(press.command, "unlock prod");
         assert_eq!(press.actor.id, "slack:U1");
         assert!(parse_interaction("{\"type\": \"block_actions\"}").is_err());
+    }
+
+    #[test]
+    fn an_announcement_channel_is_a_slack_channel_id() {
+        let found = crate::kit::platform_problems(
+            "[[envs]]\nname = \"prod\"\nannounce = [\"slack:C024BE91L\", \"slack:#deploys\"]\n",
+        );
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(
+            found[0].message.contains(
+                "`slack:#deploys` in envs[0].announce: a Slack channel is named by its id"
+            ),
+            "{}",
+            found[0].message
+        );
     }
 }

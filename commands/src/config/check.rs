@@ -6,19 +6,9 @@ use std::time::Duration;
 use humantime::format_duration;
 
 use super::decode::{did_you_mean, Ctx};
+use super::fronts::{identity_prefixes, registered};
 use super::{Config, EnvConfig, PoolConfig, Problem};
 use crate::domain::{preview, EnvName, Ttl};
-
-/// Platforms an identity in `[roles]` may name; anything else could never match an actor.
-const PLATFORMS: [&str; 7] = [
-    "slack",
-    "slack-team",
-    "discord",
-    "discord-role",
-    "ci",
-    "console",
-    "github",
-];
 
 impl Config {
     pub(super) fn check(&self, ctx: &Ctx) -> Vec<Problem> {
@@ -35,6 +25,7 @@ impl Config {
         self.check_notify(ctx, &mut out);
         self.check_freezes(ctx, &mut out);
         self.check_github(ctx, &mut out);
+        self.check_chat(ctx, &mut out);
         out
     }
 
@@ -260,24 +251,12 @@ impl Config {
     }
 }
 
-/// Secrets may come from the environment only, so config files can be shared and committed.
-const SECRETS: [&str; 4] = [
-    "slack.signing_secret",
-    "slack.bot_token",
-    "slack.app_token",
-    "discord.token",
-];
-
 impl Config {
+    /// Secrets may come from the environment only, so config files can be shared and committed;
+    /// each front end registers which of its keys are secrets.
     fn check_secrets(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
-        let set = [
-            self.slack.signing_secret.is_some(),
-            self.slack.bot_token.is_some(),
-            self.slack.app_token.is_some(),
-            self.discord.token.is_some(),
-        ];
-        for (path, is_set) in SECRETS.iter().zip(set) {
-            if is_set && !ctx.set_by_env(path) {
+        for path in registered().iter().flat_map(|f| f.secrets) {
+            if ctx.present(path) && !ctx.set_by_env(path) {
                 let var = format!("BATON_{}", path.replace('.', "__").to_uppercase());
                 let message = format!("`{path}` is a secret: remove it from the file and set {var} in the environment");
                 out.push(ctx.problem(path, message));
@@ -356,34 +335,37 @@ impl Config {
     }
 }
 
+/// A `[roles]` identity is `prefix:id` with a prefix some caller gives (see [`identity_prefixes`]);
+/// anything else could never match an actor.
 fn check_identity(id: &str) -> Result<(), String> {
+    let prefixes = identity_prefixes();
     let Some((platform, rest)) = id.split_once(':') else {
-        let digits = !id.is_empty() && id.chars().all(|c| c.is_ascii_digit());
-        let slack = id.starts_with(['U', 'W'])
-            && id
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-        return Err(match (digits, slack) {
-            (true, _) => format!("write identities as `discord:{id}`"),
-            (_, true) => format!("write identities as `slack:{id}`"),
-            _ => "write identities as `platform:id`, like `slack:U123`, `discord:8035…`, `ci:deploy-bot` or `console:alice`".into(),
-        });
+        if let Some(front) = registered().into_iter().find(|f| (f.bare_user)(id)) {
+            return Err(format!("write identities as `{}:{id}`", front.prefix));
+        }
+        let mut examples: Vec<&str> = registered().iter().map(|f| f.example).collect();
+        examples.extend(["ci:deploy-bot", "console:alice"]);
+        let last = examples.pop().unwrap_or_default();
+        return Err(format!(
+            "write identities as `platform:id`, like `{}` or `{last}`",
+            examples.join("`, `")
+        ));
     };
     if platform.is_empty() {
         return Err(format!(
             "the platform before `:` is empty (use {})",
-            PLATFORMS.join(", ")
+            prefixes.join(", ")
         ));
     }
-    if !PLATFORMS.contains(&platform) {
-        let hint = did_you_mean(platform, &PLATFORMS);
+    if !prefixes.contains(&platform) {
+        let hint = did_you_mean(platform, &prefixes);
         let hint = hint
             .map(|k| format!("; did you mean `{k}`?"))
             .unwrap_or_default();
         return Err(format!(
             "unknown platform `{}`{hint} (use {})",
             preview(platform),
-            PLATFORMS.join(", ")
+            prefixes.join(", ")
         ));
     }
     if rest.is_empty() {
@@ -487,30 +469,30 @@ impl Config {
     }
 }
 
-/// `slack:<channel id>` or `discord:<channel id>`: ids, not names, because names change.
+/// `<platform>:<channel id>`, checked by the front end that registered the prefix: ids, not
+/// names, because names change.
 fn check_channel(channel: &str) -> Result<(), String> {
-    match channel.split_once(':') {
-        Some(("slack", id)) => {
-            let ok = !id.is_empty()
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
-            if ok {
-                Ok(())
-            } else {
-                Err("a Slack channel is named by its id, like `slack:C024BE91L` (channel details → About, at the bottom), not by its name".into())
-            }
+    let fronts = registered();
+    let found = channel.split_once(':').and_then(|(prefix, id)| {
+        let front = fronts.iter().find(|f| f.prefix == prefix)?;
+        Some((front.channel?, id))
+    });
+    match found {
+        Some((check, id)) => check(id),
+        None => {
+            let forms: Vec<String> = fronts
+                .iter()
+                .filter(|f| f.channel.is_some())
+                .map(|f| format!("`{}:<channel id>`", f.prefix))
+                .collect();
+            Err(match forms.split_last() {
+                None => "no chat platform that announces is registered".into(),
+                Some((last, [])) => format!("write announcement channels as {last}"),
+                Some((last, rest)) => format!(
+                    "write announcement channels as {} or {last}",
+                    rest.join(", ")
+                ),
+            })
         }
-        Some(("discord", id)) => {
-            let ok = (17..=20).contains(&id.len()) && id.chars().all(|c| c.is_ascii_digit());
-            if ok {
-                Ok(())
-            } else {
-                Err("a Discord channel is named by its id, like `discord:123456789012345678` (Developer Mode → right-click the channel → Copy Channel ID)".into())
-            }
-        }
-        _ => Err(
-            "write announcement channels as `slack:<channel id>` or `discord:<channel id>`".into(),
-        ),
     }
 }

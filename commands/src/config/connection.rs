@@ -78,6 +78,7 @@ impl Config {
                 out.push(format!("`{at}` ends in #insecure: the server's certificate is not checked, so anyone on the path can read and change Baton's state; set redis.tls_ca_file instead"));
             }
         }
+        out.extend(self.chat_warnings());
         out.into_iter().map(|message| Warning { message }).collect()
     }
 }

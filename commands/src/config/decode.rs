@@ -4,7 +4,7 @@
 //! not hide the rest; when an entry fails, its keys are retried one by one to name each bad key,
 //! and the entry is rebuilt from the good ones so the semantic checks still see it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use toml::{Table, Value};
 pub(super) use crate::domain::did_you_mean;
 
 use super::{
-    AdminConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
+    AdminConfig, ChatConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
     FreezeWindowConfig, GithubConfig, PoolConfig, Problem, RedisConfig, RolesConfig, ServerConfig,
     SlackConfig,
 };
@@ -43,6 +43,7 @@ const SECTIONS: &[Section] = &[
     Section::of::<Defaults>("defaults"),
     Section::of::<RolesConfig>("roles"),
     Section::of::<CiConfig>("ci"),
+    Section::of::<ChatConfig>("chat"),
     Section::of::<SlackConfig>("slack"),
     Section::of::<DiscordConfig>("discord"),
     Section::of::<AdminConfig>("admin"),
@@ -57,6 +58,8 @@ const LISTS: [&str; 3] = ["envs", "pools", "freezes"];
 pub(super) struct Ctx {
     lines: Lines,
     overridden: HashMap<String, String>,
+    /// Every `section.key` the document sets, from the file or a variable.
+    present: HashSet<String>,
     /// Original `[[envs]]` index of each decoded env (entries that failed to decode are dropped).
     env_idx: Vec<usize>,
     pool_idx: Vec<usize>,
@@ -64,6 +67,11 @@ pub(super) struct Ctx {
 }
 
 impl Ctx {
+    /// Whether the document sets `section.key` at all, from the file or a variable.
+    pub(super) fn present(&self, path: &str) -> bool {
+        self.present.contains(path)
+    }
+
     /// Whether `path` was set by an environment variable rather than the file.
     pub(super) fn set_by_env(&self, path: &str) -> bool {
         self.overridden.contains_key(path)
@@ -226,6 +234,12 @@ fn override_value(raw: &str, accepts: impl Fn(&Value) -> bool) -> Value {
 
 fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
     let top: Vec<&str> = SECTIONS.iter().map(|s| s.name).chain(LISTS).collect();
+    for (name, value) in &root {
+        if let Value::Table(t) = value {
+            ctx.present
+                .extend(t.keys().map(|key| format!("{name}.{key}")));
+        }
+    }
     for key in root.keys().filter(|k| !top.contains(&k.as_str())) {
         out.push(ctx.problem(key, unknown_key(key, "at the top level", &top)));
     }
@@ -242,6 +256,7 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         defaults: section(root.remove("defaults"), "defaults", ctx, out),
         roles: section(root.remove("roles"), "roles", ctx, out),
         ci: section(root.remove("ci"), "ci", ctx, out),
+        chat: section(root.remove("chat"), "chat", ctx, out),
         slack: section(root.remove("slack"), "slack", ctx, out),
         discord: section(root.remove("discord"), "discord", ctx, out),
         admin: section(root.remove("admin"), "admin", ctx, out),

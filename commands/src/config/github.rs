@@ -294,7 +294,7 @@ mod tests {
 
     #[test]
     fn a_rule_to_a_protected_env_needs_the_app_or_its_repositories_in_the_deployer_role() {
-        let found = checked("[roles]\ndeployer = [\"slack:U1\"]\n");
+        let found = checked("[roles]\ndeployer = [\"console:alice\"]\n");
         assert_eq!(found.len(), 1, "only prod's rule: {found:?}");
         assert!(
             found[0].contains("`prod` is protected and the GitHub App is not a deployer")

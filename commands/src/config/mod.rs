@@ -18,16 +18,20 @@ use std::path::Path;
 use std::time::Duration;
 
 mod admin;
+mod chat;
 mod discord;
 mod freezes;
+pub mod fronts;
 mod github;
 mod slack;
 
 pub use crate::store::settings::{redact_url, RedisConfig};
 pub use admin::*;
+pub use chat::{default_in_channel, ChatConfig};
 pub use connection::Warning;
 pub use discord::{DiscordConfig, DiscordMode};
 pub use freezes::FreezeWindowConfig;
+pub use fronts::Front;
 pub use github::{GithubConfig, GithubRule, OnFreeze, GITHUB_APP};
 pub use slack::SlackConfig;
 
@@ -53,6 +57,8 @@ pub struct Config {
     pub roles: RolesConfig,
     /// `[ci]`: the CI API's bearer tokens (hashed) and limits.
     pub ci: CiConfig,
+    /// `[chat]`: what every chat platform shares (who sees an answer).
+    pub chat: ChatConfig,
     /// `[slack]`: the Slack app.
     pub slack: SlackConfig,
     /// `[discord]`: the Discord application.

@@ -178,6 +178,40 @@ async fn the_holders_button_press_releases_and_updates_the_message_and_anyone_el
 }
 
 #[tokio::test]
+async fn a_change_pressed_on_a_private_prompt_is_posted_for_the_channel_and_extend_keeps_the_buttons(
+) {
+    let d = spawn_discord(|_| {}).await;
+    let lock = |who| slash(who, "lock", json!([s("env", "prod")]));
+    let (_, locked) = d.post(&lock(&ALICE)).await;
+    let (_, refused) = d.post(&lock(&BOB)).await;
+    assert!(ephemeral(&refused), "{refused}");
+    assert_eq!(custom_ids(&refused), ["queue prod"]);
+
+    let mut prompt = press(&BOB, "queue prod", &refused["data"]);
+    prompt["message"]["flags"] = json!(64);
+    let (_, answer) = d.post(&prompt).await;
+    assert_eq!(
+        answer["type"], 4,
+        "a new message, not an update of the prompt: {answer}"
+    );
+    assert!(
+        !ephemeral(&answer),
+        "the channel sees Bob join the queue: {answer}"
+    );
+    assert!(title(&answer).contains("Bob"), "{answer}");
+
+    let (_, answer) = d
+        .post(&press(&ALICE, "extend prod 1h", &locked["data"]))
+        .await;
+    assert_eq!(answer["type"], 7, "UPDATE_MESSAGE: {answer}");
+    assert_eq!(
+        custom_ids(&answer),
+        ["unlock prod", "extend prod 1h"],
+        "the hold's buttons stay: {answer}"
+    );
+}
+
+#[tokio::test]
 async fn a_member_whose_guild_role_is_mapped_to_admin_may_force_unlock_and_others_may_not() {
     let d = spawn_discord(|_| {}).await;
     d.post(&slash(&ALICE, "lock", json!([s("env", "prod")])))

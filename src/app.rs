@@ -13,9 +13,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use baton_adapters::ci::{self, CiState};
 use baton_commands::config::Config;
-use baton_commands::notify::Notifier;
 use baton_commands::store::{Store, StoreError};
 use baton_commands::Baton;
+use baton_commands::Notifier;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -130,7 +130,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let envs = state.baton.catalog().envs().iter().collect();
     match state.baton.env_states(envs).await {
         Ok((states, _)) => {
-            let count = |f: &dyn Fn(&baton_commands::state::EnvState) -> bool| {
+            let count = |f: &dyn Fn(&baton_commands::EnvState) -> bool| {
                 states.iter().filter(|s| f(s)).count() as f64
             };
             metrics::gauge!("baton_active_locks").set(count(&|s| s.lock.is_some()));

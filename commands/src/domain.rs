@@ -138,18 +138,6 @@ impl fmt::Display for Ttl {
     }
 }
 
-/// A fencing token: strictly increasing per environment, handed out with every acquisition so a
-/// deploy tool can refuse work from a holder whose lock has since passed to someone else.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Fence(pub u64);
-
-impl fmt::Display for Fence {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
 /// Who is acting: a platform identity such as `slack:U024BE7LH`, `discord:80351110224678912`,
 /// `ci:github-deploy` or `console:alice`. Roles in the config name these strings.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -52,7 +52,7 @@ fn new_token() -> String {
 /// Lowercase hex SHA-256 of the whole token, prefix included, as `[[ci.tokens]] sha256` holds it:
 /// the core's one digest, so a token made here always matches the server's check.
 pub fn sha256_hex(token: &str) -> String {
-    baton_commands::hashing::sha256_hex(token.as_bytes())
+    baton_commands::sha256_hex(token.as_bytes())
 }
 
 fn snippet(name: &str, sha256: &str, envs: &[&str]) -> String {

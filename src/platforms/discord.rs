@@ -10,8 +10,8 @@ use baton_adapters::discord::register::{register, RegisterError};
 use baton_adapters::discord::rest::Rest;
 use baton_adapters::discord::{self, gateway, DiscordState};
 use baton_commands::config::{Config, DiscordMode};
-use baton_commands::delivery::Delivery;
 use baton_commands::Baton;
+use baton_commands::Delivery;
 use clap::Subcommand;
 use tokio::sync::watch;
 

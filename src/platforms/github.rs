@@ -9,9 +9,9 @@ use axum::Router;
 use baton_adapters::github::api::GithubApi;
 use baton_adapters::github::{self, GithubState};
 use baton_commands::config::Config;
-use baton_commands::github::callbacks::Callbacks;
-use baton_commands::github::{GitHub, Reviews};
 use baton_commands::Baton;
+use baton_commands::Callbacks;
+use baton_commands::{GitHub, Reviews};
 use tokio::sync::watch;
 
 /// How long an answer claimed by an instance that died waits before another sends it.

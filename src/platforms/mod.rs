@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use baton_commands::config::Config;
-use baton_commands::delivery::Delivery;
 use baton_commands::Baton;
+use baton_commands::Delivery;
 use tokio::sync::watch;
 
 /// The routes of every configured platform.

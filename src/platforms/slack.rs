@@ -8,8 +8,8 @@ use axum::Router;
 use baton_adapters::slack::manifest::{manifest, ManifestOptions};
 use baton_adapters::slack::{self, SlackHandler};
 use baton_commands::config::Config;
-use baton_commands::delivery::Delivery;
 use baton_commands::Baton;
+use baton_commands::Delivery;
 use clap::Subcommand;
 use tokio::sync::watch;
 

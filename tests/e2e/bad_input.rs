@@ -1,9 +1,9 @@
 //! Bad input: every mistake a person can type is refused with a sentence that says what to do,
 //! and nothing in Redis changes. Garbage never panics and never floods a channel.
 
-use baton_commands::error::HoldKind;
 use baton_commands::reply::{ReplyData, Tone};
 use baton_commands::BatonError;
+use baton_commands::HoldKind;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

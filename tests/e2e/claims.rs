@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use baton_commands::error::HoldKind;
 use baton_commands::reply::{Reply, ReplyData, Value};
-use baton_commands::state::Hold;
+use baton_commands::Hold;
+use baton_commands::HoldKind;
 use baton_commands::{Actor, BatonError};
 
 use crate::support::spawn_core;

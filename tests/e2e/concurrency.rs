@@ -3,9 +3,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use baton_commands::error::HoldKind;
 use baton_commands::reply::ReplyData;
 use baton_commands::BatonError;
+use baton_commands::HoldKind;
 
 use crate::support::{spawn_core_with, TestApp};
 

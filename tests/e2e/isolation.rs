@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use baton_commands::bus::BusMessage;
+use baton_commands::BusMessage;
 use baton_commands::{Actor, Baton};
 use tokio::sync::broadcast::Receiver;
 

@@ -280,9 +280,7 @@ async fn a_cluster_over_tls_with_a_private_ca_serves_locks_and_events() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         match tokio::time::timeout_at(deadline, events.recv()).await {
-            Ok(Ok(baton_commands::bus::BusMessage::Event(e)))
-                if e.raw.contains("over tls cluster") =>
-            {
+            Ok(Ok(baton_commands::BusMessage::Event(e))) if e.raw.contains("over tls cluster") => {
                 break
             }
             Ok(Ok(_)) => continue,

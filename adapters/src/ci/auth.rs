@@ -2,9 +2,9 @@
 //! the configured hashes, so the config never holds a token and a timing probe learns nothing.
 
 use axum::http::HeaderMap;
-use baton_commands::catalog::Catalog;
 use baton_commands::config::CiTokenConfig;
 use baton_commands::domain::EnvName;
+use baton_commands::Catalog;
 use baton_commands::{Actor, Touches};
 use sha2::{Digest, Sha256};
 
@@ -130,7 +130,7 @@ pub fn authenticate(headers: &HeaderMap, tokens: &[TokenEntry]) -> Result<Caller
 
 /// Lowercase hex SHA-256, as `[[ci.tokens]] sha256` stores it: the core's one digest.
 pub fn sha256_hex(token: &str) -> String {
-    baton_commands::hashing::sha256_hex(token.as_bytes())
+    baton_commands::sha256_hex(token.as_bytes())
 }
 
 pub use baton_commands::domain::glob_match;

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use baton_commands::catalog::Catalog;
+use baton_commands::Catalog;
 use serde_json::{json, Value};
 
 /// The longest duration any field takes, configured or not: ten years.

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use baton_commands::state::{EnvState, Hold};
+use baton_commands::{EnvState, Hold};
 use serde_json::{json, Value};
 
 /// `2026-11-26T10:55:00Z`.

@@ -3,8 +3,8 @@
 //! which kind of failure it was, with Discord's own wait on a 429.
 
 use baton_commands::config::DiscordConfig;
-use baton_commands::delivery::{Delivery, DeliveryError};
 use baton_commands::Reply;
+use baton_commands::{Delivery, DeliveryError};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use reqwest::Method;

@@ -1,9 +1,9 @@
 //! An invocation back to chat text, so [`grammar::parse`](baton_commands::grammar::parse) stays
 //! the one parser, and autocomplete for the option being typed.
 
-use baton_commands::catalog::Catalog;
 use baton_commands::grammar::{self, looks_numeric, Kind, Param, Verb, VERBS};
 use baton_commands::BatonError;
+use baton_commands::Catalog;
 use serenity::all::{CommandData, CommandDataOptionValue};
 
 use super::commands::{invoked, option_name, Opt};

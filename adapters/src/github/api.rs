@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use baton_commands::delivery::DeliveryError;
 use baton_commands::domain::Secret;
-use baton_commands::github::Reviews;
 use baton_commands::store::github::RunRecord;
+use baton_commands::DeliveryError;
+use baton_commands::Reviews;
 use futures_util::future::BoxFuture;
 use octocrab::models::{AppId, InstallationId};
 use octocrab::Octocrab;

@@ -1,6 +1,6 @@
 //! Webhook bodies to what Baton acts on, through octocrab's webhook models.
 
-use baton_commands::github::RunRequest;
+use baton_commands::RunRequest;
 use octocrab::models::webhook_events::{WebhookEvent, WebhookEventPayload};
 
 /// What a webhook asks of Baton.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use baton_commands::config::SlackConfig;
-use baton_commands::delivery::{Delivery, DeliveryError};
 use baton_commands::domain::Secret;
 use baton_commands::Reply;
+use baton_commands::{Delivery, DeliveryError};
 use futures_util::future::BoxFuture;
 use serde::Serialize;
 use slack_morphism::errors::SlackClientError;

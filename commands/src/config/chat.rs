@@ -42,13 +42,6 @@ impl Config {
             .unwrap_or_else(default_in_channel)
     }
 
-    /// Whether a successful answer to `verb` goes to the whole channel.
-    pub fn posts_in_channel(&self, verb: &str) -> bool {
-        self.in_channel()
-            .iter()
-            .any(|v| v.eq_ignore_ascii_case(verb))
-    }
-
     /// Both names of one setting would leave one of them silently ignored.
     pub(super) fn check_chat(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
         if self.chat.in_channel.is_some() && self.slack.in_channel.is_some() {
@@ -98,8 +91,6 @@ mod tests {
     #[test]
     fn state_changes_post_in_channel_unless_configured_otherwise() {
         let default = Config::default();
-        assert!(default.posts_in_channel("lock") && default.posts_in_channel("UNLOCK"));
-        assert!(!default.posts_in_channel("status") && !default.posts_in_channel("help"));
         assert_eq!(
             default.in_channel(),
             [

@@ -95,11 +95,6 @@ impl Until {
             }
         }
     }
-
-    /// The zone it is in, as replies name it.
-    pub fn zone_name(&self, default: Tz) -> &'static str {
-        self.zone.unwrap_or(default).name()
-    }
 }
 
 fn read_day(word: &str) -> Result<Day, String> {

@@ -157,16 +157,6 @@ impl Store {
         Ok(())
     }
 
-    /// Calls per Redis command since its start, from `INFO commandstats` (`cmdstat_<name>`).
-    pub async fn command_calls(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        let stats = self.server_stats().await?;
-        Ok(stats
-            .commands
-            .into_iter()
-            .map(|(k, c)| (k, c.calls))
-            .collect())
-    }
-
     /// Per command its calls and server time, and the server's CPU time so far (`INFO
     /// commandstats cpu`): what `baton bench` compares before and after a run.
     pub async fn server_stats(&self) -> Result<ServerStats, StoreError> {

@@ -8,9 +8,9 @@ use std::time::Duration;
 use baton_adapters::discord::delivery::DiscordDelivery;
 use baton_adapters::discord::rest::Rest;
 use baton_adapters::discord::{limits, register};
-use baton_commands::delivery::{Delivery, DeliveryError};
 use baton_commands::domain::Secret;
 use baton_commands::reply::{Reply, Tone};
+use baton_commands::{Delivery, DeliveryError};
 use ed25519_dalek::SigningKey;
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use baton_commands::notify::{NotifyOptions, RetryPolicy};
+use baton_commands::{NotifyOptions, RetryPolicy};
 
 use super::stand_in::{StandIn, Trouble};
 use super::{announce, pending, quick, start, stream, until, Log};

@@ -15,8 +15,8 @@ use axum::Json;
 use baton_adapters::discord::delivery::DiscordDelivery;
 use baton_adapters::discord::rest::Rest;
 use baton_adapters::slack::SlackDelivery;
-use baton_commands::delivery::Delivery;
 use baton_commands::domain::Secret;
+use baton_commands::Delivery;
 use serde_json::{json, Value};
 
 /// What a channel answers.

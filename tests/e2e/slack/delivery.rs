@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use baton_adapters::slack::SlackDelivery;
-use baton_commands::delivery::{Delivery, DeliveryError};
 use baton_commands::domain::Secret;
 use baton_commands::reply::{Reply, Tone, Value as Shown};
+use baton_commands::{Delivery, DeliveryError};
 
 use super::fake::FakeSlack;
 use super::texts;

@@ -34,8 +34,9 @@ async fn a_ci_lock_during_a_redis_pause_is_outcome_unknown_and_its_retry_gets_th
     let body = json!({"holder": "deploy-42", "ttl": "30m", "reason": "release 4.2"});
     let key = "deploy-42-lock-prod";
 
-    // Redis stops answering for 3 s; the test config's redis.timeout is 1 s.
-    let pause = pause_redis(&app, 3).await;
+    // Redis stops answering for 5 s; the test config's redis.timeout is 1 s (the margin lets a
+    // request on a loaded machine still reach Redis while it is paused).
+    let pause = pause_redis(&app, 5).await;
     let (status, first) = ci_lock(&app, "prod", body.clone(), Some(key)).await;
     assert_eq!(status, 503, "{first}");
     assert_eq!(first["error"], "outcome_unknown", "{first}");

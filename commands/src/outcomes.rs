@@ -155,10 +155,8 @@ pub(crate) fn extended(
                     human_duration(Duration::from_millis(room))
                 )
             };
-            Err(BatonError::Usage {
-                message,
-                usage: None,
-            })
+            // The request was well-formed; the hold as it stands refuses it (409, not 400).
+            Err(BatonError::Refused(message))
         }
         ExtendAnswer::NotHolder { kind, held, .. } => Err(BatonError::NotHolder {
             env: env.into(),

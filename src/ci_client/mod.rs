@@ -58,7 +58,7 @@ pub enum CiCmd {
         #[command(flatten)]
         lock_token: LockToken,
     },
-    /// Push a held lock's expiry out to TTL from now.
+    /// Push a held lock's expiry back by TTL (at most to the env's max TTL from now).
     Extend {
         #[command(flatten)]
         conn: Conn,
@@ -67,7 +67,7 @@ pub enum CiCmd {
         env: EnvName,
         #[command(flatten)]
         lock_token: LockToken,
-        /// New time to live from now, like 20m.
+        /// How much longer, like 20m.
         #[arg(long, value_parser = Ttl::parse)]
         ttl: Ttl,
     },

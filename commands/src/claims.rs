@@ -16,11 +16,12 @@ impl Claims {
     pub(crate) async fn run(
         &self,
         actor: &Actor,
+        admin: bool,
         command: ClaimCommand,
     ) -> Result<Reply, BatonError> {
         match command {
             ClaimCommand::Claim { target, ttl, note } => {
-                self.claim(actor, &target, ttl, note).await
+                self.claim(actor, admin, &target, ttl, note).await
             }
             ClaimCommand::Release { env } => {
                 let env = self.catalog.env(&env)?;
@@ -33,6 +34,7 @@ impl Claims {
     pub(crate) async fn claim(
         &self,
         actor: &Actor,
+        admin: bool,
         target: &EnvName,
         ttl: Option<Ttl>,
         note: String,
@@ -55,6 +57,7 @@ impl Claims {
             note: &note,
             ttl_ms: ttl.as_millis(),
             token: &new_token(),
+            admin,
         };
         let call = self.store.prepare(&args, group, &members);
         match self.store.call_acquire(call).await? {
@@ -83,6 +86,9 @@ impl Claims {
                 "you already hold {env} until {}; `extend {env} 1h` keeps it longer, `release {env}` gives it back",
                 clock(claim.expires)
             ))),
+            ClaimAnswer::Frozen { now, env, freeze } => {
+                Err(crate::outcomes::frozen(&env, freeze, now))
+            }
             ClaimAnswer::Taken {
                 now,
                 soonest: Some(soonest),

@@ -56,6 +56,9 @@ pub(crate) fn sentence(e: &Event, env: &str) -> String {
         Kind::LockExpired => format!("{who}'s lock on {env} expired"),
         Kind::LockExtended => format!("{who} extended their lock on {env}"),
         Kind::LockReminder => format!("{who}'s lock on {env} ends soon"),
+        Kind::Claimed if e.over_freeze => {
+            format!("{who} claimed {env} as an admin,{}", over_window(e))
+        }
         Kind::Claimed => format!("{who} claimed {env}"),
         Kind::Released => format!("{by} released {env}"),
         Kind::ForceReleased => format!("{by} force-released {env}, claimed by {who}"),
@@ -175,6 +178,9 @@ pub(crate) fn history_line(e: &Event) -> String {
         Kind::LockExtended => format!("lock of {who} extended"),
         Kind::Queued => format!("{who} joined the queue"),
         Kind::LeftQueue => format!("{who} left the queue"),
+        Kind::Claimed if e.over_freeze => {
+            format!("claimed by {who} as an admin,{}", over_window(e))
+        }
         Kind::Claimed => format!("claimed by {who}"),
         Kind::Released => format!("released by {who}"),
         Kind::ForceReleased => format!("force-released by {by} (claimed by {who})"),

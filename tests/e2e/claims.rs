@@ -239,3 +239,32 @@ async fn a_claim_longer_than_the_pool_allows_is_refused_without_change() {
     assert_eq!(before, app.snapshot().await);
     app.ok("carol", "claim staging 8h").await;
 }
+
+#[tokio::test]
+async fn a_freeze_covers_claims_as_it_covers_locks_and_an_admin_may_claim_over_it_on_the_record() {
+    let app = spawn_core().await;
+    app.ok("admin", "freeze staging-1 1h release week").await;
+    // A frozen env is refused by name, with the freeze and its end.
+    let refused = app.refused("alice", "claim staging-1 1h qa").await;
+    assert!(
+        matches!(&refused, BatonError::Frozen { env, .. } if env == "staging-1"),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().contains("release week"), "{refused}");
+    // The pool hands out a member that is not frozen.
+    let (env, _) = grant(&app.ok("alice", "claim staging 1h qa").await);
+    assert_ne!(env, "staging-1");
+    // With every free member frozen, the pool says so rather than "full".
+    app.ok("admin", "freeze all 1h everything").await;
+    let refused = app.refused("bob", "claim staging 1h").await;
+    assert!(matches!(refused, BatonError::Frozen { .. }), "{refused:?}");
+    // An admin may, and the history says it was over the freeze.
+    let (env, _) = grant(&app.ok("admin", "claim staging-1 1h hotfix check").await);
+    assert_eq!(env, "staging-1");
+    let over = app
+        .events("staging", "staging-1")
+        .await
+        .into_iter()
+        .any(|e| e.kind == baton_commands::store::audit::Kind::Claimed && e.over_freeze);
+    assert!(over, "the claim over the freeze is recorded as such");
+}

@@ -178,7 +178,7 @@ pub static VERBS: &[Verb] = &[
             ),
             REASON,
         ],
-        summary: "refuse deploy locks (except to admins) for a while",
+        summary: "refuse deploy locks and claims (except to admins) for a while",
         examples: &[
             "freeze prod 2h incident 4711",
             "freeze all until 2026-12-24 18:00 holidays",

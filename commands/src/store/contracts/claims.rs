@@ -18,6 +18,8 @@ pub struct ClaimArgs<'a> {
     pub note: &'a str,
     pub ttl_ms: u64,
     pub token: &'a str,
+    /// An admin may claim a frozen env.
+    pub admin: bool,
 }
 
 impl Contract for ClaimArgs<'_> {
@@ -31,6 +33,7 @@ impl Contract for ClaimArgs<'_> {
             .arg(self.note)
             .arg(self.ttl_ms)
             .arg(self.token)
+            .arg(super::flag(self.admin))
     }
 }
 
@@ -47,6 +50,12 @@ pub enum ClaimAnswer {
     Already {
         env: String,
         claim: Hold,
+    },
+    /// Every free env is frozen (the first one's freeze), and the caller is no admin.
+    Frozen {
+        now: u64,
+        env: String,
+        freeze: Freeze,
     },
     /// Every env is claimed; `soonest` ends first.
     Taken {

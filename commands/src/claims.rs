@@ -98,6 +98,7 @@ impl Claims {
                 hold: Box::new(soonest.claim),
                 queue: 0,
                 now,
+                frozen: None,
             }),
             ClaimAnswer::Taken { now, soonest } => Err(BatonError::PoolFull {
                 pool: target.to_string(),

@@ -39,10 +39,11 @@ pub enum BatonError {
     #[error("{0}")]
     Forbidden(String),
     /// Someone else holds the lock or claim.
-    #[error("{env} is {} by {} since {}, until {} ({}){}{}", if *kind == HoldKind::Lock { "locked" } else { "claimed" },
+    #[error("{env} is {} by {} since {}, until {} ({}){}{}{}", if *kind == HoldKind::Lock { "locked" } else { "claimed" },
         hold.display, clock(hold.since), clock(hold.expires), relative(hold.expires, *now),
         if hold.reason.is_empty() { String::new() } else { format!(": {}", hold.reason) },
-        if *queue > 0 { format!(" ({queue} waiting)") } else { String::new() })]
+        if *queue > 0 { format!(" ({queue} waiting)") } else { String::new() },
+        frozen.as_ref().map(|f| format!("; it is also {}", frozen_clause(f, *now))).unwrap_or_default())]
     Held {
         /// The env.
         env: String,
@@ -54,6 +55,8 @@ pub enum BatonError {
         queue: usize,
         /// Redis' clock.
         now: u64,
+        /// A freeze on the env as well: the queue does not move until it ends.
+        frozen: Option<Box<Freeze>>,
     },
     /// Every member of the pool is claimed.
     #[error("every env in pool {pool} is claimed{}", soonest.as_deref().map(|(env, h)| format!("; the first to free up is {env}, claimed by {} until {} ({})", h.display, clock(h.expires), relative(h.expires, *now))).unwrap_or_default())]
@@ -145,6 +148,19 @@ pub enum BatonError {
         "something went wrong inside Baton and nothing was changed; the details are in its log"
     )]
     Internal,
+}
+
+/// "frozen by alice until 2026-11-27 18:00 UTC (in 3h): release week", as a refusal says it.
+pub(crate) fn frozen_clause(f: &Freeze, now: u64) -> String {
+    let until = match f.until {
+        0 => "until someone unfreezes it".to_string(),
+        t => format!("until {} ({})", clock(t), relative(t, now)),
+    };
+    let why = match f.reason.as_str() {
+        "" => String::new(),
+        r => format!(": {r}"),
+    };
+    format!("frozen by {} {until}{why}", f.by_whom())
 }
 
 /// A deploy lock or a staging claim.

@@ -121,22 +121,29 @@ impl Locks {
                 clock(hold.expires)
             ))),
             Acquired::Queued {
+                now,
                 position,
                 lock,
+                freeze,
                 again: true,
-                ..
             } => {
-                let holder = lock
-                    .map(|l| {
-                        format!(
-                            "{name} is locked by {} until {}; ",
-                            l.display,
-                            clock(l.expires)
-                        )
-                    })
-                    .unwrap_or_default();
+                let mut why = Vec::new();
+                if let Some(l) = lock {
+                    why.push(format!(
+                        "locked by {} until {}",
+                        l.display,
+                        clock(l.expires)
+                    ));
+                }
+                if let Some(f) = freeze {
+                    why.push(crate::error::frozen_clause(&f, now));
+                }
+                let why = match why.as_slice() {
+                    [] => String::new(),
+                    parts => format!("; it is {}", parts.join(", and ")),
+                };
                 Err(BatonError::Refused(format!(
-                    "{holder}you are #{position} in the queue for it; `leave {name}` gives up your place"
+                    "you are already #{position} in the queue for {name}{why}; it comes to you in turn, or `leave {name}` gives up your place"
                 )))
             }
             Acquired::Queued {

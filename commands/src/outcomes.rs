@@ -59,11 +59,12 @@ pub(crate) fn acquired(env: &str, a: LockAnswer) -> Result<Acquired, BatonError>
             now,
             position,
             lock,
+            freeze,
         } => Ok(Acquired::Queued {
             now,
             position,
             lock,
-            freeze: None,
+            freeze,
             again: true,
         }),
         LockAnswer::Queued {
@@ -78,7 +79,12 @@ pub(crate) fn acquired(env: &str, a: LockAnswer) -> Result<Acquired, BatonError>
             freeze,
             again: false,
         }),
-        LockAnswer::Locked { now, lock, queue } => Err(held(env, lock, queue.len(), now)),
+        LockAnswer::Locked {
+            now,
+            lock,
+            queue,
+            freeze,
+        } => Err(held(env, lock, queue.len(), now, freeze)),
         LockAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
         LockAnswer::Ended { how, granted, .. } => Err(BatonError::LockEnded {
             env: env.into(),
@@ -95,7 +101,7 @@ pub(crate) fn acquired(env: &str, a: LockAnswer) -> Result<Acquired, BatonError>
 pub(crate) fn gave_up(env: &str, a: GiveUpAnswer) -> Result<(u64, Hold, String), BatonError> {
     match a {
         GiveUpAnswer::Ok { now, lock, token } => Ok((now, lock, token)),
-        GiveUpAnswer::Locked { now, lock, queue } => Err(held(env, lock, queue.len(), now)),
+        GiveUpAnswer::Locked { now, lock, queue } => Err(held(env, lock, queue.len(), now, None)),
         GiveUpAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
         GiveUpAnswer::Superseded {} => Err(BatonError::Superseded { env: env.into() }),
     }
@@ -172,13 +178,20 @@ pub(crate) fn extended(
 }
 
 /// Someone else holds `env`'s lock.
-pub(crate) fn held(env: &str, hold: Hold, queue: usize, now: u64) -> BatonError {
+pub(crate) fn held(
+    env: &str,
+    hold: Hold,
+    queue: usize,
+    now: u64,
+    frozen: Option<Freeze>,
+) -> BatonError {
     BatonError::Held {
         env: env.into(),
         kind: HoldKind::Lock,
         hold: Box::new(hold),
         queue,
         now,
+        frozen: frozen.map(Box::new),
     }
 }
 

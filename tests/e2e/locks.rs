@@ -133,10 +133,38 @@ async fn leaving_the_queue_gives_up_your_place() {
     app.ok("bob", "queue canary").await;
     let dup = app.refused("bob", "queue canary").await;
     assert!(
-        dup.to_string().contains("locked by alice") && dup.to_string().contains("you are #1"),
+        dup.to_string().contains("locked by alice")
+            && dup
+                .to_string()
+                .contains("you are already #1 in the queue for canary"),
         "{dup}"
     );
     app.ok("bob", "leave canary").await;
     let released = app.ok("alice", "unlock canary").await;
     assert!(released.text.is_none(), "nobody is next");
+}
+
+#[tokio::test]
+async fn a_refusal_states_the_whole_situation_held_frozen_and_your_place_by_name() {
+    let app = spawn_core().await;
+    app.ok("alice", "lock canary 30m release").await;
+    app.ok("admin", "freeze canary 2h incident 7").await;
+    // Held and frozen: both, and when the freeze ends.
+    let refused = app.refused("bob", "lock canary").await.to_string();
+    assert!(
+        refused.starts_with("canary is locked by alice"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("also frozen by admin until") && refused.contains("incident 7"),
+        "{refused}"
+    );
+    // A queued person asking again hears a whole sentence naming the env and why it waits.
+    app.ok("bob", "queue canary 10m").await;
+    let again = app.refused("bob", "lock canary").await.to_string();
+    assert!(
+        again.starts_with("you are already #1 in the queue for canary; it is locked by alice"),
+        "{again}"
+    );
+    assert!(again.contains("frozen by admin"), "{again}");
 }

@@ -89,6 +89,8 @@ pub enum LockAnswer {
         position: usize,
         #[serde(default)]
         lock: Option<Hold>,
+        #[serde(default)]
+        freeze: Option<Freeze>,
     },
     /// Now in line.
     Queued {
@@ -99,12 +101,14 @@ pub enum LockAnswer {
         #[serde(default)]
         freeze: Option<Freeze>,
     },
-    /// Someone else holds it.
+    /// Someone else holds it (and `freeze`, when the env is frozen too).
     Locked {
         now: u64,
         lock: Hold,
         #[serde(default, deserialize_with = "lua_list")]
         queue: Vec<Waiter>,
+        #[serde(default)]
+        freeze: Option<Freeze>,
     },
     /// Frozen, and the caller may not take it over the freeze.
     Frozen { now: u64, freeze: Freeze },

@@ -195,6 +195,37 @@ async fn a_run_behind_alice_is_approved_by_her_unlock_and_its_deployment_status_
 }
 
 #[tokio::test]
+async fn one_installation_token_serves_every_answer_until_it_nears_its_expiry() {
+    let gh = GitHubStandIn::start().await;
+    let (app, addrs) = spawn(&gh, 1).await;
+    app.ok("alice", "lock prod 30m hotfix").await;
+    let first = requested("Codertocat/Hello-World", 111, EXAMPLE_DEPLOYMENT);
+    let second = requested("Codertocat/Hello-World", 112, 7);
+    for (i, run) in [first, second].iter().enumerate() {
+        let id = format!("70c0{i:04x}-0000-4000-8000-000000000000");
+        assert_eq!(
+            deliver(addrs[0], "deployment_protection_rule", &id, run)
+                .await
+                .0,
+            200
+        );
+    }
+    app.ok("alice", "unlock prod").await;
+    gh.wait_for(1, Duration::from_secs(4)).await;
+    let (status, _) = deliver(
+        addrs[0],
+        "deployment_status",
+        "70c0ffff-0000-4000-8000-000000000000",
+        &deployment_status(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let reviews = gh.wait_for(2, Duration::from_secs(4)).await;
+    assert_eq!((reviews[0].run, reviews[1].run), (111, 112));
+    assert_eq!(gh.tokens_minted(), 1, "two answers, one installation token");
+}
+
+#[tokio::test]
 async fn alice_unlock_approves_the_waiting_run_within_a_second() {
     let gh = GitHubStandIn::start().await;
     let (app, addrs) = spawn(&gh, 2).await;

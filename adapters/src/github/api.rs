@@ -4,7 +4,7 @@
 //! secondary rate limit: after its Retry-After, other 4xx: never).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use baton_commands::domain::Secret;
@@ -19,10 +19,12 @@ use serde_json::json;
 /// When GitHub asks to slow down without saying how long.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-/// The App, and one client per installation (each caching its own token).
+/// The App, and one client per installation, shared (never cloned): octocrab caches an
+/// installation's token inside the client, and a clone would cache on itself only, so each
+/// answer would ask GitHub for a new token.
 pub struct GithubApi {
     app: Octocrab,
-    installations: Mutex<HashMap<u64, Octocrab>>,
+    installations: Mutex<HashMap<u64, Arc<Octocrab>>>,
 }
 
 impl GithubApi {
@@ -43,16 +45,17 @@ impl GithubApi {
         })
     }
 
-    fn installation(&self, id: u64) -> Result<Octocrab, DeliveryError> {
+    fn installation(&self, id: u64) -> Result<Arc<Octocrab>, DeliveryError> {
         let mut known = self.installations.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(client) = known.get(&id) {
-            return Ok(client.clone());
+            return Ok(Arc::clone(client));
         }
-        let client = self
-            .app
-            .installation(InstallationId(id))
-            .map_err(|e| DeliveryError::Refused(format!("installation {id}: {e}")))?;
-        known.insert(id, client.clone());
+        let client = Arc::new(
+            self.app
+                .installation(InstallationId(id))
+                .map_err(|e| DeliveryError::Refused(format!("installation {id}: {e}")))?,
+        );
+        known.insert(id, Arc::clone(&client));
         Ok(client)
     }
 

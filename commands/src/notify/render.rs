@@ -70,7 +70,40 @@ fn message(entries: &[&Entry], chunk: &[&[usize]], now: u64, fits: Fits) -> Repl
         })
         .collect();
     let count: usize = chunk.iter().map(|m| m.len()).sum();
-    notice(Tone::Info, format!("{count} changes"), now).with_text(text.join("\n"))
+    let mut r = notice(Tone::Info, format!("{count} changes"), now).with_text(text.join("\n"));
+    // Waiting GitHub runs keep their buttons in a batch too (as many as a message can carry;
+    // the rest are decided with `github approve`).
+    let waiting = chunk
+        .iter()
+        .flat_map(|m| m.iter())
+        .map(|&i| &entries[i].event)
+        .filter(|e| e.kind == Kind::Queued && e.is_github_run());
+    for e in waiting.take(MAX_RUN_BUTTONS) {
+        r = run_buttons(r, e);
+    }
+    r
+}
+
+/// Waiting runs a batched message offers buttons for: two each, within what Slack and Discord
+/// show in one message.
+const MAX_RUN_BUTTONS: usize = 5;
+
+/// A waiting GitHub run's Approve and Reject, for admins to decide from the announcement (the
+/// router checks the role). The run is named by its bare id (GitHub's run ids are unique), so the
+/// command fits Discord's 100-character custom id whatever the repository's name.
+fn run_buttons(r: Reply, e: &Event) -> Reply {
+    let run = e
+        .holder
+        .strip_prefix("github:")
+        .and_then(|h| h.rsplit_once('#'));
+    match (e.kind, run) {
+        (Kind::Queued, Some((_, id))) => {
+            let env = &e.env;
+            r.button("Approve", format!("github approve {env} {id}"), true)
+                .button("Reject", format!("github reject {env} {id}"), false)
+        }
+        _ => r,
+    }
 }
 
 /// What the holder is told directly: a reminder before the hold ends, or that a hand-off made
@@ -153,13 +186,7 @@ fn single(entries: &[&Entry], members: &[usize], now: u64) -> Reply {
     if has_reason(e) {
         r = r.text_field("Reason", &e.reason);
     }
-    // A GitHub run waiting: admins decide from the announcement (the router checks the role).
-    if let (Kind::Queued, Some(run)) = (e.kind, e.holder.strip_prefix("github:")) {
-        let env = &e.env;
-        r = r
-            .button("Approve", format!("github approve {env} {run}"), true)
-            .button("Reject", format!("github reject {env} {run}"), false);
-    }
+    r = run_buttons(r, e);
     match e.kind {
         Kind::Frozen if e.until > 0 => r.field("Until", Value::Time(e.until)),
         Kind::Frozen => r.field("Until", Value::Text("someone unfreezes it".into())),
@@ -300,6 +327,37 @@ mod tests {
                 ("until", &until),
             ],
         )
+    }
+
+    #[test]
+    fn a_waiting_run_in_a_batch_keeps_its_buttons_and_a_long_repository_still_fits() {
+        let repo = format!("acme/{}", "r".repeat(115));
+        let holder = format!("github:{repo}#9876543210");
+        let run = entry(
+            2,
+            &[
+                ("kind", "queued"),
+                ("env", "prod"),
+                ("holder", &holder),
+                ("display", "a run"),
+                ("position", "1"),
+            ],
+        );
+        let other = frozen("qa", NOW + 3_600_000);
+        let out = announcements(&[&other, &run], NOW, &|_| true);
+        let (_, r) = out
+            .into_iter()
+            .find(|(c, _)| c.len() == 2)
+            .expect("one batch");
+        assert_eq!(r.title, "2 changes");
+        assert_eq!(
+            buttons(&r),
+            [
+                ("Approve", "github approve prod 9876543210"),
+                ("Reject", "github reject prod 9876543210")
+            ]
+        );
+        assert!(r.buttons.iter().all(|b| b.command.len() <= 100));
     }
 
     #[test]
@@ -499,8 +557,8 @@ mod tests {
         assert_eq!(
             buttons(&r),
             [
-                ("Approve", "github approve prod acme/api#123"),
-                ("Reject", "github reject prod acme/api#123")
+                ("Approve", "github approve prod 123"),
+                ("Reject", "github reject prod 123")
             ]
         );
         let rejected = entry(

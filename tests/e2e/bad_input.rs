@@ -262,7 +262,7 @@ fn cases() -> Vec<Case> {
             usage,
             &[
                 "is not a date and time",
-                "like `until 2026-12-24 18:00` or `until fri 18:00 Europe/Berlin`",
+                "`until 2026-12-24 18:00` or `until fri 18:00 Europe/Berlin`",
             ],
         ),
         case(

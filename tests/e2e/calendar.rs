@@ -253,3 +253,28 @@ async fn skipping_and_ending_a_window_is_admin_only_and_recorded_with_who_and_wh
         "{history}"
     );
 }
+
+#[tokio::test]
+async fn freeze_until_a_bare_time_of_day_is_the_next_one_in_the_default_zone() {
+    let app = spawn_core_with(|c| c.defaults.timezone = Some(chrono_tz::Europe::Berlin)).await;
+    let reply = app.ok("alice", "freeze qa until 18:00 release train").await;
+    let text = format!("{reply:?}");
+    assert!(
+        text.contains("Europe/Berlin"),
+        "the reply names the zone: {text}"
+    );
+    let refused = app.refused("bob", "lock qa").await;
+    assert!(matches!(refused, BatonError::Frozen { .. }), "{refused:?}");
+    let BatonError::Frozen { freeze, now, .. } = refused else {
+        unreachable!()
+    };
+    // The next 18:00 in Berlin: within a day, and at 18:00 there.
+    assert!(
+        freeze.until > now && freeze.until - now <= 24 * 3_600_000,
+        "{freeze:?}"
+    );
+    let at = chrono::DateTime::from_timestamp_millis(freeze.until as i64)
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Berlin);
+    assert_eq!(at.format("%H:%M").to_string(), "18:00");
+}

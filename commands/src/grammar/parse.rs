@@ -181,9 +181,9 @@ fn read_param(v: &Verb, param: &Param, words: &mut Words, args: &mut Args) -> Re
 fn read_span(w: &str, words: &mut Words, args: &mut Args) -> Result<(), String> {
     if w.eq_ignore_ascii_case("until") {
         words.next();
-        let day = words
-            .next()
-            .ok_or(format!("`until` needs a date or a weekday; {UNTIL_FORMAT}"))?;
+        let day = words.next().ok_or(format!(
+            "`until` needs a time, a date or a weekday; {UNTIL_FORMAT}"
+        ))?;
         let until = Until::read(day, |accept| words.next_if(|w| accept(w)))?;
         args.span = Some(FreezeSpan::Until(until));
     } else if looks_numeric(w) {

@@ -1,7 +1,8 @@
 //! `until …` in a freeze: a date or a weekday, an optional time, an optional IANA zone.
 //!
 //! # Format
-//! `until <YYYY-MM-DD | mon…sun | today | tomorrow> [HH:MM] [<zone>]`, or an RFC 3339 instant
+//! `until <YYYY-MM-DD | mon…sun | today | tomorrow> [HH:MM] [<zone>]`, `until HH:MM [<zone>]`
+//! (the next such time: today while it is ahead, else tomorrow), or an RFC 3339 instant
 //! (`2026-12-24T18:00:00Z`). Without a zone, the time is in `[defaults] timezone` (UTC when unset);
 //! the grammar keeps it as typed and the freeze resolves it when it runs, against "now".
 
@@ -32,11 +33,13 @@ pub enum Day {
     Today,
     /// Tomorrow.
     Tomorrow,
+    /// The next time the time of day comes: today while it is ahead, else tomorrow.
+    Next,
 }
 
 /// How a refusal shows the format.
 pub const UNTIL_FORMAT: &str =
-    "write it like `until 2026-12-24 18:00` or `until fri 18:00 Europe/Berlin`";
+    "write it like `until 18:00`, `until 2026-12-24 18:00` or `until fri 18:00 Europe/Berlin`";
 
 impl Until {
     /// Reads `until`'s words: the day, then a time and a zone if the next words are one.
@@ -52,17 +55,19 @@ impl Until {
                 zone: Some(Tz::UTC),
             });
         }
-        let day = read_day(day)?;
-        let time =
-            next_if(&|w| w.contains(':') && w.chars().next().is_some_and(|c| c.is_ascii_digit()))
-                .map(|w| {
-                    NaiveTime::parse_from_str(w, "%H:%M")
-                        .or_else(|_| NaiveTime::parse_from_str(w, "%H:%M:%S"))
-                        .map_err(|_| {
-                            format!("`{}` is not a time of day; {UNTIL_FORMAT}", preview(w))
-                        })
-                })
-                .transpose()?;
+        let is_time =
+            |w: &str| w.contains(':') && w.chars().next().is_some_and(|c| c.is_ascii_digit());
+        let read_time = |w: &str| {
+            NaiveTime::parse_from_str(w, "%H:%M")
+                .or_else(|_| NaiveTime::parse_from_str(w, "%H:%M:%S"))
+                .map_err(|_| format!("`{}` is not a time of day; {UNTIL_FORMAT}", preview(w)))
+        };
+        let (day, time) = if is_time(day) {
+            (Day::Next, Some(read_time(day)?))
+        } else {
+            let day = read_day(day)?;
+            (day, next_if(&is_time).map(read_time).transpose()?)
+        };
         // Parsed once: the word is taken as the zone only when it is one.
         let zone = std::cell::Cell::new(None);
         next_if(&|w| w.parse::<Tz>().map(|tz| zone.set(Some(tz))).is_ok());
@@ -83,6 +88,14 @@ impl Until {
             Day::Date(date) => at(date),
             Day::Today => at(today),
             Day::Tomorrow => at(today + Days::new(1)),
+            Day::Next => {
+                let first = at(today);
+                if first > now {
+                    first
+                } else {
+                    at(today + Days::new(1))
+                }
+            }
             Day::Weekday(wd) => {
                 let ahead =
                     (7 + wd.num_days_from_monday() - today.weekday().num_days_from_monday()) % 7;
@@ -137,6 +150,25 @@ mod tests {
         // On a Friday after 18:00 there, it is the Friday after.
         let late = utc("2026-12-04T18:00:00Z");
         assert_eq!(u.resolve(late, Tz::UTC), utc("2026-12-11T17:00:00Z"));
+    }
+
+    #[test]
+    fn a_bare_time_of_day_is_the_next_one_in_the_default_zone() {
+        let u = read(&["18:00"]).unwrap();
+        assert_eq!(u.day, Day::Next);
+        let berlin = chrono_tz::Europe::Berlin;
+        // 10:00 UTC is 11:00 in Berlin: 18:00 there is today, 17:00 UTC.
+        let morning = utc("2026-11-30T10:00:00Z");
+        assert_eq!(u.resolve(morning, berlin), utc("2026-11-30T17:00:00Z"));
+        // After 18:00 there, it is tomorrow's.
+        let evening = utc("2026-11-30T17:30:00Z");
+        assert_eq!(u.resolve(evening, berlin), utc("2026-12-01T17:00:00Z"));
+        // A zone may follow.
+        let u = read(&["18:00", "America/New_York"]).unwrap();
+        assert_eq!(u.resolve(morning, Tz::UTC), utc("2026-11-30T23:00:00Z"));
+        assert!(read(&["25:61"])
+            .unwrap_err()
+            .contains("is not a time of day"));
     }
 
     #[test]

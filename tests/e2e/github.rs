@@ -458,6 +458,19 @@ async fn admins_approve_and_reject_waiting_runs_from_chat_on_the_record() {
         (reviews[0].run, reviews[0].state.as_str()),
         (401, "approved")
     );
+    // GitHub's comment and the env's history name the admin and what was overridden.
+    assert!(
+        reviews[0]
+            .comment
+            .contains("approved by admin over a freeze"),
+        "{:?}",
+        reviews[0]
+    );
+    let history = format!("{:?}", app.ok("bob", "history qa").await);
+    assert!(
+        history.contains("approved by admin over a freeze"),
+        "{history}"
+    );
 
     // prod is held: a run waits behind alice, and an admin rejects it with a reason.
     app.ok("alice", "lock prod 30m hotfix").await;

@@ -103,7 +103,7 @@ fn banner(config: &Config, addr: SocketAddr, throwaway: bool, user: &str, ci_tok
     println!("  http      http://{addr}  (/healthz, /readyz)");
     println!("  envs      prod (protected), canary, qa; pool staging = staging-1..3");
     println!(
-        "  you are   {} (admin); `as alice` (deployer) or `as bob` (no role) to switch",
+        "  you are   {} (admin); `as jane` (admin), `as alice` (deployer) or `as bob` (no role) to switch",
         Actor::console(user).id
     );
     println!("  ci token  {ci_token}  (ci:dev, every env; this run only)");

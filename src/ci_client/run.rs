@@ -155,8 +155,12 @@ fn exit_code(status: io::Result<ExitStatus>, shown: &str) -> ExitCode {
 }
 
 /// Extends the lock every TTL/3 until aborted, publishing each new expiry; failures are told,
-/// retried sooner (with the same idempotency key until one succeeds), never fatal. `api` sends
-/// each request once: this loop is the retry.
+/// retried sooner (with the same idempotency key, and so the same request, until one succeeds),
+/// never fatal. `api` sends each request once: this loop is the retry.
+///
+/// An extension adds to the lock's current expiry, so each one adds only what brings the lock
+/// back to TTL from now: the time since the lock was last known to run for a whole TTL. (Adding
+/// the whole TTL every third of it would grow the lock until the env's `max_ttl` refused.)
 async fn keep_alive(
     api: Api,
     env: EnvName,
@@ -167,14 +171,20 @@ async fn keep_alive(
     let every = ttl.duration() / 3;
     let retry = (every / 4).clamp(Duration::from_millis(250), Duration::from_secs(15));
     let mut next = every;
-    let mut key = IdempotencyKey::new();
+    // When the lock last ran for a whole TTL from then (the grant, or the last extension).
+    let mut whole = tokio::time::Instant::now();
+    // The extension in flight: its key and how much it adds, kept across its retries.
+    let mut pending: Option<(IdempotencyKey, Ttl)> = None;
     loop {
         tokio::time::sleep(next).await;
-        match api.extend(&env, &token, ttl, &key).await {
+        let (key, by) = pending.get_or_insert_with(|| (IdempotencyKey::new(), top_up(whole, ttl)));
+        match api.extend(&env, &token, *by, key).await {
             Ok(extended) => {
                 expiry.send_replace(extended.expires_at);
+                // The lock now runs until `whole + TTL + by`: a whole TTL from `whole + by`.
+                whole += by.duration();
                 next = every;
-                key = IdempotencyKey::new();
+                pending = None;
             }
             Err(e) if matches!(e.code(), Some("not_locked" | "not_holder")) => {
                 eprintln!(
@@ -199,6 +209,15 @@ async fn keep_alive(
             }
         }
     }
+}
+
+/// How much to add so the lock runs a whole TTL from now again: the time since it last did, in
+/// whole seconds as the API takes them (the nearest, at least one, at most the TTL). What is lost
+/// or gained in rounding is made up by the next one, which counts from what was added.
+fn top_up(whole: tokio::time::Instant, ttl: Ttl) -> Ttl {
+    let secs = (whole.elapsed().as_millis() as u64 + 500) / 1000;
+    let by = Duration::from_secs(secs.max(1)).min(ttl.duration());
+    Ttl::new(by).unwrap_or(ttl)
 }
 
 /// Releases the lock, retrying with one idempotency key within `--retry-for`, so a release whose

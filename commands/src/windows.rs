@@ -69,7 +69,8 @@ impl Locks {
         for answer in self.store.call_each(calls).await {
             let SkipAnswer::Ok { envs } = answer?;
             for e in envs.into_iter().filter(|e| e.changed) {
-                if let (true, Some(lock)) = (early, &e.lock) {
+                // Only a lock the skip handed on is news; one held all along is not.
+                if let (true, Some(lock)) = (e.handed, &e.lock) {
                     handed.push(format!("{} is {}'s now", e.env, lock.display));
                 }
                 changed.push(e.env);

@@ -223,6 +223,10 @@ async fn skipping_and_ending_a_window_is_admin_only_and_recorded_with_who_and_wh
         Some("bob"),
         "the queue moves at once"
     );
+    assert!(
+        format!("{ended:?}").contains("prod is bob's now"),
+        "{ended:?}"
+    );
     let skipped = entries(&app, "prod", "window_skipped").await;
     assert_eq!(skipped.len(), 1);
     assert_eq!(field(&skipped[0], "actor"), "console:admin");
@@ -277,4 +281,14 @@ async fn freeze_until_a_bare_time_of_day_is_the_next_one_in_the_default_zone() {
         .unwrap()
         .with_timezone(&chrono_tz::Europe::Berlin);
     assert_eq!(at.format("%H:%M").to_string(), "18:00");
+}
+
+#[tokio::test]
+async fn ending_a_window_early_names_a_hand_off_only_when_there_was_one() {
+    let app = spawn_core_with(|c| c.freezes = once("close", "\"prod\"", -60, 3600, "")).await;
+    // An admin holds prod over the window: ending it early hands nothing on.
+    app.ok("admin", "lock prod 30m over the window").await;
+    let ended = format!("{:?}", app.ok("admin", "freeze skip close").await);
+    assert!(!ended.contains("'s now"), "nothing was handed on: {ended}");
+    assert_eq!(holder(&app, "prod").await.as_deref(), Some("admin"));
 }

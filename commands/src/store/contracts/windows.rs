@@ -50,6 +50,9 @@ pub struct Skipped {
     pub changed: bool,
     #[serde(default)]
     pub lock: Option<Hold>,
+    /// The skip handed the lock on (the queue the window held moved): `lock` is the new holder's.
+    #[serde(default)]
+    pub handed: bool,
 }
 
 /// `notice.lua`: the notice before an occurrence of `window`, once per env.

@@ -8,6 +8,8 @@ local field = 'skip:' .. name .. '@' .. start
 local mark = cjson.encode({ by = actor, display = display, reason = reason, at = NOW })
 local out = {}
 for i, e in ipairs(ENVS) do
+  -- The lock's fence before: a lock after the skip under another fence was handed on by it.
+  local before = redis.call('HGET', e.lockmeta, 'fence')
   local fresh = redis.call('HSETNX', e.marks, field, mark) == 1
   if fresh then
     marks_keep(e, stop)
@@ -16,6 +18,7 @@ for i, e in ipairs(ENVS) do
                 early = (start <= NOW and NOW < stop) and 1 or 0 })
   end
   local lock = settle(e)
-  out[i] = { env = e.name, changed = fresh, lock = view(lock) }
+  local handed = lock ~= nil and tostring(lock.fence) ~= tostring(before)
+  out[i] = { env = e.name, changed = fresh, lock = view(lock), handed = handed }
 end
 return cjson.encode({ status = 'ok', now = NOW, envs = out })

@@ -254,8 +254,9 @@ fn refusal(e: BatonError) -> Reply {
     e.reply(baton_commands::domain::wall_clock())
 }
 
-/// `discord:<user id>`, shown by global name or username, carrying `discord-role:<id>` for each
-/// guild role (the interaction's `member` is present in guilds, `user` in DMs).
+/// `discord:<user id>`, shown by the server nickname, else the global name, else the username,
+/// carrying `discord-role:<id>` for each guild role (the interaction's `member` is present in
+/// guilds, `user` in DMs).
 pub fn actor(member: Option<&Member>, user: &User) -> Actor {
     let user = member.map_or(user, |m| &m.user);
     let groups = member
@@ -266,7 +267,11 @@ pub fn actor(member: Option<&Member>, user: &User) -> Actor {
                 .collect()
         })
         .unwrap_or_default();
-    let names = [user.global_name.as_deref(), Some(user.name.as_str())];
+    let names = [
+        member.and_then(|m| m.nick.as_deref()),
+        user.global_name.as_deref(),
+        Some(user.name.as_str()),
+    ];
     PLATFORM.actor(&user.id.to_string(), &names, groups)
 }
 
@@ -312,6 +317,26 @@ async fn interactions(State(s): State<HttpState>, headers: HeaderMap, body: Byte
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_member_is_shown_by_their_server_nickname_first() {
+        use super::{actor, Member};
+        let member: Member = serde_json::from_value(serde_json::json!({
+            "user": {"id": "80351110224678912", "username": "nelly", "global_name": "Nelly",
+                     "discriminator": "0", "avatar": null},
+            "roles": ["41771983423143936"], "nick": "Nelly (SRE)", "avatar": null,
+            "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false,
+            "flags": 0, "pending": false, "guild_id": "41771983423143937"
+        }))
+        .unwrap();
+        let a = actor(Some(&member), &member.user);
+        assert_eq!(a.display, "Nelly (SRE)");
+        assert_eq!(a.id, "discord:80351110224678912");
+        let mut plain = member.clone();
+        plain.nick = None;
+        assert_eq!(actor(Some(&plain), &plain.user).display, "Nelly");
+    }
+
     #[test]
     fn an_announcement_channel_is_a_discord_snowflake() {
         let found = crate::kit::platform_problems(

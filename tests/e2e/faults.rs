@@ -15,12 +15,11 @@ use crate::support::{TestApp, TOKEN_ALL};
 
 /// `POST /api/v1/locks/{env}` with `body`, and an `Idempotency-Key` when one is given.
 async fn ci_lock(app: &TestApp, env: &str, body: Value, key: Option<&str>) -> (u16, Value) {
-    ci_lock_at(app, &app.url(&format!("/api/v1/locks/{env}")), body, key).await
+    ci_lock_at(&app.url(&format!("/api/v1/locks/{env}")), body, key).await
 }
 
 /// The same against any instance's full URL.
-async fn ci_lock_at(app: &TestApp, url: &str, body: Value, key: Option<&str>) -> (u16, Value) {
-    let _ = app;
+async fn ci_lock_at(url: &str, body: Value, key: Option<&str>) -> (u16, Value) {
     let mut req = TestApp::http(TOKEN_ALL).post(url).json(&body);
     if let Some(key) = key {
         req = req.header("Idempotency-Key", key);

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use redis::AsyncCommands;
 use serde_json::{json, Value};
 
-use super::ci_lock;
 use super::proxy::FreezingProxy;
+use super::{ci_lock, ci_lock_at};
 use crate::ci_client::{baton_ci, finish};
 use crate::support::{serve_process, spawn_app, TestApp, TOKEN_ALL};
 
@@ -75,7 +75,7 @@ async fn a_stale_clean_up_never_releases_the_lock_its_retry_was_granted() {
     let first = {
         let url = at(a_addr, "/api/v1/locks/canary");
         let body = body.clone();
-        tokio::spawn(async move { ci_lock_at_url(&url, body, "deploy-9").await })
+        tokio::spawn(async move { ci_lock_at(&url, body, Some("deploy-9")).await })
     };
     until(
         "the first attempt is in line",
@@ -90,7 +90,7 @@ async fn a_stale_clean_up_never_releases_the_lock_its_retry_was_granted() {
     let retry = {
         let url = app.url("/api/v1/locks/canary");
         let body = body.clone();
-        tokio::spawn(async move { ci_lock_at_url(&url, body, "deploy-9").await })
+        tokio::spawn(async move { ci_lock_at(&url, body, Some("deploy-9")).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
@@ -116,21 +116,6 @@ async fn a_stale_clean_up_never_releases_the_lock_its_retry_was_granted() {
         "only its token releases it"
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// A CI lock request to any instance's full URL, with its key.
-async fn ci_lock_at_url(url: &str, body: Value, key: &str) -> (u16, Value) {
-    lock_at(url, body, Some(key)).await
-}
-
-async fn lock_at(url: &str, body: Value, key: Option<&str>) -> (u16, Value) {
-    let mut req = TestApp::http(TOKEN_ALL).post(url).json(&body);
-    if let Some(key) = key {
-        req = req.header("Idempotency-Key", key);
-    }
-    let res = req.send().await.expect("Baton answers");
-    let status = res.status().as_u16();
-    (status, res.json().await.unwrap_or(json!(null)))
 }
 
 #[tokio::test]
@@ -241,7 +226,7 @@ async fn a_lock_handed_to_a_dead_instances_waiter_passes_to_the_live_one_within_
     let (mut a, a_addr) = serve_process(&app, &dir, 0).await;
     app.ok("alice", "lock canary 10m release").await;
     let first = tokio::spawn(async move {
-        lock_at(
+        ci_lock_at(
             &at(a_addr, "/api/v1/locks/canary"),
             json!({"holder": "on A", "ttl": "5m", "wait": "60s"}),
             None,
@@ -257,7 +242,7 @@ async fn a_lock_handed_to_a_dead_instances_waiter_passes_to_the_live_one_within_
     let second = {
         let url = app.url("/api/v1/locks/canary");
         tokio::spawn(async move {
-            lock_at(
+            ci_lock_at(
                 &url,
                 json!({"holder": "on B", "ttl": "5m", "wait": "60s"}),
                 None,
@@ -304,7 +289,7 @@ async fn a_keyed_waiter_that_reconnects_within_a_second_keeps_its_place_ahead_of
     let body = json!({"holder": "keyed", "ttl": "5m", "wait": "30s"});
     let first = {
         let (url, body) = (url.clone(), body.clone());
-        tokio::spawn(async move { ci_lock_at_url(&url, body, "keyed-1").await })
+        tokio::spawn(async move { ci_lock_at(&url, body, Some("keyed-1")).await })
     };
     until(
         "the keyed waiter is in line",
@@ -317,10 +302,10 @@ async fn a_keyed_waiter_that_reconnects_within_a_second_keeps_its_place_ahead_of
     let later = {
         let url = url.clone();
         tokio::spawn(async move {
-            ci_lock_at_url(
+            ci_lock_at(
                 &url,
                 json!({"holder": "later", "ttl": "5m", "wait": "30s"}),
-                "later-1",
+                Some("later-1"),
             )
             .await
         })
@@ -332,7 +317,7 @@ async fn a_keyed_waiter_that_reconnects_within_a_second_keeps_its_place_ahead_of
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let retry = tokio::spawn(async move { ci_lock_at_url(&url, body, "keyed-1").await });
+    let retry = tokio::spawn(async move { ci_lock_at(&url, body, Some("keyed-1")).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let line = view(&app, "canary").await;
     assert_eq!(line["queue"][0]["holder"], "keyed", "{line}");

@@ -45,7 +45,6 @@ async fn after_a_crash_no_waiter_that_went_away_or_was_told_503_is_handed_the_lo
         bases.push(format!("http://{}", app.start_instance().await));
     }
     let (status, holder) = ci_lock_at(
-        &app,
         &format!("{}/api/v1/locks/prod", bases[0]),
         json!({"holder": "holder", "ttl": "30m"}),
         Some("holder-key"),

@@ -391,7 +391,7 @@ local function idempotent(step)
 end
 
 -- Registration, for the step files scripts.rs appends after this prelude: a state change starts
--- with `begin` and runs under `idempotent`; a read is declared `no-writes`, so it still answers
+-- with `begin` and runs under `idempotent`; a `look` is declared `no-writes`, so it still answers
 -- when Redis is full and may run on a replica. A function that may write and is not declared
 -- `allow-oom` is refused before it runs when Redis is over `maxmemory`: "full", never half done.
 local function change(name, step)
@@ -399,14 +399,6 @@ local function change(name, step)
     begin(keys, args)
     return idempotent(step)
   end)
-end
-
-local function read(name, body)
-  redis.register_function({ function_name = name, flags = { 'no-writes' },
-    callback = function(keys, args)
-      KEYS, ARGV = keys, args
-      return body()
-    end })
 end
 
 -- A read of the envs named in ARGV[1], seen as a change sees them (`begin`: NOW, ENVS and their

@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use baton_adapters::ci::{self, CiState};
 use baton_commands::config::Config;
 use baton_commands::store::{Store, StoreError};
-use baton_commands::Baton;
 use baton_commands::Notifier;
+use baton_commands::{Baton, Catalog};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -137,7 +137,7 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             metrics::gauge!("baton_active_claims").set(count(&|s| s.claim.is_some()));
             metrics::gauge!("baton_frozen_envs").set(count(&|s| s.freeze.is_some()));
             metrics::gauge!("baton_queued_waiters")
-                .set(states.iter().map(|s| s.queue.len()).sum::<usize>() as f64);
+                .set(states.iter().map(|s| s.queued).sum::<usize>() as f64);
             metrics::gauge!("baton_store_up").set(1.0);
         }
         Err(_) => metrics::gauge!("baton_store_up").set(0.0),
@@ -184,7 +184,7 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// permission is named now, not at the first lock). Each only
 /// warns: Baton starts while Redis is down and does each of these by itself once it is back, so
 /// the rest is skipped when Redis cannot be reached at all.
-async fn start_up_checks(store: &Store) {
+async fn start_up_checks(store: &Store, catalog: &Catalog) {
     use baton_commands::store::Cause;
     if let Err(e) = store.ensure_loaded().await {
         tracing::warn!(error = %e, "could not load Baton's functions at start-up; they load on first use");
@@ -198,7 +198,18 @@ async fn start_up_checks(store: &Store) {
     // The rest runs beside serving: the access check is a call Redis may refuse to run while it
     // refuses writes (`CLIENT PAUSE WRITE`, a failover), and that must not hold start-up.
     let store = store.clone();
+    let catalog = catalog.clone();
     tokio::spawn(async move {
+        match store.move_old_queues(&catalog).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                waiters = n,
+                "moved queues an earlier version left to today's layout"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not move queues an earlier version left; start Baton again once Redis answers")
+            }
+        }
         if let Err(e) = store.learn_clock().await {
             tracing::warn!(error = %e, "could not read Redis' clock at start-up; it is read before the first call that needs it");
         }
@@ -217,7 +228,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     prometheus(); // before the first command, so nothing recorded is lost
-    start_up_checks(baton.store()).await;
+    start_up_checks(baton.store(), baton.catalog()).await;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sweeper = {
         let baton = baton.clone();

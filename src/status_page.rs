@@ -93,6 +93,7 @@ fn public_env(state: &EnvState) -> Value {
         "freeze": pick(&full["freeze"], &["by", "window", "reason", "since", "until"]),
         "next_window": pick(&full["next_window"], &["name", "reason", "starts", "ends", "zone"]),
         "queue": queue,
+        "queued": full["queued"],
         "last_deploy": pick(&full["last_deploy"], &["sha", "version", "by", "at"]),
     })
 }
@@ -357,7 +358,7 @@ fn card(out: &mut String, e: &Value, now: u64) {
             now,
         );
     }
-    queue(out, &e["queue"]);
+    queue(out, &e["queue"], e["queued"].as_u64().unwrap_or(0));
     next_window(out, &e["next_window"]);
     last_deploy(out, &e["last_deploy"], now);
     out.push_str("</article>");
@@ -388,10 +389,11 @@ fn next_window(out: &mut String, w: &Value) {
     out.push_str("</div>");
 }
 
-/// The env's line of waiters, first first.
-fn queue(out: &mut String, queue: &Value) {
+/// The env's line of waiters, first first (the first page of it: `queued` says how many wait).
+fn queue(out: &mut String, queue: &Value, queued: u64) {
     if let Some(queue) = queue.as_array().filter(|q| !q.is_empty()) {
-        let _ = write!(out, "<div class=\"queue\">Queue ({})<ol>", queue.len());
+        let queued = queued.max(queue.len() as u64);
+        let _ = write!(out, "<div class=\"queue\">Queue ({queued})<ol>");
         for w in queue {
             let _ = write!(out, "<li>{}", escape(text(w, "holder")));
             if !text(w, "reason").is_empty() {
@@ -400,7 +402,15 @@ fn queue(out: &mut String, queue: &Value) {
             }
             out.push_str("</li>");
         }
-        out.push_str("</ol></div>");
+        out.push_str("</ol>");
+        if queued > queue.len() as u64 {
+            let _ = write!(
+                out,
+                "<p class=\"why\">and {} more</p>",
+                queued - queue.len() as u64
+            );
+        }
+        out.push_str("</div>");
     }
 }
 

@@ -82,9 +82,9 @@ pub(crate) fn acquired(env: &str, a: LockAnswer) -> Result<Acquired, BatonError>
         LockAnswer::Locked {
             now,
             lock,
-            queue,
+            queued,
             freeze,
-        } => Err(held(env, lock, queue.len(), now, freeze)),
+        } => Err(held(env, lock, queued, now, freeze)),
         LockAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
         LockAnswer::Ended { how, granted, .. } => Err(BatonError::LockEnded {
             env: env.into(),
@@ -101,7 +101,7 @@ pub(crate) fn acquired(env: &str, a: LockAnswer) -> Result<Acquired, BatonError>
 pub(crate) fn gave_up(env: &str, a: GiveUpAnswer) -> Result<(u64, Hold, String), BatonError> {
     match a {
         GiveUpAnswer::Ok { now, lock, token } => Ok((now, lock, token)),
-        GiveUpAnswer::Locked { now, lock, queue } => Err(held(env, lock, queue.len(), now, None)),
+        GiveUpAnswer::Locked { now, lock, queued } => Err(held(env, lock, queued, now, None)),
         GiveUpAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
         GiveUpAnswer::Superseded {} => Err(BatonError::Superseded { env: env.into() }),
     }

@@ -85,9 +85,13 @@ pub struct EnvState {
     /// Its freeze.
     #[serde(default)]
     pub freeze: Option<Freeze>,
-    /// Who waits for the lock, first first.
+    /// Who waits for the lock, first first: the first page of the line (`settle.lua`), all of it
+    /// when asked for all.
     #[serde(default, deserialize_with = "lua_list")]
     pub queue: Vec<Waiter>,
+    /// How many wait (more than `queue` lists when the line is longer than a page).
+    #[serde(default)]
+    pub queued: usize,
     /// The last deploy recorded on it.
     #[serde(default, deserialize_with = "lua_record")]
     pub deploy: Option<LastDeploy>,

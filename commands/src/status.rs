@@ -15,6 +15,8 @@ use crate::state::EnvState;
 use crate::store::contracts::SettleArgs;
 use crate::store::StoreError;
 
+/// How many waiters one env's `status` names; the rest are counted.
+const QUEUE_NAMED: usize = 10;
 impl Status {
     /// Runs `status` or `history`.
     pub(crate) async fn run(&self, command: ReadCommand) -> Result<Reply, BatonError> {
@@ -47,7 +49,7 @@ impl Status {
         &self,
         envs: Vec<&EnvSettings>,
     ) -> Result<(Vec<EnvState>, u64, Vec<(Vec<EnvName>, StoreError)>), BatonError> {
-        let (groups, calls) = self.per_group(&SettleArgs, envs);
+        let (groups, calls) = self.per_group(&SettleArgs::STATUS, envs);
         let (mut states, mut unreached, mut now) = (Vec::new(), Vec::new(), None);
         let answers = self.store.call_each(calls).await;
         for (names, answer) in groups.into_iter().zip(answers) {
@@ -197,12 +199,17 @@ fn detail(s: &EnvState, now: u64) -> Reply {
         }
     }
     if !s.queue.is_empty() {
-        let q: Vec<String> = s
+        let mut q: Vec<String> = s
             .queue
             .iter()
+            .take(QUEUE_NAMED)
             .enumerate()
             .map(|(i, w)| format!("{}. {}", i + 1, w.display))
             .collect();
+        let more = s.queued.max(s.queue.len()) - q.len();
+        if more > 0 {
+            q.push(format!("and {more} more"));
+        }
         r = r.field("Queue", Value::Text(q.join(", ")));
     }
     if let Some(w) = &s.next_window {
@@ -262,10 +269,9 @@ fn table(target: Option<&EnvName>, states: &[EnvState], now: u64) -> Reply {
                     Some(_) => "frozen".into(),
                     None => String::new(),
                 }),
-                Value::Text(if s.queue.is_empty() {
-                    String::new()
-                } else {
-                    s.queue.len().to_string()
+                Value::Text(match s.queued.max(s.queue.len()) {
+                    0 => String::new(),
+                    n => n.to_string(),
                 }),
             ]
         })

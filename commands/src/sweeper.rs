@@ -112,7 +112,7 @@ impl Expiry {
             .filter_map(|g| Some((g, s.groups.get(g)?)))
             .map(|(g, envs)| {
                 let refs: Vec<&EnvName> = envs.iter().collect();
-                self.store.prepare(&SettleArgs, g, &refs)
+                self.store.prepare(&SettleArgs::SWEEP, g, &refs)
             })
             .collect();
         let mut settled = 0;

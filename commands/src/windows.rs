@@ -244,7 +244,7 @@ impl Expiry {
         ended.sort_by(|a, b| a.name.cmp(&b.name));
         ended.dedup_by(|a, b| a.name == b.name);
         if !ended.is_empty() {
-            let (_, calls) = self.per_group(&SettleArgs, ended);
+            let (_, calls) = self.per_group(&SettleArgs::SWEEP, ended);
             // A group that did not answer is settled when it is next touched or swept; the rest
             // go on (trouble stays local).
             for answer in self.store.call_each(calls).await {

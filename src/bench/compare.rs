@@ -40,6 +40,7 @@ const MINIMAL_LIBRARY: &str = concat!(
 );
 
 /// One `redis-benchmark` run of one script.
+#[derive(Clone, Copy)]
 pub struct Run {
     /// Calls per second, as redis-benchmark reports.
     pub rps: f64,
@@ -54,33 +55,7 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
     let env = EnvName::parse("bench-compare").expect("a valid name");
     let mut keys = layout.env(&env, &env).0;
     keys[0] = format!("{}-__rand_int__", keys[0]); // the lock's details: a fresh lock each call
-    let mut baton = vec![
-        "FCALL".to_string(),
-        scripts::LOCK.name().to_string(),
-        keys.len().to_string(),
-    ];
-    baton.extend(keys.iter().cloned());
-    // ARGV as lock.lua reads it (store/contracts/locks.rs): prelude's env, channel, history
-    // length, idempotency fingerprint; holder, display, reason, ttl, token, admin, mode, queue
-    // limit, wait, lease.
-    for a in [
-        env.as_str(),
-        &layout.events_channel(),
-        "500",
-        "",
-        "bench",
-        "bench",
-        "reason",
-        "60000",
-        "tok-__rand_int__",
-        "0",
-        "lock",
-        "20",
-        "0",
-        "0",
-    ] {
-        baton.push(a.to_string());
-    }
+    let baton = lock_fcall(&layout, &env, &keys, "bench", "tok-__rand_int__");
     let store = baton_store(redis)?;
     let sha = store.script_load(MINIMAL).await?;
     store.function_load(MINIMAL_LIBRARY).await?;
@@ -117,24 +92,63 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
     let (mut ours, mut theirs, mut theirs_fn) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
         let c = args.concurrency;
-        ours.push(run(&host, &port, c, redis, &baton, "fcall").await?);
-        theirs.push(run(&host, &port, c, redis, &as_script, "evalsha").await?);
-        theirs_fn.push(run(&host, &port, c, redis, &as_function, "fcall").await?);
+        ours.push(run(&host, &port, c, CALLS, redis, &baton, "fcall").await?);
+        theirs.push(run(&host, &port, c, CALLS, redis, &as_script, "evalsha").await?);
+        theirs_fn.push(run(&host, &port, c, CALLS, redis, &as_function, "fcall").await?);
     }
     Ok((median(ours), median(theirs), median(theirs_fn)))
 }
 
+/// `FCALL` of Baton's lock function on `keys` (`env`'s) in `lock` mode, as `redis-benchmark`
+/// arguments: ARGV as lock.lua reads it (store/contracts/locks.rs): the prelude's env, channel,
+/// history length, idempotency fingerprint; holder, display, reason, ttl, token, admin, mode,
+/// queue limit, wait, lease, record a refusal.
+pub(super) fn lock_fcall(
+    layout: &Keys,
+    env: &EnvName,
+    keys: &[String],
+    holder: &str,
+    token: &str,
+) -> Vec<String> {
+    let mut call = vec![
+        "FCALL".to_string(),
+        scripts::LOCK.name().to_string(),
+        keys.len().to_string(),
+    ];
+    call.extend(keys.iter().cloned());
+    let channel = layout.events_channel();
+    let argv = [
+        env.as_str(),
+        &channel,
+        "500",
+        "",
+        holder,
+        "bench",
+        "reason",
+        "60000",
+        token,
+        "0",
+        "lock",
+        "1000",
+        "0",
+        "0",
+        "0",
+    ];
+    call.extend(argv.iter().map(|a| a.to_string()));
+    call
+}
+
 /// Rounds of each comparison run, `CALLS` calls each.
-const ROUNDS: usize = 9;
-const CALLS: &str = "40000";
+pub(super) const ROUNDS: usize = 9;
+const CALLS: usize = 40_000;
 
 /// The round with the median server time.
-fn median(mut runs: Vec<Run>) -> Run {
+pub(super) fn median(mut runs: Vec<Run>) -> Run {
     runs.sort_by(|a, b| a.usec.total_cmp(&b.usec));
     runs.swap_remove(runs.len() / 2)
 }
 
-fn baton_store(redis: &str) -> anyhow::Result<baton_commands::store::Store> {
+pub(super) fn baton_store(redis: &str) -> anyhow::Result<baton_commands::store::Store> {
     let config = baton_commands::config::RedisConfig {
         url: redis.to_string(),
         ..Default::default()
@@ -142,10 +156,13 @@ fn baton_store(redis: &str) -> anyhow::Result<baton_commands::store::Store> {
     baton_commands::store::Store::connect(&config, 0).context("--redis is not a Redis URL")
 }
 
-async fn run(
+/// `calls` calls of `command` from `clients` connections; the server time per call is that of
+/// `stat` (`fcall` or `evalsha`) in `INFO commandstats`.
+pub(super) async fn run(
     host: &str,
     port: &str,
     clients: usize,
+    calls: usize,
     redis: &str,
     command: &[String],
     stat: &str,
@@ -153,7 +170,7 @@ async fn run(
     let before = server_stats(redis).await?;
     let out = tokio::process::Command::new("redis-benchmark")
         .args(["-h", host, "-p", port, "-c", &clients.to_string()])
-        .args(["-n", CALLS, "-r", "100000000", "--csv"])
+        .args(["-n", &calls.to_string(), "-r", "100000000", "--csv"])
         .args(command)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -181,7 +198,7 @@ async fn run(
 }
 
 /// `redis://host:port[/db]` → host and port, for redis-benchmark's `-h` and `-p`.
-fn host_port(redis: &str) -> anyhow::Result<(String, String)> {
+pub(super) fn host_port(redis: &str) -> anyhow::Result<(String, String)> {
     let rest = redis
         .strip_prefix("redis://")
         .context("the comparison needs a plain redis://host:port URL")?;

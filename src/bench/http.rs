@@ -65,9 +65,20 @@ impl Conn {
         path: &str,
         body: Option<Bytes>,
     ) -> anyhow::Result<(u16, Bytes)> {
-        tokio::time::timeout(TIMEOUT, self.exchange(method, path, body))
+        self.send_within(method, path, body, TIMEOUT).await
+    }
+
+    /// [`Conn::send`] with a bound of its own: a request that waits in line answers late.
+    pub async fn send_within(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+        within: Duration,
+    ) -> anyhow::Result<(u16, Bytes)> {
+        tokio::time::timeout(within, self.exchange(method, path, body))
             .await
-            .with_context(|| format!("no answer from Baton within {TIMEOUT:?}"))?
+            .with_context(|| format!("no answer from Baton within {within:?}"))?
     }
 
     async fn exchange(

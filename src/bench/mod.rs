@@ -5,10 +5,19 @@
 //! concurrency for comparison. With `--redis` it also runs that comparison itself (`compare`):
 //! `redis-benchmark` on Baton's lock function and on a minimal lock script, in the same run.
 //! `--idle` measures instead what Baton costs Redis while nothing happens (`idle`).
+//!
+//! Issue 26's pairs, each a cost beside what it should not grow with, or beside the least that
+//! does the same work: `--waiters` (Redis' cost of CI requests waiting in line, by how many wait,
+//! `waiters`), `--refused` (Baton's refusal with an empty line and a long one, and beside the
+//! minimal informative refusal, `refused`), and `--floor` (Baton's HTTP API refusing a lock beside
+//! the thinnest HTTP service making the same Redis call, `floor`).
 
 mod compare;
+mod floor;
 mod http;
 mod idle;
+mod refused;
+mod waiters;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -23,15 +32,16 @@ use clap::Args;
 /// `baton bench` options.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Baton's base URL (not with `--idle`, which starts its own instances).
-    #[arg(long, env = "BATON_URL", required_unless_present = "idle")]
+    /// Baton's base URL (not with `--idle`, which starts its own instances, nor `--refused`,
+    /// which drives Redis alone).
+    #[arg(long, env = "BATON_URL", required_unless_present_any = ["idle", "refused"])]
     url: Option<String>,
     /// A CI token that may lock the envs.
     #[arg(
         long,
         env = "BATON_TOKEN",
         hide_env_values = true,
-        required_unless_present = "idle"
+        required_unless_present_any = ["idle", "refused"]
     )]
     token: Option<String>,
     /// Redis to read `INFO commandstats` from (commands per operation).
@@ -67,6 +77,27 @@ pub struct BenchArgs {
     /// With `--idle`: how many instances to start.
     #[arg(long, default_value_t = 1)]
     instances: usize,
+    /// Measure what CI requests waiting in line cost `--redis` while nothing else happens: for
+    /// each count, that many `wait` requests for the first of `--envs` (held by the bench), over
+    /// `--duration`. The server's `defaults.queue_limit` must allow the largest count.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        requires = "redis",
+        conflicts_with_all = ["idle", "refused", "floor"]
+    )]
+    waiters: Vec<usize>,
+    /// Server time of Baton's lock function refusing a held env, with an empty line and with
+    /// `--queued` waiting, beside the minimal informative refusal (`redis-benchmark`, Redis only).
+    #[arg(long, requires = "redis", conflicts_with_all = ["idle", "floor"])]
+    refused: bool,
+    /// With `--refused`: how many wait in the long line.
+    #[arg(long, default_value_t = 500)]
+    queued: usize,
+    /// Baton's `POST /api/v1/locks` on a held env (every answer a 423) beside a bare HTTP service
+    /// that makes the same Redis call (started in this process), at the same concurrency.
+    #[arg(long, requires = "redis", conflicts_with = "idle")]
+    floor: bool,
 }
 
 #[derive(Default)]
@@ -82,6 +113,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         idle::run(&args).await?;
         return Ok(ExitCode::SUCCESS);
     }
+    if args.refused {
+        refused::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.concurrency == 0 || args.envs.is_empty() {
         bail!("--concurrency must be at least 1 and --envs must name at least one env");
     }
@@ -92,6 +127,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     http::Conn::new(target.clone())
         .send(hyper::Method::GET, "/readyz", None)
         .await?;
+    if !args.waiters.is_empty() {
+        waiters::run(&args, target).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.floor {
+        floor::run(&args, target).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let before = match &args.redis {
         Some(url) => Some(commandstats(url).await?),
         None => None,
@@ -99,7 +142,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 
     let cpu_before = args.pid.map(cpu_time).transpose()?;
     let started = Instant::now();
-    let deadline = started + args.duration;
     let mode = if args.chat {
         Mode::Chat
     } else if args.gate {
@@ -110,37 +152,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     let envs: Vec<String> = (0..args.concurrency)
         .map(|i| args.envs[i % args.envs.len()].clone())
         .collect();
-    // The workers run on one thread of their own, as `redis-benchmark` does: on a multi-thread
-    // runtime every request would also wake a second thread (a futex call each way), CPU taken
-    // from the server being measured on the same cores.
-    let load = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Tally>> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        runtime.block_on(async move {
-            let workers: Vec<_> = envs
-                .into_iter()
-                .enumerate()
-                .map(|(i, env)| {
-                    let conn = http::Conn::new(target.clone());
-                    tokio::spawn(worker(conn, env, i, mode, deadline))
-                })
-                .collect();
-            let mut tallies = Vec::with_capacity(workers.len());
-            for w in workers {
-                tallies.push(w.await??);
-            }
-            Ok(tallies)
-        })
-    });
-    let mut tally = Tally::default();
-    for t in load.await?? {
-        tally.latencies.extend(t.latencies);
-        tally.cycles += t.cycles;
-        for (status, n) in t.by_status {
-            *tally.by_status.entry(status).or_default() += n;
-        }
-    }
+    let tally = load(target, envs, mode, started + args.duration).await?;
     let elapsed = started.elapsed();
     let cpu = match (args.pid, cpu_before) {
         (Some(pid), Some(before)) => Some(cpu_time(pid)?.saturating_sub(before)),
@@ -189,6 +201,47 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Runs one worker per entry of `envs` (its env) until `deadline`, and adds up their tallies.
+async fn load(
+    target: http::Target,
+    envs: Vec<String>,
+    mode: Mode,
+    deadline: Instant,
+) -> anyhow::Result<Tally> {
+    // The workers run on one thread of their own, as `redis-benchmark` does: on a multi-thread
+    // runtime every request would also wake a second thread (a futex call each way), CPU taken
+    // from the server being measured on the same cores.
+    let load = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<Tally>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let workers: Vec<_> = envs
+                .into_iter()
+                .enumerate()
+                .map(|(i, env)| {
+                    let conn = http::Conn::new(target.clone());
+                    tokio::spawn(worker(conn, env, i, mode, deadline))
+                })
+                .collect();
+            let mut tallies = Vec::with_capacity(workers.len());
+            for w in workers {
+                tallies.push(w.await??);
+            }
+            Ok(tallies)
+        })
+    });
+    let mut tally = Tally::default();
+    for t in load.await?? {
+        tally.latencies.extend(t.latencies);
+        tally.cycles += t.cycles;
+        for (status, n) in t.by_status {
+            *tally.by_status.entry(status).or_default() += n;
+        }
+    }
+    Ok(tally)
+}
+
 /// What each worker does in a loop.
 #[derive(Clone, Copy)]
 enum Mode {
@@ -202,9 +255,13 @@ enum Mode {
 
 /// User + system CPU time of process `pid` so far, from `/proc/<pid>/stat`.
 fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).with_context(|| {
-        format!("reading /proc/{pid}/stat (--pid is a process on this machine)")
-    })?;
+    stat_cpu_time(&format!("/proc/{pid}/stat")).context("--pid must be a process on this machine")
+}
+
+/// User + system CPU time so far from a `stat` file of `/proc` (a process's, or one thread's
+/// under `/proc/self/task`).
+fn stat_cpu_time(path: &str) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
     // After the command name in parentheses: state is field 3, utime and stime are 14 and 15.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -427,6 +484,46 @@ fn redis_benchmark_line(args: &BenchArgs) -> String {
         keys.join(" "),
         layout.events_channel(),
     )
+}
+
+/// Takes `env`'s lock through the API for longer than any run, as someone else than the
+/// bench's requests (each of those is a holder of its own), and answers its token.
+async fn hold(conn: &mut http::Conn, env: &str) -> anyhow::Result<String> {
+    use baton_adapters::ci::api_types::{Granted, LockBody};
+    let body = json(&LockBody {
+        holder: Some("bench holder".into()),
+        ttl: Some(Duration::from_secs(3600)),
+        reason: Some("held by baton bench".into()),
+        wait: None,
+    });
+    let path = format!("/api/v1/locks/{env}");
+    let (status, body) = conn.send(hyper::Method::POST, &path, Some(body)).await?;
+    if status != 200 {
+        bail!(
+            "could not hold {env} for the run ({status}): {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(serde_json::from_slice::<Granted>(&body)
+        .with_context(|| format!("a grant without a token: {body:?}"))?
+        .token)
+}
+
+/// Gives back what [`hold`] took.
+async fn release(conn: &mut http::Conn, env: &str, token: &str) -> anyhow::Result<()> {
+    use baton_adapters::ci::api_types::TokenBody;
+    let body = json(&TokenBody {
+        token: token.to_string(),
+    });
+    let path = format!("/api/v1/locks/{env}");
+    let (status, body) = conn.send(hyper::Method::DELETE, &path, Some(body)).await?;
+    if status != 200 {
+        bail!(
+            "could not unlock {env} after the run ({status}): {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(())
 }
 
 /// A request body as the API reads it.

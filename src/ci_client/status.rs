@@ -23,6 +23,9 @@ struct EnvView {
     freeze: Option<Freeze>,
     #[serde(default)]
     queue: Vec<Waiter>,
+    /// How many wait (the server lists the first page of them in `queue`).
+    #[serde(default)]
+    queued: usize,
     #[serde(default)]
     last_deploy: Option<Deploy>,
 }
@@ -112,7 +115,7 @@ fn row(v: &EnvView) -> [String; 6] {
         [] => "-".into(),
         q => format!(
             "{}: {}",
-            q.len(),
+            v.queued.max(q.len()),
             q.iter()
                 .map(|w| w.holder.as_str())
                 .collect::<Vec<_>>()

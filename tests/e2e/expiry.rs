@@ -54,7 +54,7 @@ async fn a_queued_waiter_holds_the_lock_after_expiry_without_anyone_calling_a_co
     let mut con = app.redis().await;
     let holder: Option<String> = con.hget("baton:{qa}:lockmeta:qa", "holder").await.unwrap();
     assert_eq!(holder.as_deref(), Some("console:bob"));
-    let queue_len: usize = con.llen("baton:{qa}:queue:qa").await.unwrap();
+    let queue_len: usize = con.zcard("baton:{qa}:line:qa").await.unwrap();
     assert_eq!(queue_len, 0);
     let kinds = history_kinds(&app, "qa").await;
     assert_eq!(kinds, ["locked", "queued", "lock_expired", "handed_off"]);

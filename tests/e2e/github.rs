@@ -378,8 +378,8 @@ async fn twenty_runs_on_three_instances_are_each_approved_once_in_line_order_nev
     }
     // The line's order, as the lock script recorded it.
     let mut con = app.redis().await;
-    let line: Vec<String> = redis::cmd("LRANGE")
-        .arg("baton:{prod}:queue:prod")
+    let line: Vec<String> = redis::cmd("ZRANGE")
+        .arg("baton:{prod}:line:prod")
         .arg(0)
         .arg(-1)
         .query_async(&mut con)
@@ -387,11 +387,7 @@ async fn twenty_runs_on_three_instances_are_each_approved_once_in_line_order_nev
         .unwrap();
     let order: Vec<u64> = line
         .iter()
-        .map(|raw| {
-            let w: Value = serde_json::from_str(raw).unwrap();
-            let holder = w["holder"].as_str().unwrap();
-            holder.rsplit('#').next().unwrap().parse().unwrap()
-        })
+        .map(|holder| holder.rsplit('#').next().unwrap().parse().unwrap())
         .collect();
     assert_eq!(order.len(), 20);
     app.ok("alice", "unlock prod").await;

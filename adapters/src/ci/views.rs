@@ -53,6 +53,7 @@ pub fn env_as(s: &EnvState, show_id: impl Fn(&Hold) -> bool) -> Value {
             "zone": w.zone,
         })),
         "queue": s.queue.iter().map(|w| json!({"holder": w.display, "reason": w.reason, "since": time(w.at)})).collect::<Vec<_>>(),
+        "queued": s.queued.max(s.queue.len()),
         "last_deploy": s.deploy.as_ref().map(|d| json!({
             "sha": d.sha,
             "version": d.version,

@@ -272,7 +272,7 @@ impl Pipelines {
             return Err(outcomes::frozen(name, freeze, now));
         }
         if let Some(lock) = state.lock.filter(|_| !token_holds) {
-            return Err(outcomes::held(name, lock, state.queue.len(), now, None));
+            return Err(outcomes::held(name, lock, state.queued, now, None));
         }
         Ok(GateOpen {
             env: env.name.clone(),

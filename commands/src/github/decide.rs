@@ -13,7 +13,10 @@ use crate::error::BatonError;
 use crate::reply::{Reply, Tone, Value};
 use crate::services::Locks;
 use crate::state::Waiter;
-use crate::store::contracts::{Decided, LeaveAnswer, LeaveArgs, PromoteAnswer, PromoteArgs};
+use crate::store::contracts::{
+    Decided, LeaveAnswer, LeaveArgs, PromoteAnswer, PromoteArgs, SettleArgs,
+};
+use crate::store::StoreError;
 
 impl Locks {
     /// `github approve <env> <run>`.
@@ -95,8 +98,14 @@ impl Locks {
     /// The GitHub run `run` names among the env's waiters.
     async fn github_waiter(&self, env: &EnvSettings, run: &str) -> Result<Waiter, BatonError> {
         let wanted = run.trim_start_matches("github:");
-        let (states, _) = self.status().env_states(vec![env]).await?;
-        let queue = states
+        // The whole line: `status` lists only its first page, and a run may wait further back.
+        let call = self
+            .store
+            .prepare(&SettleArgs::WHOLE, self.catalog.group_of(env), &[&env.name]);
+        let answer = self.store.call(call).await.map_err(StoreError::for_read)?;
+        let queue = answer
+            .into_parts()
+            .1
             .into_iter()
             .next()
             .map(|s| s.queue)

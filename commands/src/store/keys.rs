@@ -11,9 +11,9 @@ pub struct Keys {
     db: i64,
 }
 
-/// The nine keys of one env, in the order the Lua prelude reads them.
+/// The eleven keys of one env, in the order the Lua prelude reads them.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EnvKeys(pub [String; 9]);
+pub struct EnvKeys(pub [String; 11]);
 
 impl Keys {
     /// Keys under `prefix` (`baton` by default).
@@ -41,14 +41,31 @@ impl Keys {
             k("lockmeta"),
             k("claimmeta"),
             k("fence"),
-            k("queue"),
+            // The queue is three keys (prelude.lua): the line's order, a sorted set of holder ids
+            // by place; below, each waiter's entry by holder, and when each waiter is gone.
+            k("line"),
             k("freeze"),
             k("history"),
             self.deadlines(group),
             k("deploy"),
             // The calendar's marks: skipped occurrences and notices given, by window and start.
             k("marks"),
+            k("waiters"),
+            k("gone"),
         ])
+    }
+
+    /// Where versions before the three-key queue kept an env's queue (a list of JSON entries),
+    /// read once at start-up to move what waits there ([`crate::store::Store::move_old_queues`]).
+    pub fn old_queue(&self, group: &EnvName, env: &EnvName) -> String {
+        [
+            self.prefix.as_str(),
+            ":{",
+            group.as_str(),
+            "}:queue:",
+            env.as_str(),
+        ]
+        .concat()
     }
 
     /// The group's deadline set: when each lock, claim and freeze ends.

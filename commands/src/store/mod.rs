@@ -22,6 +22,7 @@ pub(crate) mod history;
 pub mod keys;
 pub(crate) mod lease;
 mod library;
+mod migrate;
 pub(crate) mod outbox;
 pub(crate) mod queue_writes;
 pub(crate) mod queues;

@@ -111,6 +111,8 @@ library! {
     DEPLOY = Change "deploy" "lua/deploy.lua";
     /// Settling due deadlines, and `status`.
     SETTLE = Change "settle" "lua/settle.lua";
+    /// Moves an env's queue from an earlier version's layout (start-up, once).
+    MIGRATE_QUEUE = Change "migrate_queue" "lua/migrate.lua";
     /// What `settle` reports, written nowhere: `status` and the gate while Redis is full.
     LOOK = Look "look" "lua/look.lua";
     /// Which deadlines of a group are due (the readiness probe: refused when Redis is full).

@@ -24,7 +24,7 @@ fn signal(child: &tokio::process::Child, sig: libc::c_int) {
 
 async fn queue_len(app: &TestApp, env: &str) -> usize {
     let mut con = app.redis().await;
-    con.llen(format!("baton:{{{env}}}:queue:{env}"))
+    con.zcard(format!("baton:{{{env}}}:line:{env}"))
         .await
         .unwrap()
 }

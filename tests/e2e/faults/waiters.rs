@@ -68,7 +68,7 @@ async fn after_a_crash_no_waiter_that_went_away_or_was_told_503_is_handed_the_lo
         tokio::time::sleep(Duration::from_millis(150)).await;
     }
     let mut con = app.redis().await;
-    let queued: usize = con.llen("baton:{prod}:queue:prod").await.unwrap();
+    let queued: usize = con.zcard("baton:{prod}:line:prod").await.unwrap();
     assert_eq!(queued, 5);
 
     app.redis.stop(); // kill -9
@@ -144,10 +144,16 @@ async fn a_waiter_whose_lease_ran_out_is_never_handed_the_lock_even_if_no_cleanu
     let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
     let now = secs * 1000 + micros / 1000;
     let entry = json!({"holder": "ci:all#deadbeef", "display": "dead-waiter", "reason": "",
-        "ttl": 600_000, "token": "t0", "at": now - 5_000, "until": now + 600_000,
-        "lease": now - 1_000});
-    let _: () = con
-        .rpush("baton:{prod}:queue:prod", entry.to_string())
+        "ttl": 600_000, "token": "t0", "at": now - 5_000, "until": now + 600_000, "span": 3_000});
+    let _: () = redis::pipe()
+        .zadd("baton:{prod}:line:prod", "ci:all#deadbeef", 1)
+        .hset(
+            "baton:{prod}:waiters:prod",
+            "ci:all#deadbeef",
+            entry.to_string(),
+        )
+        .zadd("baton:{prod}:gone:prod", "ci:all#deadbeef", now - 1_000)
+        .query_async(&mut con)
         .await
         .unwrap();
     app.ok("bob", "queue prod 20m next in line").await;
@@ -158,4 +164,35 @@ async fn a_waiter_whose_lease_ran_out_is_never_handed_the_lock_even_if_no_cleanu
     let history = app.ok("bob", "history prod").await.text.unwrap();
     assert!(history.contains("dead-waiter"), "{history}");
     assert!(history.contains("waiter went away"), "{history}");
+}
+
+#[tokio::test]
+async fn a_queue_an_earlier_version_left_keeps_its_order_across_the_upgrade() {
+    let app = crate::support::spawn_core().await;
+    app.ok("alice", "lock prod 30m hotfix").await;
+    // What a version before the three-key line left: one list of JSON entries, first first.
+    let mut con = app.redis().await;
+    let (secs, _): (u64, u64) = redis::cmd("TIME").query_async(&mut con).await.unwrap();
+    let now = secs * 1000;
+    for (who, at) in [("console:bob", now - 2_000), ("console:carol", now - 1_000)] {
+        let entry = json!({"holder": who, "display": &who[8..], "reason": "next", "ttl": 600_000,
+            "token": "", "at": at, "until": now + 3_600_000});
+        let _: () = con
+            .rpush("baton:{prod}:queue:prod", entry.to_string())
+            .await
+            .unwrap();
+    }
+    let store = app.baton.store();
+    assert_eq!(store.move_old_queues(app.baton.catalog()).await.unwrap(), 2);
+    // Once moved, nothing is moved again, and the old list is gone.
+    assert_eq!(store.move_old_queues(app.baton.catalog()).await.unwrap(), 0);
+    let old: bool = con.exists("baton:{prod}:queue:prod").await.unwrap();
+    assert!(!old);
+
+    let status = app.ok("alice", "status prod").await;
+    let text = format!("{status:?}");
+    assert!(text.contains("1. bob, 2. carol"), "{text}");
+    let unlocked = app.ok("alice", "unlock prod").await;
+    let text = unlocked.text.unwrap_or_default();
+    assert!(text.contains("bob now holds prod"), "{text}");
 }

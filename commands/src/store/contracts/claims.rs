@@ -164,7 +164,23 @@ pub enum DeployAnswer {
 
 /// `settle.lua`: apply what is due on every env named, and report each one's state. When Redis
 /// is full, `look.lua` reports the same state without writing (what is due shown as done).
-pub struct SettleArgs;
+/// Each env's `queued` says how many wait; `queue` lists the first [`SettleArgs::page`] of them.
+pub struct SettleArgs {
+    /// How many waiters of each env to list: `None` for the script's first page (`status`),
+    /// `Some(0)` for none (the sweeper), `Some(usize::MAX)` for all.
+    pub page: Option<usize>,
+}
+
+impl SettleArgs {
+    /// For `status` and the views: the first page of each queue.
+    pub const STATUS: Self = Self { page: None };
+    /// For the sweeper, which reads no queue.
+    pub const SWEEP: Self = Self { page: Some(0) };
+    /// Every waiter (finding a GitHub run in line by its number).
+    pub const WHOLE: Self = Self {
+        page: Some(usize::MAX),
+    };
+}
 
 impl Contract for SettleArgs {
     type Answer = SettleAnswer;
@@ -172,7 +188,11 @@ impl Contract for SettleArgs {
         scripts::SETTLE
     }
     fn write(&self, call: Call) -> Call {
-        call
+        match self.page {
+            None => call,
+            Some(usize::MAX) => call.arg("").arg("-1"),
+            Some(n) => call.arg("").arg(n),
+        }
     }
     fn when_full(&self) -> Option<Function> {
         Some(scripts::LOOK)
@@ -192,7 +212,8 @@ impl Contract for GateArgs<'_> {
         scripts::SETTLE
     }
     fn write(&self, call: Call) -> Call {
-        call.arg(self.token)
+        // The gate reads who holds the env and how many wait, never the line.
+        call.arg(self.token).arg(0)
     }
     fn when_full(&self) -> Option<Function> {
         Some(scripts::LOOK)

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use super::{flag, Contract};
-use crate::state::{lua_list, Freeze, Hold, Waiter};
+use crate::state::{Freeze, Hold};
 use crate::store::scripts::{self, Function};
 use crate::store::Call;
 
@@ -105,8 +105,9 @@ pub enum LockAnswer {
     Locked {
         now: u64,
         lock: Hold,
-        #[serde(default, deserialize_with = "lua_list")]
-        queue: Vec<Waiter>,
+        /// How many wait in line (the line itself is never sent: `status` pages it).
+        #[serde(default)]
+        queued: usize,
         #[serde(default)]
         freeze: Option<Freeze>,
     },
@@ -364,8 +365,8 @@ pub enum GiveUpAnswer {
     Locked {
         now: u64,
         lock: Hold,
-        #[serde(default, deserialize_with = "lua_list")]
-        queue: Vec<Waiter>,
+        #[serde(default)]
+        queued: usize,
     },
     Frozen {
         now: u64,

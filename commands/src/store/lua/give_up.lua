@@ -10,16 +10,14 @@ if lock and lock.holder == holder then
   offer_take(e, lock)
   return cjson.encode({ status = 'ok', now = NOW, lock = view(lock), token = lock.token })
 end
-for _, w in ipairs(queue_entries(e)) do
-  if w.holder == holder then
-    if w.token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
-    redis.call('LREM', e.queue, 1, w.raw)
-    record(e, { kind = 'left_queue', holder = holder, display = w.display, reason = 'wait ran out' })
-  end
+local w = e.qlen ~= 0 and waiter_get(e, holder)
+if w then
+  if w.token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
+  queue_remove(e, holder)
+  record(e, { kind = 'left_queue', holder = holder, display = w.display, reason = 'wait ran out' })
 end
-e.entries = nil -- the line changed: `queue_view` reads it again
 if lock then
-  return cjson.encode({ status = 'locked', now = NOW, lock = view(lock), queue = queue_view(e) })
+  return cjson.encode({ status = 'locked', now = NOW, lock = view(lock), queued = queue_len(e) })
 end
 if freeze then return cjson.encode({ status = 'frozen', now = NOW, freeze = freeze }) end
 -- Free and nobody live in line (settle would have handed it over): the wait ends with the lock.

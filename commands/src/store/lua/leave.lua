@@ -7,15 +7,14 @@ local e = ENVS[1]
 local holder, reason, actor, actor_display = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local token = ARGV[9] or ''
 settle(e)
-for i, w in ipairs(queue_entries(e)) do
-  if w.holder == holder and (token == '' or w.token == token) then
-    redis.call('LREM', e.queue, 1, w.raw)
-    local ev = { kind = 'left_queue', holder = holder, display = w.display, reason = 'left' }
-    if reason ~= '' then
-      ev.reason, ev.actor, ev.actor_display = reason, actor, actor_display
-    end
-    record(e, ev)
-    return cjson.encode({ status = 'ok', now = NOW, position = i })
+local w = e.qlen ~= 0 and waiter_get(e, holder)
+if w and (token == '' or w.token == token) then
+  queue_remove(e, holder)
+  local ev = { kind = 'left_queue', holder = holder, display = w.display, reason = 'left' }
+  if reason ~= '' then
+    ev.reason, ev.actor, ev.actor_display = reason, actor, actor_display
   end
+  record(e, ev)
+  return cjson.encode({ status = 'ok', now = NOW })
 end
 return cjson.encode({ status = 'not_queued', now = NOW })

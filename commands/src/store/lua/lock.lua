@@ -34,17 +34,19 @@ if lock and lock.holder == holder then
   end
   return answer('already', { token = token })
 end
-local entries = queue_entries(e)
-for i, w in ipairs(entries) do
-  if w.holder == holder then
-    -- The same request waits in line already (a retry whose first attempt lost its connection):
-    -- this attempt takes over its place, token and lease.
-    if lease > 0 and w.lease then
-      w.raw, w.token, w.lease = nil, token, NOW + lease
-      redis.call('LSET', e.queue, i - 1, cjson.encode(w))
+-- The same request waits in line already (a retry whose first attempt lost its connection):
+-- this attempt takes over its place, token and lease.
+local position = e.qlen ~= 0 and queue_position(e, holder)
+if position then
+  if lease > 0 then
+    local w = waiter_get(e, holder)
+    if w and w.span then
+      w.token = token
+      redis.call('HSET', e.waiters, holder, cjson.encode(w))
+      redis.call('ZADD', e.gone, int(gone_at(w, NOW + lease)), holder)
     end
-    return answer('already_queued', { position = i })
   end
+  return answer('already_queued', { position = position })
 end
 
 local deployment = ARGV[16]
@@ -59,7 +61,7 @@ if deployment then
 end
 
 local free = not lock and (not freeze or admin)
-if free and (mode == 'lock' or #entries == 0) then
+if free and (mode == 'lock' or queue_len(e) == 0) then
   lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
   record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
               fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or nil,
@@ -67,7 +69,7 @@ if free and (mode == 'lock' or #entries == 0) then
   return answer('ok', { token = token })
 end
 if mode == 'lock' then
-  if lock then return answer('locked', { queue = queue_view(e) }) end
+  if lock then return answer('locked', { queued = queue_len(e) }) end
   return answer('frozen')
 end
 
@@ -80,15 +82,18 @@ local function refused(why, extra)
   return answer(why, extra)
 end
 if mode == 'wait' and freeze and not admin then return refused('frozen') end
-if #entries >= limit then return refused('queue_full', { limit = limit }) end
+local waiting = queue_len(e)
+if waiting >= limit then return refused('queue_full', { limit = limit }) end
 if wait <= 0 then wait = WAIT_DEFAULT end
 local entry = { holder = holder, display = display, reason = reason, ttl = ttl, token = token,
   at = NOW, ['until'] = NOW + wait }
 -- A leased entry (a waiting CI request) stays while its request renews it; its wait limit is the
 -- request's, which gives up itself (`give_up`), so the line never drops it first.
-if lease > 0 then entry.lease, entry.span, entry['until'] = NOW + lease, lease, NOW + wait + lease end
-redis.call('RPUSH', e.queue, cjson.encode(entry))
-if redis.call('PTTL', e.queue) < wait + GRACE then redis.call('PEXPIRE', e.queue, wait + GRACE) end
-record(e, { kind = 'queued', holder = holder, display = display, reason = reason, position = #entries + 1,
-            behind = lock and lock.display or nil })
-return answer('queued', { position = #entries + 1 })
+local lease_until = nil
+if lease > 0 then
+  entry.span, entry['until'], lease_until = lease, NOW + wait + lease, NOW + lease
+end
+queue_push(e, entry, lease_until)
+record(e, { kind = 'queued', holder = holder, display = display, reason = reason,
+            position = waiting + 1, behind = lock and lock.display or nil })
+return answer('queued', { position = waiting + 1 })

@@ -4,6 +4,7 @@
 -- past its `until` is over, a waiter that went away is out of line. Nothing is handed off (no
 -- grant can be written while Redis is full): a free lock shows free, its line still waiting.
 -- ARGV[5] (the deploy gate): a lock token; the answer says whether it is the first env's lock's.
+-- ARGV[6] how many waiters to list, as for settle.lua.
 local presented = ARGV[5] or ''
 local function live(m)
   if m and tonumber(m.expires) > NOW then return m end
@@ -19,13 +20,18 @@ for i, e in ipairs(ENVS) do
     if freeze['until'] > 0 and freeze['until'] <= NOW then freeze = nil end
   end
   freeze = freeze or window_live(e)
+  -- Waiters that went away are out of line, as `settle` would leave it: one range read of `gone`.
+  local page = tonumber(ARGV[6] or '') or QUEUE_PAGE
+  local away = {}
+  for _, holder in ipairs(redis.call('ZRANGEBYSCORE', e.gone, '-inf', NOW)) do away[holder] = true end
   local waiting = {}
-  for _, w in ipairs(queue_entries(e)) do
-    if not waiter_gone(w) then waiting[#waiting + 1] = w end
+  for _, w in ipairs(queue_view(e, -1)) do
+    if not away[w.holder] then waiting[#waiting + 1] = w end
   end
-  e.entries = waiting
+  local listed = {}
+  for j = 1, (page < 0 and #waiting or math.min(page, #waiting)) do listed[j] = waiting[j] end
   out[i] = { env = e.name, lock = view(lock), claim = view(claim), freeze = freeze,
-             queue = queue_view(e), deploy = hash_read(e.deploy) }
+             queue = listed, queued = #waiting, deploy = hash_read(e.deploy) }
   if i == 1 and presented ~= '' and lock and lock.token == presented then token_holds = true end
 end
 return cjson.encode({ status = 'ok', now = NOW, envs = out, token_holds = token_holds })

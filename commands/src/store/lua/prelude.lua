@@ -3,7 +3,7 @@
 -- helpers are defined once, not on every call; a call runs `begin` and then its step, atomically:
 -- settling due expiries, the change itself, the fence, the audit entry and the event happen together.
 --
--- KEYS: nine per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
+-- KEYS: eleven per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
 -- ARGV[1]: comma-separated env names, one per block of KEYS; `name=<ms>` gives the env's reminder
 --          lead (remind_before): its holders are reminded that long before a hold ends; each
 --          `@<window>:<start ms>:<end ms>:<hex reason>` after it is a scheduled freeze window of
@@ -13,7 +13,7 @@
 -- ARGV[4]: the request's fingerprint when the call is idempotent (then the last KEY is its record)
 -- KEYS after the envs' blocks (and before an idempotency record) belong to the step: `step_key(i)`
 -- ARGV[5..]: the step's own arguments
-local KEYS_PER_ENV = 9
+local KEYS_PER_ENV = 11
 local IDEM_TTL = '86400000' -- a retry with the same idempotency key gets the first answer for a day
 local GRACE = 86400000 -- a queue or a calendar mark outlives what it is for by a day
 local WAIT_DEFAULT = 86400000 -- a queue entry without its own wait limit lapses after a day
@@ -38,9 +38,9 @@ local function env_of(keys, b, item)
   if eq then name, remind = string.sub(name, 1, eq - 1), tonumber(string.sub(name, eq + 1)) or 0 end
   return {
     name = name, remind = remind, windows = windows,
-    lockmeta = keys[b + 1], claimmeta = keys[b + 2], fence = keys[b + 3], queue = keys[b + 4],
+    lockmeta = keys[b + 1], claimmeta = keys[b + 2], fence = keys[b + 3], line = keys[b + 4],
     freeze = keys[b + 5], history = keys[b + 6], deadlines = keys[b + 7], deploy = keys[b + 8],
-    marks = keys[b + 9],
+    marks = keys[b + 9], waiters = keys[b + 10], gone = keys[b + 11],
   }
 end
 
@@ -240,35 +240,100 @@ local function marks_keep(e, till)
   end
 end
 
--- The queue's entries in order, decoded; read once per script (`e.entries` caches them, and
--- whatever changes the list in the same script updates or clears the cache).
-local function queue_entries(e)
-  if e.entries then return e.entries end
-  local out = {}
-  for _, raw in ipairs(redis.call('LRANGE', e.queue, 0, -1)) do
-    local w = cjson.decode(raw)
-    w.raw = raw
-    out[#out + 1] = w
-  end
-  e.entries = out
-  return out
-end
+-- The queue is three keys, so that what one waiter does costs the same however long the line:
+-- `line` (a sorted set: each waiter's holder id, scored by its place, rising), `waiters` (a hash:
+-- holder id -> the entry's JSON: display, reason, ttl, token, at, until, span) and `gone` (a
+-- sorted set: holder id -> when the waiter is gone, the earlier of its wait limit and, for a
+-- waiting CI request, its lease). A check-in rescores its own member of `gone`; waiters that went
+-- away are taken out at once by one range read of `gone` (`queue_prune`), never by walking the
+-- line; and no answer carries the line, only its length, except `status`, which pages it.
+local QUEUE_PAGE = 100 -- `status` shows the first hundred waiters, and how many there are
 
-local function queue_view(e)
-  local out = {}
-  for i, w in ipairs(queue_entries(e)) do
-    out[i] = { holder = w.holder, display = w.display, reason = w.reason, ttl = w.ttl, at = w.at }
-  end
-  return out
-end
-
--- Why a waiter can no longer be handed the lock, or nil while it can. A CI waiter's entry carries
--- a lease that its request renews while it waits: one whose lease ran out went away (request
--- cancelled, instance dead or paused, Redis restarted under it) and is never handed the lock.
-local function waiter_gone(w)
-  if w['until'] <= NOW then return 'wait ran out' end
-  if w.lease and w.lease <= NOW then return 'waiter went away' end
+local function waiter_get(e, holder)
+  local raw = redis.call('HGET', e.waiters, holder)
+  if raw then return cjson.decode(raw) end
   return nil
+end
+
+-- How many wait (after `settle`, every one of them still there).
+local function queue_len(e)
+  if not e.qlen then e.qlen = redis.call('ZCARD', e.line) end
+  return e.qlen
+end
+
+-- The waiter's place in line, from 1, or nil when it is not in line.
+local function queue_position(e, holder)
+  local rank = redis.call('ZRANK', e.line, holder)
+  if rank then return rank + 1 end
+  return nil
+end
+
+-- When the waiter `w` is gone: at its wait limit, or when its lease (renewed by its check-ins)
+-- runs out first.
+local function gone_at(w, lease_until)
+  if lease_until and lease_until < w['until'] then return lease_until end
+  return w['until']
+end
+
+local function waiter_gone_why(w)
+  if w['until'] <= NOW then return 'wait ran out' end
+  return 'waiter went away'
+end
+
+-- Puts `w` at the end of the line (`lease_until`: its first lease, for a waiting request).
+local function queue_push(e, w, lease_until)
+  local last = redis.call('ZRANGE', e.line, -1, -1, 'WITHSCORES')
+  local place = 1
+  if last[2] then place = tonumber(last[2]) + 1 end
+  redis.call('ZADD', e.line, int(place), w.holder)
+  redis.call('HSET', e.waiters, w.holder, cjson.encode(w))
+  redis.call('ZADD', e.gone, int(gone_at(w, lease_until)), w.holder)
+  -- The three keys live a day past the longest wait in them, and go together.
+  local keep = w['until'] - NOW + GRACE
+  if redis.call('PTTL', e.line) < keep then
+    redis.call('PEXPIRE', e.line, keep)
+    redis.call('PEXPIRE', e.waiters, keep)
+    redis.call('PEXPIRE', e.gone, keep)
+  end
+  if e.qlen then e.qlen = e.qlen + 1 end
+end
+
+local function queue_remove(e, holder)
+  redis.call('ZREM', e.line, holder)
+  redis.call('HDEL', e.waiters, holder)
+  redis.call('ZREM', e.gone, holder)
+  e.qlen = nil
+end
+
+-- Takes the waiters that are gone out of line, each recorded once: one range read of `gone`,
+-- which finds only them.
+local function queue_prune(e)
+  local due = redis.call('ZRANGEBYSCORE', e.gone, '-inf', NOW)
+  for _, holder in ipairs(due) do
+    local w = waiter_get(e, holder)
+    queue_remove(e, holder)
+    if w then
+      record(e, { kind = 'left_queue', holder = holder, display = w.display,
+                  reason = waiter_gone_why(w) })
+    end
+  end
+end
+
+-- The first `n` waiters (all of them when `n` is negative), for `status`.
+local function queue_view(e, n)
+  local out = {}
+  if n == 0 then return out end
+  local holders = redis.call('ZRANGE', e.line, 0, n > 0 and n - 1 or -1)
+  if #holders == 0 then return out end
+  local raws = redis.call('HMGET', e.waiters, unpack(holders))
+  for i, holder in ipairs(holders) do
+    if raws[i] then
+      local w = cjson.decode(raws[i])
+      out[#out + 1] = { holder = holder, display = w.display, reason = w.reason, ttl = w.ttl,
+                        at = w.at }
+    end
+  end
+  return out
 end
 
 -- Hands a free, unfrozen lock to the first waiter that is still there. A leased waiter (a waiting
@@ -277,47 +342,30 @@ end
 -- the `handed_off` event wakes at once). A waiter whose instance died within its lease never
 -- takes it, and the offer lapses to the next waiter (the sweeper settles it on any instance).
 local function hand_off(e)
-  if e.entries and #e.entries == 0 then return nil end -- the line is known to be empty
+  if e.qlen == 0 then return nil end -- the line is known to be empty
+  queue_prune(e)
   while true do
-    local raw = redis.call('LPOP', e.queue)
-    if not raw then
-      e.entries = {}
+    local head = redis.call('ZRANGE', e.line, 0, 0)[1]
+    if not head then
+      e.qlen = 0
       return nil
     end
-    e.entries = nil
-    local w = cjson.decode(raw)
-    local gone = waiter_gone(w)
-    if not gone then
-      local offer = w.lease and w.span and w.span < w.ttl
-      local m = hold_grant(e, 'lock', w.holder, w.display, w.reason, offer and w.span or w.ttl,
+    local w = waiter_get(e, head)
+    queue_remove(e, head)
+    if w then -- (a place without its entry has nobody to hand the lock to)
+      local offer = w.span and w.span < w.ttl
+      local m = hold_grant(e, 'lock', head, w.display, w.reason, offer and w.span or w.ttl,
                            w.token)
       if offer then
         redis.call('HSET', e.lockmeta, 'offer', int(w.ttl))
         m.offer = w.ttl
       end
-      record(e, { kind = 'handed_off', holder = w.holder, display = w.display, reason = w.reason,
+      record(e, { kind = 'handed_off', holder = head, display = w.display, reason = w.reason,
                   fence = m.fence, expires = NOW + w.ttl, waited = NOW - w.at,
                   offer = offer and 1 or nil })
       return m
     end
-    record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = gone })
   end
-end
-
--- Takes waiters that are gone out of a queue that is not moving (the lock is held or frozen), so
--- `status` never shows them and positions stay true.
-local function queue_prune(e)
-  local kept = {}
-  for _, w in ipairs(queue_entries(e)) do
-    local gone = waiter_gone(w)
-    if gone then
-      redis.call('LREM', e.queue, 1, w.raw)
-      record(e, { kind = 'left_queue', holder = w.holder, display = w.display, reason = gone })
-    else
-      kept[#kept + 1] = w
-    end
-  end
-  e.entries = kept
 end
 
 -- Brings `e` up to date: due expiries, reminders and freeze ends are applied, a free lock goes to
@@ -325,19 +373,19 @@ end
 -- there at all: most calls find nothing (a fresh grant) or only the lock (an unlock, an extend),
 -- and then neither the claim, nor the freeze, nor the queue is read.
 local function settle(e)
-  local present = redis.call('EXISTS', e.lockmeta, e.claimmeta, e.freeze, e.queue)
+  local present = redis.call('EXISTS', e.lockmeta, e.claimmeta, e.freeze, e.line)
   local lock, had_lock = nil, false
   if present > 0 then lock, had_lock = hold_live(e, 'lock') end
   -- How many of the claim, the freeze and the queue are there; with none, none is read.
   local others = present - (had_lock and 1 or 0)
-  if others == 0 then e.entries = {} end
+  if others == 0 then e.qlen = 0 end
   local claim = others > 0 and hold_live(e, 'claim') or nil
   remind_due(e, 'lock', lock)
   remind_due(e, 'claim', claim)
   local freeze = (others > 0 and freeze_live(e)) or window_live(e)
   if not lock and not freeze then
     lock = hand_off(e)
-  else
+  elseif e.qlen ~= 0 then
     queue_prune(e)
   end
   return lock, claim, freeze

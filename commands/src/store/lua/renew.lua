@@ -12,13 +12,11 @@ if lock and lock.holder == holder then
   offer_take(e, lock)
   return cjson.encode({ status = 'granted', now = NOW, lock = view(lock), token = lock.token })
 end
-for i, w in ipairs(queue_entries(e)) do
-  if w.holder == holder then
-    if w.token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
-    w.raw = nil
-    w.lease = NOW + lease
-    redis.call('LSET', e.queue, i - 1, cjson.encode(w))
-    return cjson.encode({ status = 'waiting', now = NOW, position = i })
-  end
+-- Only this waiter's own entry is read and rescored: the cost does not grow with the line.
+local w = e.qlen ~= 0 and waiter_get(e, holder)
+if w then
+  if w.token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
+  redis.call('ZADD', e.gone, int(gone_at(w, NOW + lease)), holder)
+  return cjson.encode({ status = 'waiting', now = NOW })
 end
 return cjson.encode({ status = 'gone', now = NOW })

@@ -1,14 +1,18 @@
 -- settle / status: apply due expiries and hand-offs on every env named in ARGV[1], and report
 -- each env's state (used by the expiry sweeper and by `status`).
 -- ARGV[5] (the deploy gate): a lock token; the answer says whether it is the first env's lock's.
+-- ARGV[6] how many waiters of each env to list ('': the first page, `status`; '0': none, the
+--         sweeper; '-1': all of them); `queued` always says how many wait.
 local presented = ARGV[5] or ''
+local page = tonumber(ARGV[6] or '') or QUEUE_PAGE
 local out = {}
 local mine = {}
 local token_holds = false
 for i, e in ipairs(ENVS) do
   local lock, claim, freeze = settle(e)
   out[i] = { env = e.name, lock = view(lock), claim = view(claim), freeze = freeze,
-             queue = queue_view(e), deploy = hash_read(e.deploy) }
+             queue = queue_view(e, page), queued = queue_len(e),
+             deploy = hash_read(e.deploy) }
   mine[e.name] = true
   if i == 1 and presented ~= '' and lock and lock.token == presented then token_holds = true end
 end

@@ -2,7 +2,10 @@
 # Reproduces the README's performance figures: a throwaway redis-server, `baton serve` (release
 # build) against it, `baton bench` through the HTTP API with `baton serve`'s CPU per request (the
 # lock run also runs redis-benchmark on Baton's lock function and on a minimal lock script at the
-# same concurrency), the deploy gate, then `baton bench --idle` for 100 and 1,000 envs on 1 and 3
+# same concurrency), the deploy gate, issue 26's pairs (Baton's HTTP API beside a bare HTTP
+# service making the same Redis call; a refusal with nobody and with 500 in line, and beside the
+# minimal informative refusal; the grant path beside the minimal lock; what idle CI waiters cost
+# Redis, by how many wait), then `baton bench --idle` for 100 and 1,000 envs on 1 and 3
 # instances. Everything runs on loopback and stops by itself.
 #
 #   scripts/bench.sh [concurrency] [duration]        e.g. scripts/bench.sh 16 10s
@@ -24,8 +27,12 @@ envs=$(seq -f 'bench-%g' 1 "$concurrency" | paste -sd, -)
 {
   echo "[redis]"; echo "url = \"redis://127.0.0.1:$redis_port\""
   echo "[defaults]"; echo 'queue_limit = 1000'
+  # Up to 1,000 waiting requests, each on a connection of its own, all from this one address.
+  echo "[server]"; echo 'max_connections_per_address = 2048'
   for e in ${envs//,/ }; do echo "[[envs]]"; echo "name = \"$e\""; done
   echo "[[envs]]"; echo 'name = "contended"'
+  echo "[[envs]]"; echo 'name = "held"'
+  echo "[[envs]]"; echo 'name = "waiting"'
   echo "[[ci.tokens]]"; echo 'name = "bench"'; echo "sha256 = \"$(printf %s "$token" | sha256sum | cut -d' ' -f1)\""; echo 'envs = ["*"]'
 } > "$work/bench.toml"
 "$baton" serve --config "$work/bench.toml" --listen "127.0.0.1:$http_port" 2>"$work/baton.log" &
@@ -49,6 +56,19 @@ echo
 echo "== memory after the three runs"
 echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
 echo "  redis         $(redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '/^used_memory_human/ {print "used " $2}'), $(redis-cli -p "$redis_port" dbsize | tr -d '\r') keys"
+echo
+bench() { "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" "$@"; }
+echo "== pair: HTTP, Baton's API ÷ the thinnest service in front of the same call (a refused lock: the env is held)"
+bench --floor --envs held --concurrency "$concurrency" --duration "$duration" --pid "$baton_pid"
+echo
+echo "== pair: a refused lock with nobody in line vs 500 waiting, and Baton's refusal vs the minimal informative refusal"
+"$baton" bench --refused --queued 500 --redis "redis://127.0.0.1:$redis_port" --concurrency "$concurrency"
+echo
+echo "== pair: the grant path, Baton's lock function vs the minimal lock (from the first run above)"
+sed -n '/^redis-benchmark in the same run/,$p' "$work/bench1.txt"
+echo
+echo "== pair: idle CI waiters, what waiting costs Redis by how many wait"
+bench --waiters 10,100,500,1000 --envs waiting --duration "$duration" --pid "$baton_pid"
 echo
 # Idle: no load instance, an empty Redis; `baton bench --idle` starts its own instances.
 kill "$baton_pid" 2>/dev/null || true; wait "$baton_pid" 2>/dev/null || true; baton_pid=

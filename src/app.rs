@@ -69,6 +69,9 @@ impl AppState {
 
 /// Builds the core for a config: a store that connects lazily, so Baton starts while Redis is down.
 pub fn build(config: &Config) -> anyhow::Result<Baton> {
+    // The recorder comes first: the core keeps the handles of its per-command metrics once made
+    // (road.rs), and a handle made before any recorder records nowhere, for good.
+    prometheus();
     // The error names the setting, never the URL: it may hold a password.
     let store = Store::connect(&config.redis, config.defaults.history_length)
         .map_err(|e| anyhow::anyhow!("cannot use the [redis] settings: {}", e.0))?;
@@ -80,7 +83,10 @@ pub fn router(state: AppState, platforms: Router) -> Router {
     // Every route is bounded; a CI lock request may legitimately wait up to `ci.max_wait`.
     // Its body is not: that has `server.body_timeout`, like its headers.
     let bound = state.ci.max_wait() + Duration::from_secs(30);
-    let (streams, body_timeout) = (state.streams.clone(), state.body_timeout);
+    let edge = crate::edge::Edge {
+        body_timeout: state.body_timeout,
+        streams: state.streams.clone(),
+    };
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -91,14 +97,11 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .merge(ci::routes(state.ci))
         .merge(platforms)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(from_fn_with_state(body_timeout, crate::edge::body_deadline))
-        .layer(from_fn_with_state(streams, crate::budget::event_streams))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             bound,
         ))
-        .layer(axum::middleware::from_fn(crate::edge::request_limits))
-        .layer(axum::middleware::map_response(crate::edge::json_errors))
+        .layer(from_fn_with_state(edge, crate::edge::edge))
         .layer(TraceLayer::new_for_http())
 }
 

@@ -15,9 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::Response;
 use http_body_util::BodyExt;
 
@@ -132,13 +131,7 @@ pub fn peer(req: &Request) -> IpAddr {
 /// counts exactly the streams that opened: a refused token never takes a slot, and a stream
 /// route added later is counted without being listed here. Past the share the answer is 429,
 /// past the total 503, both with `Connection: close`, so a refused client holds nothing.
-pub async fn event_streams(
-    State(budget): State<Arc<Budget>>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let peer = peer(&req);
-    let response = next.run(req).await;
+pub fn stream_slot(budget: &Arc<Budget>, peer: IpAddr, response: Response) -> Response {
     let streams = response
         .headers()
         .get(header::CONTENT_TYPE)

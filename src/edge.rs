@@ -30,12 +30,39 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Largest request body any route accepts (`tower_http`'s limit answers 413 beyond it).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// Everything at the edge, as one middleware (each layer of its own would box the request's
+/// future once more and move it through one more frame): the URL and header limits
+/// ([`request_limits`]), the body's deadline ([`body_deadline`]), then, on the answer, an event
+/// stream's slot ([`crate::budget::stream_slot`]) and the JSON shape of every error
+/// ([`json_errors`]).
+pub async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {
+    if let Some(refused) = request_limits(&req) {
+        return json_errors(refused).await;
+    }
+    let peer = crate::budget::peer(&req);
+    let (req, expired) = body_deadline(edge.body_timeout, req);
+    let response = next.run(req).await;
+    if expired.is_some_and(|e| e.load(Ordering::Relaxed)) {
+        return body_late(edge.body_timeout);
+    }
+    json_errors(crate::budget::stream_slot(&edge.streams, peer, response)).await
+}
+
+/// What [`edge`] needs: `server.body_timeout` and the event streams' budget.
+#[derive(Clone)]
+pub struct Edge {
+    /// `server.body_timeout`.
+    pub body_timeout: BodyTimeout,
+    /// Slots for event streams, per address and in all.
+    pub streams: Arc<crate::budget::Budget>,
+}
+
 /// 414 and 431 as JSON, before routing.
-pub async fn request_limits(req: Request, next: Next) -> Response {
+fn request_limits(req: &Request) -> Option<Response> {
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if target > MAX_URI {
         let message = format!("the URL is over the limit of {} KiB", MAX_URI / 1024);
-        return error(StatusCode::URI_TOO_LONG, "uri_too_long", message);
+        return Some(error(StatusCode::URI_TOO_LONG, "uri_too_long", message));
     }
     let headers = req.headers();
     let bytes: usize = headers
@@ -47,13 +74,13 @@ pub async fn request_limits(req: Request, next: Next) -> Response {
             "the request headers are over the limit of {MAX_HEADERS} fields or {} KiB",
             MAX_HEADER_BYTES / 1024
         );
-        return error(
+        return Some(error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "headers_too_large",
             message,
-        );
+        ));
     }
-    next.run(req).await
+    None
 }
 
 /// `server.body_timeout`, the state of [`body_deadline`].
@@ -65,14 +92,13 @@ pub struct BodyTimeout(pub Duration);
 /// byte a second defeats). Whatever the handler made of the broken body (the Slack, Discord and
 /// GitHub routes read it before checking its signature), the answer is 408 and the connection is
 /// closed. A request without a body (every `GET`) is passed on untouched.
-pub async fn body_deadline(
-    State(BodyTimeout(limit)): State<BodyTimeout>,
+fn body_deadline(
+    BodyTimeout(limit): BodyTimeout,
     req: Request,
-    next: Next,
-) -> Response {
+) -> (Request, Option<Arc<AtomicBool>>) {
     use axum::body::HttpBody as _;
     if req.body().is_end_stream() {
-        return next.run(req).await;
+        return (req, None);
     }
     let expired = Arc::new(AtomicBool::new(false));
     let seen = expired.clone();
@@ -84,10 +110,11 @@ pub async fn body_deadline(
             e
         }))
     });
-    let response = next.run(req).await;
-    if !expired.load(Ordering::Relaxed) {
-        return response;
-    }
+    (req, Some(expired))
+}
+
+/// The answer to a request whose body missed its deadline (see [`body_deadline`]).
+fn body_late(BodyTimeout(limit): BodyTimeout) -> Response {
     let message = format!(
         "the request body did not arrive within {} (server.body_timeout)",
         humantime::format_duration(limit)
@@ -117,7 +144,7 @@ pub fn refusal(
 
 /// Gives every error answer without a JSON (or HTML page) body the JSON one, keeping its status
 /// and headers (`Allow`, `Retry-After`, `WWW-Authenticate`); a plain-text body becomes the message.
-pub async fn json_errors(response: Response) -> Response {
+async fn json_errors(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;

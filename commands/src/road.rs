@@ -7,10 +7,13 @@
 //! The road: parse (for text) → find the grammar entry → check the privilege once → run →
 //! render the refusal → decide the visibility → log one line and count it.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::{LazyLock, RwLock};
 use std::time::Instant;
 
 use futures_util::future::BoxFuture;
+use metrics::{Counter, Histogram};
 
 use crate::command::{Command, Privilege};
 use crate::domain::wall_clock;
@@ -213,10 +216,9 @@ impl Baton {
         } else {
             tracing::debug!(user = %actor.id, command = label, outcome, elapsed_ms, "command");
         }
-        metrics::counter!("baton_commands_total", "command" => label, "outcome" => outcome)
-            .increment(1);
-        metrics::histogram!("baton_command_duration_seconds", "command" => label)
-            .record(elapsed.as_secs_f64());
+        let (count, duration) = handles(label, outcome);
+        count.increment(1);
+        duration.record(elapsed.as_secs_f64());
         let reply = match &result {
             _ if !render => Reply::new(crate::reply::Tone::Info, String::new(), 0),
             Ok(answer) => answer.reply(),
@@ -248,6 +250,33 @@ impl Baton {
             visibility,
         }
     }
+}
+
+/// The counter of `label`'s requests with `outcome`, and `label`'s duration histogram. Both names
+/// are static, so each pair is registered once (by `metrics`' own macros, which build and hash a
+/// labelled key on every call) and then found by the two pointers alone. A handle made before
+/// the process installs its recorder would record nowhere, so the binary installs it before it
+/// builds a [`Baton`] (`app::build`).
+fn handles(label: &'static str, outcome: &'static str) -> (Counter, Histogram) {
+    type Handles = HashMap<[usize; 4], (Counter, Histogram)>;
+    static HANDLES: LazyLock<RwLock<Handles>> = LazyLock::new(Default::default);
+    let key = [
+        label.as_ptr() as usize,
+        label.len(),
+        outcome.as_ptr() as usize,
+        outcome.len(),
+    ];
+    if let Some(found) = HANDLES.read().ok().and_then(|h| h.get(&key).cloned()) {
+        return found;
+    }
+    let made = (
+        metrics::counter!("baton_commands_total", "command" => label, "outcome" => outcome),
+        metrics::histogram!("baton_command_duration_seconds", "command" => label),
+    );
+    if let Ok(mut h) = HANDLES.write() {
+        h.insert(key, made.clone());
+    }
+    made
 }
 
 /// Whether a command may change state (its log line is at INFO); reads log at DEBUG. Chat verbs

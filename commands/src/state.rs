@@ -14,10 +14,13 @@ pub struct Hold {
     #[serde(default)]
     pub reason: String,
     /// When they took it.
+    #[serde(deserialize_with = "lua_int")]
     pub since: u64,
     /// When it ends unless extended.
+    #[serde(deserialize_with = "lua_int")]
     pub expires: u64,
     /// The fencing token of this acquisition.
+    #[serde(deserialize_with = "lua_int")]
     pub fence: u64,
 }
 
@@ -166,6 +169,40 @@ fn ms_text<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 /// A hash read by a script: absent, or cjson's `{}` for an empty one, is none.
 fn lua_record<'de, D: Deserializer<'de>>(d: D) -> Result<Option<LastDeploy>, D::Error> {
     Ok(Option::<LastDeploy>::deserialize(d)?.filter(|r| *r != LastDeploy::default()))
+}
+
+/// A whole number as the scripts answer it: a JSON number, or its digits as a string (prelude.lua's
+/// `digits`: the hot answers skip cjson's slow number printing).
+pub(crate) fn lua_int<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    struct Int;
+    impl serde::de::Visitor<'_> for Int {
+        type Value = u64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number, or its digits")
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(E::custom)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<u64, E> {
+            if v >= 0.0 && v.fract() == 0.0 && v < u64::MAX as f64 {
+                Ok(v as u64)
+            } else {
+                Err(E::custom(format!("{v} is not a whole number")))
+            }
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            v.parse().map_err(E::custom)
+        }
+    }
+    let n = d.deserialize_any(Int)?;
+    T::try_from(n).map_err(|_| serde::de::Error::custom(format!("{n} is out of range")))
 }
 
 /// Lua's cjson encodes an empty list as `{}`: accept that as an empty list.

@@ -147,9 +147,9 @@ async fn measure<F: std::future::Future<Output = anyhow::Result<Tally>>>(
 
 fn report(args: &BenchArgs, env: &str, baton: &Side, floor: &Side) {
     println!(
-        "baton bench --floor: POST /api/v1/locks/{env} held by someone else, {} workers, {ROUNDS} alternating rounds of each, {:.1} s in all",
+        "baton bench --floor: POST /api/v1/locks/{env} held by someone else, {} workers, {ROUNDS} alternating rounds of {:.1} s on each side",
         args.concurrency,
-        args.duration.as_secs_f64()
+        (args.duration / ROUNDS).as_secs_f64()
     );
     let line = |name: &str, s: &Side| {
         let n = s.tally.latencies.len();

@@ -8,7 +8,7 @@
 use serde::Deserialize;
 
 use super::{flag, Contract};
-use crate::state::{Freeze, Hold};
+use crate::state::{lua_int, Freeze, Hold};
 use crate::store::scripts::{self, Function};
 use crate::store::Call;
 
@@ -73,6 +73,7 @@ impl Contract for LockArgs<'_> {
 pub enum LockAnswer {
     /// Granted now; `freeze` is set when an admin took it over a freeze.
     Ok {
+        #[serde(deserialize_with = "lua_int")]
         now: u64,
         lock: Hold,
         token: String,
@@ -82,9 +83,15 @@ pub enum LockAnswer {
         freeze: Option<Freeze>,
     },
     /// The holder holds it already (a retried request, or a person asking twice).
-    Already { now: u64, lock: Hold, token: String },
+    Already {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        lock: Hold,
+        token: String,
+    },
     /// The holder waits in line already.
     AlreadyQueued {
+        #[serde(deserialize_with = "lua_int")]
         now: u64,
         position: usize,
         #[serde(default)]
@@ -94,6 +101,7 @@ pub enum LockAnswer {
     },
     /// Now in line.
     Queued {
+        #[serde(deserialize_with = "lua_int")]
         now: u64,
         position: usize,
         #[serde(default)]
@@ -103,16 +111,21 @@ pub enum LockAnswer {
     },
     /// Someone else holds it (and `freeze`, when the env is frozen too).
     Locked {
+        #[serde(deserialize_with = "lua_int")]
         now: u64,
         lock: Hold,
         /// How many wait in line (the line itself is never sent: `status` pages it).
-        #[serde(default)]
+        #[serde(default, deserialize_with = "lua_int")]
         queued: usize,
         #[serde(default)]
         freeze: Option<Freeze>,
     },
     /// Frozen, and the caller may not take it over the freeze.
-    Frozen { now: u64, freeze: Freeze },
+    Frozen {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        freeze: Freeze,
+    },
     /// The line is as long as it may be.
     QueueFull { limit: usize },
     /// A retry of a grant that has ended since (prelude.lua's `replay`): `released` when it ended

@@ -12,14 +12,14 @@
 --          finished, was released or rejected answers `over`, one older than that `stale`, and
 --          neither writes anything.
 local e = ENVS[1]
-local holder, display, reason, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
-local admin, mode, limit, wait = ARGV[10] == '1', ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
-local lease = tonumber(ARGV[14])
+-- (The numbers are read where they are used: a refusal reads none of them.)
+local holder, display, reason, token = ARGV[5], ARGV[6], ARGV[7], ARGV[9]
+local admin, mode = ARGV[10] == '1', ARGV[11]
 local record_refusal = ARGV[15] == '1'
 local lock, claim, freeze = settle(e)
 local function answer(status, r)
   r = r or {}
-  r.status, r.now, r.lock, r.claim, r.freeze = status, NOW, view(lock), view(claim), freeze
+  r.status, r.now, r.lock, r.claim, r.freeze = status, digits(NOW), view(lock), view(claim), freeze
   return cjson.encode(r)
 end
 
@@ -38,6 +38,7 @@ end
 -- this attempt takes over its place, token and lease.
 local position = e.qlen ~= 0 and queue_position(e, holder)
 if position then
+  local lease = tonumber(ARGV[14])
   if lease > 0 then
     local w = waiter_get(e, holder)
     if w and w.span then
@@ -62,14 +63,14 @@ end
 
 local free = not lock and (not freeze or admin)
 if free and (mode == 'lock' or queue_len(e) == 0) then
-  lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
+  lock = hold_grant(e, 'lock', holder, display, reason, tonumber(ARGV[8]), token)
   record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
               fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or nil,
               window = freeze and freeze.window or nil })
   return answer('ok', { token = token })
 end
 if mode == 'lock' then
-  if lock then return answer('locked', { queued = queue_len(e) }) end
+  if lock then return answer('locked', { queued = digits(queue_len(e)) }) end
   return answer('frozen')
 end
 
@@ -82,6 +83,8 @@ local function refused(why, extra)
   return answer(why, extra)
 end
 if mode == 'wait' and freeze and not admin then return refused('frozen') end
+local ttl, limit, wait = tonumber(ARGV[8]), tonumber(ARGV[12]), tonumber(ARGV[13])
+local lease = tonumber(ARGV[14])
 local waiting = queue_len(e)
 if waiting >= limit then return refused('queue_full', { limit = limit }) end
 if wait <= 0 then wait = WAIT_DEFAULT end

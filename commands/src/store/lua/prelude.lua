@@ -101,11 +101,19 @@ local function record(e, ev)
   redis.call('PUBLISH', CHANNEL, json)
 end
 
+-- A whole number as an answer carries it: its digits, as text. The details hash holds them so
+-- already; a number is printed with "%d". Never cjson's own number printing, Redis' slowest step
+-- in a refusal (a "%.14g" printf per number); Rust reads either form (`state::lua_int`).
+local function digits(n)
+  if type(n) == 'string' then return n end
+  return string.format('%d', n)
+end
+
 -- What callers may see of a hold: never its token.
 local function view(m)
   if not m then return nil end
-  return { holder = m.holder, display = m.display, reason = m.reason, since = tonumber(m.since),
-           expires = tonumber(m.expires), fence = tonumber(m.fence) }
+  return { holder = m.holder, display = m.display, reason = m.reason, since = digits(m.since),
+           expires = digits(m.expires), fence = digits(m.fence) }
 end
 
 -- A hold's details: the hash that is the hold (holder, reason, token, fence, since, expires).
@@ -411,12 +419,12 @@ local function replay(answer)
   local a = cjson.decode(answer)
   if not (a.token and type(a.lock) == 'table' and ENVS[1]) then return answer end
   local lock = settle(ENVS[1])
-  if lock and lock.token == a.token and tonumber(lock.fence) == a.lock.fence then
+  if lock and lock.token == a.token and tonumber(lock.fence) == tonumber(a.lock.fence) then
     a.now, a.lock = NOW, view(lock)
     return cjson.encode(a)
   end
   local how = 'ended'
-  if a.lock.expires > NOW then how = 'released' end
+  if tonumber(a.lock.expires) > NOW then how = 'released' end
   return cjson.encode({ status = 'ended', now = NOW, how = how, granted = a.lock,
                         lock = view(lock) })
 end

@@ -4,6 +4,8 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::domain::human_duration;
@@ -247,11 +249,30 @@ impl Reply {
     }
 }
 
-/// `2026-11-26 16:40 UTC`.
+tokio::task_local! {
+    /// The zone people reading this work's answers live in (`[defaults] timezone`): set around a
+    /// request's road, the notifier and the CI API's refusals, read by [`clock`].
+    static READER_ZONE: Tz;
+}
+
+/// Runs `work` with times shown in `zone` ([`clock`]).
+pub async fn in_zone<F: std::future::Future>(zone: Tz, work: F) -> F::Output {
+    READER_ZONE.scope(zone, work).await
+}
+
+/// Runs `f` with times shown in `zone` ([`clock`]).
+pub fn with_zone<R>(zone: Tz, f: impl FnOnce() -> R) -> R {
+    READER_ZONE.sync_scope(zone, f)
+}
+
+/// `2026-11-26 17:40 CET`: in the readers' zone (`[defaults] timezone`, UTC unless set), named,
+/// so a time is never read in the wrong one. Slack and Discord show [`Value::Time`] fields in
+/// each reader's own zone; this is for the text around them.
 pub fn clock(ms: u64) -> String {
+    let zone = READER_ZONE.try_with(|z| *z).unwrap_or(Tz::UTC);
     let t = UNIX_EPOCH + Duration::from_millis(ms);
-    let s = humantime::format_rfc3339_seconds(t).to_string(); // 2026-11-26T16:40:00Z
-    format!("{} {} UTC", &s[..10], &s[11..16])
+    let t: DateTime<Utc> = t.into();
+    t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
 }
 
 /// `in 29m`, `5m ago`, `now`.

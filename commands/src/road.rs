@@ -21,7 +21,7 @@ use crate::domain::Actor;
 use crate::error::BatonError;
 use crate::grammar::{self, Verb};
 pub use crate::reply::Render;
-use crate::reply::{Reply, Visibility};
+use crate::reply::{in_zone, with_zone, Reply, Visibility};
 use crate::router::Baton;
 
 /// What a front end hands the core.
@@ -115,17 +115,29 @@ impl Baton {
             Input::Command(c) => c,
             Input::Text(text) => match grammar::parse(&text) {
                 Ok(c) => c,
-                Err(e) => return self.refused(grammar::verb_in(&text), e),
+                Err(e) => {
+                    let zone = self.zone();
+                    return with_zone(zone, || self.refused(grammar::verb_in(&text), e));
+                }
             },
         };
         let run = command.clone();
         let actor = &actor;
-        self.road(actor, &command, None, true, |role| {
+        let road = self.road(actor, &command, None, true, |role| {
             // Boxed: the command futures are deep (BullMQ, cluster clients), and every caller
             // would otherwise inherit their whole layout.
             Box::pin(self.dispatch(actor, role, run))
-        })
-        .await
+        });
+        // Boxed as a trait object: the zone's scope would otherwise nest one more level into
+        // every caller's future type.
+        let road: BoxFuture<'_, _> = Box::pin(road);
+        in_zone(self.zone(), road).await
+    }
+
+    /// The zone the team reads times in (`[defaults] timezone`, else UTC): every answer's text
+    /// shows its times there ([`crate::reply::clock`]).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.core.catalog.timezone()
     }
 
     /// Runs one of the CI API's typed requests; the outcome carries its typed answer.
@@ -133,10 +145,11 @@ impl Baton {
         let command = request.command();
         let actor = &actor;
         // The CI API answers with the typed result: no chat reply is rendered for it.
-        self.road(actor, &command, None, false, |role| {
+        let road = self.road(actor, &command, None, false, |role| {
             request.answer(self, actor, role == Privilege::Admin)
-        })
-        .await
+        });
+        let road: BoxFuture<'_, _> = Box::pin(road);
+        in_zone(self.zone(), road).await
     }
 
     /// Runs a GitHub run's request for its env (`actor`: the App for one repository, see
@@ -145,10 +158,11 @@ impl Baton {
     pub async fn run_github<R: CiRequest>(&self, actor: Actor, request: R) -> Outcome<R::Answer> {
         let command = request.command();
         let actor = &actor;
-        self.road(actor, &command, Some("github run"), false, |role| {
+        let road = self.road(actor, &command, Some("github run"), false, |role| {
             request.answer(self, actor, role == Privilege::Admin)
-        })
-        .await
+        });
+        let road: BoxFuture<'_, _> = Box::pin(road);
+        in_zone(self.zone(), road).await
     }
 
     /// Chat text as `actor`, with no channel: the reply, or the refusal and its reply.

@@ -677,3 +677,70 @@ async fn the_service_announces_through_slack_once_a_bot_token_is_set() {
     assert_eq!(posts[0].0["channel"], "CDEPLOY");
     assert_eq!(posts[0].0["text"], "alice locked canary");
 }
+
+/// The wall time `ms` as people in Berlin read it, with the zone's name (`11:25 CET`).
+fn berlin(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .unwrap()
+        .with_timezone(&chrono_tz::Europe::Berlin)
+        .format("%H:%M %Z")
+        .to_string()
+}
+
+#[tokio::test]
+async fn with_a_team_zone_refusals_the_api_and_dms_show_its_times_and_name_it() {
+    let log = Log::default();
+    let mut app = spawn_core_with(|c| {
+        c.defaults.timezone = Some(chrono_tz::Europe::Berlin);
+        announce(c, "canary", &["slack:CDEPLOY"]);
+    })
+    .await;
+    app.start_instance().await;
+    let _instance = start(&app, vec![recorder("slack", 0, &log)], quick()).await;
+
+    let locked = app.ok("slack:UALICE", "lock canary 30m hotfix").await;
+    let Some(ReplyData::Grant { hold, .. }) = locked.data.clone() else {
+        panic!("{locked:?}")
+    };
+    let (since, ends) = (berlin(hold.since), berlin(hold.expires));
+    // Chat: the refusal's sentence, in Berlin time, saying so.
+    let (_, refused) = app.run("slack:UBOB", "lock canary").await.unwrap_err();
+    let sentence = refused.title;
+    assert!(
+        sentence.contains(&since) && sentence.contains(&ends),
+        "{sentence} should show {since} and {ends}"
+    );
+    assert!(!sentence.contains("UTC"), "{sentence}");
+    // The CI API: the same sentence (its JSON times stay RFC 3339 UTC, for machines).
+    let answer: Value = TestApp::http(TOKEN_ALL)
+        .post(app.url("/api/v1/locks/canary"))
+        .json(&json!({"ttl": "10m"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let message = answer["message"].as_str().unwrap();
+    assert!(message.contains(&ends), "{answer}");
+    assert!(answer["expires_at"].as_str().unwrap().ends_with('Z'), "{answer}");
+
+    // A DM: the hand-off notice names its end in Berlin time.
+    app.ok("slack:UBOB", "queue canary 20m next").await;
+    app.ok("slack:UALICE", "unlock canary").await;
+    let dm = || {
+        log.lock()
+            .unwrap()
+            .iter()
+            .find(|s| s.to == "dm:UBOB")
+            .map(|s| s.reply.title.clone())
+    };
+    assert!(until(10, || dm().is_some()).await, "no DM reached bob");
+    let title = dm().unwrap();
+    let zone = berlin(hold.since);
+    let zone = zone.split(' ').next_back().unwrap();
+    assert!(
+        title.contains(zone) && !title.contains("UTC"),
+        "the DM names Berlin's zone: {title}"
+    );
+}

@@ -90,7 +90,11 @@ impl CiState {
     async fn run<R: CiRequest>(&self, caller: &Caller, request: R) -> Result<R::Answer, ApiError> {
         caller.check(&request.command().touches(), self.baton.catalog())?;
         let outcome = self.baton.run_ci(caller.actor.clone(), request).await;
-        outcome.result.map_err(|e| ApiError::seen_by(e, caller))
+        // The refusal's sentence shows its times in the team's zone, as chat does.
+        let zone = self.baton.zone();
+        outcome
+            .result
+            .map_err(|e| baton_commands::reply::with_zone(zone, || ApiError::seen_by(e, caller)))
     }
 }
 

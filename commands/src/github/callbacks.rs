@@ -109,7 +109,9 @@ impl Callbacks {
             if self.inner.is_in_flight(&e) {
                 continue;
             }
-            match crate::wording::github_review(&e.event) {
+            // The comment's times in the team's zone, as the channel shows them.
+            let zone = self.baton.zone();
+            match crate::reply::with_zone(zone, || crate::wording::github_review(&e.event)) {
                 None => silent.push(e),
                 Some((approved, comment)) => {
                     self.inner.track(&e);

@@ -132,6 +132,8 @@ pub struct Notifier {
     options: NotifyOptions,
     /// Whether the consumer groups were joined.
     ready: AtomicBool,
+    /// The zone the messages' text shows times in (`[defaults] timezone`).
+    zone: chrono_tz::Tz,
 }
 
 impl Notifier {
@@ -169,6 +171,7 @@ impl Notifier {
             quiet,
             options,
             ready: AtomicBool::new(false),
+            zone: catalog.timezone(),
         }
     }
 
@@ -201,6 +204,12 @@ impl Notifier {
     /// Delivers until `shutdown` resolves. What is in flight then is left unacknowledged, so
     /// another instance delivers it after `redeliver_after`. Never stops on an error.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        // Every message is planned (and its text written) on this task: in the team's zone.
+        let zone = self.zone;
+        crate::reply::in_zone(zone, self.deliver_until(shutdown)).await
+    }
+
+    async fn deliver_until(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut wake = self.bus.subscribe();
         let mut prune_at = Instant::now() + PRUNE_EVERY;

@@ -272,7 +272,9 @@ pub fn clock(ms: u64) -> String {
     let zone = READER_ZONE.try_with(|z| *z).unwrap_or(Tz::UTC);
     let t = UNIX_EPOCH + Duration::from_millis(ms);
     let t: DateTime<Utc> = t.into();
-    t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string()
+    t.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M %Z")
+        .to_string()
 }
 
 /// `in 29m`, `5m ago`, `now`.

@@ -723,7 +723,10 @@ async fn with_a_team_zone_refusals_the_api_and_dms_show_its_times_and_name_it() 
         .unwrap();
     let message = answer["message"].as_str().unwrap();
     assert!(message.contains(&ends), "{answer}");
-    assert!(answer["expires_at"].as_str().unwrap().ends_with('Z'), "{answer}");
+    assert!(
+        answer["expires_at"].as_str().unwrap().ends_with('Z'),
+        "{answer}"
+    );
 
     // A DM: the hand-off notice names its end in Berlin time.
     app.ok("slack:UBOB", "queue canary 20m next").await;

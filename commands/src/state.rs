@@ -98,9 +98,14 @@ pub struct EnvState {
     /// The last deploy recorded on it.
     #[serde(default, deserialize_with = "lua_record")]
     pub deploy: Option<LastDeploy>,
-    /// The next scheduled freeze window that starts on it (from the calendar, not the script).
+    /// The next scheduled freeze window that starts on it and is not skipped (from the calendar
+    /// and `skips`, not the script).
     #[serde(default)]
     pub next_window: Option<NextWindow>,
+    /// The calendar occurrences skipped on it (`skip:<window>@<start ms>`, its marks), when the
+    /// read asked for them: what `next_window` passes over. Never shown.
+    #[serde(default, skip_serializing, deserialize_with = "lua_list")]
+    pub skips: Vec<String>,
 }
 
 /// A scheduled freeze window's next occurrence on an env.

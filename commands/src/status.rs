@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::calendar::{Occurrence, Window};
 use crate::catalog::Target;
 use crate::ci_api::EnvStates;
 use crate::command::ReadCommand;
@@ -14,6 +15,7 @@ use crate::services::Status;
 use crate::state::EnvState;
 use crate::store::contracts::SettleArgs;
 use crate::store::StoreError;
+use crate::windows::{skip_mark, SKIP_AHEAD};
 
 /// How many waiters one env's `status` names; the rest are counted.
 const QUEUE_NAMED: usize = 10;
@@ -49,7 +51,12 @@ impl Status {
         &self,
         envs: Vec<&EnvSettings>,
     ) -> Result<(Vec<EnvState>, u64, Vec<(Vec<EnvName>, StoreError)>), BatonError> {
-        let (groups, calls) = self.per_group(&SettleArgs::STATUS, envs);
+        // With a calendar, each env's skip marks come too: the next window passes over them.
+        let args = SettleArgs {
+            skips: !self.store.calendar().windows().is_empty(),
+            ..SettleArgs::STATUS
+        };
+        let (groups, calls) = self.per_group(&args, envs);
         let (mut states, mut unreached, mut now) = (Vec::new(), Vec::new(), None);
         let answers = self.store.call_each(calls).await;
         for (names, answer) in groups.into_iter().zip(answers) {
@@ -69,32 +76,45 @@ impl Status {
         }
     }
 
-    /// Fills in each env's next calendar window (the one on now shows as its freeze): each
-    /// window's next occurrence is found once, then matched to the envs it covers. Only for the
-    /// views that show it (`status`, the env view, the status page), not for gate or metrics.
+    /// Fills in each env's next calendar window that is not skipped on it (the one on now shows
+    /// as its freeze), by the skip marks its state carries. Each window's next occurrence is
+    /// found once; only when an env skipped it are the next ones searched, as far as
+    /// `freeze skip` reaches (one of those is not skipped). Only for the views that show it
+    /// (`status`, the env view, the status page), not for gate or metrics.
     pub(crate) fn add_next_windows(&self, states: &mut [EnvState]) {
         let calendar = self.store.calendar();
-        if calendar.windows().is_empty() {
+        let windows = calendar.windows();
+        if windows.is_empty() {
             return;
         }
         let now = self.store.now();
-        let next: Vec<_> = calendar
-            .windows()
-            .iter()
-            .filter_map(|w| w.upcoming(now, 1).first().map(|o| (w, *o)))
-            .collect();
+        // Per window: its next occurrences found so far, and whether that is all there are to see.
+        let mut ahead: Vec<Option<(Vec<Occurrence>, bool)>> = vec![None; windows.len()];
         for s in states {
-            s.next_window = next
-                .iter()
-                .filter(|(w, _)| w.covers_env(&s.env))
-                .min_by_key(|(_, o)| o.start)
-                .map(|(w, o)| crate::state::NextWindow {
-                    name: w.name.clone(),
-                    reason: w.reason.clone(),
-                    starts: o.start_ms(),
-                    ends: o.end_ms(),
-                    zone: w.tz.name().to_string(),
-                });
+            let skipped =
+                |w: &Window, o: &Occurrence| s.skips.contains(&skip_mark(&w.name, o.start_ms()));
+            let mut next: Option<(&Window, Occurrence)> = None;
+            for (w, found) in windows.iter().zip(ahead.iter_mut()) {
+                if !w.covers_env(&s.env) {
+                    continue;
+                }
+                let (list, whole) = found.get_or_insert_with(|| (w.upcoming(now, 1), false));
+                if !*whole && list.first().is_some_and(|o| skipped(w, o)) {
+                    *list = w.upcoming(now, SKIP_AHEAD + 1);
+                    *whole = true;
+                }
+                let first = list.iter().find(|o| !skipped(w, o));
+                if let Some(o) = first.filter(|o| next.is_none_or(|(_, n)| o.start < n.start)) {
+                    next = Some((w, *o));
+                }
+            }
+            s.next_window = next.map(|(w, o)| crate::state::NextWindow {
+                name: w.name.clone(),
+                reason: w.reason.clone(),
+                starts: o.start_ms(),
+                ends: o.end_ms(),
+                zone: w.tz.name().to_string(),
+            });
         }
     }
 

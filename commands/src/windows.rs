@@ -1,13 +1,13 @@
-//! The freeze calendar at work: `freeze skip` (an admin skips an occurrence, or ends the one on
-//! now), `freezes` (what is on and coming, per env), and the sweeper's part: the notice before a
-//! window starts, and the queue moving on when one ends. Enforcement itself is in the scripts
-//! (`prelude.lua`, `window_live`), in the same step as every lock.
+//! The freeze calendar at work: `freeze skip` (an admin ends the occurrence on now, or skips the
+//! next one not skipped yet), `freezes` (what is on and coming, per env), and the sweeper's part:
+//! the notice before a window starts, and the queue moving on when one ends. Enforcement itself
+//! is in the scripts (`prelude.lua`, `window_live`), in the same step as every lock.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
-use crate::calendar::{Occurrence, Window};
+use crate::calendar::{Occurrence, Schedule, Window};
 use crate::config::EnvSettings;
 use crate::domain::{did_you_mean, preview, wall_clock, Actor, EnvName};
 use crate::error::BatonError;
@@ -31,10 +31,22 @@ fn ms_to_utc(ms: u64) -> DateTime<Utc> {
     DateTime::<Utc>::from_timestamp_millis(ms as i64).unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// How many occurrences ahead `freeze skip` reaches: the one on now (if any) and the next eight.
+/// Skipping again skips the next one not skipped yet, up to the eighth; beyond that, it is run
+/// again once the first of them is over. Eight is two months of weekends or a week and a day of
+/// nightly windows, and keeps what `status` searches to pass over skipped ones small.
+pub(crate) const SKIP_AHEAD: usize = 8;
+
+/// The mark an occurrence skipped on an env leaves in its marks hash (see `window.lua`).
+pub(crate) fn skip_mark(window: &str, start_ms: u64) -> String {
+    format!("skip:{window}@{start_ms}")
+}
+
 impl Locks {
-    /// `freeze skip <window> [once] [reason]`: ends the window's occurrence that is on now, or
-    /// skips its next one, on every configured env it covers. Admin-only (by the grammar entry);
-    /// recorded in each env's history with who and why.
+    /// `freeze skip <window> [once] [reason]`: on every configured env the window covers, skips
+    /// its first occurrence that is not skipped yet: the one on now (ending it early), else the
+    /// next one ahead, so saying it twice skips the next two; at most [`SKIP_AHEAD`] ahead.
+    /// Admin-only (by the grammar entry); recorded in each env's history with who and why.
     pub(crate) async fn skip_window(
         &self,
         actor: &Actor,
@@ -43,59 +55,83 @@ impl Locks {
     ) -> Result<Reply, BatonError> {
         let window = self.window_named(name)?;
         let now = self.store.now();
-        let (occurrence, early) = match window.active_at(now) {
-            Some(o) => (o, true),
-            None => match window.upcoming(now, 1).first() {
-                Some(o) => (*o, false),
-                None => {
-                    return Err(BatonError::Refused(format!(
-                        "the `{}` freeze window has no occurrence from now on; nothing to skip",
-                        window.name
-                    )))
-                }
-            },
-        };
         let envs = self.covered(window);
+        if envs.is_empty() {
+            return Err(BatonError::Refused(format!(
+                "the `{}` freeze window covers no configured env; nothing to skip",
+                window.name
+            )));
+        }
+        // The candidates, in start order; the script skips the first not skipped yet.
+        let ahead = window.upcoming(now, SKIP_AHEAD);
+        let mut candidates: Vec<Occurrence> = window.active_at(now).into_iter().collect();
+        // A one-off window or a list of days can run out; a cron schedule goes on (a yearly one
+        // beyond what `upcoming` searches, a few years).
+        let runs_out =
+            ahead.len() < SKIP_AHEAD && !matches!(window.schedule, Schedule::Recurring { .. });
+        candidates.extend(ahead);
+        if candidates.is_empty() {
+            return Err(BatonError::Refused(format!(
+                "the `{}` freeze window has no occurrence from now on; nothing to skip",
+                window.name
+            )));
+        }
         let args = SkipArgs {
             window: &window.name,
-            start_ms: occurrence.start_ms(),
-            end_ms: occurrence.end_ms(),
+            occurrences: &candidates,
             actor: &actor.id,
             display: &actor.display,
             reason: &reason,
         };
         let (_, calls) = self.per_group(&args, envs);
-        let (mut changed, mut handed) = (Vec::new(), Vec::new());
+        // Per occurrence skipped (each group picks its own; they agree unless the envs' marks
+        // differ, say for an env added to the window since), the envs it was skipped on.
+        let mut skipped: BTreeMap<(u64, u64), Vec<String>> = BTreeMap::new();
+        let (mut handed, mut at) = (Vec::new(), 0);
         for answer in self.store.call_each(calls).await {
-            let SkipAnswer::Ok { envs } = answer?;
+            let SkipAnswer::Ok {
+                now,
+                starts,
+                ends,
+                envs,
+            } = answer?;
+            at = at.max(now);
             for e in envs.into_iter().filter(|e| e.changed) {
                 // Only a lock the skip handed on is news; one held all along is not.
                 if let (true, Some(lock)) = (e.handed, &e.lock) {
                     handed.push(format!("{} is {}'s now", e.env, lock.display));
                 }
-                changed.push(e.env);
+                if let (Some(s), Some(t)) = (starts, ends) {
+                    skipped.entry((s, t)).or_default().push(e.env);
+                }
             }
         }
-        if changed.is_empty() {
-            return Err(BatonError::Refused(format!(
-                "that occurrence of the `{}` freeze window ({}) was skipped already",
-                window.name,
-                local_clock(window, occurrence.start)
+        if skipped.is_empty() {
+            return Err(BatonError::Refused(all_skipped(
+                window,
+                &candidates,
+                runs_out,
             )));
         }
-        let what = if early {
-            format!("ended the `{}` freeze window early", window.name)
-        } else {
-            format!(
-                "skipped the `{}` freeze window of {} → {}",
-                window.name,
-                local_clock(window, occurrence.start),
-                local_clock(window, occurrence.end)
-            )
-        };
+        let what: Vec<String> = skipped
+            .iter()
+            .map(|(&(s, t), envs)| {
+                let what = if s <= at && at < t {
+                    format!("ended the `{}` freeze window early", window.name)
+                } else {
+                    format!(
+                        "skipped the `{}` freeze window of {} → {}",
+                        window.name,
+                        local_clock(window, ms_to_utc(s)),
+                        local_clock(window, ms_to_utc(t))
+                    )
+                };
+                format!("{what} on {}", envs.join(", "))
+            })
+            .collect();
         let mut reply = Reply::new(
             Tone::Success,
-            format!("{} {what} on {}", actor.display, changed.join(", ")),
+            format!("{} {}", actor.display, what.join("; ")),
             wall_clock(),
         )
         .text_field("Reason", &reason);
@@ -134,6 +170,28 @@ fn covered<'a>(envs: &'a [EnvSettings], window: &Window) -> Vec<&'a EnvSettings>
     envs.iter()
         .filter(|e| window.covers_env(e.name.as_str()))
         .collect()
+}
+
+/// The refusal when every candidate of a skip was skipped already: when the schedule runs out,
+/// there is nothing left; otherwise the skip reaches no further, and says when it will.
+fn all_skipped(window: &Window, candidates: &[Occurrence], runs_out: bool) -> String {
+    let (Some(first), Some(last)) = (candidates.first(), candidates.last()) else {
+        return format!("the `{}` freeze window has nothing to skip", window.name);
+    };
+    if runs_out {
+        return format!(
+            "every occurrence of the `{}` freeze window from now on (the last starts {}) is skipped already; nothing is left to skip",
+            window.name,
+            local_clock(window, last.start)
+        );
+    }
+    format!(
+        "the `{}` freeze window's next {} occurrences (up to the one starting {}) are all skipped already, and `freeze skip` reaches no further ahead; run it again after {}, when the first of them is over (`freezes` lists what is skipped)",
+        window.name,
+        candidates.len(),
+        local_clock(window, last.start),
+        local_clock(window, first.end)
+    )
 }
 
 impl Status {
@@ -179,7 +237,7 @@ impl Status {
 }
 
 fn listing_line(w: &Window, o: &Occurrence, now: DateTime<Utc>, marks: &HashSet<String>) -> String {
-    let skipped = marks.contains(&format!("skip:{}@{}", w.name, o.start_ms()));
+    let skipped = marks.contains(&skip_mark(&w.name, o.start_ms()));
     let when = if o.covers(now) {
         format!("on now, until {}", local_clock(w, o.end))
     } else {

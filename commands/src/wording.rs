@@ -78,8 +78,9 @@ pub(crate) fn sentence(e: &Event, env: &str) -> String {
             e.window
         ),
         Kind::WindowSkipped => format!(
-            "{by} skipped the next `{}` freeze window on {env}",
-            e.window
+            "{by} skipped the `{}` freeze window of {} on {env}",
+            e.window,
+            clock(e.starts)
         ),
         Kind::Refused => format!("{who} was refused {env} ({})", e.reason.replace('_', " ")),
         Kind::Deployed => {

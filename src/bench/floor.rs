@@ -298,15 +298,9 @@ struct LockAnswer {
     status: String,
     #[serde(default)]
     token: Option<String>,
+    /// Read as Baton reads it (whole numbers may come as digits).
     #[serde(default)]
-    lock: Option<Held>,
-}
-
-#[derive(Deserialize)]
-struct Held {
-    display: String,
-    expires: u64,
-    fence: u64,
+    lock: Option<baton_commands::Hold>,
 }
 
 /// `POST /api/v1/locks/{env}` and nothing else.

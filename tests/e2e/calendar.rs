@@ -292,3 +292,265 @@ async fn ending_a_window_early_names_a_hand_off_only_when_there_was_one() {
     assert!(!ended.contains("'s now"), "nothing was handed on: {ended}");
     assert_eq!(holder(&app, "prod").await.as_deref(), Some("admin"));
 }
+
+/// A recurring window on `envs`, in UTC.
+fn recurring(name: &str, envs: &str, cron: &str, duration: &str) -> Vec<FreezeWindowConfig> {
+    windows(&format!(
+        "[[freezes]]\nname = \"{name}\"\nenvs = [{envs}]\ncron = \"{cron}\"\nduration = \"{duration}\"\ntimezone = \"UTC\"\nreason = \"change freeze\"\n"
+    ))
+}
+
+/// The start (Unix ms) of `env`'s next window, as `add_next_windows` sees it, as `status` shows
+/// it, on `GET /api/v1/envs/{env}` and on the status page: all four must agree.
+async fn next_window_starts(app: &TestApp, env: &str) -> Option<u64> {
+    let settings = app
+        .config
+        .env_settings(&EnvName::parse(env).unwrap())
+        .unwrap();
+    let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
+    app.baton.add_next_windows(&mut states);
+    let direct = states[0].next_window.as_ref().map(|w| w.starts);
+
+    let status = app.ok("bob", &format!("status {env}")).await;
+    let shown = status
+        .fields
+        .iter()
+        .find(|f| f.name == "Starts")
+        .map(|f| match f.value {
+            baton_commands::reply::Value::Time(ms) => ms,
+            ref other => panic!("{other:?}"),
+        });
+    assert_eq!(shown, direct, "`status {env}`: {status:?}");
+
+    let api: Value = TestApp::http(TOKEN_ALL)
+        .get(app.url(&format!("/api/v1/envs/{env}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let api_env = api["envs"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["env"] == env))
+        .unwrap_or(&api);
+    assert_eq!(
+        instant(&api_env["next_window"]["starts"]),
+        direct,
+        "the API's env view: {api}"
+    );
+    assert!(
+        api_env.get("skips").is_none(),
+        "the skip marks are not shown: {api}"
+    );
+
+    let page: Value = reqwest::get(app.url("/status/envs.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let on_page = page["envs"]
+        .as_array()
+        .and_then(|e| e.iter().find(|e| e["env"] == env))
+        .unwrap_or_else(|| panic!("{page}"));
+    assert_eq!(
+        instant(&on_page["next_window"]["starts"]),
+        direct,
+        "the status page: {page}"
+    );
+    direct
+}
+
+/// A time as the API writes it (RFC 3339) or as ms, in Unix ms.
+fn instant(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_str()
+            .map(|t| ms(t.parse().unwrap_or_else(|e| panic!("{t}: {e}"))))
+    })
+}
+
+fn ms(t: DateTime<Utc>) -> u64 {
+    t.timestamp_millis() as u64
+}
+
+#[tokio::test]
+async fn a_skipped_occurrence_is_not_next_and_each_skip_takes_the_next_one_not_skipped() {
+    // Three holidays in the coming week (none is on now), on prod and canary.
+    let today = Utc::now().date_naive();
+    let days: Vec<chrono::NaiveDate> = [2, 4, 6]
+        .iter()
+        .map(|d| today + chrono::Duration::days(*d))
+        .collect();
+    let starts: Vec<u64> = days
+        .iter()
+        .map(|d| ms(d.and_hms_opt(0, 0, 0).unwrap().and_utc()))
+        .collect();
+    let toml = format!(
+        "[[freezes]]\nname = \"holidays\"\nenvs = [\"prod\", \"canary\"]\ndates = [{}]\ntimezone = \"UTC\"\nreason = \"holiday\"\n",
+        days.iter()
+            .map(|d| format!("\"{d}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut app = spawn_core_with(|c| c.freezes = windows(&toml)).await;
+    app.start_instance().await;
+    assert_eq!(next_window_starts(&app, "prod").await, Some(starts[0]));
+
+    // The first skip takes the next occurrence, and says which.
+    let first = app.ok("admin", "freeze skip holidays release train").await;
+    let day = |i: usize| days[i].format("%Y-%m-%d").to_string();
+    assert!(
+        first
+            .title
+            .contains("skipped the `holidays` freeze window of")
+            && first.title.contains(&day(0))
+            && first.title.contains("prod")
+            && first.title.contains("canary"),
+        "{}",
+        first.title
+    );
+    assert_eq!(
+        next_window_starts(&app, "prod").await,
+        Some(starts[1]),
+        "the skipped occurrence is not next"
+    );
+    assert_eq!(next_window_starts(&app, "canary").await, Some(starts[1]));
+
+    // Again: the one after it, not a refusal.
+    let second = app
+        .ok("admin", "freeze skip holidays once big launch")
+        .await;
+    assert!(
+        second.title.contains(&day(1)) && !second.title.contains(&day(0)),
+        "{}",
+        second.title
+    );
+    assert_eq!(next_window_starts(&app, "prod").await, Some(starts[2]));
+
+    // Both are really skipped (the time-travelling test below shows they do not freeze), and
+    // `freezes` says so of those two only.
+    let listing = app.ok("bob", "freezes prod").await.text.unwrap();
+    assert_eq!(listing.matches("— skipped").count(), 2, "{listing}");
+    let skipped = entries(&app, "prod", "window_skipped").await;
+    assert_eq!(
+        skipped
+            .iter()
+            .map(|e| (field(e, "starts"), field(e, "reason"), field(e, "early")))
+            .collect::<Vec<_>>(),
+        vec![
+            (starts[0].to_string().as_str(), "release train", "0"),
+            (starts[1].to_string().as_str(), "big launch", "0"),
+        ],
+        "each skip is recorded once"
+    );
+    assert_eq!(entries(&app, "canary", "window_skipped").await.len(), 2);
+
+    // The last one, then nothing is left: the refusal says so, and records nothing.
+    app.ok("admin", "freeze skip holidays").await;
+    assert_eq!(next_window_starts(&app, "prod").await, None);
+    let none = app
+        .refused("admin", "freeze skip holidays")
+        .await
+        .to_string();
+    assert!(
+        none.contains("skipped already") && none.contains("nothing is left"),
+        "{none}"
+    );
+    assert_eq!(entries(&app, "prod", "window_skipped").await.len(), 3);
+}
+
+#[tokio::test]
+async fn skipping_reaches_eight_occurrences_ahead_and_then_says_when_to_try_again() {
+    // Daily, an hour long, starting three hours from now's hour: never on during the test.
+    let hour = chrono::Timelike::hour(&(Utc::now() + chrono::Duration::hours(3)));
+    let daily = recurring("nightly", "\"prod\"", &format!("0 {hour} * * *"), "1h");
+    let app = spawn_core_with(|c| c.freezes = daily).await;
+    let first_start = {
+        let settings = app
+            .config
+            .env_settings(&EnvName::parse("prod").unwrap())
+            .unwrap();
+        let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
+        app.baton.add_next_windows(&mut states);
+        states[0].next_window.as_ref().unwrap().starts
+    };
+    const DAY: u64 = 86_400_000;
+    for i in 0..8u64 {
+        app.ok("admin", "freeze skip nightly").await;
+        let settings = app
+            .config
+            .env_settings(&EnvName::parse("prod").unwrap())
+            .unwrap();
+        let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
+        app.baton.add_next_windows(&mut states);
+        assert_eq!(
+            states[0].next_window.as_ref().map(|w| w.starts),
+            Some(first_start + (i + 1) * DAY),
+            "after {} skips",
+            i + 1
+        );
+    }
+    let err = app.refused("admin", "freeze skip nightly").await;
+    assert!(matches!(err, BatonError::Refused(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("next 8 occurrences")
+            && text.contains("reaches no further")
+            && text.contains("run it again after"),
+        "{text}"
+    );
+    let skipped = entries(&app, "prod", "window_skipped").await;
+    let mut starts: Vec<&str> = skipped.iter().map(|e| field(e, "starts")).collect();
+    starts.dedup();
+    assert_eq!(starts.len(), 8, "eight different occurrences, each once");
+}
+
+#[tokio::test]
+async fn two_occurrences_skipped_ahead_do_not_freeze_and_the_next_one_does() {
+    // Every 6 s, for 3 s.
+    let mut app =
+        spawn_core_with(|c| c.freezes = recurring("tick", "\"prod\"", "*/6 * * * * *", "3s")).await;
+    app.start_instance().await;
+    // Wait for a gap between two occurrences, with a second and more to spare.
+    let cycle = 6_000u64;
+    let now = ms(Utc::now());
+    let into = now % cycle;
+    if !(3_200..4_500).contains(&into) {
+        let wait = (cycle + 3_300 - into) % cycle;
+        tokio::time::sleep(Duration::from_millis(wait)).await;
+    }
+    let next = (ms(Utc::now()) / cycle + 1) * cycle;
+    app.ok("admin", "freeze skip tick").await;
+    app.ok("admin", "freeze skip tick").await;
+    let skipped: Vec<u64> = entries(&app, "prod", "window_skipped")
+        .await
+        .iter()
+        .map(|e| field(e, "starts").parse().unwrap())
+        .collect();
+    assert_eq!(skipped, vec![next, next + cycle], "the next two, in order");
+    assert_eq!(
+        next_window_starts(&app, "prod").await,
+        Some(next + 2 * cycle)
+    );
+
+    let sleep_to = |at: u64| {
+        let left = at.saturating_sub(ms(Utc::now()));
+        tokio::time::sleep(Duration::from_millis(left))
+    };
+    for start in [next, next + cycle] {
+        sleep_to(start + 1_500).await;
+        app.ok("bob", "lock prod 10m during a skipped occurrence")
+            .await;
+        app.ok("bob", "unlock prod").await;
+    }
+    sleep_to(next + 2 * cycle + 1_500).await;
+    let err = app
+        .refused("bob", "lock prod 10m during the next one")
+        .await;
+    let BatonError::Frozen { freeze, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(freeze.window.as_deref(), Some("tick"));
+    assert_eq!(entries(&app, "prod", "window_skipped").await.len(), 2);
+}

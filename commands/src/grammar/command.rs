@@ -209,7 +209,8 @@ pub enum AdminCommand {
         reason: String,
     },
     /// `freeze skip <window> [once] [reason]`: end a scheduled freeze window that is on now, or
-    /// skip its next occurrence, on every env it covers.
+    /// skip its next occurrence not skipped yet (so twice skips the next two), on every env it
+    /// covers.
     SkipWindow {
         /// The window's name (`[[freezes]] name`), checked when it runs.
         window: AdminArg,

@@ -217,7 +217,7 @@ pub static VERBS: &[Verb] = &[
                 "why (`once` first is allowed), shown to everyone",
             ),
         ],
-        summary: "end a scheduled freeze window that is on now, or skip its next occurrence",
+        summary: "end a scheduled freeze window that is on now, or skip its next occurrence not skipped yet",
         examples: &["freeze skip weekend once hotfix for the login outage"],
         privilege: Privilege::Admin,
         refused_as: None,

@@ -169,16 +169,28 @@ pub struct SettleArgs {
     /// How many waiters of each env to list: `None` for the script's first page (`status`),
     /// `Some(0)` for none (the sweeper), `Some(usize::MAX)` for all.
     pub page: Option<usize>,
+    /// Whether each env's skipped calendar occurrences come too ([`EnvState::skips`]), for the
+    /// views that show the next window.
+    ///
+    /// [`EnvState::skips`]: crate::state::EnvState::skips
+    pub skips: bool,
 }
 
 impl SettleArgs {
     /// For `status` and the views: the first page of each queue.
-    pub const STATUS: Self = Self { page: None };
+    pub const STATUS: Self = Self {
+        page: None,
+        skips: false,
+    };
     /// For the sweeper, which reads no queue.
-    pub const SWEEP: Self = Self { page: Some(0) };
+    pub const SWEEP: Self = Self {
+        page: Some(0),
+        skips: false,
+    };
     /// Every waiter (finding a GitHub run in line by its number).
     pub const WHOLE: Self = Self {
         page: Some(usize::MAX),
+        skips: false,
     };
 }
 
@@ -188,10 +200,16 @@ impl Contract for SettleArgs {
         scripts::SETTLE
     }
     fn write(&self, call: Call) -> Call {
-        match self.page {
-            None => call,
+        let call = match self.page {
+            None if !self.skips => return call,
+            None => call.arg("").arg(""),
             Some(usize::MAX) => call.arg("").arg("-1"),
             Some(n) => call.arg("").arg(n),
+        };
+        if self.skips {
+            call.arg("1")
+        } else {
+            call
         }
     }
     fn when_full(&self) -> Option<Function> {

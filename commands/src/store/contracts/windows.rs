@@ -5,13 +5,16 @@ use serde::Deserialize;
 use super::super::scripts::{self, Function};
 use super::super::Call;
 use super::Contract;
+use crate::calendar::Occurrence;
 use crate::state::{lua_list, Hold};
 
-/// `window.lua`: mark an occurrence of `window` skipped on every env of one group.
+/// `window.lua`: skip an occurrence of `window` on every env of one group: the first of
+/// `occurrences` that is not over and not skipped already on all of them.
 pub struct SkipArgs<'a> {
     pub window: &'a str,
-    pub start_ms: u64,
-    pub end_ms: u64,
+    /// The candidates, in start order: the occurrence on now (if any), then those ahead, as far
+    /// as `freeze skip` reaches.
+    pub occurrences: &'a [Occurrence],
     pub actor: &'a str,
     pub display: &'a str,
     pub reason: &'a str,
@@ -23,20 +26,33 @@ impl Contract for SkipArgs<'_> {
         scripts::WINDOW_SKIP
     }
     fn write(&self, call: Call) -> Call {
+        let candidates: Vec<String> = self
+            .occurrences
+            .iter()
+            .map(|o| format!("{}:{}", o.start_ms(), o.end_ms()))
+            .collect();
         call.arg(self.window)
-            .arg(self.start_ms)
-            .arg(self.end_ms)
+            .arg(candidates.join(","))
             .arg(self.actor)
             .arg(self.display)
             .arg(self.reason)
     }
 }
 
-/// What `window.lua` answers: per env, whether this call marked it, and who holds it now.
+/// What `window.lua` answers: the occurrence it skipped (none when every candidate was skipped
+/// already), and per env whether this call marked it and who holds it now.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SkipAnswer {
     Ok {
+        /// Redis' clock.
+        now: u64,
+        /// The skipped occurrence's start (Unix ms).
+        #[serde(default)]
+        starts: Option<u64>,
+        /// Its end.
+        #[serde(default)]
+        ends: Option<u64>,
         #[serde(default, deserialize_with = "lua_list")]
         envs: Vec<Skipped>,
     },
@@ -46,7 +62,7 @@ pub enum SkipAnswer {
 #[derive(Debug, Deserialize)]
 pub struct Skipped {
     pub env: String,
-    /// False when the occurrence was skipped already.
+    /// False when the occurrence was skipped already on it (or none was left to skip).
     pub changed: bool,
     #[serde(default)]
     pub lock: Option<Hold>,

@@ -17,7 +17,7 @@ for _, e in ipairs(ENVS) do
       free, over = e, freeze
     end
   end
-  if claim and (not soonest or tonumber(claim.expires) < soonest.claim.expires) then
+  if claim and (not soonest or tonumber(claim.expires) < tonumber(soonest.claim.expires)) then
     soonest = { env = e.name, claim = view(claim) }
   end
 end

@@ -5,7 +5,9 @@
 -- grant can be written while Redis is full): a free lock shows free, its line still waiting.
 -- ARGV[5] (the deploy gate): a lock token; the answer says whether it is the first env's lock's.
 -- ARGV[6] how many waiters to list, as for settle.lua.
+-- ARGV[7] '1': each env's skipped calendar occurrences too (`skips`), as for settle.lua.
 local presented = ARGV[5] or ''
+local with_skips = ARGV[7] == '1'
 local function live(m)
   if m and tonumber(m.expires) > NOW then return m end
   return nil
@@ -32,6 +34,13 @@ for i, e in ipairs(ENVS) do
   for j = 1, (page < 0 and #waiting or math.min(page, #waiting)) do listed[j] = waiting[j] end
   out[i] = { env = e.name, lock = view(lock), claim = view(claim), freeze = freeze,
              queue = listed, queued = #waiting, deploy = hash_read(e.deploy) }
+  if with_skips then
+    local found = {}
+    for _, f in ipairs(redis.call('HKEYS', e.marks)) do
+      if string.sub(f, 1, 5) == 'skip:' then found[#found + 1] = f end
+    end
+    if #found > 0 then out[i].skips = found end
+  end
   if i == 1 and presented ~= '' and lock and lock.token == presented then token_holds = true end
 end
 return cjson.encode({ status = 'ok', now = NOW, envs = out, token_holds = token_holds })

@@ -3,8 +3,20 @@
 -- ARGV[5] (the deploy gate): a lock token; the answer says whether it is the first env's lock's.
 -- ARGV[6] how many waiters of each env to list ('': the first page, `status`; '0': none, the
 --         sweeper; '-1': all of them); `queued` always says how many wait.
+-- ARGV[7] '1': each env's skipped calendar occurrences too (`skips`: its `skip:<window>@<start>`
+--         marks), for the views that show the next window, which must pass over them.
 local presented = ARGV[5] or ''
 local page = tonumber(ARGV[6] or '') or QUEUE_PAGE
+local with_skips = ARGV[7] == '1'
+-- The env's `skip:` marks (the marks hash holds only the calendar's few, near now), or nil.
+local function skip_marks(e)
+  local found = {}
+  for _, f in ipairs(redis.call('HKEYS', e.marks)) do
+    if string.sub(f, 1, 5) == 'skip:' then found[#found + 1] = f end
+  end
+  if #found > 0 then return found end
+  return nil
+end
 local out = {}
 local mine = {}
 local token_holds = false
@@ -13,6 +25,7 @@ for i, e in ipairs(ENVS) do
   out[i] = { env = e.name, lock = view(lock), claim = view(claim), freeze = freeze,
              queue = queue_view(e, page), queued = queue_len(e),
              deploy = hash_read(e.deploy) }
+  if with_skips then out[i].skips = skip_marks(e) end
   mine[e.name] = true
   if i == 1 and presented ~= '' and lock and lock.token == presented then token_holds = true end
 end

@@ -70,8 +70,13 @@ if free and (mode == 'lock' or queue_len(e) == 0) then
   return answer('ok', { token = token })
 end
 if mode == 'lock' then
-  if lock then return answer('locked', { queued = digits(queue_len(e)) }) end
-  return answer('frozen')
+  if not lock then return answer('frozen') end
+  -- The refusal, the hottest answer there is: written directly (prelude's `view_json`).
+  local also = ''
+  if claim then also = ',"claim":' .. view_json(claim) end
+  if freeze then also = also .. ',"freeze":' .. cjson.encode(freeze) end
+  return '{"status":"locked","now":' .. digits(NOW) .. ',"queued":' .. digits(queue_len(e))
+    .. ',"lock":' .. view_json(lock) .. also .. '}'
 end
 
 local function refused(why, extra)

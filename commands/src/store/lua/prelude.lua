@@ -109,6 +109,15 @@ local function digits(n)
   return string.format('%d', n)
 end
 
+-- The same as JSON, written directly (a refusal's answer: cjson's walk of a nested table is the
+-- larger part of what refusing costs). Text goes through cjson, so it is escaped as ever.
+local function view_json(m)
+  local text = cjson.encode
+  return '{"holder":' .. text(m.holder) .. ',"display":' .. text(m.display) .. ',"reason":'
+    .. text(m.reason or '') .. ',"since":' .. digits(m.since) .. ',"expires":'
+    .. digits(m.expires) .. ',"fence":' .. digits(m.fence) .. '}'
+end
+
 -- What callers may see of a hold: never its token.
 local function view(m)
   if not m then return nil end
@@ -155,18 +164,36 @@ end
 -- Returns the live hold of `kind` ('lock' or 'claim') on `e`, expiring it first when it is due,
 -- and whether its details were there at all. The details' `expires` is the deadline the
 -- deadline set holds, so one read says both.
+-- A hold's details as a refusal needs them; its token and offer are read the first time a step
+-- asks for them (a refusal never does): `m.token`, `m.offer` (false when there is none).
+local HOLD_SHOWN = { 'holder', 'display', 'reason', 'since', 'expires', 'fence' }
+local HOLD_LATER = {
+  __index = function(m, field)
+    if field ~= 'token' and field ~= 'offer' then return nil end
+    local v = redis.call('HGET', rawget(m, 'key'), field)
+    rawset(m, field, v)
+    return v
+  end,
+}
+local function hold_read(key)
+  local r = redis.call('HMGET', key, unpack(HOLD_SHOWN))
+  if not r[1] then return nil end
+  return setmetatable({ key = key, holder = r[1], display = r[2], reason = r[3] or '', since = r[4],
+                        expires = r[5], fence = r[6] }, HOLD_LATER)
+end
+
 local function hold_live(e, kind)
   local meta = meta_key(e, kind)
-  local m = hash_read(meta)
+  local m = hold_read(meta)
   if not m then return nil, false end
   if tonumber(m.expires) > NOW then return m, true end
-  redis.call('DEL', meta)
-  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
   -- A lock handed to a waiter that never took it (an offer, see `hand_off`) did not expire: it
-  -- was never held. The record says so, and the lock passes on.
+  -- was never held. The record says so, and the lock passes on. (Read before the details go.)
   local ended = 'claim_expired'
   if kind == 'lock' then ended = 'lock_expired' end
   if m.offer then ended = 'offer_lapsed' end
+  redis.call('DEL', meta)
+  redis.call('ZREM', e.deadlines, kind .. ':' .. e.name, remind_member(e, kind))
   record(e, { kind = ended, holder = m.holder, display = m.display,
               reason = m.reason, fence = m.fence, since = m.since })
   return nil, true

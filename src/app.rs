@@ -87,7 +87,7 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         body_timeout: state.body_timeout,
         streams: state.streams.clone(),
     };
-    Router::new()
+    let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/api/v1/openapi.json", get(openapi))
@@ -101,8 +101,14 @@ pub fn router(state: AppState, platforms: Router) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             bound,
         ))
-        .layer(from_fn_with_state(edge, crate::edge::edge))
-        .layer(TraceLayer::new_for_http())
+        .layer(from_fn_with_state(edge, crate::edge::edge));
+    // tower-http's span and lines per request are DEBUG: the layer is there only when they would
+    // be written (`RUST_LOG=tower_http=debug`), not a cost on every request otherwise.
+    if tracing::enabled!(target: "tower_http::trace", tracing::Level::DEBUG) {
+        app.layer(TraceLayer::new_for_http())
+    } else {
+        app
+    }
 }
 
 /// The process-wide Prometheus recorder (installed once, shared by every app in the process).

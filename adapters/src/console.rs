@@ -7,6 +7,7 @@ use baton_commands::reply::{Reply, Table, Tone};
 pub fn render(reply: &Reply) -> String {
     let mark = match reply.tone {
         Tone::Success => "✔",
+        Tone::Warning => "!",
         Tone::Info => "·",
         Tone::Refused => "✖",
     };

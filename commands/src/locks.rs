@@ -198,15 +198,17 @@ impl Locks {
         let hint = |mine: bool| if mine { other } else { String::new() };
         let ended = outcomes::ended(name, kind, self.store.call(call).await?, hint)?;
         let was = ended.was;
-        let title = if force && was.holder != actor.id {
-            format!(
+        let forced = force && was.holder != actor.id;
+        let (tone, title) = if forced {
+            let title = format!(
                 "{} force-{verb} {name}, held by {}",
                 actor.display, was.display
-            )
+            );
+            (Tone::Warning, title)
         } else {
-            format!("{} {verb} {name}", actor.display)
+            (Tone::Success, format!("{} {verb} {name}", actor.display))
         };
-        let mut r = Reply::new(Tone::Success, title, ended.now).text_field("Reason", &was.reason);
+        let mut r = Reply::new(tone, title, ended.now).text_field("Reason", &was.reason);
         if let Some(next) = &ended.next {
             r = r.with_text(format!(
                 "Next in line: {} now holds {name} until {}.",
@@ -323,8 +325,14 @@ fn granted_reply(
     over_freeze: Option<Freeze>,
     claim: Option<Hold>,
 ) -> Reply {
+    // A grant over a freeze or beside someone's claim happened, and deserves a second look.
+    let tone = if over_freeze.is_some() || claim.is_some() {
+        Tone::Warning
+    } else {
+        Tone::Success
+    };
     let mut r = Reply::new(
-        Tone::Success,
+        tone,
         format!("{} locked {name} for {ttl}", actor.display),
         now,
     )

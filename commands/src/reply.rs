@@ -27,6 +27,10 @@ pub enum Visibility {
 pub enum Tone {
     /// The change happened.
     Success,
+    /// A change that overrode someone or something, or turned someone away: a forced unlock, a
+    /// grant over a freeze, a rejected or refused run, a freeze window skipped. It happened, and
+    /// it deserves a second look.
+    Warning,
     /// Information, nothing changed.
     Info,
     /// Refused or failed: nothing changed.
@@ -183,7 +187,7 @@ impl Reply {
     /// A reply with just a title.
     pub fn new(tone: Tone, title: impl Into<String>, now: u64) -> Self {
         let visibility = match tone {
-            Tone::Success => Visibility::InChannel,
+            Tone::Success | Tone::Warning => Visibility::InChannel,
             Tone::Info | Tone::Refused => Visibility::Ephemeral,
         };
         Self {

@@ -129,8 +129,9 @@ impl Locks {
                 format!("{what} on {}", envs.join(", "))
             })
             .collect();
+        // A window skipped or ended early overrides the calendar: it happened, and is worth a look.
         let mut reply = Reply::new(
-            Tone::Success,
+            Tone::Warning,
             format!("{} {}", actor.display, what.join("; ")),
             wall_clock(),
         )

@@ -97,6 +97,7 @@ pub fn fits(reply: &Reply) -> bool {
 pub fn render(reply: &Reply) -> Rendered {
     let colour = match reply.tone {
         Tone::Success => 0x2e_cc_71,
+        Tone::Warning => 0xf1_c4_0f,
         Tone::Info => 0x58_65_f2,
         Tone::Refused => 0xe7_4c_3c,
     };

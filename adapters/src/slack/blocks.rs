@@ -95,6 +95,7 @@ fn title(reply: &Reply, whole: &mut bool) -> SlackBlock {
     let text = escape(&reply.title);
     let line = match reply.tone {
         Tone::Success => format!(":white_check_mark: *{}*", text.replace('*', "\u{2217}")),
+        Tone::Warning => format!(":warning: *{}*", text.replace('*', "\u{2217}")),
         Tone::Info => format!("*{}*", text.replace('*', "\u{2217}")),
         Tone::Refused => format!(":no_entry: {text}"),
     };

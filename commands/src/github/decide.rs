@@ -83,7 +83,7 @@ impl Locks {
             .prepare(&args, self.catalog.group_of(env), &[&env.name]);
         match self.store.call(call).await? {
             LeaveAnswer::Ok { .. } => Ok(Reply::new(
-                Tone::Success,
+                Tone::Warning,
                 format!(
                     "{} rejected {} for {}",
                     actor.display, waiter.display, env.name

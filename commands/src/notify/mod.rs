@@ -403,7 +403,7 @@ fn plan(
                 Target::Channel(..) => channels.entry(t).or_default().push(i),
                 Target::Person(..) => out.push(Message {
                     target: t.clone(),
-                    reply: render::direct(&entries[i], now),
+                    reply: render::direct(&entries[i], t, now),
                     entries: vec![i],
                 }),
             }

@@ -6,6 +6,7 @@
 use crate::reply::{clock, relative, Reply, Tone, Value, Visibility};
 
 use super::outbox::Entry;
+use super::Target;
 use crate::store::audit::{Event, Kind};
 use crate::wording::sentence;
 
@@ -108,7 +109,7 @@ fn run_buttons(r: Reply, e: &Event) -> Reply {
 
 /// What the holder is told directly: a reminder before the hold ends, or that a hand-off made
 /// them the holder. Both carry the buttons that act on the hold.
-pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
+pub(crate) fn direct(e: &Entry, to: &Target, now: u64) -> Reply {
     let ev = &e.event;
     let env = ev.env.as_str();
     let expires = ev.expires;
@@ -121,7 +122,7 @@ pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
                 "Extend it if you still need it; otherwise let it go so the next person can have it.",
             )
         }
-        Kind::WindowNotice => return window_direct(e, now),
+        Kind::WindowNotice => return window_direct(e, to, now),
         _ => (
             Tone::Success,
             format!("You now hold {env}, until {}", short_clock(expires, now)),
@@ -141,28 +142,45 @@ pub(crate) fn direct(e: &Entry, now: u64) -> Reply {
         .button(end_label, end, false)
 }
 
-/// "Your lock on prod runs into the weekend freeze window": what a holder is told before it starts.
-fn window_direct(e: &Entry, now: u64) -> Reply {
+/// "Your deploy lock on prod (until 18:30 CET) runs into the `weekend` freeze window, which
+/// starts in 2h": what a holder is told before a window starts, about what they hold, with the
+/// buttons that act on it. `to` is who it is for: the lock's holder, or the claim's.
+fn window_direct(e: &Entry, to: &Target, now: u64) -> Reply {
     let ev = &e.event;
     let env = ev.env.as_str();
-    let what = if ev.holder.is_empty() {
-        "Your claim"
+    let is_claim = Target::parse(&ev.claim_holder, true).as_ref() == Some(to)
+        && Target::parse(&ev.holder, true).as_ref() != Some(to);
+    let (what, until, end_label, end) = if is_claim {
+        (
+            "claim",
+            ev.claim_expires,
+            "Release",
+            format!("release {env}"),
+        )
     } else {
-        "What you hold"
+        ("deploy lock", ev.expires, "Unlock", format!("unlock {env}"))
     };
-    notice(
+    let held = match until {
+        0 => format!("Your {what} on {env}"),
+        t => format!("Your {what} on {env} (until {})", short_clock(t, now)),
+    };
+    let mut r = notice(
         Tone::Info,
         format!(
-            "{what} on {env} runs into the `{}` freeze window, which starts {}",
+            "{held} runs into the `{}` freeze window, which starts {}",
             ev.window,
             relative(ev.starts, now)
         ),
         now,
     )
-    .with_text("A freeze never ends a lock or claim, but no one else is handed the env until the window ends. Finish before it starts, or ask an admin to `freeze skip` it.")
-    .field("Starts", Value::Time(ev.starts))
-    .field("Ends", Value::Time(ev.ends))
-    .text_field("Reason", &ev.reason)
+    .with_text("A freeze never ends a lock or claim, but no one else is handed the env until the window ends. Finish before it starts and let it go, or ask an admin to `freeze skip` it.");
+    if until > 0 {
+        r = r.field("Yours until", Value::Time(until));
+    }
+    r.field("Window starts", Value::Time(ev.starts))
+        .field("Window ends", Value::Time(ev.ends))
+        .text_field("Reason", &ev.reason)
+        .button(end_label, end, false)
 }
 
 fn is_lock(e: &Entry) -> bool {
@@ -180,6 +198,13 @@ fn single(entries: &[&Entry], members: &[usize], now: u64) -> Reply {
     let e = &entries[members[0]].event;
     let tone = match e.kind {
         Kind::LockExpired | Kind::ClaimExpired | Kind::OfferLapsed => Tone::Info,
+        // Overrides and turn-aways: a forced end, a run refused or rejected, a window skipped, a
+        // grant over a freeze.
+        Kind::ForceUnlocked | Kind::ForceReleased | Kind::Refused | Kind::WindowSkipped => {
+            Tone::Warning
+        }
+        Kind::LeftQueue if !e.actor.is_empty() => Tone::Warning,
+        Kind::Locked | Kind::Claimed if e.over_freeze => Tone::Warning,
         _ => Tone::Success,
     };
     let mut r = notice(tone, sentence(e, &env_list(entries, members)), now);
@@ -305,6 +330,10 @@ mod tests {
             .collect()
     }
 
+    fn person(id: &str) -> Target {
+        Target::parse(id, true).expect("a person")
+    }
+
     fn entry(id: u64, fields: &[(&str, &str)]) -> Entry {
         Entry {
             stream: "s".into(),
@@ -358,6 +387,48 @@ mod tests {
             ]
         );
         assert!(r.buttons.iter().all(|b| b.command.len() <= 100));
+    }
+
+    #[test]
+    fn overrides_and_turn_aways_are_announced_as_warnings_not_successes() {
+        let tone = |fields: &[(&str, &str)]| {
+            let e = entry(3, fields);
+            announcements(&[&e], NOW, &|_| true)[0].1.tone
+        };
+        let by_admin = [
+            ("env", "prod"),
+            ("actor", "slack:UADMIN"),
+            ("actor_display", "admin"),
+        ];
+        let with = |kind: &'static str, more: &[(&'static str, &'static str)]| {
+            let mut f = vec![("kind", kind), ("holder", "slack:UBOB"), ("display", "bob")];
+            f.extend_from_slice(&by_admin);
+            f.extend_from_slice(more);
+            f
+        };
+        assert_eq!(tone(&with("force_unlocked", &[])), Tone::Warning);
+        assert_eq!(
+            tone(&with("left_queue", &[("reason", "not today")])),
+            Tone::Warning
+        );
+        assert_eq!(
+            tone(&with("locked", &[("over_freeze", "1")])),
+            Tone::Warning
+        );
+        assert_eq!(
+            tone(&with("refused", &[("reason", "frozen")])),
+            Tone::Warning
+        );
+        // Plain changes stay successes; a waiter leaving by itself is no warning.
+        assert_eq!(tone(&with("locked", &[])), Tone::Success);
+        let left = [
+            ("kind", "left_queue"),
+            ("env", "prod"),
+            ("holder", "slack:UBOB"),
+            ("display", "bob"),
+            ("reason", "left"),
+        ];
+        assert_eq!(tone(&left), Tone::Success);
     }
 
     #[test]
@@ -472,7 +543,7 @@ mod tests {
                 ("expires", &expires),
             ],
         );
-        let r = direct(&e, NOW);
+        let r = direct(&e, &person("slack:UJANE"), NOW);
         assert_eq!(r.title, "Your claim on staging-2 ends in 15m");
         assert_eq!(
             buttons(&r),
@@ -496,17 +567,19 @@ mod tests {
                 ("expires", &expires),
             ],
         );
-        let r = direct(&e, NOW);
+        let r = direct(&e, &person("discord:80351110224678912"), NOW);
         assert_eq!(r.title, "You now hold staging-2, until 17:40 UTC");
         assert_eq!(r.buttons[1].command, "unlock staging-2");
     }
 
     #[test]
-    fn a_coming_freeze_window_is_announced_and_its_holder_told_what_runs_into_it() {
-        let (at, starts, ends) = (
+    fn a_coming_freeze_window_is_announced_and_its_holders_told_what_runs_into_it() {
+        let (at, starts, ends, lock_ends, claim_ends) = (
             NOW.to_string(),
             (NOW + 30 * 60_000).to_string(),
             (NOW + 64 * 3_600_000).to_string(),
+            (NOW + 90 * 60_000).to_string(),
+            (NOW + 26 * 3_600_000).to_string(),
         );
         let e = entry(
             4,
@@ -520,6 +593,9 @@ mod tests {
                 ("at", &at),
                 ("holder", "slack:UALICE"),
                 ("display", "alice"),
+                ("expires", &lock_ends),
+                ("claim_holder", "slack:UBOB"),
+                ("claim_expires", &claim_ends),
             ],
         );
         let channel = announcements(&[&e], NOW, &|_| true);
@@ -527,12 +603,18 @@ mod tests {
             channel[0].1.title,
             "the `weekend` freeze window starts on prod in 30m"
         );
-        let dm = direct(&e, NOW);
+        let dm = direct(&e, &person("slack:UALICE"), NOW);
         assert_eq!(
             dm.title,
-            "What you hold on prod runs into the `weekend` freeze window, which starts in 30m"
+            "Your deploy lock on prod (until 18:10 UTC) runs into the `weekend` freeze window, which starts in 30m"
         );
-        assert!(dm.buttons.is_empty(), "nothing to press");
+        assert_eq!(buttons(&dm), [("Unlock", "unlock prod")]);
+        let dm = direct(&e, &person("slack:UBOB"), NOW);
+        assert_eq!(
+            dm.title,
+            "Your claim on prod (until 2026-11-27 18:40 UTC) runs into the `weekend` freeze window, which starts in 30m"
+        );
+        assert_eq!(buttons(&dm), [("Release", "release prod")]);
     }
 
     #[test]

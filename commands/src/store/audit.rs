@@ -197,6 +197,8 @@ pub struct Event {
     pub freeze_reason: String,
     /// A window notice: who claims the env too.
     pub claim_holder: String,
+    /// A window notice: when that claim ends (`expires` is the lock's).
+    pub claim_expires: u64,
     /// A deploy's commit.
     pub sha: String,
     /// A deploy's version.
@@ -240,6 +242,7 @@ impl Event {
             frozen_until: num("frozen_until"),
             freeze_reason: text("freeze_reason"),
             claim_holder: text("claim_holder"),
+            claim_expires: num("claim_expires"),
             sha: text("sha"),
             version: text("version"),
             url: text("url"),

@@ -13,10 +13,11 @@ for i, e in ipairs(ENVS) do
     local lock, claim = settle(e)
     local ev = { kind = 'window_notice', window = name, starts = start, ends = stop, reason = reason }
     if lock and tonumber(lock.expires) > start then
-      ev.holder, ev.display = lock.holder, lock.display
+      ev.holder, ev.display, ev.expires = lock.holder, lock.display, lock.expires
     end
     if claim and tonumber(claim.expires) > start then
       ev.claim_holder, ev.claim_display = claim.holder, claim.display
+      ev.claim_expires = claim.expires
     end
     record(e, ev)
     given = true

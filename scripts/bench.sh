@@ -53,10 +53,9 @@ echo "== the deploy gate (GET /api/v1/gate, a read), one env per worker"
 "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" \
   --envs "$envs" --concurrency "$concurrency" --duration "$duration" --pid "$baton_pid" --gate
 echo
-echo "== memory after the three runs"
-echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
-echo "  redis         $(redis-cli -p "$redis_port" info memory | tr -d '\r' | awk -F: '/^used_memory_human/ {print "used " $2}'), $(redis-cli -p "$redis_port" dbsize | tr -d '\r') keys"
-echo
+# redis-benchmark's fresh locks above leave keys behind: the pairs start on an empty Redis (Baton
+# loads its functions again by itself), so none of that is in their figures.
+redis-cli -p "$redis_port" flushall >/dev/null
 bench() { "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" --redis "redis://127.0.0.1:$redis_port" "$@"; }
 echo "== pair: HTTP, Baton's API ÷ the thinnest service in front of the same call (a refused lock: the env is held)"
 bench --floor --envs held --concurrency "$concurrency" --duration "$duration" --pid "$baton_pid"
@@ -69,6 +68,9 @@ sed -n '/^redis-benchmark in the same run/,$p' "$work/bench1.txt"
 echo
 echo "== pair: idle CI waiters, what waiting costs Redis by how many wait"
 bench --waiters 10,100,500,1000 --envs waiting --duration "$duration" --pid "$baton_pid"
+echo
+echo "== memory after all of the above (up to 1,000 waiting requests, each on a connection of its own)"
+echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
 echo
 # Idle: no load instance, an empty Redis; `baton bench --idle` starts its own instances.
 kill "$baton_pid" 2>/dev/null || true; wait "$baton_pid" 2>/dev/null || true; baton_pid=

@@ -162,7 +162,7 @@ impl Baton {
             Command::Locks(c) => self.core.locks().run(actor, admin, c).await,
             Command::Freezes(c) => self.core.locks().run_freezes(actor, c).await,
             Command::Claims(c) => self.core.claims().run(actor, admin, c).await,
-            Command::Reads(c) => self.core.status().run(c).await,
+            Command::Reads(c) => self.core.status().run(c, role).await,
             Command::Help { topic } => {
                 let text = grammar::help(topic.as_deref())?;
                 Ok(Reply::new(

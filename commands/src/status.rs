@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::calendar::{Occurrence, Window};
 use crate::catalog::Target;
 use crate::ci_api::EnvStates;
-use crate::command::ReadCommand;
+use crate::command::{Privilege, ReadCommand};
 use crate::config::EnvSettings;
 use crate::domain::wall_clock;
 use crate::domain::{human_duration, EnvName};
@@ -21,9 +21,14 @@ use crate::windows::{skip_mark, SKIP_AHEAD};
 const QUEUE_NAMED: usize = 10;
 impl Status {
     /// Runs `status` or `history`.
-    pub(crate) async fn run(&self, command: ReadCommand) -> Result<Reply, BatonError> {
+    /// Runs a read for a reader of `role` (it decides which buttons the reply offers).
+    pub(crate) async fn run(
+        &self,
+        command: ReadCommand,
+        role: Privilege,
+    ) -> Result<Reply, BatonError> {
         match command {
-            ReadCommand::Status { target } => self.status(target.as_ref()).await,
+            ReadCommand::Status { target } => self.status(target.as_ref(), role).await,
             ReadCommand::Freezes { target } => self.freezes(target.as_ref()).await,
             ReadCommand::History { env, count } => {
                 let env = self.catalog.env(&env)?;
@@ -118,14 +123,23 @@ impl Status {
         }
     }
 
-    /// `status [env|pool]`.
-    pub(crate) async fn status(&self, target: Option<&EnvName>) -> Result<Reply, BatonError> {
-        let view = self.env_view(target).await?;
+    /// `status [env|pool]`, for a reader of `role`.
+    pub(crate) async fn status(
+        &self,
+        target: Option<&EnvName>,
+        role: Privilege,
+    ) -> Result<Reply, BatonError> {
+        let view = self.env_view(target, role).await?;
         Ok(view.reply.with_data(ReplyData::Envs { envs: view.envs }))
     }
 
-    /// The states `status` shows, typed, with its reply.
-    pub(crate) async fn env_view(&self, target: Option<&EnvName>) -> Result<EnvStates, BatonError> {
+    /// The states `status` shows, typed, with its reply; the reply's buttons are those a reader
+    /// of `role` can use.
+    pub(crate) async fn env_view(
+        &self,
+        target: Option<&EnvName>,
+        role: Privilege,
+    ) -> Result<EnvStates, BatonError> {
         let envs: Vec<&EnvSettings> = match target {
             None => self.catalog.envs().iter().collect(),
             Some(name) => match self.catalog.target(name)? {
@@ -140,7 +154,11 @@ impl Status {
         let (mut states, now, unreached) = self.env_states_each(envs).await?;
         self.add_next_windows(&mut states);
         let mut reply = match (target, states.as_slice()) {
-            (Some(_), [one]) => detail(one, now),
+            (Some(_), [one]) => {
+                let protected =
+                    (self.catalog.envs().iter()).any(|e| e.name.as_str() == one.env && e.protected);
+                detail(one, now, Offer::to(role, protected))
+            }
             _ => table(target, &states, now),
         };
         if !unreached.is_empty() {
@@ -188,7 +206,24 @@ impl Status {
     }
 }
 
-fn detail(s: &EnvState, now: u64) -> Reply {
+/// What a reader may be offered on one env: nothing (a protected env, for someone who may not
+/// take it), or the buttons that act on it; over a freeze, only what the freeze allows them.
+#[derive(Clone, Copy)]
+struct Offer {
+    take: bool,
+    over_freeze: bool,
+}
+
+impl Offer {
+    fn to(role: Privilege, protected: bool) -> Self {
+        Self {
+            take: !protected || role >= Privilege::Deployer,
+            over_freeze: role == Privilege::Admin,
+        }
+    }
+}
+
+fn detail(s: &EnvState, now: u64, offer: Offer) -> Reply {
     let mut r = Reply::new(Tone::Info, format!("{}: {}", s.env, summary(s)), now);
     if let Some(l) = &s.lock {
         r = r
@@ -246,6 +281,14 @@ fn detail(s: &EnvState, now: u64) -> Reply {
         r = r.field("Last deploy", Value::Text(format!("{what} by {by}")));
     }
     let name = &s.env;
+    if !offer.take {
+        return r;
+    }
+    // A frozen env takes no lock or claim (but an admin's), and its line waits: joining it is
+    // what a reader can still do.
+    if s.freeze.is_some() && !offer.over_freeze {
+        return r.button("Join queue", format!("queue {name}"), false);
+    }
     match (&s.lock, &s.claim) {
         (Some(_), _) => r.button("Join queue", format!("queue {name}"), false),
         (None, None) => r.button("Lock", format!("lock {name}"), true).button(

@@ -168,3 +168,24 @@ async fn a_refusal_states_the_whole_situation_held_frozen_and_your_place_by_name
     );
     assert!(again.contains("frozen by admin"), "{again}");
 }
+
+#[tokio::test]
+async fn status_offers_only_the_buttons_its_reader_can_use() {
+    let app = crate::support::spawn_core().await;
+    let labels = |r: &baton_commands::reply::Reply| -> Vec<String> {
+        r.buttons.iter().map(|b| b.label.clone()).collect()
+    };
+    // prod is protected: a reader with no role is offered nothing to press on it.
+    assert!(labels(&app.ok("carol", "status prod").await).is_empty());
+    assert_eq!(
+        labels(&app.ok("alice", "status prod").await),
+        ["Lock", "Claim"]
+    );
+    // A frozen env takes no lock or claim but an admin's: the line is what is left to join.
+    app.ok("admin", "freeze qa 1h release week").await;
+    assert_eq!(labels(&app.ok("alice", "status qa").await), ["Join queue"]);
+    assert_eq!(
+        labels(&app.ok("admin", "status qa").await),
+        ["Lock", "Claim"]
+    );
+}

@@ -167,7 +167,15 @@ impl CiRequest for Envs {
         _actor: &'a Actor,
         _admin: bool,
     ) -> BoxFuture<'a, Result<EnvStates, BatonError>> {
-        Box::pin(async move { baton.core.status().env_view(self.target.as_ref()).await })
+        // The CI API answers with the states; its reply offers no buttons.
+        Box::pin(async move {
+            let anyone = crate::command::Privilege::Anyone;
+            baton
+                .core
+                .status()
+                .env_view(self.target.as_ref(), anyone)
+                .await
+        })
     }
 }
 

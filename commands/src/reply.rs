@@ -273,12 +273,26 @@ pub fn with_zone<R>(zone: Tz, f: impl FnOnce() -> R) -> R {
 /// so a time is never read in the wrong one. Slack and Discord show [`Value::Time`] fields in
 /// each reader's own zone; this is for the text around them.
 pub fn clock(ms: u64) -> String {
+    use chrono::{Datelike, Offset, Timelike};
+    use chrono_tz::OffsetName;
     let zone = READER_ZONE.try_with(|z| *z).unwrap_or(Tz::UTC);
-    let t = UNIX_EPOCH + Duration::from_millis(ms);
-    let t: DateTime<Utc> = t.into();
-    t.with_timezone(&zone)
-        .format("%Y-%m-%d %H:%M %Z")
-        .to_string()
+    let t: DateTime<Utc> = (UNIX_EPOCH + Duration::from_millis(ms)).into();
+    let t = t.with_timezone(&zone);
+    // Written field by field: a refusal shows two of these, and a strftime pattern is parsed
+    // anew on every use.
+    let offset = t.offset();
+    let name = match offset.abbreviation() {
+        Some(name) => name.to_string(),
+        None => offset.fix().to_string(),
+    };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} {name}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
 }
 
 /// `in 29m`, `5m ago`, `now`.

@@ -454,6 +454,12 @@ async fn admins_approve_and_reject_waiting_runs_from_chat_on_the_record() {
         (reviews[0].run, reviews[0].state.as_str()),
         (401, "approved")
     );
+    // The Approve button pressed again (a stale message): the run holds qa, and the refusal says so.
+    let again = app.refused("admin", "github approve qa 401").await;
+    assert!(
+        again.to_string().contains("already holds qa") && again.to_string().contains("not waiting"),
+        "{again}"
+    );
     // GitHub's comment and the env's history name the admin and what was overridden.
     assert!(
         reviews[0]

@@ -10,7 +10,7 @@
 use crate::config::EnvSettings;
 use crate::domain::{preview, wall_clock, Actor, EnvName};
 use crate::error::BatonError;
-use crate::reply::{Reply, Tone, Value};
+use crate::reply::{clock, Reply, Tone, Value};
 use crate::services::Locks;
 use crate::state::Waiter;
 use crate::store::contracts::{
@@ -103,21 +103,26 @@ impl Locks {
             .store
             .prepare(&SettleArgs::WHOLE, self.catalog.group_of(env), &[&env.name]);
         let answer = self.store.call(call).await.map_err(StoreError::for_read)?;
-        let queue = answer
-            .into_parts()
-            .1
-            .into_iter()
-            .next()
-            .map(|s| s.queue)
-            .unwrap_or_default();
-        let matches: Vec<Waiter> = queue
-            .into_iter()
-            .filter(|w| w.holder.starts_with("github:"))
-            .filter(|w| {
-                let id = &w.holder["github:".len()..];
+        let state = answer.into_parts().1.into_iter().next();
+        let is_run = |holder: &str| {
+            holder.strip_prefix("github:").is_some_and(|id| {
                 id == wanted || id.rsplit_once('#').is_some_and(|(_, n)| n == wanted)
             })
-            .collect();
+        };
+        // A stale button: the run is past waiting, it holds the env already.
+        if let Some(lock) = state.as_ref().and_then(|s| s.lock.as_ref()) {
+            if is_run(&lock.holder) {
+                return Err(BatonError::Refused(format!(
+                    "{} already holds {} (since {}): it is not waiting, so there is nothing to approve or reject; to stop it, `unlock {} --force`",
+                    lock.display,
+                    env.name,
+                    clock(lock.since),
+                    env.name
+                )));
+            }
+        }
+        let queue = state.map(|s| s.queue).unwrap_or_default();
+        let matches: Vec<Waiter> = queue.into_iter().filter(|w| is_run(&w.holder)).collect();
         match matches.as_slice() {
             [one] => Ok(one.clone()),
             [] => Err(not_waiting(env, run)),

@@ -21,10 +21,13 @@ pub fn render(reply: &Reply) -> String {
         + 1;
     for f in &reply.fields {
         let label = format!("{}:", f.name);
-        out.push_str(&format!("  {label:width$} {}\n", f.value.plain(reply.now)));
+        out.push_str(&format!(
+            "  {label:width$} {}\n",
+            f.value.plain_in(reply.now, reply.zone)
+        ));
     }
     if let Some(table) = &reply.table {
-        out.push_str(&render_table(table, reply.now));
+        out.push_str(&render_table(table, reply));
     }
     if let Some(text) = &reply.text {
         for line in text.lines() {
@@ -38,9 +41,9 @@ pub fn render(reply: &Reply) -> String {
     out
 }
 
-fn render_table(table: &Table, now: u64) -> String {
+fn render_table(table: &Table, reply: &Reply) -> String {
     table
-        .plain_lines(now, usize::MAX)
+        .plain_lines(reply.now, reply.zone, usize::MAX)
         .iter()
         .map(|line| format!("  {line}\n"))
         .collect()

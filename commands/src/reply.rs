@@ -52,9 +52,14 @@ pub enum Value {
 impl Value {
     /// Plain-text rendering, with UTC times and how far away they are from `now`.
     pub fn plain(&self, now: u64) -> String {
+        self.plain_in(now, reader_zone())
+    }
+
+    /// The same, a time shown in `zone` (a reply's own, see [`Reply::zone`]).
+    pub fn plain_in(&self, now: u64, zone: Tz) -> String {
         match self {
             Value::Text(s) | Value::Person(s) => s.clone(),
-            Value::Time(ms) => format!("{} ({})", clock(*ms), relative(*ms, now)),
+            Value::Time(ms) => format!("{} ({})", clock_in(*ms, zone), relative(*ms, now)),
         }
     }
 }
@@ -92,7 +97,7 @@ impl Table {
     /// The table as aligned plain-text lines, headers first, with times relative to `now`.
     /// Cells longer than `max_cell` characters are cut with `…`, so one long reason cannot push
     /// every other column off a narrow screen.
-    pub fn plain_lines(&self, now: u64, max_cell: usize) -> Vec<String> {
+    pub fn plain_lines(&self, now: u64, zone: Tz, max_cell: usize) -> Vec<String> {
         let clip = |c: String| {
             if c.chars().count() <= max_cell {
                 c
@@ -106,7 +111,7 @@ impl Table {
         let rows: Vec<Vec<String>> = self
             .rows
             .iter()
-            .map(|row| row.iter().map(|v| clip(v.plain(now))).collect())
+            .map(|row| row.iter().map(|v| clip(v.plain_in(now, zone))).collect())
             .collect();
         let widths: Vec<usize> = (0..headers.len())
             .map(|i| {
@@ -181,6 +186,10 @@ pub struct Reply {
     /// Structured facts for machines.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<ReplyData>,
+    /// The zone its times are shown in as text: the readers' (`[defaults] timezone`), taken when
+    /// the reply is made, so a front end that writes it out later shows the same zone.
+    #[serde(skip)]
+    pub zone: Tz,
 }
 
 impl Reply {
@@ -200,6 +209,7 @@ impl Reply {
             visibility,
             now,
             data: None,
+            zone: reader_zone(),
         }
     }
 
@@ -273,9 +283,18 @@ pub fn with_zone<R>(zone: Tz, f: impl FnOnce() -> R) -> R {
 /// so a time is never read in the wrong one. Slack and Discord show [`Value::Time`] fields in
 /// each reader's own zone; this is for the text around them.
 pub fn clock(ms: u64) -> String {
+    clock_in(ms, reader_zone())
+}
+
+/// The zone of the work in progress (see [`in_zone`]); UTC outside any.
+pub fn reader_zone() -> Tz {
+    READER_ZONE.try_with(|z| *z).unwrap_or(Tz::UTC)
+}
+
+/// [`clock`] in `zone`.
+pub fn clock_in(ms: u64, zone: Tz) -> String {
     use chrono::{Datelike, Offset, Timelike};
     use chrono_tz::OffsetName;
-    let zone = READER_ZONE.try_with(|z| *z).unwrap_or(Tz::UTC);
     let t: DateTime<Utc> = (UNIX_EPOCH + Duration::from_millis(ms)).into();
     let t = t.with_timezone(&zone);
     // Written field by field: a refusal shows two of these, and a strftime pattern is parsed
@@ -324,6 +343,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reply_keeps_the_zone_it_was_made_in_for_whoever_writes_it_out_later() {
+        let t = 1_795_711_200_000; // 2026-11-26 16:40 UTC
+        let berlin = chrono_tz::Europe::Berlin;
+        let r = with_zone(berlin, || {
+            Reply::new(Tone::Info, format!("until {}", clock(t)), t).field("Ends", Value::Time(t))
+        });
+        assert_eq!(r.title, "until 2026-11-26 17:40 CET");
+        // Written out after the work (a console, a plain-text front end), in the same zone.
+        assert_eq!(
+            r.fields[0].value.plain_in(r.now, r.zone),
+            "2026-11-26 17:40 CET (now)"
+        );
+        assert_eq!(clock(t), "2026-11-26 16:40 UTC");
+    }
+
+    #[test]
     fn times_render_in_utc_with_distance() {
         let t = 1_795_711_200_000; // 2026-11-26 16:40 UTC
         assert_eq!(clock(t), "2026-11-26 16:40 UTC");
@@ -345,7 +380,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            table.plain_lines(0, 12),
+            table.plain_lines(0, Tz::UTC, 12),
             [
                 "Env         Lock",
                 "prod        alice: a ve…",

@@ -59,7 +59,7 @@ fn layout(reply: &Reply, hint: Option<&str>) -> Layout {
     let mut room = MAX_BLOCKS.saturating_sub(out.len() + tail);
     if let Some(table) = &reply.table {
         // The rest of the rows are counted, and the text after the table needs a block.
-        let lines = table.plain_lines(reply.now, 40);
+        let lines = table.plain_lines(reply.now, reply.zone, 40);
         let keep = room.saturating_sub(usize::from(text.is_some()));
         let sections = code_sections(&lines[..], keep, &|n| {
             format!("… and {n} more; `status <env>` shows one")

@@ -208,18 +208,21 @@ impl Status {
         let until = now + chrono::Duration::days(LISTING_DAYS);
         let mut lines = Vec::new();
         for env in envs {
-            let windows: Vec<(&Window, Occurrence)> = calendar
+            let mut windows: Vec<(&Window, Occurrence)> = calendar
                 .windows()
                 .iter()
                 .filter(|w| w.covers_env(env.name.as_str()))
                 .flat_map(|w| w.occurrences(now, until).into_iter().map(move |o| (w, o)))
                 .collect();
+            // In the order they happen, whichever window each belongs to.
+            windows.sort_by_key(|(w, o)| (o.start, w.name.clone()));
             if windows.is_empty() {
                 continue;
             }
             let group = self.catalog.group_of(env);
             let marks: HashSet<String> = self.store.window_marks(group, &env.name).await?;
-            lines.push(format!("*{}*", env.name));
+            // Plain text: every platform shows it as written (markup would show as `*prod*`).
+            lines.push(format!("{}:", env.name));
             for (w, o) in windows {
                 lines.push(listing_line(w, &o, now, &marks));
             }

@@ -554,3 +554,20 @@ async fn two_occurrences_skipped_ahead_do_not_freeze_and_the_next_one_does() {
     assert_eq!(freeze.window.as_deref(), Some("tick"));
     assert_eq!(entries(&app, "prod", "window_skipped").await.len(), 2);
 }
+
+#[tokio::test]
+async fn freezes_lists_each_envs_windows_in_the_order_they_happen_as_plain_text() {
+    let app = spawn_core_with(|c| {
+        c.freezes = once("late", "\"qa\"", 3 * 86_400, 3 * 86_400 + 3_600, "");
+        c.freezes
+            .extend(once("early", "\"qa\"", 86_400, 86_400 + 3_600, ""));
+    })
+    .await;
+    let text = app.ok("alice", "freezes qa").await.text.unwrap();
+    assert!(
+        text.starts_with("qa:\n"),
+        "a plain heading, no markup: {text}"
+    );
+    let (early, late) = (text.find("early").unwrap(), text.find("late").unwrap());
+    assert!(early < late, "by time, not by window: {text}");
+}

@@ -307,9 +307,14 @@ fn queued_reply(
         r = r.hold_fields(hold);
     }
     if let Some(f) = &freeze {
+        // Why the line is not moving, and until when: the whole situation in one sentence.
+        let ends = match f.until {
+            0 => "when someone unfreezes it",
+            _ => "when the freeze ends",
+        };
         r = r.with_text(format!(
-            "{name} is frozen by {}; the queue moves once it is unfrozen.",
-            f.by_whom()
+            "{name} is {}; the line does not move until then, and moves on by itself {ends}.",
+            crate::error::frozen_clause(f, now)
         ));
     }
     r

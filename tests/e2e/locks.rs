@@ -189,3 +189,18 @@ async fn status_offers_only_the_buttons_its_reader_can_use() {
         ["Lock", "Claim"]
     );
 }
+
+#[tokio::test]
+async fn queuing_on_a_frozen_env_says_why_the_line_waits_and_until_when() {
+    let app = crate::support::spawn_core().await;
+    app.ok("admin", "freeze qa 2h release week").await;
+    let queued = app.ok("alice", "queue qa 20m next").await;
+    let text = queued.text.unwrap_or_default();
+    assert!(
+        text.contains("frozen by admin until")
+            && text.contains("(in ")
+            && text.contains("release week")
+            && text.contains("the line does not move until then"),
+        "{text}"
+    );
+}

@@ -54,8 +54,7 @@ pub fn routes(baton: &Baton, enabled: bool) -> Router {
 /// Every env's public view, the pools, and Redis' clock (for the page's countdowns).
 async fn public_view(baton: &Baton) -> Result<Value, BatonError> {
     let catalog = baton.catalog();
-    let (mut states, now) = baton.env_states(catalog.envs().iter().collect()).await?;
-    baton.add_next_windows(&mut states);
+    let (states, now) = baton.env_views(catalog.envs().iter().collect()).await?;
     Ok(view(catalog, &states, now))
 }
 

@@ -85,7 +85,7 @@ impl Baton {
         }
     }
 
-    /// Every env's state (the status page, metrics); see [`Status`](crate::services::Status).
+    /// Every env's state, no waiter listed (metrics); see [`Status`](crate::services::Status).
     pub async fn env_states(
         &self,
         envs: Vec<&EnvSettings>,
@@ -93,9 +93,17 @@ impl Baton {
         self.core.status().env_states(envs).await
     }
 
-    /// Each state with its env's next scheduled freeze window (the status page shows it).
-    pub fn add_next_windows(&self, states: &mut [crate::state::EnvState]) {
-        self.core.status().add_next_windows(states)
+    /// Every env's state as people read it, with the first page of its line and its next
+    /// scheduled freeze window (the status page shows them).
+    pub async fn env_views(
+        &self,
+        envs: Vec<&EnvSettings>,
+    ) -> Result<(Vec<crate::state::EnvState>, u64), BatonError> {
+        let (states, now, unreached) = self.core.status().env_views(envs).await?;
+        match unreached.into_iter().next() {
+            Some((_, e)) => Err(e.into()),
+            None => Ok((states, now)),
+        }
     }
 
     /// The configured envs, pools and roles.

@@ -37,22 +37,22 @@ impl Status {
         }
     }
 
-    /// The current state of `envs`, settled first (one pipelined round trip).
+    /// The current state of `envs`, settled first (one pipelined round trip): holds, freezes
+    /// and how many wait, no waiter listed (the metrics' gauges).
     pub async fn env_states(
         &self,
         envs: Vec<&EnvSettings>,
     ) -> Result<(Vec<EnvState>, u64), BatonError> {
-        let (states, now, unreached) = self.env_states_each(envs).await?;
+        let (states, now, unreached) = self.env_states_each(&SettleArgs::SWEEP, envs).await?;
         match unreached.into_iter().next() {
             Some((_, e)) => Err(e.into()),
             None => Ok((states, now)),
         }
     }
 
-    /// The same, group by group: the states of the groups that answered, and the envs of those
-    /// that did not (on a Cluster with a master down, the rest still answer). Fails only when
-    /// none answered.
-    pub(crate) async fn env_states_each(
+    /// The states people read (`status`, the env view, the status page): each with the first
+    /// page of its line and its next scheduled window that is not skipped on it.
+    pub async fn env_views(
         &self,
         envs: Vec<&EnvSettings>,
     ) -> Result<(Vec<EnvState>, u64, Vec<(Vec<EnvName>, StoreError)>), BatonError> {
@@ -61,7 +61,20 @@ impl Status {
             skips: !self.store.calendar().windows().is_empty(),
             ..SettleArgs::STATUS
         };
-        let (groups, calls) = self.per_group(&args, envs);
+        let (mut states, now, unreached) = self.env_states_each(&args, envs).await?;
+        self.add_next_windows(&mut states);
+        Ok((states, now, unreached))
+    }
+
+    /// The same, group by group: the states of the groups that answered, and the envs of those
+    /// that did not (on a Cluster with a master down, the rest still answer). Fails only when
+    /// none answered.
+    async fn env_states_each(
+        &self,
+        args: &SettleArgs,
+        envs: Vec<&EnvSettings>,
+    ) -> Result<(Vec<EnvState>, u64, Vec<(Vec<EnvName>, StoreError)>), BatonError> {
+        let (groups, calls) = self.per_group(args, envs);
         let (mut states, mut unreached, mut now) = (Vec::new(), Vec::new(), None);
         let answers = self.store.call_each(calls).await;
         for (names, answer) in groups.into_iter().zip(answers) {
@@ -85,8 +98,9 @@ impl Status {
     /// as its freeze), by the skip marks its state carries. Each window's next occurrence is
     /// found once; only when an env skipped it are the next ones searched, as far as
     /// `freeze skip` reaches (one of those is not skipped). Only for the views that show it
-    /// (`status`, the env view, the status page), not for gate or metrics.
-    pub(crate) fn add_next_windows(&self, states: &mut [EnvState]) {
+    /// (`status`, the env view, the status page: [`Status::env_views`], which reads the marks),
+    /// not for gate or metrics.
+    fn add_next_windows(&self, states: &mut [EnvState]) {
         let calendar = self.store.calendar();
         let windows = calendar.windows();
         if windows.is_empty() {
@@ -151,8 +165,7 @@ impl Status {
                     .collect::<Result<_, _>>()?,
             },
         };
-        let (mut states, now, unreached) = self.env_states_each(envs).await?;
-        self.add_next_windows(&mut states);
+        let (states, now, unreached) = self.env_views(envs).await?;
         let mut reply = match (target, states.as_slice()) {
             (Some(_), [one]) => {
                 let protected =

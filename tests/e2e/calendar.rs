@@ -166,8 +166,7 @@ async fn three_instances_give_each_notice_once_naming_the_holders_it_runs_into()
         .config
         .env_settings(&EnvName::parse("prod").unwrap())
         .unwrap();
-    let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
-    app.baton.add_next_windows(&mut states);
+    let (states, _) = app.baton.env_views(vec![&settings]).await.unwrap();
     let next = states[0].next_window.as_ref().expect("a next window");
     assert_eq!((next.name.as_str(), next.zone.as_str()), ("weekend", "UTC"));
     let status = app.ok("bob", "status prod").await;
@@ -300,15 +299,14 @@ fn recurring(name: &str, envs: &str, cron: &str, duration: &str) -> Vec<FreezeWi
     ))
 }
 
-/// The start (Unix ms) of `env`'s next window, as `add_next_windows` sees it, as `status` shows
+/// The start (Unix ms) of `env`'s next window, as the views see it (`env_views`), as `status` shows
 /// it, on `GET /api/v1/envs/{env}` and on the status page: all four must agree.
 async fn next_window_starts(app: &TestApp, env: &str) -> Option<u64> {
     let settings = app
         .config
         .env_settings(&EnvName::parse(env).unwrap())
         .unwrap();
-    let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
-    app.baton.add_next_windows(&mut states);
+    let (states, _) = app.baton.env_views(vec![&settings]).await.unwrap();
     let direct = states[0].next_window.as_ref().map(|w| w.starts);
 
     let status = app.ok("bob", &format!("status {env}")).await;
@@ -471,8 +469,7 @@ async fn skipping_reaches_eight_occurrences_ahead_and_then_says_when_to_try_agai
             .config
             .env_settings(&EnvName::parse("prod").unwrap())
             .unwrap();
-        let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
-        app.baton.add_next_windows(&mut states);
+        let (states, _) = app.baton.env_views(vec![&settings]).await.unwrap();
         states[0].next_window.as_ref().unwrap().starts
     };
     const DAY: u64 = 86_400_000;
@@ -482,8 +479,7 @@ async fn skipping_reaches_eight_occurrences_ahead_and_then_says_when_to_try_agai
             .config
             .env_settings(&EnvName::parse("prod").unwrap())
             .unwrap();
-        let (mut states, _) = app.baton.env_states(vec![&settings]).await.unwrap();
-        app.baton.add_next_windows(&mut states);
+        let (states, _) = app.baton.env_views(vec![&settings]).await.unwrap();
         assert_eq!(
             states[0].next_window.as_ref().map(|w| w.starts),
             Some(first_start + (i + 1) * DAY),

@@ -254,7 +254,7 @@ pub async fn run(
     // Subscribe to the event bus now, so the first waiter never starts on a cold subscription.
     baton.events();
     // Announcements, reminders and hand-off notices, when a platform can post them.
-    let deliveries = crate::platforms::deliveries(config);
+    let deliveries = crate::platforms::deliveries(config, &baton);
     let notifier = (!deliveries.is_empty()).then(|| {
         let notifier = Notifier::new(&baton, config, deliveries);
         let mut rx = stop_rx.clone();

@@ -8,6 +8,8 @@
 //! - [`slack`]: slash commands, buttons and Socket Mode in Block Kit; outbound Slack delivery.
 //! - [`github`]: `POST /github/webhook` and the GitHub App's answers to deployment protection rules.
 //! - [`discord`]: `/baton` application command, buttons, HTTP interactions, gateway; delivery.
+//! - [`teams`]: Microsoft Teams through Bot Framework: activities, Adaptive Cards, the Connector.
+//! - [`mattermost`]: slash commands, signed message-attachment buttons, posts as the bot.
 //! - [`kit`]: what every chat front end shares (deadline and follow-up, the button policy,
 //!   hints, names) and its registration, [`kit::Platform`]; [`PLATFORMS`] lists the chat front
 //!   ends and [`register_platforms`] tells the core's config checks about them.
@@ -21,11 +23,18 @@ pub mod console;
 pub mod discord;
 pub mod github;
 pub mod kit;
+pub mod mattermost;
 pub mod slack;
+pub mod teams;
 
 /// Every chat front end: one line each. The core's config checks learn their identity
 /// prefixes, secrets and channel syntax from here ([`register_platforms`]).
-pub static PLATFORMS: &[&kit::Platform] = &[&slack::PLATFORM, &discord::PLATFORM];
+pub static PLATFORMS: &[&kit::Platform] = &[
+    &slack::PLATFORM,
+    &discord::PLATFORM,
+    &teams::PLATFORM,
+    &mattermost::PLATFORM,
+];
 
 /// Registers [`PLATFORMS`] with the core, before any configuration is loaded (`baton`'s `main`,
 /// test harnesses). Calling it again changes nothing.

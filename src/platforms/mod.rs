@@ -3,7 +3,9 @@
 
 pub mod discord;
 pub mod github;
+pub mod mattermost;
 pub mod slack;
+pub mod teams;
 
 use std::sync::Arc;
 
@@ -18,7 +20,9 @@ pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
     Ok(Router::new()
         .merge(slack::routes(config, baton)?)
         .merge(discord::routes(config, baton)?)
-        .merge(github::routes(config, baton)?))
+        .merge(github::routes(config, baton)?)
+        .merge(teams::routes(config, baton)?)
+        .merge(mattermost::routes(config, baton)?))
 }
 
 /// Starts every configured platform's background task; each stops when `stop` turns true.
@@ -35,9 +39,14 @@ pub fn spawn_background(
 
 /// Outbound messages (announcements, reminders, hand-off notices) of every platform that has a
 /// bot token; empty when none has, and then no notifier runs.
-pub fn deliveries(config: &Config) -> Vec<Arc<dyn Delivery>> {
-    [slack::delivery(config), discord::delivery(config)]
-        .into_iter()
-        .flatten()
-        .collect()
+pub fn deliveries(config: &Config, baton: &Baton) -> Vec<Arc<dyn Delivery>> {
+    [
+        slack::delivery(config),
+        discord::delivery(config),
+        teams::delivery(config, baton),
+        mattermost::delivery(config, baton),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

@@ -15,8 +15,8 @@ pub(super) use crate::domain::did_you_mean;
 
 use super::{
     AdminConfig, ChatConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
-    FreezeWindowConfig, GithubConfig, PoolConfig, Problem, RedisConfig, RolesConfig, ServerConfig,
-    SlackConfig,
+    FreezeWindowConfig, GithubConfig, MattermostConfig, PoolConfig, Problem, RedisConfig,
+    RolesConfig, ServerConfig, SlackConfig, TeamsConfig,
 };
 
 /// A `[section]` that environment variables may set. New sections join this list (and
@@ -46,6 +46,8 @@ const SECTIONS: &[Section] = &[
     Section::of::<ChatConfig>("chat"),
     Section::of::<SlackConfig>("slack"),
     Section::of::<DiscordConfig>("discord"),
+    Section::of::<TeamsConfig>("teams"),
+    Section::of::<MattermostConfig>("mattermost"),
     Section::of::<AdminConfig>("admin"),
     Section::of::<GithubConfig>("github"),
 ];
@@ -259,6 +261,8 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         chat: section(root.remove("chat"), "chat", ctx, out),
         slack: section(root.remove("slack"), "slack", ctx, out),
         discord: section(root.remove("discord"), "discord", ctx, out),
+        teams: section(root.remove("teams"), "teams", ctx, out),
+        mattermost: section(root.remove("mattermost"), "mattermost", ctx, out),
         admin: section(root.remove("admin"), "admin", ctx, out),
         github: section(root.remove("github"), "github", ctx, out),
         envs,

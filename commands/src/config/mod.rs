@@ -23,7 +23,9 @@ mod discord;
 mod freezes;
 pub mod fronts;
 mod github;
+mod mattermost;
 mod slack;
+mod teams;
 
 pub use crate::store::settings::{redact_url, RedisConfig};
 pub use admin::*;
@@ -33,7 +35,9 @@ pub use discord::{DiscordConfig, DiscordMode};
 pub use freezes::FreezeWindowConfig;
 pub use fronts::Front;
 pub use github::{GithubConfig, GithubRule, OnFreeze, GITHUB_APP};
+pub use mattermost::MattermostConfig;
 pub use slack::SlackConfig;
+pub use teams::{TeamsConfig, BOT_FRAMEWORK_METADATA};
 
 use serde::Deserialize;
 
@@ -63,6 +67,10 @@ pub struct Config {
     pub slack: SlackConfig,
     /// `[discord]`: the Discord application.
     pub discord: DiscordConfig,
+    /// `[teams]`: the Microsoft Teams bot.
+    pub teams: TeamsConfig,
+    /// `[mattermost]`: the Mattermost integration.
+    pub mattermost: MattermostConfig,
     /// `[admin]`: the team's other Redis patterns.
     pub admin: AdminConfig,
     /// `[[freezes]]`: the freeze calendar.

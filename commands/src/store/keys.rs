@@ -106,6 +106,12 @@ impl Keys {
         format!("{}:{{github}}:{what}:{id}", self.prefix)
     }
 
+    /// A chat front end's address book (`teams` conversations and people): one hash per platform
+    /// and kind, in a hash tag of its own.
+    pub fn contacts(&self, platform: &str, kind: &str) -> String {
+        format!("{}:{{contacts}}:{platform}:{kind}", self.prefix)
+    }
+
     /// The admin commands' audit stream, in a hash tag of its own: it is written in the same
     /// pipeline as other services' keys, never in a script with an env's.
     pub fn admin_history(&self) -> String {

@@ -15,6 +15,7 @@ pub mod audit;
 mod backend;
 mod call;
 mod clock;
+pub mod contacts;
 pub(crate) mod contracts;
 mod error;
 pub mod github;

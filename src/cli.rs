@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::config_args::{load_or_report, ConfigArgs};
 use crate::{app, console, dev};
 
-/// ChatOps deploy locks and staging claims on Redis, from Slack, Discord and CI.
+/// ChatOps deploy locks and staging claims on Redis, from Slack, Discord, Teams, Mattermost and CI.
 #[derive(Parser, Debug)]
 #[command(name = "baton", version, about)]
 pub struct Cli {
@@ -80,6 +80,12 @@ pub enum Cmd {
         #[command(subcommand)]
         action: crate::platforms::discord::DiscordCmd,
     },
+    /// Microsoft Teams tools (`baton teams manifest --app-id ID --url URL`).
+    Teams {
+        /// What to do.
+        #[command(subcommand)]
+        action: crate::platforms::teams::TeamsCmd,
+    },
     /// Load generator: lock/unlock cycles through the HTTP API; throughput, latency, Redis cost.
     Bench(crate::bench::BenchArgs),
     /// Configuration tools.
@@ -144,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Ci { action } => crate::ci_client::run(action).await,
         Cmd::Bench(args) => crate::bench::run(args).await,
         Cmd::Slack { action } => crate::platforms::slack::run(action).await,
+        Cmd::Teams { action } => crate::platforms::teams::run(action).await,
         Cmd::Discord { action } => crate::platforms::discord::run(action).await,
         Cmd::Config {
             action: ConfigCmd::Check { config },

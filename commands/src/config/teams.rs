@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::decode::Ctx;
 use super::{duration, Config, Problem};
-use crate::domain::Secret;
+use crate::domain::{preview, Secret};
 
 /// Bot Framework's OpenID metadata: where the keys that sign every inbound request are listed.
 pub const BOT_FRAMEWORK_METADATA: &str =
@@ -66,6 +66,101 @@ impl Default for TeamsConfig {
 impl Config {
     /// `config check`'s rules for `[teams]`.
     pub(super) fn check_teams(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
-        let _ = (ctx, out);
+        let t = &self.teams;
+        if let Some(id) = &t.app_id {
+            if !is_guid(id) {
+                out.push(ctx.problem("teams.app_id", format!("`{}` is not a Microsoft App ID: it is a GUID like 00000000-0000-0000-0000-000000000000 (Azure Bot → Configuration)", preview(id))));
+            }
+            if t.app_password.is_none() && !ctx.present("teams.app_password") {
+                out.push(ctx.problem("teams.app_id", "Teams needs the bot's client secret to answer: set BATON_TEAMS__APP_PASSWORD (Azure Bot → Configuration → Manage password)"));
+            }
+        }
+        if let Some(tenant) = &t.tenant_id {
+            let domain = tenant.contains('.')
+                && tenant
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+            if !is_guid(tenant) && !domain {
+                out.push(ctx.problem("teams.tenant_id", format!("`{}` is not an Entra tenant: give its id (a GUID) or its domain, or leave it unset for a multi-tenant bot", preview(tenant))));
+            }
+        }
+        let urls = [
+            ("teams.openid_metadata_url", Some(&t.openid_metadata_url)),
+            ("teams.service_url", Some(&t.service_url)),
+            ("teams.token_url", t.token_url.as_ref()),
+        ];
+        for (at, url) in urls {
+            if let Some(url) = url {
+                if !https_or_loopback(url) {
+                    out.push(ctx.problem(at, format!("`{}` must be an https:// URL (http:// only to this machine, for tests)", preview(url))));
+                }
+            }
+        }
+    }
+}
+
+/// A GUID: 8-4-4-4-12 hex digits.
+fn is_guid(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.len() == 5
+        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+fn https_or_loopback(url: &str) -> bool {
+    let host_of = |rest: &str| {
+        rest.split(['/', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => !host_of(rest).is_empty(),
+        (_, Some(rest)) => matches!(host_of(rest).as_str(), "127.0.0.1" | "localhost" | "[::1]"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn the_app_id_tenant_and_urls_are_checked_and_the_secret_is_asked_for() {
+        let e = Config::from_toml_str(
+            "[teams]\napp_id = \"baton\"\ntenant_id = \"not a tenant\"\nservice_url = \"http://smba.example.com/\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            ":2:",
+            "GUID",
+            "BATON_TEAMS__APP_PASSWORD",
+            ":3:",
+            "Entra tenant",
+            ":4:",
+            "https://",
+        ] {
+            assert!(e.contains(expected), "{expected} in {e}");
+        }
+        let vars = [
+            (
+                "BATON_TEAMS__APP_ID".to_string(),
+                "6b5f6a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b".to_string(),
+            ),
+            (
+                "BATON_TEAMS__APP_PASSWORD".to_string(),
+                "s3cret".to_string(),
+            ),
+            (
+                "BATON_TEAMS__TENANT_ID".to_string(),
+                "contoso.onmicrosoft.com".to_string(),
+            ),
+        ];
+        let c = Config::load(None, vars).unwrap();
+        assert_eq!(c.teams.app_password.as_ref().unwrap().expose(), "s3cret");
+        assert_eq!(c.teams.deadline(), std::time::Duration::from_secs(5));
     }
 }

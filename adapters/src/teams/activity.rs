@@ -130,7 +130,10 @@ impl Activity {
     pub fn command_text(&self) -> Option<String> {
         let raw = self.text.as_deref()?;
         let raw: String = raw.chars().take(MAX_TEXT).collect();
-        let text = strip_mentions(&raw, self.recipient.as_ref().and_then(|r| r.name.as_deref()));
+        let text = strip_mentions(
+            &raw,
+            self.recipient.as_ref().and_then(|r| r.name.as_deref()),
+        );
         let text = plain(&text);
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         (!text.is_empty()).then_some(text)
@@ -219,7 +222,9 @@ mod tests {
     #[test]
     fn the_bots_mention_and_teams_html_are_taken_off_the_command() {
         assert_eq!(
-            message("<at>Baton</at> lock qa 10m").command_text().as_deref(),
+            message("<at>Baton</at> lock qa 10m")
+                .command_text()
+                .as_deref(),
             Some("lock qa 10m")
         );
         assert_eq!(

@@ -124,19 +124,20 @@ impl TokenCheck {
         validation.leeway = LEEWAY.as_secs();
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(
-            |e| {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind as K;
                 Refusal::unauthorized(match e.kind() {
                     K::ExpiredSignature => "the token has expired",
                     K::ImmatureSignature => "the token is not valid yet",
-                    K::InvalidAudience => "the token is for another bot (its audience is not this app id)",
+                    K::InvalidAudience => {
+                        "the token is for another bot (its audience is not this app id)"
+                    }
                     K::InvalidIssuer => "the token was not issued by Bot Framework",
                     K::InvalidSignature => "the token's signature does not verify",
                     _ => "the token is not valid",
                 })
-            },
-        )?;
+            })?;
         if let Some(service_url) = service_url {
             if data.claims.serviceurl.as_deref() != Some(service_url) {
                 return Err(Refusal {
@@ -200,13 +201,17 @@ impl TokenCheck {
         let mut out = HashMap::new();
         for raw in set.keys {
             let endorsements = raw.get("endorsements").and_then(|e| {
-                e.as_array()
-                    .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+                e.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
             });
             let Ok(jwk) = serde_json::from_value::<Jwk>(raw) else {
                 continue;
             };
-            let (Some(kid), Ok(decoding)) = (jwk.common.key_id.clone(), DecodingKey::from_jwk(&jwk))
+            let (Some(kid), Ok(decoding)) =
+                (jwk.common.key_id.clone(), DecodingKey::from_jwk(&jwk))
             else {
                 continue;
             };

@@ -204,7 +204,10 @@ mod tests {
             "qa locked by [Jane](https://evil.example) @channel",
             NOW,
         )
-        .field("Reason", Shown::Text("**ship** <at>Bob</at> www.example.com".into()))
+        .field(
+            "Reason",
+            Shown::Text("**ship** <at>Bob</at> www.example.com".into()),
+        )
         .field("Expires", Shown::Time(NOW + 1_800_000));
         r.buttons = vec![Button {
             label: "Unlock".into(),
@@ -219,10 +222,18 @@ mod tests {
         let card = card(&reply());
         let text = card.to_string();
         assert_eq!(card["version"], "1.5");
-        assert!(!text.contains("\"type\":\"TextBlock\",\"text\":\"qa locked"), "{text}");
+        assert!(
+            !text.contains("\"type\":\"TextBlock\",\"text\":\"qa locked"),
+            "{text}"
+        );
         assert!(text.contains("https:\u{200B}//evil.example"), "{text}");
         assert!(text.contains("www\u{200B}.example.com"), "{text}");
-        assert!(text.contains("{{DATE(2026-11-26T17:10:00Z, SHORT)}} {{TIME(2026-11-26T17:10:00Z)}} (in 30m)"), "{text}");
+        assert!(
+            text.contains(
+                "{{DATE(2026-11-26T17:10:00Z, SHORT)}} {{TIME(2026-11-26T17:10:00Z)}} (in 30m)"
+            ),
+            "{text}"
+        );
         assert_eq!(card["actions"][0]["type"], "Action.Execute");
         assert_eq!(card["actions"][0]["data"]["baton"], "unlock qa");
         assert_eq!(card["actions"][0]["verb"], VERB);
@@ -234,7 +245,12 @@ mod tests {
         r.table = Some(Table {
             headers: vec!["Env".into(), "Holder".into()],
             rows: (0..400)
-                .map(|i| vec![Shown::Text(format!("env-{i}")), Shown::Person("x".repeat(60))])
+                .map(|i| {
+                    vec![
+                        Shown::Text(format!("env-{i}")),
+                        Shown::Person("x".repeat(60)),
+                    ]
+                })
                 .collect(),
         });
         assert!(!fits(&r));

@@ -102,10 +102,15 @@ impl Connector {
             });
         }
         let answer: Answer = response.json().await.map_err(|_| {
-            DeliveryError::Failed("the bot's token: the token endpoint's answer did not decode".into())
+            DeliveryError::Failed(
+                "the bot's token: the token endpoint's answer did not decode".into(),
+            )
         })?;
         let life = Duration::from_secs(answer.expires_in);
-        let until = Instant::now() + life.saturating_sub(RENEW_BEFORE).max(Duration::from_secs(30));
+        let until = Instant::now()
+            + life
+                .saturating_sub(RENEW_BEFORE)
+                .max(Duration::from_secs(30));
         *cached = Some((answer.access_token.clone(), until));
         Ok(answer.access_token)
     }
@@ -147,7 +152,9 @@ impl Connector {
             429 | 412 | 502 | 504 => {
                 DeliveryError::RateLimited(retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
             }
-            400 | 403 | 404 | 413 => DeliveryError::Refused(format!("the Connector answered HTTP {status}")),
+            400 | 403 | 404 | 413 => {
+                DeliveryError::Refused(format!("the Connector answered HTTP {status}"))
+            }
             _ => DeliveryError::Failed(format!("the Connector answered HTTP {status}")),
         })
     }

@@ -46,7 +46,12 @@ impl TeamsDelivery {
         Ok(known.and_then(|json| serde_json::from_str(&json).ok()))
     }
 
-    async fn post(&self, service_url: &str, conversation: &str, reply: &Reply) -> Result<(), DeliveryError> {
+    async fn post(
+        &self,
+        service_url: &str,
+        conversation: &str,
+        reply: &Reply,
+    ) -> Result<(), DeliveryError> {
         let body = card_activity(reply, None);
         let path = connector::activities(conversation, None);
         self.connector
@@ -71,8 +76,15 @@ impl TeamsDelivery {
                 "Baton has not heard from this Teams user yet: they must message the bot (or be in a team it is in) once".into(),
             ));
         };
-        let service_url = person["serviceUrl"].as_str().unwrap_or(&self.service_url).to_string();
-        if let Some(chat) = self.recall(book::CHAT, aad).await?.and_then(|c| c.as_str().map(String::from)) {
+        let service_url = person["serviceUrl"]
+            .as_str()
+            .unwrap_or(&self.service_url)
+            .to_string();
+        if let Some(chat) = self
+            .recall(book::CHAT, aad)
+            .await?
+            .and_then(|c| c.as_str().map(String::from))
+        {
             return self.post(&service_url, &chat, reply).await;
         }
         let tenant = person["tenant"].clone();
@@ -88,12 +100,19 @@ impl TeamsDelivery {
             .call(Method::POST, &service_url, "/v3/conversations", &open)
             .await?;
         let Some(chat) = opened["id"].as_str() else {
-            return Err(DeliveryError::Failed("the Connector opened no conversation".into()));
+            return Err(DeliveryError::Failed(
+                "the Connector opened no conversation".into(),
+            ));
         };
         let _ = self
             .baton
             .store()
-            .remember_contact(PLATFORM.front.prefix, book::CHAT, aad, &json!(chat).to_string())
+            .remember_contact(
+                PLATFORM.front.prefix,
+                book::CHAT,
+                aad,
+                &json!(chat).to_string(),
+            )
             .await;
         self.post(&service_url, chat, reply).await
     }
@@ -104,7 +123,11 @@ impl Delivery for TeamsDelivery {
         PLATFORM.front.prefix
     }
 
-    fn to_channel<'a>(&'a self, channel: &'a str, reply: &'a Reply) -> BoxFuture<'a, Result<(), DeliveryError>> {
+    fn to_channel<'a>(
+        &'a self,
+        channel: &'a str,
+        reply: &'a Reply,
+    ) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(self.channel(channel, reply))
     }
 
@@ -112,7 +135,11 @@ impl Delivery for TeamsDelivery {
         cards::fits(reply)
     }
 
-    fn to_user<'a>(&'a self, user: &'a str, reply: &'a Reply) -> BoxFuture<'a, Result<(), DeliveryError>> {
+    fn to_user<'a>(
+        &'a self,
+        user: &'a str,
+        reply: &'a Reply,
+    ) -> BoxFuture<'a, Result<(), DeliveryError>> {
         Box::pin(self.user(user, reply))
     }
 }

@@ -109,7 +109,9 @@ mod tests {
         let m = manifest(&options()).unwrap();
         assert_eq!(m["id"], "6b5f6a3e-1c2d-4e5f-8a9b-0c1d2e3f4a5b");
         assert_eq!(m["bots"][0]["botId"], m["id"]);
-        let commands = m["bots"][0]["commandLists"][0]["commands"].as_array().unwrap();
+        let commands = m["bots"][0]["commandLists"][0]["commands"]
+            .as_array()
+            .unwrap();
         assert_eq!(commands.len(), 10);
         assert_eq!(commands[0]["title"], "lock");
         assert_eq!(m["validDomains"][0], "baton.example.com");

@@ -180,7 +180,12 @@ fn remember(baton: &Baton, a: &Activity, service_url: &str) {
         let at = json!({"serviceUrl": service_url, "tenant": tenant});
         if let Some(id) = conversation {
             let _ = store
-                .remember_contact(PLATFORM.front.prefix, book::CONVERSATION, &id, &at.to_string())
+                .remember_contact(
+                    PLATFORM.front.prefix,
+                    book::CONVERSATION,
+                    &id,
+                    &at.to_string(),
+                )
                 .await;
         }
         if let Some((aad, id)) = person {
@@ -226,11 +231,24 @@ async fn message(s: TeamsState, activity: Activity, service_url: String) {
             match buttons::answer(outcome, &pressed) {
                 PressAnswer::Refusal(reply) => {
                     let body = card_activity(&reply, activity.id.as_deref());
-                    post(&s, &service_url, &conversation, activity.id.as_deref(), &body).await;
+                    post(
+                        &s,
+                        &service_url,
+                        &conversation,
+                        activity.id.as_deref(),
+                        &body,
+                    )
+                    .await;
                 }
                 PressAnswer::Replace(reply) | PressAnswer::Repost(reply) => {
-                    update(&s, &service_url, &conversation, card_message.as_deref(), &reply)
-                        .await;
+                    update(
+                        &s,
+                        &service_url,
+                        &conversation,
+                        card_message.as_deref(),
+                        &reply,
+                    )
+                    .await;
                 }
             }
         });
@@ -249,8 +267,15 @@ async fn message(s: TeamsState, activity: Activity, service_url: String) {
     match deadline::run(&s.baton, request, s.deadline).await {
         Timely::Now(outcome) => {
             tokio::spawn(async move {
-                answer(&s, &service_url, &conversation, reply_to.as_deref(), &outcome, &invoke)
-                    .await;
+                answer(
+                    &s,
+                    &service_url,
+                    &conversation,
+                    reply_to.as_deref(),
+                    &outcome,
+                    &invoke,
+                )
+                .await;
             });
         }
         Timely::Later(pending) => {
@@ -258,8 +283,15 @@ async fn message(s: TeamsState, activity: Activity, service_url: String) {
                 let typing = json!({"type": "typing"});
                 post(&s, &service_url, &conversation, None, &typing).await;
                 let outcome = pending.outcome().await;
-                answer(&s, &service_url, &conversation, reply_to.as_deref(), &outcome, &invoke)
-                    .await;
+                answer(
+                    &s,
+                    &service_url,
+                    &conversation,
+                    reply_to.as_deref(),
+                    &outcome,
+                    &invoke,
+                )
+                .await;
             });
         }
     }
@@ -283,7 +315,13 @@ async fn answer(
     post(s, service_url, conversation, reply_to, &body).await;
 }
 
-async fn post(s: &TeamsState, service_url: &str, conversation: &str, reply_to: Option<&str>, body: &Value) {
+async fn post(
+    s: &TeamsState,
+    service_url: &str,
+    conversation: &str,
+    reply_to: Option<&str>,
+    body: &Value,
+) {
     let path = connector::activities(conversation, reply_to);
     if let Err(e) = s
         .connector
@@ -295,7 +333,13 @@ async fn post(s: &TeamsState, service_url: &str, conversation: &str, reply_to: O
 }
 
 /// Replaces the card in message `id` for everyone.
-async fn update(s: &TeamsState, service_url: &str, conversation: &str, id: Option<&str>, reply: &Reply) {
+async fn update(
+    s: &TeamsState,
+    service_url: &str,
+    conversation: &str,
+    id: Option<&str>,
+    reply: &Reply,
+) {
     let Some(id) = id else {
         return;
     };
@@ -350,7 +394,11 @@ async fn execute(s: TeamsState, activity: Activity, service_url: String) -> Resp
         private: false,
         buttons: carried_buttons(&activity),
     };
-    let request = Request::text(actor, activity.channel_conversation().map(String::from), &command);
+    let request = Request::text(
+        actor,
+        activity.channel_conversation().map(String::from),
+        &command,
+    );
     let conversation = activity.conversation_id().unwrap_or_default().to_string();
     let card_message = activity.reply_to_id.clone();
     let baton = s.baton.clone();
@@ -392,7 +440,14 @@ fn respond_to_press(
             let s = s.clone();
             let (service_url, conversation) = (service_url.to_string(), conversation.to_string());
             tokio::spawn(async move {
-                update(&s, &service_url, &conversation, card_message.as_deref(), &reply).await;
+                update(
+                    &s,
+                    &service_url,
+                    &conversation,
+                    card_message.as_deref(),
+                    &reply,
+                )
+                .await;
             });
             Json(json!({"statusCode": 200, "type": cards::CONTENT_TYPE, "value": card}))
                 .into_response()

@@ -38,6 +38,8 @@ pub struct Activity {
     pub entities: Option<Vec<Value>>,
     /// Teams' own fields: tenant, team, channel.
     pub channel_data: Option<ChannelData>,
+    /// For `conversationUpdate`: who joined (the bot, when it was just added).
+    pub members_added: Option<Vec<Account>>,
 }
 
 /// A person or bot.
@@ -137,6 +139,17 @@ impl Activity {
         let text = plain(&text);
         let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
         (!text.is_empty()).then_some(text)
+    }
+
+    /// Whether this `conversationUpdate` says the bot itself was just added.
+    pub fn adds_the_bot(&self) -> bool {
+        let bot = self.recipient.as_ref().map(|r| r.id.as_str());
+        self.kind == "conversationUpdate"
+            && self
+                .members_added
+                .iter()
+                .flatten()
+                .any(|m| Some(m.id.as_str()) == bot)
     }
 
     /// The command of a pressed Baton button: `Action.Execute` (an `adaptiveCard/action`

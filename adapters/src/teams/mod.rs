@@ -160,6 +160,10 @@ async fn messages(State(s): State<TeamsState>, headers: HeaderMap, body: Bytes) 
             message(s, activity, service_url).await;
             StatusCode::OK.into_response()
         }
+        "conversationUpdate" if activity.adds_the_bot() => {
+            welcome(s, activity, service_url);
+            StatusCode::OK.into_response()
+        }
         _ => StatusCode::OK.into_response(),
     }
 }
@@ -295,6 +299,33 @@ async fn message(s: TeamsState, activity: Activity, service_url: String) {
             });
         }
     }
+}
+
+/// Says hello where the bot was just added, with how to start.
+fn welcome(s: TeamsState, activity: Activity, service_url: String) {
+    let Some(conversation) = activity.channel_conversation().map(String::from) else {
+        return;
+    };
+    let name = activity
+        .recipient
+        .as_ref()
+        .and_then(|r| r.name.clone())
+        .unwrap_or_else(|| "Baton".into());
+    let now = s.baton.store().now_ms();
+    let reply = Reply::new(baton_commands::reply::Tone::Info, format!("{name} is here"), now)
+        .with_text(format!(
+            "Lock an env before you deploy: `@{name} lock prod 30m hotfix`. `@{name} status` shows every env, `@{name} help` every command."
+        ));
+    tokio::spawn(async move {
+        post(
+            &s,
+            &service_url,
+            &conversation,
+            None,
+            &card_activity(&reply, None),
+        )
+        .await;
+    });
 }
 
 /// Posts the answer to a typed command, with what to type next under help and mistakes.

@@ -485,3 +485,62 @@ async fn the_app_manifest_validates_against_the_teams_manifest_schema() {
         assert_eq!(problems["manifest"], json!([]), "{m:#}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_says_hello_when_added_and_an_action_submit_press_updates_the_card_keeping_its_buttons(
+) {
+    let t = teams_app().await;
+    let mut added = message(&t.ms, JANE, "");
+    added["type"] = json!("conversationUpdate");
+    added["text"] = Value::Null;
+    added["membersAdded"] = json!([{"id": format!("28:{APP_ID}")}]);
+    assert_eq!(t.signed(&added).await.status().as_u16(), 200);
+    let hello = t.connector_calls("/smba/v3/conversations/", 1).await;
+    let text = shown(&card_of(&hello[0]));
+    assert!(
+        text.contains("Baton is here") && text.contains("@Baton help"),
+        "{text}"
+    );
+    assert!(hello[0]
+        .path
+        .contains("19%3Ab2a0c8f04a5d4c6d9e1f0a1b2c3d4e5f%40thread.tacv2/activities"));
+
+    // canary: qa's 1h limit would refuse an extension by an hour.
+    t.signed(&message(&t.ms, JANE, "lock canary 10m")).await;
+    let posts = t.connector_calls("/smba/v3/conversations/", 2).await;
+    let card = card_of(&posts[1]);
+    let extend = card["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| {
+            a["data"]["baton"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("extend canary"))
+        })
+        .expect("an Extend button")
+        .clone();
+    // An older client sends the press as a message whose value is the action's data.
+    let mut submit = message(&t.ms, JANE, "");
+    submit["text"] = Value::Null;
+    submit["replyToId"] = json!("1:card");
+    submit["value"] = extend["data"].clone();
+    assert_eq!(t.signed(&submit).await.status().as_u16(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut updates = Vec::new();
+    while updates.is_empty() && Instant::now() < deadline {
+        updates =
+            t.ms.calls_to("/smba/v3/conversations/")
+                .into_iter()
+                .filter(|c| c.method == "PUT")
+                .collect();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let updated = card_of(updates.first().expect("the card was updated"));
+    assert!(shown(&updated).contains("extended"), "{}", shown(&updated));
+    assert_eq!(
+        updated["actions"].as_array().map(Vec::len),
+        card["actions"].as_array().map(Vec::len),
+        "the hold's buttons stay"
+    );
+}

@@ -3,15 +3,20 @@
 use std::sync::Arc;
 
 use axum::Router;
+use baton_adapters::mattermost::{self, MattermostDelivery, MattermostState};
 use baton_commands::config::Config;
 use baton_commands::{Baton, Delivery};
 
-/// The slash command and button routes, when Mattermost is configured.
-pub fn routes(_config: &Config, _baton: &Baton) -> anyhow::Result<Router> {
-    Ok(Router::new())
+/// The slash command route, when `BATON_MATTERMOST__COMMAND_TOKENS` is set, and the button
+/// route, when `[mattermost] public_url` and a signing key are.
+pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
+    let state = MattermostState::new(baton.clone(), &config.mattermost);
+    Ok(mattermost::routes(state, &config.mattermost))
 }
 
-/// Posts announcements and DMs as the bot, when `BATON_MATTERMOST__BOT_TOKEN` is set.
-pub fn delivery(_config: &Config, _baton: &Baton) -> Option<Arc<dyn Delivery>> {
-    None
+/// Posts announcements and DMs as the bot, when `[mattermost] url` and
+/// `BATON_MATTERMOST__BOT_TOKEN` are set.
+pub fn delivery(config: &Config, _baton: &Baton) -> Option<Arc<dyn Delivery>> {
+    let delivery = MattermostDelivery::from_config(&config.mattermost)?;
+    Some(Arc::new(delivery))
 }

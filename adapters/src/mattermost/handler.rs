@@ -184,7 +184,7 @@ impl MattermostState {
             Ok(Ok(answer)) => (200, answer),
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "a Mattermost press task failed");
-                (200, render::ephemeral("Something went wrong; nothing is known to have changed, so check `status`."))
+                (200, render::ephemeral("Something went wrong while running it; check `status` to see whether it happened."))
             }
             Err(_still_running) => {
                 let shown = render::code(&verified.command);

@@ -58,13 +58,15 @@ pub enum BatonError {
         /// A freeze on the env as well: the queue does not move until it ends.
         frozen: Option<Box<Freeze>>,
     },
-    /// Every member of the pool is claimed.
-    #[error("every env in pool {pool} is claimed{}", soonest.as_deref().map(|(env, h)| format!("; the first to free up is {env}, claimed by {} until {} ({})", h.display, clock(h.expires), relative(h.expires, *now))).unwrap_or_default())]
+    /// Every member of the pool is claimed, or fewer are free than were asked for (`short`).
+    #[error("{}{}", match short { Some((free, wanted)) => format!("only {free} of pool {pool}'s envs {} free and you asked for {wanted}; nothing was claimed", if *free == 1 { "is" } else { "are" }), None => format!("every env in pool {pool} is claimed") }, soonest.as_deref().map(|(env, h)| format!("; the first to free up is {env}, claimed by {} until {} ({})", h.display, clock(h.expires), relative(h.expires, *now))).unwrap_or_default())]
     PoolFull {
         /// The pool.
         pool: String,
         /// The claim that ends first.
         soonest: Option<Box<(String, Hold)>>,
+        /// How many members were free, and how many were asked for, when some were.
+        short: Option<(usize, usize)>,
         /// Redis' clock.
         now: u64,
     },

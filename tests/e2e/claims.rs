@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use baton_commands::reply::{Reply, ReplyData, Value};
+use baton_commands::store::audit::Kind;
 use baton_commands::Hold;
 use baton_commands::HoldKind;
 use baton_commands::{Actor, BatonError};
@@ -267,4 +268,100 @@ async fn a_freeze_covers_claims_as_it_covers_locks_and_an_admin_may_claim_over_i
         .into_iter()
         .any(|e| e.kind == baton_commands::store::audit::Kind::Claimed && e.over_freeze);
     assert!(over, "the claim over the freeze is recorded as such");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claiming_two_of_a_pool_takes_two_distinct_members_or_none_and_never_hands_out_four() {
+    let app = spawn_core().await;
+    // Two instances of the core on the one Redis, eight people each asking for two of three.
+    let other = baton::app::build(&app.config).unwrap();
+    let tasks: Vec<_> = (1..=8)
+        .map(|i| {
+            let baton = if i % 2 == 0 {
+                app.baton.clone()
+            } else {
+                other.clone()
+            };
+            let user = format!("u{i}");
+            tokio::spawn(async move {
+                let result = baton
+                    .run_text(Actor::console(&user), "claim staging 2 1h load test")
+                    .await;
+                (user, result)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for task in tasks {
+        match task.await.expect("no panic") {
+            (user, Ok(reply)) => winners.push((user, reply)),
+            (_, Err((e, _))) => {
+                assert!(matches!(e, BatonError::PoolFull { .. }), "{e}");
+                assert!(
+                    e.to_string()
+                        .contains("only 1 of pool staging's envs is free and you asked for 2; nothing was claimed"),
+                    "{e}"
+                );
+            }
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of eight got two members");
+    let (user, reply) = &winners[0];
+    assert!(
+        reply.title.starts_with(&format!("{user} claimed staging-")),
+        "{}",
+        reply.title
+    );
+    assert!(reply.title.contains(" and staging-"), "{}", reply.title);
+    let releases: Vec<&str> = reply.buttons.iter().map(|b| b.command.as_str()).collect();
+    assert_eq!(releases.len(), 2, "{releases:?}");
+
+    // The state, read after: two members held by the winner, one free; nobody else holds any.
+    let status = app.ok("admin", "status staging").await;
+    let rows = status.table.expect("a table").rows;
+    let held: Vec<String> = rows
+        .iter()
+        .filter(|row| {
+            row.iter()
+                .any(|v| v.plain(0).starts_with(&format!("{user} (")))
+        })
+        .map(|row| row[0].plain(0))
+        .collect();
+    assert_eq!(held.len(), 2, "{rows:?}");
+    let distinct: BTreeSet<&String> = held.iter().collect();
+    assert_eq!(distinct.len(), 2);
+    for r in &releases {
+        assert!(
+            held.iter().any(|env| r.ends_with(env.as_str())),
+            "{r} in {held:?}"
+        );
+    }
+
+    // Each member has its own history entry and fence.
+    for env in &held {
+        let events = app.events("staging", env).await;
+        assert_eq!(
+            events.iter().filter(|e| e.kind == Kind::Claimed).count(),
+            1,
+            "{env}: {events:?}"
+        );
+    }
+
+    // One free member left: a second person asking for two gets none, and the free one stays free.
+    let refused = app.refused("u9", "claim staging 2").await;
+    assert!(matches!(refused, BatonError::PoolFull { .. }), "{refused}");
+    let one = app.ok("u9", "claim staging").await;
+    assert_eq!(
+        grant(&one).1.display,
+        "u9",
+        "the free member was still free"
+    );
+
+    // More than the pool has is a usage mistake, said before anything is tried.
+    let e = app.refused("u10", "claim staging 4").await;
+    assert!(
+        e.to_string()
+            .contains("pool staging has 3 envs, so you cannot claim 4"),
+        "{e}"
+    );
 }

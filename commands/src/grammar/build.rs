@@ -122,6 +122,7 @@ pub(super) fn status(a: Args) -> Built {
 pub(super) fn claim(a: Args) -> Built {
     Ok(Command::Claims(ClaimCommand::Claim {
         target: a.env()?,
+        count: a.count.unwrap_or(1),
         ttl: a.ttl,
         note: a.text,
     }))

@@ -95,6 +95,8 @@ pub enum ClaimCommand {
     Claim {
         /// An env or pool.
         target: EnvName,
+        /// How many envs of the pool, taken together or not at all (1 unless asked).
+        count: usize,
         /// For how long (the default when absent).
         ttl: Option<Ttl>,
         /// What for.

@@ -115,8 +115,20 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             "claim staging 3h testing payments",
             Command::Claims(ClaimCommand::Claim {
                 target: env("staging"),
+                count: 1,
                 ttl: Some(ttl("3h")),
                 note: "testing payments".into(),
+            }),
+        ),
+        (
+            "claim",
+            "several envs of a pool",
+            "claim staging 2 4h load test",
+            Command::Claims(ClaimCommand::Claim {
+                target: env("staging"),
+                count: 2,
+                ttl: Some(ttl("4h")),
+                note: "load test".into(),
             }),
         ),
         (
@@ -125,6 +137,7 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             "claim staging-2",
             Command::Claims(ClaimCommand::Claim {
                 target: env("staging-2"),
+                count: 1,
                 ttl: None,
                 note: String::new(),
             }),

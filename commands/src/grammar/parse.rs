@@ -141,7 +141,10 @@ fn read_param(v: &Verb, param: &Param, words: &mut Words, args: &mut Args) -> Re
         Kind::Scope => args.names.push(EnvName::parse(w)?),
         Kind::Duration if param.required || looks_numeric(w) => args.ttl = Some(Ttl::parse(w)?),
         Kind::Span => return read_span(w, words, args),
-        Kind::Count if looks_numeric(w) => args.count = Some(read_count(param, w)?),
+        // An optional count leaves a duration (`claim staging 4h`) to the duration after it.
+        Kind::Count if looks_numeric(w) && (param.required || !is_duration(w)) => {
+            args.count = Some(read_count(param, w)?)
+        }
         Kind::Topic => {
             args.topic = Some(read_topic(words));
             return Ok(());
@@ -250,6 +253,11 @@ fn article(name: &str) -> &'static str {
     } else {
         "a"
     }
+}
+
+/// A duration with its unit (`4h`), not a bare number.
+fn is_duration(w: &str) -> bool {
+    w.parse::<usize>().is_err() && Ttl::parse(w).is_ok()
 }
 
 /// Whether a word is meant as a number or duration (so `3x` is a bad duration, not a reason).

@@ -105,12 +105,15 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// An HTTP status the Connector answers with, and its `Retry-After` in seconds.
+pub type Trouble = (u16, Option<u64>);
+
 #[derive(Clone, Default)]
 pub struct Microsoft {
     calls: Arc<Mutex<Vec<Call>>>,
     base: Arc<Mutex<String>>,
     /// Answers to the Connector's next calls (status, `Retry-After`), in order.
-    trouble: Arc<Mutex<Vec<(u16, Option<u64>)>>>,
+    trouble: Arc<Mutex<Vec<Trouble>>>,
     /// The calls answered with trouble, kept apart from the accepted ones.
     troubled: Arc<Mutex<Vec<Call>>>,
 }
@@ -150,7 +153,7 @@ impl Microsoft {
     }
 
     /// The Connector answers its next calls with these statuses first.
-    pub fn trouble(&self, answers: &[(u16, Option<u64>)]) {
+    pub fn trouble(&self, answers: &[Trouble]) {
         self.trouble.lock().unwrap().extend_from_slice(answers);
     }
 }
@@ -182,7 +185,7 @@ async fn answer(
         auth: auth.clone(),
         body: json_body.clone(),
     };
-    if !(path.starts_with("/smba/") && s.trouble.lock().unwrap().len() > 0) {
+    if !(path.starts_with("/smba/") && !s.trouble.lock().unwrap().is_empty()) {
         s.calls.lock().unwrap().push(call.clone());
     }
     if path == "/v1/.well-known/openidconfiguration" {

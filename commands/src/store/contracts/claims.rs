@@ -20,6 +20,8 @@ pub struct ClaimArgs<'a> {
     pub token: &'a str,
     /// An admin may claim a frozen env.
     pub admin: bool,
+    /// How many members of the pool, all or none.
+    pub count: usize,
 }
 
 impl Contract for ClaimArgs<'_> {
@@ -34,6 +36,7 @@ impl Contract for ClaimArgs<'_> {
             .arg(self.ttl_ms)
             .arg(self.token)
             .arg(super::flag(self.admin))
+            .arg(self.count)
     }
 }
 
@@ -45,27 +48,29 @@ pub enum ClaimAnswer {
         now: u64,
         env: String,
         claim: Hold,
+        /// The other members taken with it, when several were asked for.
+        #[serde(default, deserialize_with = "lua_list")]
+        more: Vec<Soonest>,
     },
     /// The holder has a claim in the pool already.
-    Already {
-        env: String,
-        claim: Hold,
-    },
+    Already { env: String, claim: Hold },
     /// Every free env is frozen (the first one's freeze), and the caller is no admin.
     Frozen {
         now: u64,
         env: String,
         freeze: Freeze,
     },
-    /// Every env is claimed; `soonest` ends first.
+    /// Too few members are free (none, or fewer than asked for: `free`); `soonest` ends first.
     Taken {
         now: u64,
         #[serde(default)]
         soonest: Option<Soonest>,
+        #[serde(default)]
+        free: usize,
     },
 }
 
-/// The claim in a full pool that ends first.
+/// A member and its claim: the one in a full pool that ends first, or one of several taken.
 #[derive(Debug, Deserialize)]
 pub struct Soonest {
     pub env: String,

@@ -1,19 +1,64 @@
 //! The status page (`GET /`) and its public feeds: server-rendered HTML that escapes what users
-//! typed and never shows a token, a token-less event stream, the `status_page = false` switch,
-//! and a real headless Chromium (Debian's, driven by `tests/browser`) that sees a lock taken
-//! through the CI API appear without a reload.
+//! typed and never shows a token, one state per env with times in the team's zone, a token-less
+//! event stream, the `status_page = false` switch, and a real headless Chromium (Debian's, driven
+//! by `tests/browser`) that fits 30 envs on a 1920×1080 wall screen and sees a lock taken through
+//! the CI API appear without a reload.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use baton_commands::Config;
+use chrono::{TimeZone, Utc};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 use crate::support::{missing, node_packages, spawn_app, spawn_core_with, TestApp, TOKEN_ALL};
 
 const BROWSER_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser");
-const SCREENSHOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/status-page.png");
+
+/// A UTC wall-clock time `secs` from now, as `[[freezes]] start`/`end` write it.
+fn at(secs: i64) -> String {
+    (Utc::now() + chrono::Duration::seconds(secs))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// The test config's envs plus `envs`, the freeze windows in `freezes` (TOML) and the team's
+/// `zone`.
+fn with(envs: &[&str], freezes: &str, zone: &str) -> impl FnOnce(&mut Config) {
+    let mut toml = format!("[defaults]\ntimezone = \"{zone}\"\n");
+    for name in envs {
+        toml.push_str(&format!("[[envs]]\nname = \"{name}\"\n"));
+    }
+    toml.push_str(freezes);
+    let extra = Config::from_toml_str(&toml).unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    move |c: &mut Config| {
+        c.envs.extend(extra.envs);
+        c.freezes = extra.freezes;
+        c.defaults.timezone = extra.defaults.timezone;
+    }
+}
+
+/// A one-off window `name` on `envs` from `from` to `to` seconds from now (its own zone UTC).
+fn window(name: &str, envs: &str, from: i64, to: i64, reason: &str) -> String {
+    format!(
+        "[[freezes]]\nname = \"{name}\"\nenvs = [{envs}]\nstart = \"{}\"\nend = \"{}\"\ntimezone = \"UTC\"\nreason = \"{reason}\"\n",
+        at(from),
+        at(to)
+    )
+}
+
+/// The card of `env` in the page's HTML.
+fn card<'a>(html: &'a str, env: &str) -> &'a str {
+    let name = format!("<span class=\"name\" title=\"{env}\">{env}</span>");
+    let at = html
+        .find(&name)
+        .unwrap_or_else(|| panic!("no card for {env}: {html}"));
+    let start = html[..at].rfind("<article").unwrap();
+    let end = at + html[at..].find("</article>").unwrap();
+    &html[start..end]
+}
 
 /// Locks `env` through the CI API; returns the grant (with its token).
 async fn ci_lock(app: &TestApp, env: &str, body: Value) -> Value {
@@ -61,14 +106,19 @@ async fn the_page_shows_every_env_and_a_locks_holder_and_reason_escaped_and_neve
         "staging-3",
     ] {
         assert!(
-            html.contains(&format!("<span class=\"name\">{name}</span>")),
+            html.contains(&format!(
+                "<span class=\"name\" title=\"{name}\">{name}</span>"
+            )),
             "{name}: {html}"
         );
     }
     assert!(
-        html.contains("Pool staging"),
-        "the pool has its own section: {html}"
+        card(&html, "staging-2").contains("title=\"pool staging\""),
+        "pool members carry their pool: {html}"
     );
+    assert!(html.contains("staging 1 of 3 in use"), "{html}");
+    assert!(card(&html, "canary").contains(">LOCKED<"), "{html}");
+    assert!(card(&html, "prod").contains(">FREE<"), "{html}");
     assert!(html.contains(">release-bot<"), "{html}");
     assert!(
         html.contains("ship v4.2 &amp; &lt;b&gt;friends&lt;/b&gt;"),
@@ -111,6 +161,79 @@ async fn the_page_shows_every_env_and_a_locks_holder_and_reason_escaped_and_neve
             assert!(!body.contains(private), "{what} shows `{private}`: {body}");
         }
     }
+}
+
+/// What issue 29 found on a wall screen: a frozen free env said "Free" above "FROZEN BY lunch",
+/// and a UTC time was labelled with another zone.
+#[tokio::test]
+async fn each_env_says_one_state_with_times_in_the_team_zone_and_its_windows_of_the_next_24_hours()
+{
+    let freezes = [
+        window("lunch", "\"ledger\"", -60, 2700, "team lunch"),
+        window("release", "\"checkout\"", 1800, 5400, "release train"),
+        window("evening", "\"checkout\"", 6 * 3600, 7 * 3600, ""),
+        window("far", "\"checkout\"", 30 * 3600, 31 * 3600, ""),
+    ]
+    .concat();
+    let envs = ["ledger", "checkout", "billing"];
+    let mut app = spawn_core_with(with(&envs, &freezes, "America/New_York")).await;
+    app.start_instance().await;
+    app.ok("alice", "lock billing 1h audit prep").await;
+    app.ok("alice", "freeze billing 2h audit").await;
+
+    let (status, html, _) = get(&app, "/").await;
+    assert_eq!(status, 200, "{html}");
+    let ledger = card(&html, "ledger");
+    assert!(
+        ledger.contains("<span class=\"state\">FROZEN</span>"),
+        "{ledger}"
+    );
+    assert!(ledger.contains("Frozen · lunch window"), "{ledger}");
+    assert!(
+        !ledger.to_lowercase().contains(">free"),
+        "a frozen env says Free: {ledger}"
+    );
+    let billing = card(&html, "billing");
+    assert!(billing.contains(">LOCKED · FROZEN<"), "{billing}");
+    assert!(billing.contains("Frozen by alice · audit"), "{billing}");
+
+    let (_, json, _) = get(&app, "/status/envs.json").await;
+    let view: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(view["zone"], "America/New_York");
+    let checkout = view["envs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["env"] == "checkout")
+        .unwrap();
+    let names: Vec<&str> = checkout["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["release", "evening"], "the strip's next 24 hours");
+    let starts = humantime::parse_rfc3339(checkout["next_window"]["starts"].as_str().unwrap())
+        .unwrap()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let local = Utc
+        .timestamp_opt(starts.as_secs() as i64, 0)
+        .unwrap()
+        .with_timezone(&chrono_tz::America::New_York)
+        .format("%H:%M")
+        .to_string();
+    let checkout = card(&html, "checkout");
+    assert!(
+        checkout.contains(&format!(">FREE UNTIL {local}<")),
+        "free, with the window's start in New York time: {checkout}"
+    );
+    assert!(checkout.contains("Next freeze release"), "{checkout}");
+    assert!(
+        html.contains("<span id=\"zone\">America/New_York</span>"),
+        "the page names its zone"
+    );
+    assert!(!html.contains(" UTC"), "a time labelled UTC: {html}");
 }
 
 #[tokio::test]
@@ -199,12 +322,60 @@ fn browser_prerequisites() -> Option<String> {
     Some(chromium)
 }
 
+/// The 24 envs added to the test config's 6 for the wall screen: 30 in all.
+const WALL: [&str; 24] = [
+    "api-1",
+    "api-2",
+    "api-3",
+    "api-4",
+    "web-eu",
+    "web-us",
+    "billing",
+    "search",
+    "auth",
+    "payments-reconciliation-eu-west-1-blue",
+    "notifications",
+    "reports",
+    "ml-scoring",
+    "data-pipeline",
+    "cdn-edge",
+    "mobile-api",
+    "admin-portal",
+    "partner-gateway",
+    "ledger",
+    "inventory",
+    "checkout",
+    "analytics",
+    "geo",
+    "mail",
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_headless_chromium_a_lock_taken_through_the_ci_api_shows_without_a_reload() {
+async fn on_a_1920x1080_wall_screen_30_envs_fit_without_scrolling_and_a_lock_shows_without_a_reload(
+) {
     let Some(chromium) = browser_prerequisites() else {
         return;
     };
-    let app = spawn_app().await;
+    let freezes = [
+        window(
+            "lunch",
+            "\"ledger\", \"inventory\"",
+            -60,
+            2700,
+            "team lunch",
+        ),
+        window("release", "\"checkout\"", 1800, 5400, "release train"),
+        window(
+            "evening",
+            "\"api-*\", \"web-*\"",
+            5 * 3600,
+            7 * 3600,
+            "batch jobs",
+        ),
+    ]
+    .concat();
+    let mut app = spawn_core_with(with(&WALL, &freezes, "Europe/Berlin")).await;
+    app.start_instance().await;
     // Something in every state, so the screenshot shows the whole design.
     app.ok("alice", "lock prod 45m hotfix for checkout latency")
         .await;
@@ -212,6 +383,20 @@ async fn in_headless_chromium_a_lock_taken_through_the_ci_api_shows_without_a_re
         .await;
     app.ok("alice", "freeze qa 2h release candidate soak").await;
     app.ok("bob", "claim staging 3h e2e suite").await;
+    app.ok("alice", "lock billing 1h audit prep").await;
+    app.ok("alice", "freeze billing 3h quarterly audit").await;
+    app.ok("bob", "lock search 10m reindex").await;
+    let long_holder =
+        "github:octo-org/an-extremely-long-repository-name deploy workflow run #9876543210";
+    let long_reason = "deploying the payments reconciliation service with the new ledger schema \
+                       migration, the feature flags for the EU rollout and a rollback plan";
+    let payments = "payments-reconciliation-eu-west-1-blue";
+    ci_lock(
+        &app,
+        payments,
+        json!({"holder": long_holder, "reason": long_reason, "ttl": "2h"}),
+    )
+    .await;
     let deploy =
         json!({"sha": "4f2a9c1e0b7d", "version": "v4.2.0", "url": "https://ci.example/88"});
     let recorded = TestApp::http(TOKEN_ALL)
@@ -224,17 +409,48 @@ async fn in_headless_chromium_a_lock_taken_through_the_ci_api_shows_without_a_re
 
     let holder = "release-bot #42";
     let reason = r#"<img src=x onerror="window.__xss=1">deploy v4.3"#;
-    std::fs::create_dir_all(Path::new(SCREENSHOT).parent().unwrap()).unwrap();
+    let screenshot = std::env::temp_dir().join(format!("baton-wall-{}.png", std::process::id()));
     let job = json!({
         "url": app.url("/"),
+        "envs": 30,
+        "zone": "Europe/Berlin",
         "expect": [holder, reason],
         "absent": [holder],
-        "screenshot": SCREENSHOT,
+        "changed": "canary",
+        "frozenFree": ["qa", "ledger", "inventory"],
+        "truncated": [
+            {"env": payments, "text": long_holder},
+            {"env": payments, "text": long_reason},
+            {"env": payments, "text": payments},
+        ],
+        "screenshot": screenshot,
     });
+    let result = drive_browser(&chromium, &job, async {
+        // The page is loaded and subscribed: now the lock, through the CI API, with no reload.
+        ci_lock(
+            &app,
+            "canary",
+            json!({"holder": holder, "reason": reason, "ttl": "25m"}),
+        )
+        .await;
+    })
+    .await;
+    assert!(result.contains("\"ok\":true"), "{result}");
+    assert!(
+        screenshot.exists(),
+        "no screenshot at {}",
+        screenshot.display()
+    );
+    eprintln!("wall screen screenshot: {}", screenshot.display());
+}
+
+/// Runs `tests/browser/status_page.mjs` with `job`; once it prints `ready` (the page is loaded
+/// and live), runs `change`. Returns the script's last line; panics with its stderr on failure.
+async fn drive_browser(chromium: &str, job: &Value, change: impl std::future::Future) -> String {
     let mut node = tokio::process::Command::new("node")
         .arg("status_page.mjs")
         .arg(job.to_string())
-        .env("CHROMIUM", &chromium)
+        .env("CHROMIUM", chromium)
         .current_dir(BROWSER_DIR)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -257,13 +473,7 @@ async fn in_headless_chromium_a_lock_taken_through_the_ci_api_shows_without_a_re
             stderr.await.unwrap()
         );
     }
-    // The page is loaded and subscribed: now the lock, through the CI API, with no reload.
-    ci_lock(
-        &app,
-        "canary",
-        json!({"holder": holder, "reason": reason, "ttl": "25m"}),
-    )
-    .await;
+    change.await;
 
     let status = tokio::time::timeout(Duration::from_secs(60), node.wait())
         .await
@@ -278,9 +488,5 @@ async fn in_headless_chromium_a_lock_taken_through_the_ci_api_shows_without_a_re
         status.success(),
         "the browser check failed:\n{stderr}\n{result}"
     );
-    assert!(result.contains("\"ok\":true"), "{result}\n{stderr}");
-    assert!(
-        Path::new(SCREENSHOT).exists(),
-        "no screenshot at {SCREENSHOT}"
-    );
+    result
 }

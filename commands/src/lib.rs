@@ -44,6 +44,7 @@ pub mod reply;
 mod road;
 mod router;
 mod services;
+mod sets;
 mod state;
 mod status;
 pub mod store;

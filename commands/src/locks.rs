@@ -65,6 +65,10 @@ impl Locks {
                 self.extend(actor, self.catalog.env(&env)?, by).await
             }
             LockCommand::Leave { env } => self.leave(actor, self.catalog.env(&env)?).await,
+            LockCommand::LockSet { envs, ttl, reason } => {
+                self.lock_set(actor, &envs, ttl, reason, admin).await
+            }
+            LockCommand::UnlockSet { envs } => self.unlock_set(actor, &envs).await,
         }
     }
 

@@ -218,12 +218,16 @@ pub(crate) fn needs(
             v.refused_as.unwrap_or("this command").to_string(),
         )
     });
-    let by_env = command.takes().filter(|env| protected(env)).map(|env| {
-        (
-            Privilege::Deployer,
-            format!("{env} is protected: taking it"),
-        )
-    });
+    let by_env = command
+        .takes()
+        .into_iter()
+        .find(|env| protected(env))
+        .map(|env| {
+            (
+                Privilege::Deployer,
+                format!("{env} is protected: taking it"),
+            )
+        });
     // On a tie the last wins: the admin type's wording, then the entry's, then the env's.
     [by_env, by_entry, by_type]
         .into_iter()

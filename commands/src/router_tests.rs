@@ -23,6 +23,8 @@ fn variant(c: &Command) -> &'static str {
             LockCommand::Unlock { .. } => "unlock",
             LockCommand::Extend { .. } => "extend",
             LockCommand::Leave { .. } => "leave",
+            LockCommand::LockSet { .. } => "lock a,b",
+            LockCommand::UnlockSet { .. } => "unlock a,b",
         },
         Command::Freezes(f) => match f {
             FreezeCommand::Freeze { .. } => "freeze",
@@ -74,6 +76,8 @@ const TABLE: &[(&str, Privilege, Privilege)] = &[
     ("unlock ENV", Anyone, Anyone),
     ("extend ENV 30m", Anyone, Anyone),
     ("leave ENV", Anyone, Anyone),
+    ("lock ENV,qa 30m release", Anyone, Deployer),
+    ("unlock ENV,qa", Anyone, Anyone),
     ("freeze ENV 1h incident", Deployer, Deployer),
     ("unfreeze ENV", Deployer, Deployer),
     ("claim ENV 2h qa", Anyone, Deployer),

@@ -31,6 +31,7 @@ mod notify;
 mod openapi;
 mod resilience;
 mod round_trips;
+mod sets;
 mod slack;
 mod slow_clients;
 mod status_page;

@@ -37,6 +37,9 @@ async fn every_state_changing_command_is_exactly_one_fcall() {
         ("alice", "unfreeze qa"),
         ("alice", "lock prod 10m hotfix"),
         ("admin", "unlock prod --force"),
+        ("alice", "lock canary,qa 10m release"),
+        ("alice", "unlock canary,qa"),
+        ("erin", "claim staging 2 1h"),
     ];
     for (user, text) in steps {
         let before = fcall_calls(&app).await;

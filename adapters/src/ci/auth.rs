@@ -55,6 +55,7 @@ impl Caller {
                 Some(pool) => pool.members.iter().all(|m| self.may(m)),
                 None => self.may(name),
             },
+            Touches::Several(envs) => envs.iter().all(|e| self.may(e)),
             Touches::All => self.envs.iter().any(|g| g == "*"),
         };
         if allowed {
@@ -62,6 +63,14 @@ impl Caller {
         }
         let what = match touches {
             Touches::One(env) => format!("`{env}`"),
+            Touches::Several(envs) => {
+                let refused: Vec<String> = envs
+                    .iter()
+                    .filter(|e| !self.may(e))
+                    .map(|e| format!("`{e}`"))
+                    .collect();
+                refused.join(", ")
+            }
             _ => "every env".into(),
         };
         Err(ApiError::new(

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use baton_commands::command::MAX_ADMIN_ARG_LEN;
 use baton_commands::domain::{MAX_NAME_LEN, MAX_REASON_LEN};
-use baton_commands::grammar::{Kind, Param, Verb, MAX_TOP, VERBS};
+use baton_commands::grammar::{Kind, Param, Verb, MAX_SET, MAX_TOP, VERBS};
 use baton_commands::BatonError;
 
 use super::limits::{MAX_CHOICES, MAX_NAME, MAX_OPTION_DESCRIPTION};
@@ -160,6 +160,8 @@ fn typed_option(opt: &Opt) -> CreateCommandOption {
         Kind::Top => o.min_int_value(1).max_int_value(MAX_TOP as u64),
         Kind::Text => o.max_length(MAX_REASON_LEN as u16),
         Kind::Env | Kind::Target | Kind::Scope => o.max_length(MAX_NAME_LEN as u16),
+        // Up to MAX_SET names joined by commas.
+        Kind::Envs => o.max_length(((MAX_NAME_LEN + 1) * MAX_SET) as u16),
         Kind::Name | Kind::Value | Kind::Around => o.max_length(MAX_ADMIN_ARG_LEN as u16),
         Kind::Choice(words) if words.len() <= MAX_CHOICES => {
             words.iter().fold(o, |o, w| o.add_string_choice(*w, *w))
@@ -170,7 +172,10 @@ fn typed_option(opt: &Opt) -> CreateCommandOption {
 
 /// Parameters whose values come from a known list.
 fn completes(kind: Kind) -> bool {
-    matches!(kind, Kind::Env | Kind::Target | Kind::Scope | Kind::Topic)
+    matches!(
+        kind,
+        Kind::Env | Kind::Envs | Kind::Target | Kind::Scope | Kind::Topic
+    )
 }
 
 /// The subcommand invoked and its options.
@@ -239,7 +244,10 @@ mod tests {
         let lock = find(&payload["options"], "lock");
         assert_eq!(lock["options"][0]["name"], "env");
         assert_eq!(lock["options"][0]["autocomplete"], true);
-        assert_eq!(lock["options"][0]["description"], "the environment");
+        assert_eq!(
+            lock["options"][0]["description"],
+            "the environment, or several joined by commas (prod-eu,prod-us), all or none"
+        );
         let queue = find(&find(&payload["options"], "admin")["options"], "queue");
         assert_eq!(
             find(&queue["options"], "action")["choices"]

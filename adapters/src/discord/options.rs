@@ -146,8 +146,13 @@ pub fn suggestions(catalog: &Catalog, data: &CommandData) -> Vec<String> {
     };
     let envs = catalog.envs().iter().map(|e| e.name.to_string());
     let pools = catalog.pools().iter().map(|p| p.name.to_string());
+    // Several envs (`prod-eu,prod-us`): the names typed so far stay, the last one completes.
+    let (before, typed) = match (opt.param.kind, typed.rsplit_once(',')) {
+        (Kind::Envs, Some((done, last))) => (format!("{done},"), last),
+        _ => (String::new(), typed.as_str()),
+    };
     let candidates: Vec<String> = match opt.param.kind {
-        Kind::Env => envs.collect(),
+        Kind::Env | Kind::Envs => envs.collect(),
         Kind::Target => envs.chain(pools).collect(),
         Kind::Scope => std::iter::once("all".to_string())
             .chain(envs)
@@ -172,6 +177,7 @@ pub fn suggestions(catalog: &Catalog, data: &CommandData) -> Vec<String> {
     candidates
         .into_iter()
         .filter(|c| c.to_lowercase().starts_with(&typed))
+        .map(|c| format!("{before}{c}"))
         .take(MAX_CHOICES)
         .collect()
 }

@@ -76,7 +76,15 @@ impl Args {
     }
 }
 
+/// One env, or several together (`lock prod-eu,prod-us`).
 pub(super) fn lock(a: Args) -> Built {
+    if a.names.len() > 1 {
+        return Ok(Command::Locks(LockCommand::LockSet {
+            envs: a.names,
+            ttl: a.ttl,
+            reason: a.text,
+        }));
+    }
     Ok(Command::Locks(LockCommand::Lock {
         env: a.env()?,
         ttl: a.ttl,
@@ -94,6 +102,12 @@ pub(super) fn queue(a: Args) -> Built {
 
 /// `--force` makes it an admin command by type, so the router checks the admin role.
 pub(super) fn unlock(a: Args) -> Built {
+    if a.names.len() > 1 {
+        if a.flag {
+            return Err("`unlock --force` takes one env at a time".into());
+        }
+        return Ok(Command::Locks(LockCommand::UnlockSet { envs: a.names }));
+    }
     let env = a.env()?;
     Ok(if a.flag {
         Command::Admin(AdminCommand::ForceUnlock { env })

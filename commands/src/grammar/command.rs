@@ -67,6 +67,20 @@ pub enum LockCommand {
         /// Which env.
         env: EnvName,
     },
+    /// Take several envs' deploy locks together: all of them, or none.
+    LockSet {
+        /// Which envs (two or more).
+        envs: Vec<EnvName>,
+        /// For how long (the strictest of the envs' defaults when absent).
+        ttl: Option<Ttl>,
+        /// Why.
+        reason: String,
+    },
+    /// Release your deploy locks on several envs together: all of them, or none.
+    UnlockSet {
+        /// Which envs (two or more).
+        envs: Vec<EnvName>,
+    },
 }
 
 /// Freezing and unfreezing.
@@ -332,6 +346,8 @@ pub enum Touches<'a> {
     Nothing,
     /// One env or pool, by the name given.
     One(&'a EnvName),
+    /// Several envs together.
+    Several(&'a [EnvName]),
     /// Every env.
     All,
 }
@@ -357,6 +373,9 @@ impl Command {
                 | AdminCommand::GithubApprove { env, .. }
                 | AdminCommand::GithubReject { env, .. },
             ) => Touches::One(env),
+            Command::Locks(LockCommand::LockSet { envs, .. } | LockCommand::UnlockSet { envs }) => {
+                Touches::Several(envs)
+            }
             // A window covers envs by the calendar: every env, as far as a scoped caller knows.
             Command::Admin(AdminCommand::SkipWindow { .. }) => Touches::All,
             // The other admin commands touch no env: other services' keys, behind the admin role.
@@ -381,27 +400,33 @@ impl Command {
         }
     }
 
-    /// The env or pool this command takes (a lock, a place in the queue, a claim): taking a
+    /// The envs or pool this command takes (a lock, a place in the queue, a claim): taking a
     /// protected one needs a deployer whatever the road (chat, buttons, the CI API, GitHub).
     /// Every variant is named here, with no catch-all arm: a new command that takes an env
     /// cannot compile until it says so.
-    pub fn takes(&self) -> Option<&EnvName> {
+    pub fn takes(&self) -> Vec<&EnvName> {
         match self {
             Command::Locks(LockCommand::Lock { env, .. } | LockCommand::Queue { env, .. })
-            | Command::Claims(ClaimCommand::Claim { target: env, .. }) => Some(env),
+            | Command::Claims(ClaimCommand::Claim { target: env, .. }) => vec![env],
+            Command::Locks(LockCommand::LockSet { envs, .. }) => envs.iter().collect(),
             Command::Locks(
-                LockCommand::Unlock { .. } | LockCommand::Extend { .. } | LockCommand::Leave { .. },
+                LockCommand::Unlock { .. }
+                | LockCommand::Extend { .. }
+                | LockCommand::Leave { .. }
+                | LockCommand::UnlockSet { .. },
             )
-            | Command::Claims(ClaimCommand::Release { .. }) => None,
-            Command::Ci(ci) => ci.takes(),
+            | Command::Claims(ClaimCommand::Release { .. }) => Vec::new(),
+            Command::Ci(ci) => ci.takes().into_iter().collect(),
             // Freezing needs a deployer by its grammar entry; it takes no lock.
-            Command::Freezes(FreezeCommand::Freeze { .. } | FreezeCommand::Unfreeze { .. }) => None,
+            Command::Freezes(FreezeCommand::Freeze { .. } | FreezeCommand::Unfreeze { .. }) => {
+                Vec::new()
+            }
             Command::Reads(
                 ReadCommand::Status { .. }
                 | ReadCommand::Freezes { .. }
                 | ReadCommand::History { .. },
             )
-            | Command::Help { .. } => None,
+            | Command::Help { .. } => Vec::new(),
             // Admin commands need the admin role, which covers every protected env.
             Command::Admin(
                 AdminCommand::ForceUnlock { .. }
@@ -417,7 +442,7 @@ impl Command {
                 | AdminCommand::GithubApprove { .. }
                 | AdminCommand::GithubReject { .. }
                 | AdminCommand::SkipWindow { .. },
-            ) => None,
+            ) => Vec::new(),
         }
     }
 }

@@ -54,6 +54,8 @@ pub const MAX_TEXT_LEN: usize = 2000;
 pub const MAX_FREEZE: Duration = Duration::from_secs(366 * 86_400);
 /// Most history entries one `history` shows.
 pub const MAX_HISTORY: usize = 50;
+/// The most envs one command locks together.
+pub const MAX_SET: usize = 10;
 /// Most leaderboard ranks one `admin leaderboard … top <n>` shows.
 pub const MAX_TOP: usize = 100;
 

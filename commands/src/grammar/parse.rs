@@ -9,7 +9,8 @@ use crate::error::BatonError;
 use super::build::Args;
 use super::until::{Until, UNTIL_FORMAT};
 use super::{
-    family, match_verb, unknown, Kind, Param, Verb, MAX_FREEZE, MAX_HISTORY, MAX_TEXT_LEN, MAX_TOP,
+    family, match_verb, unknown, Kind, Param, Verb, MAX_FREEZE, MAX_HISTORY, MAX_SET, MAX_TEXT_LEN,
+    MAX_TOP,
 };
 
 /// Parses chat text into a [`Command`]. Never panics; every refusal says what to do.
@@ -137,6 +138,7 @@ fn read_param(v: &Verb, param: &Param, words: &mut Words, args: &mut Args) -> Re
     };
     match param.kind {
         Kind::Env | Kind::Target => args.names.push(EnvName::parse(w)?),
+        Kind::Envs => args.names.extend(read_envs(w)?),
         Kind::Scope if w.eq_ignore_ascii_case("all") => args.all = true,
         Kind::Scope => args.names.push(EnvName::parse(w)?),
         Kind::Duration if param.required || looks_numeric(w) => args.ttl = Some(Ttl::parse(w)?),
@@ -253,6 +255,34 @@ fn article(name: &str) -> &'static str {
     } else {
         "a"
     }
+}
+
+/// Envs joined by commas (`prod-eu,prod-us`): each a name, none twice, at most [`MAX_SET`].
+fn read_envs(w: &str) -> Result<Vec<EnvName>, String> {
+    let mut out: Vec<EnvName> = Vec::new();
+    for item in w.split(',') {
+        if item.is_empty() {
+            return Err(format!(
+                "`{}` has an empty name between commas; write envs like prod-eu,prod-us",
+                preview(w)
+            ));
+        }
+        let env = EnvName::parse(item)?;
+        if out
+            .iter()
+            .any(|e| e.as_str().eq_ignore_ascii_case(env.as_str()))
+        {
+            return Err(format!("`{env}` is named twice in `{}`", preview(w)));
+        }
+        out.push(env);
+    }
+    if out.len() > MAX_SET {
+        return Err(format!(
+            "at most {MAX_SET} envs can be locked together, not {}",
+            out.len()
+        ));
+    }
+    Ok(out)
 }
 
 /// A duration with its unit (`4h`), not a bare number.

@@ -9,6 +9,8 @@ use crate::command::{Command, Privilege};
 pub enum Kind {
     /// An env name.
     Env,
+    /// An env name, or several joined by commas (`prod-eu,prod-us`), taken together.
+    Envs,
     /// An env or pool name.
     Target,
     /// An env name, or `all`.
@@ -90,6 +92,12 @@ pub(super) const fn p(name: &'static str, kind: Kind, required: bool, help: &'st
 }
 
 pub(super) const ENV: Param = p("env", Kind::Env, true, "the environment");
+pub(super) const ENVS: Param = p(
+    "env",
+    Kind::Envs,
+    true,
+    "the environment, or several joined by commas (prod-eu,prod-us), all or none",
+);
 pub(super) const TTL: Param = p(
     "duration",
     Kind::Duration,

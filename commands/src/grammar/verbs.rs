@@ -11,19 +11,28 @@ use crate::command::{
 pub static VERBS: &[Verb] = &[
     Verb {
         name: "lock",
-        params: &[ENV, TTL, REASON],
-        summary: "take the deploy lock on an env",
-        examples: &["lock prod 30m hotfix for login", "lock canary"],
+        params: &[ENVS, TTL, REASON],
+        summary: "take the deploy lock on an env (or several together)",
+        examples: &[
+            "lock prod 30m hotfix for login",
+            "lock canary",
+            "lock prod-eu,prod-us 30m release 4.2",
+        ],
         privilege: Privilege::Anyone,
         refused_as: None,
         changes_state: true,
         build: build::lock,
-        owns: |c| matches!(c, Command::Locks(LockCommand::Lock { .. })),
+        owns: |c| {
+            matches!(
+                c,
+                Command::Locks(LockCommand::Lock { .. } | LockCommand::LockSet { .. })
+            )
+        },
     },
     Verb {
         name: "unlock",
         params: &[
-            ENV,
+            ENVS,
             p(
                 "--force",
                 Kind::Flag,
@@ -32,7 +41,7 @@ pub static VERBS: &[Verb] = &[
             ),
         ],
         summary: "release your deploy lock (the next in the queue gets it)",
-        examples: &["unlock prod", "unlock prod --force"],
+        examples: &["unlock prod", "unlock prod-eu,prod-us", "unlock prod --force"],
         privilege: Privilege::Anyone,
         refused_as: None,
         changes_state: true,
@@ -40,7 +49,7 @@ pub static VERBS: &[Verb] = &[
         owns: |c| {
             matches!(
                 c,
-                Command::Locks(LockCommand::Unlock { .. })
+                Command::Locks(LockCommand::Unlock { .. } | LockCommand::UnlockSet { .. })
                     | Command::Admin(AdminCommand::ForceUnlock { .. })
             )
         },

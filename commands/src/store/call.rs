@@ -111,10 +111,18 @@ impl Store {
 
     /// A call of `function` on `envs`, which must all belong to `group`.
     pub fn script(&self, function: Function, group: &EnvName, envs: &[&EnvName]) -> Call {
-        let keys = envs
+        let pairs: Vec<(&EnvName, &EnvName)> = envs.iter().map(|e| (group, *e)).collect();
+        self.script_across(function, &pairs)
+    }
+
+    /// A call of `function` on envs of any groups, each `(group, env)`: one slot only on a
+    /// Cluster (see `prepare_across`), any on a single Redis.
+    pub fn script_across(&self, function: Function, pairs: &[(&EnvName, &EnvName)]) -> Call {
+        let keys = pairs
             .iter()
-            .flat_map(|env| self.keys.env(group, env).0)
+            .flat_map(|(group, env)| self.keys.env(group, env).0)
             .collect();
+        let envs: Vec<&EnvName> = pairs.iter().map(|(_, e)| *e).collect();
         // `name`, `=<reminder lead ms>`; the windows are added when it is sent (`Call::cmd`).
         let names: Vec<String> = envs
             .iter()

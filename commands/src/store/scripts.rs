@@ -89,6 +89,10 @@ library! {
     LOCK = Change "lock" "lua/lock.lua";
     /// `unlock` and `release`.
     UNLOCK = Change "unlock" "lua/unlock.lua";
+    /// `lock a,b`: several envs' locks together, all or none.
+    LOCK_SET = Change "lock_set" "lua/lock_set.lua";
+    /// `unlock a,b`: several envs' locks released together, all or none.
+    UNLOCK_SET = Change "unlock_set" "lua/unlock_set.lua";
     /// `extend`.
     EXTEND = Change "extend" "lua/extend.lua";
     /// `leave`, and an admin taking a waiter out of line.

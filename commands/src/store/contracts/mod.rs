@@ -12,6 +12,7 @@
 mod claims;
 mod locks;
 mod runs;
+mod sets;
 mod windows;
 
 use serde::de::DeserializeOwned;
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 pub use claims::*;
 pub use locks::*;
 pub use runs::*;
+pub use sets::*;
 pub use windows::*;
 
 use super::scripts::Function;
@@ -68,6 +70,32 @@ impl Store {
             call,
             answer: std::marker::PhantomData,
         }
+    }
+
+    /// A call of `args`' function on envs of several groups (`lock a,b`): one call, so one
+    /// atomic step. Redis Cluster runs a call only within one slot, so there the envs must share
+    /// a hash-tag group; the refusal says which differ.
+    pub fn prepare_across<C: Contract>(
+        &self,
+        args: &C,
+        envs: &[(&EnvName, &EnvName)],
+    ) -> Result<Prepared<C::Answer>, String> {
+        if !self.config.cluster.is_empty() {
+            if let Some((first, _)) = envs.first() {
+                if let Some((other, env)) = envs.iter().find(|(g, _)| g != first) {
+                    return Err(format!(
+                        "on Redis Cluster, envs locked together must share a hash-tag group: {} is in `{first}`, {env} in `{other}`; lock them one at a time, or make them members of one pool",
+                        envs[0].1
+                    ));
+                }
+            }
+        }
+        let mut call = args.write(self.script_across(args.function(), envs));
+        call.when_full = args.when_full();
+        Ok(Prepared {
+            call,
+            answer: std::marker::PhantomData,
+        })
     }
 
     /// Runs a prepared call in one round trip and decodes its answer.

@@ -1,0 +1,217 @@
+//! Several envs as one: `lock prod-eu,prod-us 30m release 4.2` takes every env's deploy lock in
+//! one atomic step or none of them, and `unlock prod-eu,prod-us` gives them all back together.
+//! Each env keeps its own fence, history entry and hand-off; a refusal names every env in the
+//! way and who holds it, and takes nothing.
+
+use crate::config::EnvSettings;
+use crate::domain::{new_token, Actor, EnvName, Ttl};
+use crate::error::{frozen_clause, BatonError};
+use crate::reply::{clock, Reply, ReplyData, Tone, Value};
+use crate::services::Locks;
+use crate::store::contracts::{
+    Blocked, LockSetAnswer, LockSetArgs, UnlockSetAnswer, UnlockSetArgs,
+};
+
+/// "a, b and c".
+pub(crate) fn listed<S: AsRef<str>>(names: &[S]) -> String {
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => {
+            let rest: Vec<&str> = rest.iter().map(AsRef::as_ref).collect();
+            format!("{} and {}", rest.join(", "), last.as_ref())
+        }
+        _ => names
+            .first()
+            .map(|n| n.as_ref().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+impl Locks {
+    fn settings<'a>(&'a self, envs: &[EnvName]) -> Result<Vec<&'a EnvSettings>, BatonError> {
+        envs.iter().map(|e| self.catalog.env(e)).collect()
+    }
+
+    /// `lock a,b [ttl] [reason]`: every env's lock, or none. Without a duration, the shortest of
+    /// the envs' defaults; a duration above any env's maximum is refused.
+    pub(crate) async fn lock_set(
+        &self,
+        actor: &Actor,
+        envs: &[EnvName],
+        ttl: Option<Ttl>,
+        reason: String,
+        admin: bool,
+    ) -> Result<Reply, BatonError> {
+        let settings = self.settings(envs)?;
+        let default = settings.iter().map(|e| e.default_ttl).min();
+        let max = settings.iter().map(|e| e.max_ttl).min();
+        let (Some(default), Some(max)) = (default, max) else {
+            return Err(BatonError::Internal);
+        };
+        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        let joined = names.join(",");
+        let ttl = self.ttl_for(&listed(&names), ttl, default, max)?;
+        let args = LockSetArgs {
+            holder: &actor.id,
+            display: &actor.display,
+            reason: &reason,
+            ttl_ms: ttl.as_millis(),
+            token: &new_token(),
+            admin,
+        };
+        let pairs: Vec<(&EnvName, &EnvName)> = settings
+            .iter()
+            .map(|e| (self.catalog.group_of(e), &e.name))
+            .collect();
+        let call = self
+            .store
+            .prepare_across(&args, &pairs)
+            .map_err(BatonError::Refused)?;
+        match self.store.call_acquire(call).await? {
+            LockSetAnswer::Ok { now, locks, .. } => {
+                let over_freeze = locks.iter().any(|l| l.freeze.is_some());
+                let tone = if over_freeze {
+                    Tone::Warning
+                } else {
+                    Tone::Success
+                };
+                let first = &locks[0].lock;
+                let mut reply = Reply::new(
+                    tone,
+                    format!("{} locked {} for {ttl}", actor.display, listed(&names)),
+                    now,
+                )
+                .field("Holder", Value::Person(first.display.clone()))
+                .text_field("Reason", &first.reason)
+                .field("Expires", Value::Time(first.expires));
+                for l in &locks {
+                    reply = reply.field(&l.env, Value::Text(format!("fence {}", l.lock.fence)));
+                }
+                let mut notes = Vec::new();
+                for l in &locks {
+                    if let Some(f) = &l.freeze {
+                        notes.push(format!(
+                            "{} is frozen by {} ({}); you took it as an admin, and that is recorded.",
+                            l.env,
+                            f.by_whom(),
+                            f.reason
+                        ));
+                    }
+                    if let Some(c) = l.claim.as_ref().filter(|c| c.holder != actor.id) {
+                        notes.push(format!(
+                            "Heads-up: {} is claimed by {} until {}.",
+                            l.env,
+                            c.display,
+                            clock(c.expires)
+                        ));
+                    }
+                }
+                if !notes.is_empty() {
+                    reply = reply.with_text(notes.join("\n"));
+                }
+                let first = locks.into_iter().next().ok_or(BatonError::Internal)?;
+                Ok(reply
+                    .button("Unlock all", format!("unlock {joined}"), false)
+                    .with_data(ReplyData::Grant {
+                        env: first.env,
+                        kind: "lock".into(),
+                        hold: first.lock,
+                        token: None,
+                    }))
+            }
+            LockSetAnswer::Blocked { now, blocked } => {
+                let reasons: Vec<String> = blocked
+                    .iter()
+                    .map(|b| match &b.why {
+                        Blocked::Locked { lock, queued } => {
+                            let line = match queued {
+                                0 => String::new(),
+                                1 => ", 1 waiting".into(),
+                                n => format!(", {n} waiting"),
+                            };
+                            let why = if lock.reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {}", lock.reason)
+                            };
+                            format!(
+                                "{} is locked by {} until {}{line}{why}",
+                                b.env,
+                                lock.display,
+                                clock(lock.expires)
+                            )
+                        }
+                        Blocked::Frozen { freeze } => {
+                            format!("{} is {}", b.env, frozen_clause(freeze, now))
+                        }
+                        Blocked::Mine { lock } => format!(
+                            "you already hold {} until {}, on its own (unlock it, or lock the others alone)",
+                            b.env,
+                            clock(lock.expires)
+                        ),
+                    })
+                    .collect();
+                Err(BatonError::Refused(format!(
+                    "nothing was locked: {}",
+                    reasons.join("; ")
+                )))
+            }
+        }
+    }
+
+    /// `unlock a,b`: every env's lock given back, or none.
+    pub(crate) async fn unlock_set(
+        &self,
+        actor: &Actor,
+        envs: &[EnvName],
+    ) -> Result<Reply, BatonError> {
+        let settings = self.settings(envs)?;
+        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        let args = UnlockSetArgs {
+            actor: &actor.id,
+            display: &actor.display,
+            token: None,
+        };
+        let pairs: Vec<(&EnvName, &EnvName)> = settings
+            .iter()
+            .map(|e| (self.catalog.group_of(e), &e.name))
+            .collect();
+        let call = self
+            .store
+            .prepare_across(&args, &pairs)
+            .map_err(BatonError::Refused)?;
+        match self.store.call(call).await? {
+            UnlockSetAnswer::Ok { now, released } => {
+                let mut reply = Reply::new(
+                    Tone::Success,
+                    format!("{} unlocked {}", actor.display, listed(&names)),
+                    now,
+                );
+                for r in &released {
+                    let after = match &r.next {
+                        Some(next) => {
+                            format!("now {}'s, until {}", next.display, clock(next.expires))
+                        }
+                        None => "free".into(),
+                    };
+                    reply = reply.field(&r.env, Value::Text(after));
+                }
+                Ok(reply)
+            }
+            UnlockSetAnswer::Refused { problems, .. } => {
+                let reasons: Vec<String> = problems
+                    .iter()
+                    .map(|p| match &p.lock {
+                        Some(lock) => {
+                            format!("{} is locked by {}, not by you", p.env, lock.display)
+                        }
+                        None => format!("{} is not locked", p.env),
+                    })
+                    .collect();
+                Err(BatonError::Refused(format!(
+                    "nothing was unlocked: {}",
+                    reasons.join("; ")
+                )))
+            }
+        }
+    }
+}

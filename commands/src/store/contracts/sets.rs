@@ -1,0 +1,146 @@
+//! Several envs' deploy locks taken or released together (`lock a,b`, `unlock a,b`): one call,
+//! one atomic step, all of them or none.
+
+use serde::Deserialize;
+
+use super::{flag, Contract};
+use crate::state::{lua_int, lua_list, Freeze, Hold};
+use crate::store::scripts::{self, Function};
+use crate::store::Call;
+
+/// `lock_set.lua`: who takes the envs, for how long, under which token.
+pub struct LockSetArgs<'a> {
+    pub holder: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
+    pub ttl_ms: u64,
+    pub token: &'a str,
+    /// An admin may lock a frozen env (recorded as over the freeze).
+    pub admin: bool,
+}
+
+impl Contract for LockSetArgs<'_> {
+    type Answer = LockSetAnswer;
+    fn function(&self) -> Function {
+        scripts::LOCK_SET
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder)
+            .arg(self.display)
+            .arg(self.reason)
+            .arg(self.ttl_ms)
+            .arg(self.token)
+            .arg(flag(self.admin))
+    }
+}
+
+/// What `lock_set.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LockSetAnswer {
+    /// Every env is the caller's now, each with its own fence.
+    Ok {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        #[serde(deserialize_with = "lua_list")]
+        locks: Vec<SetLock>,
+    },
+    /// Nothing was taken: these envs stand in the way.
+    Blocked {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        #[serde(deserialize_with = "lua_list")]
+        blocked: Vec<Blocker>,
+    },
+}
+
+/// One env of a set taken.
+#[derive(Debug, Deserialize)]
+pub struct SetLock {
+    pub env: String,
+    pub lock: Hold,
+    /// Someone's staging claim on the same env (a heads-up).
+    #[serde(default)]
+    pub claim: Option<Hold>,
+    /// The freeze an admin locked it over.
+    #[serde(default)]
+    pub freeze: Option<Freeze>,
+}
+
+/// An env that stands in the way of a set, and why.
+#[derive(Debug, Deserialize)]
+pub struct Blocker {
+    pub env: String,
+    #[serde(flatten)]
+    pub why: Blocked,
+}
+
+/// Why an env of a set could not be taken.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+pub enum Blocked {
+    /// Someone else holds it; `queued` wait for it.
+    Locked {
+        lock: Hold,
+        #[serde(deserialize_with = "lua_int")]
+        queued: usize,
+    },
+    /// It is frozen (and the caller is no admin).
+    Frozen { freeze: Freeze },
+    /// The caller holds it already, on its own.
+    Mine { lock: Hold },
+}
+
+/// `unlock_set.lua`: whose locks end (by identity, or by token).
+pub struct UnlockSetArgs<'a> {
+    pub actor: &'a str,
+    pub display: &'a str,
+    pub token: Option<&'a str>,
+}
+
+impl Contract for UnlockSetArgs<'_> {
+    type Answer = UnlockSetAnswer;
+    fn function(&self) -> Function {
+        scripts::UNLOCK_SET
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.actor)
+            .arg(self.display)
+            .arg(self.token.unwrap_or_default())
+    }
+}
+
+/// What `unlock_set.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum UnlockSetAnswer {
+    /// Every lock ended; each env went to its next waiter, if any.
+    Ok {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        #[serde(deserialize_with = "lua_list")]
+        released: Vec<Released>,
+    },
+    /// Nothing was released: these envs are not the caller's.
+    Refused {
+        #[serde(deserialize_with = "lua_list")]
+        problems: Vec<NotYours>,
+    },
+}
+
+/// One env of a set released.
+#[derive(Debug, Deserialize)]
+pub struct Released {
+    pub env: String,
+    #[serde(default)]
+    pub next: Option<Hold>,
+}
+
+/// An env of a set that is not the caller's to release.
+#[derive(Debug, Deserialize)]
+pub struct NotYours {
+    pub env: String,
+    /// Someone else's lock on it; `None`: nobody holds it.
+    #[serde(default)]
+    pub lock: Option<Hold>,
+}

@@ -1,0 +1,223 @@
+//! Several envs as one (`lock a,b`): all of them or none, in one atomic step, each env with its
+//! own fence and history; a refusal names every env in the way and takes nothing; racing sets
+//! and single locks over two instances never overlap and never leave a set half taken.
+
+use std::collections::BTreeMap;
+
+use baton_commands::reply::{ReplyData, Value};
+use baton_commands::store::audit::{Event, Kind};
+use baton_commands::{Actor, BatonError};
+
+use crate::monitor::Monitor;
+use crate::support::{spawn_core, TestApp};
+
+async fn holder_of(app: &TestApp, env: &str) -> Option<String> {
+    let reply = app.ok("admin", "status").await;
+    let rows = reply.table.expect("status has a table").rows;
+    let row = rows.iter().find(|r| r[0] == Value::Text(env.into()))?;
+    let lock = row[1].plain(0);
+    (lock != "free").then_some(lock)
+}
+
+#[tokio::test]
+async fn a_set_is_refused_naming_every_blocker_and_takes_nothing_then_taken_whole_in_one_call() {
+    let app = spawn_core().await;
+    app.ok("bob", "lock qa 20m migrating the schema").await;
+    app.ok("carol", "queue qa 10m").await;
+
+    let refused = app.refused("alice", "lock canary,qa 30m release 4.2").await;
+    let text = refused.to_string();
+    assert!(matches!(refused, BatonError::Refused(_)), "{text}");
+    assert!(
+        text.starts_with("nothing was locked: qa is locked by bob until"),
+        "{text}"
+    );
+    assert!(text.contains("1 waiting: migrating the schema"), "{text}");
+    assert_eq!(
+        holder_of(&app, "canary").await,
+        None,
+        "canary is still free"
+    );
+
+    // Frozen and held at once: both are named.
+    app.ok("admin", "freeze canary 1h incident").await;
+    let text = app.refused("alice", "lock canary,qa").await.to_string();
+    assert!(text.contains("canary is frozen by admin"), "{text}");
+    assert!(text.contains("qa is locked by bob"), "{text}");
+    app.ok("admin", "unfreeze canary").await;
+
+    app.ok("bob", "unlock qa").await;
+    app.ok("carol", "unlock qa").await;
+    let mut monitor = Monitor::start(&app).await;
+    monitor.mark(&app).await;
+    let reply = app.ok("alice", "lock canary,qa 30m release 4.2").await;
+    let seen = monitor.mark(&app).await;
+    let seen: Vec<_> = seen.into_iter().filter(|c| c != "INFO").collect();
+    assert_eq!(seen, ["FCALL"], "one round trip: {seen:?}");
+    assert_eq!(reply.title, "alice locked canary and qa for 30m");
+    let fences: Vec<&str> = reply
+        .fields
+        .iter()
+        .filter(|f| f.name == "canary" || f.name == "qa")
+        .map(|f| match &f.value {
+            Value::Text(t) => t.as_str(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(fences.len(), 2, "{:?}", reply.fields);
+    assert!(matches!(reply.data, Some(ReplyData::Grant { .. })));
+    assert_eq!(reply.buttons[0].command, "unlock canary,qa");
+    for env in ["canary", "qa"] {
+        let held = holder_of(&app, env).await.expect("held");
+        assert!(held.starts_with("alice"), "{env}: {held}");
+        let events = app.events(env, env).await;
+        let last = events.last().unwrap();
+        assert_eq!(
+            (last.kind, last.holder.as_str()),
+            (Kind::Locked, "console:alice")
+        );
+    }
+    let qa_fence = app.events("qa", "qa").await.last().unwrap().fence;
+    assert!(
+        qa_fence > 1,
+        "qa's own fence went on from bob's and carol's: {qa_fence}"
+    );
+
+    // Someone else's set unlock takes nothing; the holder's gives both back in one call.
+    let text = app.refused("bob", "unlock canary,qa").await.to_string();
+    assert!(
+        text.starts_with("nothing was unlocked: canary is locked by alice, not by you"),
+        "{text}"
+    );
+    assert!(holder_of(&app, "qa").await.is_some());
+    app.ok("bob", "queue qa 10m after alice").await;
+    let reply = app.ok("alice", "unlock canary,qa").await;
+    assert_eq!(reply.title, "alice unlocked canary and qa");
+    assert_eq!(holder_of(&app, "canary").await, None);
+    assert!(
+        holder_of(&app, "qa").await.unwrap().starts_with("bob"),
+        "qa went to the next in line"
+    );
+
+    // Mistakes are said before anything is tried.
+    let text = app.refused("alice", "lock canary,canary").await.to_string();
+    assert!(text.contains("`canary` is named twice"), "{text}");
+    let text = app.refused("alice", "lock canary,nope").await.to_string();
+    assert!(text.contains("nope"), "{text}");
+    let text = app.refused("alice", "lock canary,qa 2h").await.to_string();
+    assert!(text.contains("longer than canary and qa allow"), "{text}");
+    let text = app
+        .refused("admin", "unlock canary,qa --force")
+        .await
+        .to_string();
+    assert!(text.contains("one env at a time"), "{text}");
+}
+
+#[tokio::test]
+async fn a_protected_env_in_a_set_needs_a_deployer() {
+    let app = spawn_core().await;
+    let e = app.refused("mallory", "lock canary,prod 10m").await;
+    assert!(matches!(e, BatonError::Forbidden(_)), "{e}");
+    assert!(e.to_string().contains("prod is protected"), "{e}");
+    assert_eq!(holder_of(&app, "canary").await, None);
+    app.ok("alice", "lock canary,prod 10m").await;
+}
+
+/// One env's lock history in order: each `locked` or hand-off starts a hold, and the next one
+/// must not start before the hold ended; fences only grow.
+fn check_env(env: &str, events: &[Event]) -> usize {
+    let mut held: Option<&str> = None;
+    let mut last_fence = 0;
+    let mut grants = 0;
+    for e in events {
+        match e.kind {
+            Kind::Locked | Kind::HandedOff => {
+                assert!(
+                    held.is_none(),
+                    "{env}: {} got it while {held:?} held it",
+                    e.holder
+                );
+                assert!(
+                    e.fence > last_fence,
+                    "{env}: fence {} after {last_fence}",
+                    e.fence
+                );
+                last_fence = e.fence;
+                held = Some(e.holder.as_str());
+                grants += 1;
+            }
+            Kind::Unlocked | Kind::ForceUnlocked | Kind::LockExpired => {
+                assert!(held.is_some(), "{env}: {:?} of nothing", e.kind);
+                held = None;
+            }
+            _ => {}
+        }
+    }
+    grants
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_sets_and_single_locks_over_two_instances_never_overlap_or_half_take_a_set() {
+    let app = spawn_core().await;
+    let other = baton::app::build(&app.config).unwrap();
+    let choices = [
+        "canary,qa",
+        "qa,staging-1",
+        "canary",
+        "qa",
+        "staging-1,canary",
+        "staging-1",
+    ];
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let baton = if i % 2 == 0 {
+                app.baton.clone()
+            } else {
+                other.clone()
+            };
+            tokio::spawn(async move {
+                let me = Actor::console(&format!("racer{i}"));
+                let mut taken = Vec::new();
+                for round in 0..25 {
+                    let envs = choices[(i + round * 7) % choices.len()];
+                    if baton
+                        .run_text(me.clone(), &format!("lock {envs} 5m"))
+                        .await
+                        .is_ok()
+                    {
+                        taken.push(envs);
+                        tokio::task::yield_now().await;
+                        let back = baton.run_text(me.clone(), &format!("unlock {envs}")).await;
+                        assert!(back.is_ok(), "{envs}: {back:?}");
+                    }
+                }
+                taken
+            })
+        })
+        .collect();
+    let mut sets_taken = 0;
+    for t in tasks {
+        sets_taken += t.await.unwrap().iter().filter(|e| e.contains(',')).count();
+    }
+    assert!(sets_taken > 0, "some sets were taken");
+
+    let mut by_time: BTreeMap<(u64, String), Vec<String>> = BTreeMap::new();
+    for env in ["canary", "qa", "staging-1"] {
+        let group = if env == "staging-1" { "staging" } else { env };
+        let events = app.events(group, env).await;
+        assert!(check_env(env, &events) > 0, "{env} was taken");
+        for e in events.iter().filter(|e| e.kind == Kind::Locked) {
+            by_time
+                .entry((e.at, e.holder.clone()))
+                .or_default()
+                .push(env.into());
+        }
+    }
+    // A set's envs were all locked by one step: at one time, by one holder. No env of a set
+    // was ever taken alone by a set's request (a single lock takes one env).
+    let together: usize = by_time.values().filter(|envs| envs.len() >= 2).count();
+    assert!(
+        together >= sets_taken,
+        "{together} joint grants for {sets_taken} sets taken"
+    );
+}

@@ -113,9 +113,7 @@ fn windows_ahead(baton: &Baton, states: &[EnvState], now: u64) -> Vec<Vec<Value>
             let mut ahead = Vec::new();
             for (w, occurrences) in calendar.iter().filter(|(w, _)| w.covers_env(&s.env)) {
                 for o in occurrences.iter().filter(|o| o.start > from) {
-                    // The marks `freeze skip` leaves, as `EnvState::skips` documents them.
-                    let mark = format!("skip:{}@{}", w.name, o.start_ms());
-                    if !s.skips.contains(&mark) {
+                    if !s.skipped(&w.name, o.start_ms()) {
                         ahead.push((o.start, w, *o));
                     }
                 }

@@ -108,6 +108,15 @@ pub struct EnvState {
     pub skips: Vec<String>,
 }
 
+impl EnvState {
+    /// Whether the occurrence of `window` starting at `start_ms` was skipped on this env
+    /// (`freeze skip`), as far as this read asked for the marks.
+    pub fn skipped(&self, window: &str, start_ms: u64) -> bool {
+        let mark = crate::windows::skip_mark(window, start_ms);
+        self.skips.contains(&mark)
+    }
+}
+
 /// A scheduled freeze window's next occurrence on an env.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextWindow {

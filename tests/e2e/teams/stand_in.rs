@@ -185,7 +185,7 @@ async fn answer(
         auth: auth.clone(),
         body: json_body.clone(),
     };
-    if !(path.starts_with("/smba/") && !s.trouble.lock().unwrap().is_empty()) {
+    if !path.starts_with("/smba/") || s.trouble.lock().unwrap().is_empty() {
         s.calls.lock().unwrap().push(call.clone());
     }
     if path == "/v1/.well-known/openidconfiguration" {

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
-use crate::command::Privilege;
+use crate::command::{Command, LockCommand, Privilege};
 use crate::config::{Config, EnvSettings};
 use crate::domain::{did_you_mean, Actor, EnvName};
 use crate::error::BatonError;
@@ -38,6 +38,8 @@ pub struct Catalog {
     admins: HashSet<String>,
     deployers: HashSet<String>,
     timezone: chrono_tz::Tz,
+    /// `[[groups]]`: names for envs locked together.
+    groups: Vec<(EnvName, Vec<EnvName>)>,
 }
 
 impl Catalog {
@@ -66,6 +68,68 @@ impl Catalog {
             admins: config.roles.admin.iter().cloned().collect(),
             deployers: config.roles.deployer.iter().cloned().collect(),
             timezone: config.defaults.timezone.unwrap_or(chrono_tz::Tz::UTC),
+            groups: config
+                .groups
+                .iter()
+                .map(|g| (g.name.clone(), g.envs.clone()))
+                .collect(),
+        }
+    }
+
+    /// The envs of group `name` (`[[groups]]`), if one is called that.
+    pub fn group(&self, name: &EnvName) -> Option<&[EnvName]> {
+        self.groups
+            .iter()
+            .find(|(g, _)| g.as_str().eq_ignore_ascii_case(name.as_str()))
+            .map(|(_, envs)| envs.as_slice())
+    }
+
+    /// `command` with group names written out as their envs: `lock prod` (a group) is
+    /// `lock prod-eu,prod-us`, and a group inside a list is its envs there. Done before the
+    /// privilege check, so a group's protected env needs a deployer as it does on its own.
+    pub fn resolve(&self, command: Command) -> Command {
+        let expand = |envs: &[EnvName]| -> Vec<EnvName> {
+            let mut out: Vec<EnvName> = Vec::new();
+            for env in envs {
+                let members = self
+                    .group(env)
+                    .map_or_else(|| vec![env.clone()], <[_]>::to_vec);
+                for m in members {
+                    if !out.contains(&m) {
+                        out.push(m);
+                    }
+                }
+            }
+            out
+        };
+        match command {
+            Command::Locks(LockCommand::Lock { env, ttl, reason })
+                if self.group(&env).is_some() =>
+            {
+                Command::Locks(LockCommand::LockSet {
+                    envs: expand(&[env]),
+                    ttl,
+                    reason,
+                })
+            }
+            Command::Locks(LockCommand::Unlock { env }) if self.group(&env).is_some() => {
+                Command::Locks(LockCommand::UnlockSet {
+                    envs: expand(&[env]),
+                })
+            }
+            Command::Locks(LockCommand::LockSet { envs, ttl, reason }) => {
+                Command::Locks(LockCommand::LockSet {
+                    envs: expand(&envs),
+                    ttl,
+                    reason,
+                })
+            }
+            Command::Locks(LockCommand::UnlockSet { envs }) => {
+                Command::Locks(LockCommand::UnlockSet {
+                    envs: expand(&envs),
+                })
+            }
+            other => other,
         }
     }
 

@@ -121,6 +121,8 @@ impl Baton {
                 }
             },
         };
+        // A group's name stands for its envs (`lock prod` → `lock prod-eu,prod-us`).
+        let command = self.catalog().resolve(command);
         let run = command.clone();
         let actor = &actor;
         let road = self.road(actor, &command, None, true, |role| {

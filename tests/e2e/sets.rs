@@ -221,3 +221,49 @@ async fn racing_sets_and_single_locks_over_two_instances_never_overlap_or_half_t
         "{together} joint grants for {sets_taken} sets taken"
     );
 }
+
+#[tokio::test]
+async fn a_group_is_locked_and_unlocked_by_its_name_and_a_scoped_token_must_cover_every_env() {
+    let mut app = crate::support::spawn_core_with(|c| {
+        c.groups.push(baton_commands::config::GroupConfig {
+            name: baton_commands::domain::EnvName::parse("train").unwrap(),
+            envs: ["canary", "qa"]
+                .iter()
+                .map(|e| baton_commands::domain::EnvName::parse(e).unwrap())
+                .collect(),
+        });
+    })
+    .await;
+    let reply = app.ok("alice", "lock train 10m release 4.2").await;
+    assert_eq!(reply.title, "alice locked canary and qa for 10m");
+    assert!(holder_of(&app, "canary")
+        .await
+        .unwrap()
+        .starts_with("alice"));
+    assert!(holder_of(&app, "qa").await.unwrap().starts_with("alice"));
+    let text = app.refused("bob", "lock train").await.to_string();
+    assert!(
+        text.contains("canary is locked by alice") && text.contains("qa is locked by alice"),
+        "{text}"
+    );
+    let reply = app.ok("alice", "unlock train").await;
+    assert_eq!(reply.title, "alice unlocked canary and qa");
+    assert_eq!(holder_of(&app, "qa").await, None);
+
+    // The CI token `staging` covers staging-* and qa, not canary: the group is refused whole.
+    app.start_instance().await;
+    let http = TestApp::http(crate::support::TOKEN_STAGING);
+    let answer = http
+        .post(app.url("/api/v1/commands"))
+        .json(&serde_json::json!({"text": "lock train 10m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 403);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert!(
+        body["message"].as_str().unwrap().contains("`canary`"),
+        "{body}"
+    );
+    assert_eq!(holder_of(&app, "qa").await, None, "nothing was taken");
+}

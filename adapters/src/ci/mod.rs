@@ -283,6 +283,8 @@ async fn command(
     }
     let input = match grammar::parse(&b.text) {
         Ok(parsed) => {
+            // A group's name stands for its envs, each of which the token must cover.
+            let parsed = s.baton.catalog().resolve(parsed);
             caller
                 .check(&parsed.touches(), s.baton.catalog())
                 .map_err(refused)?;

@@ -26,6 +26,7 @@ impl Config {
         self.check_freezes(ctx, &mut out);
         self.check_github(ctx, &mut out);
         self.check_chat(ctx, &mut out);
+        self.check_groups(ctx, &mut out);
         self.check_teams(ctx, &mut out);
         self.check_mattermost(ctx, &mut out);
         out

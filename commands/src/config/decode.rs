@@ -15,8 +15,8 @@ pub(super) use crate::domain::did_you_mean;
 
 use super::{
     AdminConfig, ChatConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
-    FreezeWindowConfig, GithubConfig, MattermostConfig, PoolConfig, Problem, RedisConfig,
-    RolesConfig, ServerConfig, SlackConfig, TeamsConfig,
+    FreezeWindowConfig, GithubConfig, GroupConfig, MattermostConfig, PoolConfig, Problem,
+    RedisConfig, RolesConfig, ServerConfig, SlackConfig, TeamsConfig,
 };
 
 /// A `[section]` that environment variables may set. New sections join this list (and
@@ -53,7 +53,7 @@ const SECTIONS: &[Section] = &[
 ];
 
 /// Arrays of tables: configured only in the file, because `BATON_ENVS__…` has no way to say which.
-const LISTS: [&str; 3] = ["envs", "pools", "freezes"];
+const LISTS: [&str; 4] = ["envs", "pools", "freezes", "groups"];
 
 /// What turns a path like `envs[1].max_ttl` into a line, or into the variable that set it.
 #[derive(Default)]
@@ -66,6 +66,7 @@ pub(super) struct Ctx {
     env_idx: Vec<usize>,
     pool_idx: Vec<usize>,
     freeze_idx: Vec<usize>,
+    group_idx: Vec<usize>,
 }
 
 impl Ctx {
@@ -111,6 +112,10 @@ impl Ctx {
 
     pub(super) fn freeze_path(&self, i: usize) -> String {
         format!("freezes[{}]", self.freeze_idx.get(i).copied().unwrap_or(i))
+    }
+
+    pub(super) fn group_path(&self, i: usize) -> String {
+        format!("groups[{}]", self.group_idx.get(i).copied().unwrap_or(i))
     }
 }
 
@@ -252,6 +257,8 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
     window.insert("envs".into(), Value::Array(Vec::new()));
     let (freezes, freeze_idx) =
         list::<FreezeWindowConfig>(root.remove("freezes"), "freezes", &window, ctx, out);
+    let (groups, group_idx) =
+        list::<GroupConfig>(root.remove("groups"), "groups", &window, ctx, out);
     let config = Config {
         server: section(root.remove("server"), "server", ctx, out),
         redis: section(root.remove("redis"), "redis", ctx, out),
@@ -268,8 +275,10 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         envs,
         pools,
         freezes,
+        groups,
     };
     (ctx.env_idx, ctx.pool_idx, ctx.freeze_idx) = (env_idx, pool_idx, freeze_idx);
+    ctx.group_idx = group_idx;
     config
 }
 

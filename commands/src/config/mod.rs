@@ -23,6 +23,7 @@ mod discord;
 mod freezes;
 pub mod fronts;
 mod github;
+mod groups;
 mod mattermost;
 mod slack;
 mod teams;
@@ -75,6 +76,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[[freezes]]`: the freeze calendar.
     pub freezes: Vec<FreezeWindowConfig>,
+    /// `[[groups]]`: names for envs locked together (`lock prod` takes `prod-eu` and `prod-us`).
+    pub groups: Vec<GroupConfig>,
     /// `[github]`: the GitHub App that answers deployment protection rules.
     pub github: GithubConfig,
 }
@@ -211,6 +214,17 @@ pub struct PoolConfig {
     /// For members that set none themselves.
     #[serde(default, deserialize_with = "opt_duration")]
     pub remind_before: Option<Duration>,
+}
+
+/// Envs locked together under one name: `lock prod` is `lock prod-eu,prod-us`, all or none.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    /// Shares the namespace of env and pool names, since `lock` accepts either.
+    pub name: EnvName,
+    /// Two or more envs (at most ten), each configured in `[[envs]]` or a pool's member.
+    #[serde(default)]
+    pub envs: Vec<EnvName>,
 }
 
 /// Platform identities (`slack:U123`, `discord:…`, `discord-role:…`, `ci:<token name>`,

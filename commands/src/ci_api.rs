@@ -31,6 +31,31 @@ pub struct Acquire {
     pub key: Option<IdempotencyKey>,
 }
 
+/// Take several envs' deploy locks together (`POST /api/v1/locks`): all of them or none, in one
+/// atomic step, under one token. A set does not wait in line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AcquireSet {
+    /// Which envs (two or more).
+    pub envs: Vec<EnvName>,
+    /// For how long (the shortest of the envs' defaults when absent).
+    pub ttl: Option<Ttl>,
+    /// Why.
+    pub reason: String,
+    /// A label for people, like `api deploy #1234`.
+    pub label: String,
+    /// Makes a retry safe: the same key gets the first attempt's answer.
+    pub key: Option<IdempotencyKey>,
+}
+
+/// Release a set's locks by the token they were granted under (`DELETE /api/v1/locks`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseSet {
+    /// Which envs (two or more).
+    pub envs: Vec<EnvName>,
+    /// The set's token.
+    pub token: String,
+}
+
 /// Release the lock this token was granted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Release {
@@ -112,6 +137,10 @@ pub enum CiCommand {
     Gate(Gate),
     /// See [`RecordDeploy`].
     RecordDeploy(RecordDeploy),
+    /// See [`AcquireSet`].
+    AcquireSet(AcquireSet),
+    /// See [`ReleaseSet`].
+    ReleaseSet(ReleaseSet),
 }
 
 /// Prints as the request itself (`Acquire { env: … }`): idempotency fingerprints are made from
@@ -124,6 +153,8 @@ impl fmt::Debug for CiCommand {
             CiCommand::Extend(r) => r.fmt(f),
             CiCommand::Gate(r) => r.fmt(f),
             CiCommand::RecordDeploy(r) => r.fmt(f),
+            CiCommand::AcquireSet(r) => r.fmt(f),
+            CiCommand::ReleaseSet(r) => r.fmt(f),
         }
     }
 }
@@ -137,6 +168,17 @@ impl CiCommand {
             CiCommand::Extend(_) => "ci extend",
             CiCommand::Gate(_) => "ci gate",
             CiCommand::RecordDeploy(_) => "ci deploy",
+            CiCommand::AcquireSet(_) => "ci lock set",
+            CiCommand::ReleaseSet(_) => "ci unlock set",
+        }
+    }
+
+    /// The envs a set request changes; `None` for a request on one env.
+    pub fn changes_set(&self) -> Option<&[EnvName]> {
+        match self {
+            CiCommand::AcquireSet(AcquireSet { envs, .. })
+            | CiCommand::ReleaseSet(ReleaseSet { envs, .. }) => Some(envs),
+            _ => None,
         }
     }
 
@@ -148,17 +190,21 @@ impl CiCommand {
             | CiCommand::Extend(Extend { env, .. })
             | CiCommand::RecordDeploy(RecordDeploy { env, .. }) => Some(env),
             CiCommand::Gate(_) => None,
+            CiCommand::AcquireSet(AcquireSet { envs, .. })
+            | CiCommand::ReleaseSet(ReleaseSet { envs, .. }) => envs.first(),
         }
     }
 
-    /// The env it takes (a lock, or a place in line): a protected env needs a deployer.
-    pub fn takes(&self) -> Option<&EnvName> {
+    /// The envs it takes (a lock, or a place in line): a protected env needs a deployer.
+    pub fn takes(&self) -> Vec<&EnvName> {
         match self {
-            CiCommand::Acquire(Acquire { env, .. }) => Some(env),
+            CiCommand::Acquire(Acquire { env, .. }) => vec![env],
+            CiCommand::AcquireSet(AcquireSet { envs, .. }) => envs.iter().collect(),
             CiCommand::Release(_)
             | CiCommand::Extend(_)
             | CiCommand::Gate(_)
-            | CiCommand::RecordDeploy(_) => None,
+            | CiCommand::RecordDeploy(_)
+            | CiCommand::ReleaseSet(_) => Vec::new(),
         }
     }
 
@@ -168,8 +214,9 @@ impl CiCommand {
             CiCommand::Acquire(Acquire { key, .. })
             | CiCommand::Release(Release { key, .. })
             | CiCommand::Extend(Extend { key, .. })
-            | CiCommand::RecordDeploy(RecordDeploy { key, .. }) => Some(key),
-            CiCommand::Gate(_) => None,
+            | CiCommand::RecordDeploy(RecordDeploy { key, .. })
+            | CiCommand::AcquireSet(AcquireSet { key, .. }) => Some(key),
+            CiCommand::Gate(_) | CiCommand::ReleaseSet(_) => None,
         }
     }
 }
@@ -183,6 +230,26 @@ pub struct LockGrant {
     pub hold: Hold,
     /// The lock's secret token, for the pipeline that will release it; never shown in chat.
     pub token: String,
+    /// Redis' clock.
+    pub now: u64,
+}
+
+/// Several envs' locks granted to a pipeline together, under one token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetGrant {
+    /// Each env and its grant (its own fence), in the order asked.
+    pub locks: Vec<(String, Hold)>,
+    /// The set's secret token, for the pipeline that will release it; never shown in chat.
+    pub token: String,
+    /// Redis' clock.
+    pub now: u64,
+}
+
+/// A pipeline's set released: each env, and who holds it now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetReleased {
+    /// Each env, and its next holder if someone waited.
+    pub released: Vec<(String, Option<Hold>)>,
     /// Redis' clock.
     pub now: u64,
 }
@@ -253,6 +320,37 @@ impl Render for LockGrant {
             self.now,
         )
         .hold_fields(&self.hold)
+    }
+}
+
+impl Render for SetGrant {
+    fn reply(&self) -> Reply {
+        let names: Vec<&str> = self.locks.iter().map(|(env, _)| env.as_str()).collect();
+        let who = self
+            .locks
+            .first()
+            .map(|(_, h)| h.display.as_str())
+            .unwrap_or_default();
+        let mut r = Reply::new(
+            Tone::Success,
+            format!("{who} locked {}", crate::sets::listed(&names)),
+            self.now,
+        );
+        for (env, hold) in &self.locks {
+            r = r.field(env, Value::Text(format!("fence {}", hold.fence)));
+        }
+        r
+    }
+}
+
+impl Render for SetReleased {
+    fn reply(&self) -> Reply {
+        let names: Vec<&str> = self.released.iter().map(|(env, _)| env.as_str()).collect();
+        Reply::new(
+            Tone::Success,
+            format!("unlocked {}", crate::sets::listed(&names)),
+            self.now,
+        )
     }
 }
 

@@ -192,6 +192,12 @@ impl Baton {
                     CiCommand::RecordDeploy(r) => {
                         r.answer(self, actor, admin).await.map(|a| a.reply())
                     }
+                    CiCommand::AcquireSet(r) => {
+                        r.answer(self, actor, admin).await.map(|a| a.reply())
+                    }
+                    CiCommand::ReleaseSet(r) => {
+                        r.answer(self, actor, admin).await.map(|a| a.reply())
+                    }
                 }
             }
             Command::Admin(admin) => self.admin_desk().run_admin(actor, admin).await,

@@ -6,7 +6,9 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::needs;
-use crate::ci_api::{Acquire, CiCommand, Extend, Gate, RecordDeploy, Release};
+use crate::ci_api::{
+    Acquire, AcquireSet, CiCommand, Extend, Gate, RecordDeploy, Release, ReleaseSet,
+};
 use crate::command::{
     AdminCommand, ClaimCommand, Command, FreezeCommand, LockCommand, Privilege, ReadCommand,
 };
@@ -62,6 +64,8 @@ fn variant(c: &Command) -> &'static str {
             CiCommand::Extend(_) => "ci extend",
             CiCommand::Gate(_) => "ci gate",
             CiCommand::RecordDeploy(_) => "ci deploy",
+            CiCommand::AcquireSet(_) => "ci lock set",
+            CiCommand::ReleaseSet(_) => "ci unlock set",
         },
     }
 }
@@ -105,6 +109,8 @@ const TABLE: &[(&str, Privilege, Privilege)] = &[
     ("ci extend", Anyone, Anyone),
     ("ci gate", Anyone, Anyone),
     ("ci deploy", Anyone, Anyone),
+    ("ci lock set", Anyone, Deployer),
+    ("ci unlock set", Anyone, Anyone),
 ];
 
 fn ci(asked: &str, env: &EnvName) -> Command {
@@ -137,6 +143,17 @@ fn ci(asked: &str, env: &EnvName) -> Command {
             url: String::new(),
             fence: None,
             key: None,
+        }),
+        "ci lock set" => CiCommand::AcquireSet(AcquireSet {
+            envs: vec![EnvName::parse("qa").unwrap(), env],
+            ttl: None,
+            reason: String::new(),
+            label: String::new(),
+            key: None,
+        }),
+        "ci unlock set" => CiCommand::ReleaseSet(ReleaseSet {
+            envs: vec![EnvName::parse("qa").unwrap(), env],
+            token: "t".into(),
         }),
         other => panic!("no CI request `{other}`"),
     })

@@ -7,9 +7,9 @@ use crate::config::EnvSettings;
 use crate::domain::{new_token, Actor, EnvName, Ttl};
 use crate::error::{frozen_clause, BatonError};
 use crate::reply::{clock, Reply, ReplyData, Tone, Value};
-use crate::services::Locks;
+use crate::services::{Core, Locks};
 use crate::store::contracts::{
-    Blocked, LockSetAnswer, LockSetArgs, UnlockSetAnswer, UnlockSetArgs,
+    Blocked, Blocker, LockSetAnswer, LockSetArgs, Released, SetLock, UnlockSetAnswer, UnlockSetArgs,
 };
 
 /// "a, b and c".
@@ -26,21 +26,27 @@ pub(crate) fn listed<S: AsRef<str>>(names: &[S]) -> String {
     }
 }
 
-impl Locks {
+/// Who takes a set, and under which token.
+pub(crate) struct SetHolder<'a> {
+    /// Who asked (`ci:<token>`): a retry's record is theirs and their key's.
+    pub caller: &'a str,
+    pub holder: &'a str,
+    pub display: &'a str,
+    pub token: &'a str,
+}
+
+impl Core {
     fn settings<'a>(&'a self, envs: &[EnvName]) -> Result<Vec<&'a EnvSettings>, BatonError> {
         envs.iter().map(|e| self.catalog.env(e)).collect()
     }
 
-    /// `lock a,b [ttl] [reason]`: every env's lock, or none. Without a duration, the shortest of
-    /// the envs' defaults; a duration above any env's maximum is refused.
-    pub(crate) async fn lock_set(
+    /// The TTL for a set: the one asked for, else the shortest of the envs' defaults; refused
+    /// above any env's maximum.
+    pub(crate) fn set_ttl(
         &self,
-        actor: &Actor,
         envs: &[EnvName],
-        ttl: Option<Ttl>,
-        reason: String,
-        admin: bool,
-    ) -> Result<Reply, BatonError> {
+        asked: Option<Ttl>,
+    ) -> Result<(Vec<&EnvSettings>, Ttl), BatonError> {
         let settings = self.settings(envs)?;
         let default = settings.iter().map(|e| e.default_ttl).min();
         let max = settings.iter().map(|e| e.max_ttl).min();
@@ -48,108 +54,54 @@ impl Locks {
             return Err(BatonError::Internal);
         };
         let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
-        let joined = names.join(",");
-        let ttl = self.ttl_for(&listed(&names), ttl, default, max)?;
+        let ttl = self.ttl_for(&listed(&names), asked, default, max)?;
+        Ok((settings, ttl))
+    }
+
+    /// Takes every env of `settings` for `who`, or none: the grants, or the refusal naming
+    /// every env in the way. Retry-safe with `retry` (the record lives in the first env's slot).
+    pub(crate) async fn take_set(
+        &self,
+        who: SetHolder<'_>,
+        settings: &[&EnvSettings],
+        ttl: Ttl,
+        reason: &str,
+        admin: bool,
+        retry: Option<(String, String)>,
+    ) -> Result<(u64, String, Vec<SetLock>), BatonError> {
         let args = LockSetArgs {
-            holder: &actor.id,
-            display: &actor.display,
-            reason: &reason,
+            holder: who.holder,
+            display: who.display,
+            reason,
             ttl_ms: ttl.as_millis(),
-            token: &new_token(),
+            token: who.token,
             admin,
         };
         let pairs: Vec<(&EnvName, &EnvName)> = settings
             .iter()
             .map(|e| (self.catalog.group_of(e), &e.name))
             .collect();
-        let call = self
+        let mut call = self
             .store
             .prepare_across(&args, &pairs)
             .map_err(BatonError::Refused)?;
+        if let (Some((record, fingerprint)), Some((group, env))) = (retry, pairs.first()) {
+            call = call.idempotent(
+                self.store
+                    .idempotency_record(group, env, who.caller, &record),
+                &fingerprint,
+            );
+        }
         match self.store.call_acquire(call).await? {
-            LockSetAnswer::Ok { now, locks, .. } => {
-                let over_freeze = locks.iter().any(|l| l.freeze.is_some());
-                let tone = if over_freeze {
-                    Tone::Warning
-                } else {
-                    Tone::Success
-                };
-                let first = &locks[0].lock;
-                let mut reply = Reply::new(
-                    tone,
-                    format!("{} locked {} for {ttl}", actor.display, listed(&names)),
-                    now,
-                )
-                .field("Holder", Value::Person(first.display.clone()))
-                .text_field("Reason", &first.reason)
-                .field("Expires", Value::Time(first.expires));
-                for l in &locks {
-                    reply = reply.field(&l.env, Value::Text(format!("fence {}", l.lock.fence)));
-                }
-                let mut notes = Vec::new();
-                for l in &locks {
-                    if let Some(f) = &l.freeze {
-                        notes.push(format!(
-                            "{} is frozen by {} ({}); you took it as an admin, and that is recorded.",
-                            l.env,
-                            f.by_whom(),
-                            f.reason
-                        ));
-                    }
-                    if let Some(c) = l.claim.as_ref().filter(|c| c.holder != actor.id) {
-                        notes.push(format!(
-                            "Heads-up: {} is claimed by {} until {}.",
-                            l.env,
-                            c.display,
-                            clock(c.expires)
-                        ));
-                    }
-                }
-                if !notes.is_empty() {
-                    reply = reply.with_text(notes.join("\n"));
-                }
-                let first = locks.into_iter().next().ok_or(BatonError::Internal)?;
-                Ok(reply
-                    .button("Unlock all", format!("unlock {joined}"), false)
-                    .with_data(ReplyData::Grant {
-                        env: first.env,
-                        kind: "lock".into(),
-                        hold: first.lock,
-                        token: None,
-                    }))
-            }
+            LockSetAnswer::Ok { now, token, locks } => Ok((now, token, locks)),
+            LockSetAnswer::Ended { env, fence, how } => Err(BatonError::LockEnded {
+                env,
+                fence,
+                released: how == "released",
+            }),
+            LockSetAnswer::IdempotencyMismatch {} => Err(BatonError::IdempotencyKeyReused),
             LockSetAnswer::Blocked { now, blocked } => {
-                let reasons: Vec<String> = blocked
-                    .iter()
-                    .map(|b| match &b.why {
-                        Blocked::Locked { lock, queued } => {
-                            let line = match queued {
-                                0 => String::new(),
-                                1 => ", 1 waiting".into(),
-                                n => format!(", {n} waiting"),
-                            };
-                            let why = if lock.reason.is_empty() {
-                                String::new()
-                            } else {
-                                format!(": {}", lock.reason)
-                            };
-                            format!(
-                                "{} is locked by {} until {}{line}{why}",
-                                b.env,
-                                lock.display,
-                                clock(lock.expires)
-                            )
-                        }
-                        Blocked::Frozen { freeze } => {
-                            format!("{} is {}", b.env, frozen_clause(freeze, now))
-                        }
-                        Blocked::Mine { lock } => format!(
-                            "you already hold {} until {}, on its own (unlock it, or lock the others alone)",
-                            b.env,
-                            clock(lock.expires)
-                        ),
-                    })
-                    .collect();
+                let reasons: Vec<String> = blocked.iter().map(|b| blocker(b, now)).collect();
                 Err(BatonError::Refused(format!(
                     "nothing was locked: {}",
                     reasons.join("; ")
@@ -158,18 +110,18 @@ impl Locks {
         }
     }
 
-    /// `unlock a,b`: every env's lock given back, or none.
-    pub(crate) async fn unlock_set(
+    /// Gives back every env of `settings` held by `actor` (or under `token`), or none.
+    pub(crate) async fn give_back_set(
         &self,
-        actor: &Actor,
-        envs: &[EnvName],
-    ) -> Result<Reply, BatonError> {
-        let settings = self.settings(envs)?;
-        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        actor: &str,
+        display: &str,
+        token: Option<&str>,
+        settings: &[&EnvSettings],
+    ) -> Result<(u64, Vec<Released>), BatonError> {
         let args = UnlockSetArgs {
-            actor: &actor.id,
-            display: &actor.display,
-            token: None,
+            actor,
+            display,
+            token,
         };
         let pairs: Vec<(&EnvName, &EnvName)> = settings
             .iter()
@@ -180,27 +132,17 @@ impl Locks {
             .prepare_across(&args, &pairs)
             .map_err(BatonError::Refused)?;
         match self.store.call(call).await? {
-            UnlockSetAnswer::Ok { now, released } => {
-                let mut reply = Reply::new(
-                    Tone::Success,
-                    format!("{} unlocked {}", actor.display, listed(&names)),
-                    now,
-                );
-                for r in &released {
-                    let after = match &r.next {
-                        Some(next) => {
-                            format!("now {}'s, until {}", next.display, clock(next.expires))
-                        }
-                        None => "free".into(),
-                    };
-                    reply = reply.field(&r.env, Value::Text(after));
-                }
-                Ok(reply)
-            }
-            UnlockSetAnswer::Refused { problems, .. } => {
+            UnlockSetAnswer::Ok { now, released } => Ok((now, released)),
+            UnlockSetAnswer::Refused { problems } => {
                 let reasons: Vec<String> = problems
                     .iter()
                     .map(|p| match &p.lock {
+                        Some(lock) if token.is_some() => {
+                            format!(
+                                "{} is locked by {}, not under this token",
+                                p.env, lock.display
+                            )
+                        }
                         Some(lock) => {
                             format!("{} is locked by {}, not by you", p.env, lock.display)
                         }
@@ -213,5 +155,136 @@ impl Locks {
                 )))
             }
         }
+    }
+}
+
+/// Why one env stands in the way of a set, as a clause.
+fn blocker(b: &Blocker, now: u64) -> String {
+    match &b.why {
+        Blocked::Locked { lock, queued } => {
+            let line = match queued {
+                0 => String::new(),
+                1 => ", 1 waiting".into(),
+                n => format!(", {n} waiting"),
+            };
+            let why = if lock.reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", lock.reason)
+            };
+            format!(
+                "{} is locked by {} until {}{line}{why}",
+                b.env,
+                lock.display,
+                clock(lock.expires)
+            )
+        }
+        Blocked::Frozen { freeze } => format!("{} is {}", b.env, frozen_clause(freeze, now)),
+        Blocked::Mine { lock } => format!(
+            "you already hold {} until {}, on its own (unlock it, or lock the others alone)",
+            b.env,
+            clock(lock.expires)
+        ),
+    }
+}
+
+impl Locks {
+    /// `lock a,b [ttl] [reason]`: every env's lock, or none. Without a duration, the shortest of
+    /// the envs' defaults; a duration above any env's maximum is refused.
+    pub(crate) async fn lock_set(
+        &self,
+        actor: &Actor,
+        envs: &[EnvName],
+        ttl: Option<Ttl>,
+        reason: String,
+        admin: bool,
+    ) -> Result<Reply, BatonError> {
+        let (settings, ttl) = self.set_ttl(envs, ttl)?;
+        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        let joined = names.join(",");
+        let who = SetHolder {
+            caller: &actor.id,
+            holder: &actor.id,
+            display: &actor.display,
+            token: &new_token(),
+        };
+        let (now, _, locks) = self
+            .take_set(who, &settings, ttl, &reason, admin, None)
+            .await?;
+        let over_freeze = locks.iter().any(|l| l.freeze.is_some());
+        let tone = if over_freeze {
+            Tone::Warning
+        } else {
+            Tone::Success
+        };
+        let first = &locks.first().ok_or(BatonError::Internal)?.lock;
+        let mut reply = Reply::new(
+            tone,
+            format!("{} locked {} for {ttl}", actor.display, listed(&names)),
+            now,
+        )
+        .field("Holder", Value::Person(first.display.clone()))
+        .text_field("Reason", &first.reason)
+        .field("Expires", Value::Time(first.expires));
+        for l in &locks {
+            reply = reply.field(&l.env, Value::Text(format!("fence {}", l.lock.fence)));
+        }
+        let mut notes = Vec::new();
+        for l in &locks {
+            if let Some(f) = &l.freeze {
+                notes.push(format!(
+                    "{} is frozen by {} ({}); you took it as an admin, and that is recorded.",
+                    l.env,
+                    f.by_whom(),
+                    f.reason
+                ));
+            }
+            if let Some(c) = l.claim.as_ref().filter(|c| c.holder != actor.id) {
+                notes.push(format!(
+                    "Heads-up: {} is claimed by {} until {}.",
+                    l.env,
+                    c.display,
+                    clock(c.expires)
+                ));
+            }
+        }
+        if !notes.is_empty() {
+            reply = reply.with_text(notes.join("\n"));
+        }
+        let first = locks.into_iter().next().ok_or(BatonError::Internal)?;
+        Ok(reply
+            .button("Unlock all", format!("unlock {joined}"), false)
+            .with_data(ReplyData::Grant {
+                env: first.env,
+                kind: "lock".into(),
+                hold: first.lock,
+                token: None,
+            }))
+    }
+
+    /// `unlock a,b`: every env's lock given back, or none.
+    pub(crate) async fn unlock_set(
+        &self,
+        actor: &Actor,
+        envs: &[EnvName],
+    ) -> Result<Reply, BatonError> {
+        let settings = self.settings(envs)?;
+        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        let (now, released) = self
+            .give_back_set(&actor.id, &actor.display, None, &settings)
+            .await?;
+        let mut reply = Reply::new(
+            Tone::Success,
+            format!("{} unlocked {}", actor.display, listed(&names)),
+            now,
+        );
+        for r in &released {
+            let after = match &r.next {
+                Some(next) => format!("now {}'s, until {}", next.display, clock(next.expires)),
+                None => "free".into(),
+            };
+            reply = reply.field(&r.env, Value::Text(after));
+        }
+        Ok(reply)
     }
 }

@@ -267,3 +267,105 @@ async fn a_group_is_locked_and_unlocked_by_its_name_and_a_scoped_token_must_cove
     );
     assert_eq!(holder_of(&app, "qa").await, None, "nothing was taken");
 }
+
+#[tokio::test]
+async fn a_pipeline_takes_a_set_under_one_token_retries_safely_and_gives_it_back_whole() {
+    let mut app = spawn_core().await;
+    app.start_instance().await;
+    let http = TestApp::http(crate::support::TOKEN_ALL);
+    let set = serde_json::json!({"envs": ["canary", "qa"], "ttl": "10m", "reason": "release 4.2", "holder": "deploy #7"});
+    let take = || {
+        http.post(app.url("/api/v1/locks"))
+            .header("Idempotency-Key", "release-4.2-attempt")
+            .json(&set)
+            .send()
+    };
+    let first = take().await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let granted: serde_json::Value = first.json().await.unwrap();
+    let token = granted["token"].as_str().unwrap().to_string();
+    assert_eq!(granted["holder"], "deploy #7");
+    let envs: Vec<&str> = granted["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["env"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs, ["canary", "qa"]);
+    assert!(granted["locks"][0]["fence"].as_u64().unwrap() >= 1);
+
+    // A retry whose answer was lost gets the same grant, not a second one.
+    let again: serde_json::Value = take().await.unwrap().json().await.unwrap();
+    assert_eq!(again["token"], token.as_str());
+    assert_eq!(again["locks"], granted["locks"]);
+
+    // The set's token opens each env's gate; another pipeline's set is refused whole.
+    for env in ["canary", "qa"] {
+        let gate = http
+            .get(app.url(&format!("/api/v1/gate/{env}")))
+            .header("Baton-Lock-Token", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gate.status().as_u16(), 200, "{env}");
+    }
+    let other = http
+        .post(app.url("/api/v1/locks"))
+        .json(&serde_json::json!({"envs": ["qa", "staging-1"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 409);
+    let refused: serde_json::Value = other.json().await.unwrap();
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("nothing was locked: qa is locked by deploy #7"),
+        "{message}"
+    );
+    assert_eq!(holder_of(&app, "staging-1").await, None);
+
+    // Bad requests say what is wrong.
+    for (body, says) in [
+        (serde_json::json!({"envs": ["qa"]}), "2 to 10 envs"),
+        (serde_json::json!({"envs": ["qa", "QA"]}), "named twice"),
+        (
+            serde_json::json!({"envs": ["qa", "canary"], "wait": "1m"}),
+            "wait",
+        ),
+    ] {
+        let r = http
+            .post(app.url("/api/v1/locks"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{body}");
+        let e: serde_json::Value = r.json().await.unwrap();
+        assert!(e["message"].as_str().unwrap().contains(says), "{body}: {e}");
+    }
+
+    // Released only with the set's token, and then whole.
+    let wrong = http
+        .delete(app.url("/api/v1/locks"))
+        .json(&serde_json::json!({"envs": ["canary", "qa"], "token": "0123456789abcdef0123456789abcdef"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 409);
+    assert!(holder_of(&app, "canary").await.is_some());
+    let back = http
+        .delete(app.url("/api/v1/locks"))
+        .json(&serde_json::json!({"envs": ["canary", "qa"], "token": token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status().as_u16(), 200);
+    let released: serde_json::Value = back.json().await.unwrap();
+    assert_eq!(released["released"].as_array().unwrap().len(), 2);
+    assert_eq!(holder_of(&app, "canary").await, None);
+    assert_eq!(holder_of(&app, "qa").await, None);
+
+    // A retry of the original request now hears that its set ended: never a replayed grant.
+    let late = take().await.unwrap();
+    assert_eq!(late.status().as_u16(), 410);
+}

@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use baton_commands::ci_api::{DeployRecorded, GateOpen, LockExtended, LockGrant, LockReleased};
+use baton_commands::ci_api::{
+    DeployRecorded, GateOpen, LockExtended, LockGrant, LockReleased, SetGrant, SetReleased,
+};
 use baton_commands::domain::preview;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -39,6 +41,38 @@ pub struct LockBody {
         skip_serializing_if = "Option::is_none"
     )]
     pub wait: Option<Duration>,
+}
+
+/// `POST /api/v1/locks`: several envs together, all or none.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockSetBody {
+    /// The envs (two to ten).
+    pub envs: Vec<String>,
+    /// A label for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// How long to hold them.
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        serialize_with = "secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttl: Option<Duration>,
+    /// Why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `DELETE /api/v1/locks`: a set given back by its token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlockSetBody {
+    /// The envs, as they were locked.
+    pub envs: Vec<String>,
+    /// The set's token.
+    pub token: String,
 }
 
 /// `DELETE /api/v1/locks/{env}`.
@@ -123,6 +157,77 @@ impl From<LockGrant> for Granted {
             fence: g.hold.fence,
             expires_at: views::time(g.hold.expires),
             expires_in_ms: Some(g.hold.expires.saturating_sub(g.now)),
+        }
+    }
+}
+
+/// One env of a set granted: its own fence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetMember {
+    /// The environment.
+    pub env: String,
+    /// The fencing token of this env's acquisition.
+    pub fence: u64,
+}
+
+/// 200 to `POST /api/v1/locks`: every env of the set, under one token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantedSet {
+    /// Each env and its fence, in the order asked.
+    pub locks: Vec<SetMember>,
+    /// The label the locks carry.
+    pub holder: String,
+    /// The one secret that releases them all (`DELETE /api/v1/locks`) and opens each env's gate.
+    pub token: String,
+    /// When they expire (RFC 3339); all were granted at one moment for one duration.
+    pub expires_at: String,
+    /// How long they have left, by Redis' clock.
+    pub expires_in_ms: u64,
+}
+
+impl From<SetGrant> for GrantedSet {
+    fn from(g: SetGrant) -> Self {
+        let (holder, expires) = g
+            .locks
+            .first()
+            .map(|(_, h)| (h.display.clone(), h.expires))
+            .unwrap_or_default();
+        Self {
+            locks: g
+                .locks
+                .into_iter()
+                .map(|(env, h)| SetMember {
+                    env,
+                    fence: h.fence,
+                })
+                .collect(),
+            holder,
+            token: g.token,
+            expires_at: views::time(expires),
+            expires_in_ms: expires.saturating_sub(g.now),
+        }
+    }
+}
+
+/// 200 to `DELETE /api/v1/locks`: every env of the set released.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleasedSet {
+    /// Each env, and who it passed to.
+    pub released: Vec<Released>,
+}
+
+impl From<SetReleased> for ReleasedSet {
+    fn from(r: SetReleased) -> Self {
+        Self {
+            released: r
+                .released
+                .into_iter()
+                .map(|(env, next)| Released {
+                    env,
+                    released: true,
+                    next: next.map(|n| n.display),
+                })
+                .collect(),
         }
     }
 }

@@ -43,8 +43,8 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use self::api_types::{
-    CommandBody, DeployBody, ExtendBody, GateAnswer, Granted, LockBody, Recorded, Released,
-    TokenBody,
+    CommandBody, DeployBody, ExtendBody, GateAnswer, Granted, GrantedSet, LockBody, LockSetBody,
+    Recorded, Released, ReleasedSet, TokenBody, UnlockSetBody,
 };
 pub use self::auth::{glob_match, sha256_hex, Caller, TokenEntry};
 pub use self::error::ApiError;
@@ -101,6 +101,7 @@ impl CiState {
 /// The `/api/v1` routes.
 pub fn routes(state: CiState) -> Router {
     Router::new()
+        .route("/api/v1/locks", post(lock_set).delete(unlock_set))
         .route("/api/v1/locks/{env}", post(lock).delete(unlock))
         .route("/api/v1/locks/{env}/extend", post(extend))
         .route("/api/v1/gate/{env}", get(gate))
@@ -136,6 +137,58 @@ async fn lock(
         label: body::label(b.holder)?,
         wait: b.wait,
         key,
+    };
+    Ok(Json(s.run(&caller, request).await?.into()))
+}
+
+/// The envs of a set request: two to ten names, none twice.
+fn set_envs(raw: &[String]) -> Result<Vec<baton_commands::domain::EnvName>, ApiError> {
+    let mut envs: Vec<baton_commands::domain::EnvName> = Vec::new();
+    for name in raw {
+        let env = body::env(name)?;
+        if envs
+            .iter()
+            .any(|e| e.as_str().eq_ignore_ascii_case(env.as_str()))
+        {
+            return Err(ApiError::bad_request(format!(
+                "`{env}` is named twice in `envs`"
+            )));
+        }
+        envs.push(env);
+    }
+    if !(2..=grammar::MAX_SET).contains(&envs.len()) {
+        return Err(ApiError::bad_request(format!(
+            "`envs` lists 2 to {} envs to lock together (one env: POST /api/v1/locks/{{env}})",
+            grammar::MAX_SET
+        )));
+    }
+    Ok(envs)
+}
+
+async fn lock_set(
+    State(s): State<CiState>,
+    caller: Caller,
+    IdemKey(key): IdemKey,
+    JsonObject(b): JsonObject<LockSetBody>,
+) -> Result<Json<GrantedSet>, ApiError> {
+    let request = ci_api::AcquireSet {
+        envs: set_envs(&b.envs)?,
+        ttl: body::ttl("ttl", b.ttl)?,
+        reason: body::reason(b.reason)?,
+        label: body::label(b.holder)?,
+        key,
+    };
+    Ok(Json(s.run(&caller, request).await?.into()))
+}
+
+async fn unlock_set(
+    State(s): State<CiState>,
+    caller: Caller,
+    JsonObject(b): JsonObject<UnlockSetBody>,
+) -> Result<Json<ReleasedSet>, ApiError> {
+    let request = ci_api::ReleaseSet {
+        envs: set_envs(&b.envs)?,
+        token: body::token(b.token)?,
     };
     Ok(Json(s.run(&caller, request).await?.into()))
 }

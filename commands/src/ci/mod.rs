@@ -10,8 +10,9 @@ mod wait;
 use futures_util::future::BoxFuture;
 
 use crate::ci_api::{
-    Acquire, CiCommand, DeployRecorded, EnvStates, Envs, Extend, Gate, GateOpen, LockExtended,
-    LockGrant, LockReleased, RecordDeploy, Release,
+    Acquire, AcquireSet, CiCommand, DeployRecorded, EnvStates, Envs, Extend, Gate, GateOpen,
+    LockExtended, LockGrant, LockReleased, RecordDeploy, Release, ReleaseSet, SetGrant,
+    SetReleased,
 };
 use crate::command::{Command, ReadCommand};
 use crate::config::EnvSettings;
@@ -64,6 +65,42 @@ impl CiRequest for Acquire {
             };
             baton.pipelines().acquire(actor, env, request, retry).await
         })
+    }
+}
+
+impl CiRequest for AcquireSet {
+    type Answer = SetGrant;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::AcquireSet(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
+        admin: bool,
+    ) -> BoxFuture<'a, Result<SetGrant, BatonError>> {
+        Box::pin(async move {
+            let retry = retry_of(&self.key, || CiCommand::AcquireSet(self.clone()));
+            baton
+                .pipelines()
+                .acquire_set(actor, self, retry, admin)
+                .await
+        })
+    }
+}
+
+impl CiRequest for ReleaseSet {
+    type Answer = SetReleased;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::ReleaseSet(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
+        _admin: bool,
+    ) -> BoxFuture<'a, Result<SetReleased, BatonError>> {
+        Box::pin(async move { baton.pipelines().release_set(actor, self).await })
     }
 }
 
@@ -334,5 +371,61 @@ fn grant(env: &str, hold: Hold, token: String, now: u64) -> LockGrant {
         hold,
         token,
         now,
+    }
+}
+
+impl Pipelines {
+    /// Takes a set for a pipeline: its own holder (`ci:<token>#<ticket>`, from the retry key when
+    /// there is one, so a retry is the same holder) and one token for every env of it.
+    async fn acquire_set(
+        &self,
+        actor: &Actor,
+        request: AcquireSet,
+        retry: Retry,
+        admin: bool,
+    ) -> Result<SetGrant, BatonError> {
+        let (settings, ttl) = self.set_ttl(&request.envs, request.ttl)?;
+        let holder = format!("{}#{}", actor.id, wait::ticket_id(actor, &retry));
+        let display = if request.label.is_empty() {
+            actor.id.clone()
+        } else {
+            request.label
+        };
+        let token = crate::domain::new_token();
+        let who = crate::sets::SetHolder {
+            caller: &actor.id,
+            holder: &holder,
+            display: &display,
+            token: &token,
+        };
+        let retry = retry.map(|(key, fingerprint)| (key.as_str().to_string(), fingerprint));
+        let (now, token, locks) = self
+            .take_set(who, &settings, ttl, &request.reason, admin, retry)
+            .await?;
+        Ok(SetGrant {
+            locks: locks.into_iter().map(|l| (l.env, l.lock)).collect(),
+            token,
+            now,
+        })
+    }
+
+    /// Gives back a pipeline's set by its token: every env, or none.
+    async fn release_set(
+        &self,
+        actor: &Actor,
+        request: ReleaseSet,
+    ) -> Result<SetReleased, BatonError> {
+        let settings: Vec<&EnvSettings> = request
+            .envs
+            .iter()
+            .map(|e| self.catalog.env(e))
+            .collect::<Result<_, _>>()?;
+        let (now, released) = self
+            .give_back_set(&actor.id, &actor.id, Some(&request.token), &settings)
+            .await?;
+        Ok(SetReleased {
+            released: released.into_iter().map(|r| (r.env, r.next)).collect(),
+            now,
+        })
     }
 }

@@ -280,7 +280,7 @@ impl Pipelines {
 /// token back only to its holder. So the ticket is a one-way digest of all three: another
 /// pipeline that sees a holder id cannot make a request that maps to it. Without a key, it is
 /// random.
-fn ticket_id(actor: &Actor, retry: &Retry) -> String {
+pub(super) fn ticket_id(actor: &Actor, retry: &Retry) -> String {
     match retry {
         Some((key, fingerprint)) => {
             let request = [actor.id.as_str(), key.as_str(), fingerprint.as_str()].join("\n");

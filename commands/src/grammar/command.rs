@@ -396,7 +396,10 @@ impl Command {
                 Scope::All => Touches::All,
             },
 
-            Command::Ci(ci) => ci.changes().map_or(Touches::Nothing, Touches::One),
+            Command::Ci(ci) => match ci.changes_set() {
+                Some(envs) => Touches::Several(envs),
+                None => ci.changes().map_or(Touches::Nothing, Touches::One),
+            },
         }
     }
 
@@ -416,7 +419,7 @@ impl Command {
                 | LockCommand::UnlockSet { .. },
             )
             | Command::Claims(ClaimCommand::Release { .. }) => Vec::new(),
-            Command::Ci(ci) => ci.takes().into_iter().collect(),
+            Command::Ci(ci) => ci.takes(),
             // Freezing needs a deployer by its grammar entry; it takes no lock.
             Command::Freezes(FreezeCommand::Freeze { .. } | FreezeCommand::Unfreeze { .. }) => {
                 Vec::new()

@@ -42,9 +42,22 @@ pub enum LockSetAnswer {
     Ok {
         #[serde(deserialize_with = "lua_int")]
         now: u64,
+        /// The set's token: a retry's answer carries the first attempt's.
+        token: String,
         #[serde(deserialize_with = "lua_list")]
         locks: Vec<SetLock>,
     },
+    /// A retry of a set taken under the same key after the set's locks ended.
+    Ended {
+        /// The first env of the set, and the fence it was granted with.
+        env: String,
+        #[serde(deserialize_with = "lua_int")]
+        fence: u64,
+        /// `released` (before its expiry) or `ended`.
+        how: String,
+    },
+    /// The key came back with a different request.
+    IdempotencyMismatch {},
     /// Nothing was taken: these envs stand in the way.
     Blocked {
         #[serde(deserialize_with = "lua_int")]

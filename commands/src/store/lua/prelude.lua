@@ -444,6 +444,27 @@ local NOT_FINAL = { queued = true, already_queued = true }
 -- let go after an extension), never a grant with an expiry in the past.
 local function replay(answer)
   local a = cjson.decode(answer)
+  -- A set (`lock_set`): told again while every one of its locks lives under its token.
+  if a.token and type(a.locks) == 'table' then
+    local live = true
+    for i, e in ipairs(ENVS) do
+      local lock, was = settle(e), a.locks[i]
+      if was and lock and lock.token == a.token and tonumber(lock.fence) == tonumber(was.lock.fence) then
+        was.lock = view(lock)
+      else
+        live = false
+      end
+    end
+    if live then
+      a.now = digits(NOW)
+      return cjson.encode(a)
+    end
+    local first = a.locks[1]
+    local how = 'ended'
+    if tonumber(first.lock.expires) > NOW then how = 'released' end
+    return cjson.encode({ status = 'ended', now = digits(NOW), how = how, env = first.env,
+                          fence = first.lock.fence })
+  end
   if not (a.token and type(a.lock) == 'table' and ENVS[1]) then return answer end
   local lock = settle(ENVS[1])
   if lock and lock.token == a.token and tonumber(lock.fence) == tonumber(a.lock.fence) then

@@ -129,6 +129,18 @@ impl Catalog {
                     envs: expand(&envs),
                 })
             }
+            Command::Locks(LockCommand::Extend { env, by }) if self.group(&env).is_some() => {
+                Command::Locks(LockCommand::ExtendSet {
+                    envs: expand(&[env]),
+                    by,
+                })
+            }
+            Command::Locks(LockCommand::ExtendSet { envs, by }) => {
+                Command::Locks(LockCommand::ExtendSet {
+                    envs: expand(&envs),
+                    by,
+                })
+            }
             other => other,
         }
     }

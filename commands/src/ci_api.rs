@@ -56,6 +56,17 @@ pub struct ReleaseSet {
     pub token: String,
 }
 
+/// Extend a set's locks by the token they were granted under (`PATCH /api/v1/locks`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExtendSet {
+    /// Which envs (two or more).
+    pub envs: Vec<EnvName>,
+    /// The set's token.
+    pub token: String,
+    /// By how much.
+    pub by: Ttl,
+}
+
 /// Release the lock this token was granted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Release {
@@ -141,6 +152,8 @@ pub enum CiCommand {
     AcquireSet(AcquireSet),
     /// See [`ReleaseSet`].
     ReleaseSet(ReleaseSet),
+    /// See [`ExtendSet`].
+    ExtendSet(ExtendSet),
 }
 
 /// Prints as the request itself (`Acquire { env: … }`): idempotency fingerprints are made from
@@ -155,6 +168,7 @@ impl fmt::Debug for CiCommand {
             CiCommand::RecordDeploy(r) => r.fmt(f),
             CiCommand::AcquireSet(r) => r.fmt(f),
             CiCommand::ReleaseSet(r) => r.fmt(f),
+            CiCommand::ExtendSet(r) => r.fmt(f),
         }
     }
 }
@@ -170,6 +184,7 @@ impl CiCommand {
             CiCommand::RecordDeploy(_) => "ci deploy",
             CiCommand::AcquireSet(_) => "ci lock set",
             CiCommand::ReleaseSet(_) => "ci unlock set",
+            CiCommand::ExtendSet(_) => "ci extend set",
         }
     }
 
@@ -177,7 +192,8 @@ impl CiCommand {
     pub fn changes_set(&self) -> Option<&[EnvName]> {
         match self {
             CiCommand::AcquireSet(AcquireSet { envs, .. })
-            | CiCommand::ReleaseSet(ReleaseSet { envs, .. }) => Some(envs),
+            | CiCommand::ReleaseSet(ReleaseSet { envs, .. })
+            | CiCommand::ExtendSet(ExtendSet { envs, .. }) => Some(envs),
             _ => None,
         }
     }
@@ -191,7 +207,8 @@ impl CiCommand {
             | CiCommand::RecordDeploy(RecordDeploy { env, .. }) => Some(env),
             CiCommand::Gate(_) => None,
             CiCommand::AcquireSet(AcquireSet { envs, .. })
-            | CiCommand::ReleaseSet(ReleaseSet { envs, .. }) => envs.first(),
+            | CiCommand::ReleaseSet(ReleaseSet { envs, .. })
+            | CiCommand::ExtendSet(ExtendSet { envs, .. }) => envs.first(),
         }
     }
 
@@ -204,7 +221,8 @@ impl CiCommand {
             | CiCommand::Extend(_)
             | CiCommand::Gate(_)
             | CiCommand::RecordDeploy(_)
-            | CiCommand::ReleaseSet(_) => Vec::new(),
+            | CiCommand::ReleaseSet(_)
+            | CiCommand::ExtendSet(_) => Vec::new(),
         }
     }
 
@@ -216,7 +234,7 @@ impl CiCommand {
             | CiCommand::Extend(Extend { key, .. })
             | CiCommand::RecordDeploy(RecordDeploy { key, .. })
             | CiCommand::AcquireSet(AcquireSet { key, .. }) => Some(key),
-            CiCommand::Gate(_) | CiCommand::ReleaseSet(_) => None,
+            CiCommand::Gate(_) | CiCommand::ReleaseSet(_) | CiCommand::ExtendSet(_) => None,
         }
     }
 }
@@ -243,6 +261,34 @@ pub struct SetGrant {
     pub token: String,
     /// Redis' clock.
     pub now: u64,
+}
+
+/// A pipeline's set extended: each env with its new expiry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SetExtended {
+    /// Each env and its lock.
+    pub locks: Vec<(String, Hold)>,
+    /// By how much.
+    pub by: Ttl,
+    /// Redis' clock.
+    pub now: u64,
+}
+
+impl Render for SetExtended {
+    fn reply(&self) -> Reply {
+        let names: Vec<&str> = self.locks.iter().map(|(env, _)| env.as_str()).collect();
+        let expires = self
+            .locks
+            .first()
+            .map(|(_, h)| h.expires)
+            .unwrap_or_default();
+        Reply::new(
+            Tone::Success,
+            format!("extended {} by {}", crate::sets::listed(&names), self.by),
+            self.now,
+        )
+        .field("Expires", Value::Time(expires))
+    }
 }
 
 /// A pipeline's set released: each env, and who holds it now.

@@ -69,6 +69,7 @@ impl Locks {
                 self.lock_set(actor, &envs, ttl, reason, admin).await
             }
             LockCommand::UnlockSet { envs } => self.unlock_set(actor, &envs).await,
+            LockCommand::ExtendSet { envs, by } => self.extend_set(actor, &envs, by).await,
         }
     }
 

@@ -198,6 +198,9 @@ impl Baton {
                     CiCommand::ReleaseSet(r) => {
                         r.answer(self, actor, admin).await.map(|a| a.reply())
                     }
+                    CiCommand::ExtendSet(r) => {
+                        r.answer(self, actor, admin).await.map(|a| a.reply())
+                    }
                 }
             }
             Command::Admin(admin) => self.admin_desk().run_admin(actor, admin).await,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::needs;
 use crate::ci_api::{
-    Acquire, AcquireSet, CiCommand, Extend, Gate, RecordDeploy, Release, ReleaseSet,
+    Acquire, AcquireSet, CiCommand, Extend, ExtendSet, Gate, RecordDeploy, Release, ReleaseSet,
 };
 use crate::command::{
     AdminCommand, ClaimCommand, Command, FreezeCommand, LockCommand, Privilege, ReadCommand,
@@ -27,6 +27,7 @@ fn variant(c: &Command) -> &'static str {
             LockCommand::Leave { .. } => "leave",
             LockCommand::LockSet { .. } => "lock a,b",
             LockCommand::UnlockSet { .. } => "unlock a,b",
+            LockCommand::ExtendSet { .. } => "extend a,b",
         },
         Command::Freezes(f) => match f {
             FreezeCommand::Freeze { .. } => "freeze",
@@ -66,6 +67,7 @@ fn variant(c: &Command) -> &'static str {
             CiCommand::RecordDeploy(_) => "ci deploy",
             CiCommand::AcquireSet(_) => "ci lock set",
             CiCommand::ReleaseSet(_) => "ci unlock set",
+            CiCommand::ExtendSet(_) => "ci extend set",
         },
     }
 }
@@ -82,6 +84,7 @@ const TABLE: &[(&str, Privilege, Privilege)] = &[
     ("leave ENV", Anyone, Anyone),
     ("lock ENV,qa 30m release", Anyone, Deployer),
     ("unlock ENV,qa", Anyone, Anyone),
+    ("extend ENV,qa 30m", Anyone, Anyone),
     ("freeze ENV 1h incident", Deployer, Deployer),
     ("unfreeze ENV", Deployer, Deployer),
     ("claim ENV 2h qa", Anyone, Deployer),
@@ -111,6 +114,7 @@ const TABLE: &[(&str, Privilege, Privilege)] = &[
     ("ci deploy", Anyone, Anyone),
     ("ci lock set", Anyone, Deployer),
     ("ci unlock set", Anyone, Anyone),
+    ("ci extend set", Anyone, Anyone),
 ];
 
 fn ci(asked: &str, env: &EnvName) -> Command {
@@ -150,6 +154,11 @@ fn ci(asked: &str, env: &EnvName) -> Command {
             reason: String::new(),
             label: String::new(),
             key: None,
+        }),
+        "ci extend set" => CiCommand::ExtendSet(ExtendSet {
+            envs: vec![EnvName::parse("qa").unwrap(), env],
+            token: "t".into(),
+            by: Ttl::parse("10m").unwrap(),
         }),
         "ci unlock set" => CiCommand::ReleaseSet(ReleaseSet {
             envs: vec![EnvName::parse("qa").unwrap(), env],

@@ -4,12 +4,13 @@
 //! way and who holds it, and takes nothing.
 
 use crate::config::EnvSettings;
-use crate::domain::{new_token, Actor, EnvName, Ttl};
+use crate::domain::{human_duration, new_token, Actor, EnvName, Ttl};
 use crate::error::{frozen_clause, BatonError};
 use crate::reply::{clock, Reply, ReplyData, Tone, Value};
 use crate::services::{Core, Locks};
 use crate::store::contracts::{
-    Blocked, Blocker, LockSetAnswer, LockSetArgs, Released, SetLock, UnlockSetAnswer, UnlockSetArgs,
+    Blocked, Blocker, ExtendSetAnswer, ExtendSetArgs, LockSetAnswer, LockSetArgs, Released,
+    SetLock, UnlockSetAnswer, UnlockSetArgs,
 };
 
 /// "a, b and c".
@@ -158,6 +159,62 @@ impl Core {
     }
 }
 
+impl Core {
+    /// Extends every env's lock of `settings` held by `actor` (or under `token`) by `by`, or
+    /// none; no env may then have more than the shortest of their `max_ttl`s left.
+    pub(crate) async fn extend_set_by(
+        &self,
+        actor: &str,
+        token: Option<&str>,
+        settings: &[&EnvSettings],
+        by: Ttl,
+    ) -> Result<(u64, Vec<SetLock>), BatonError> {
+        let max = settings
+            .iter()
+            .map(|e| e.max_ttl)
+            .min()
+            .ok_or(BatonError::Internal)?;
+        let args = ExtendSetArgs {
+            actor,
+            token,
+            by_ms: by.as_millis(),
+            max_ms: max.as_millis() as u64,
+        };
+        let pairs: Vec<(&EnvName, &EnvName)> = settings
+            .iter()
+            .map(|e| (self.catalog.group_of(e), &e.name))
+            .collect();
+        let call = self
+            .store
+            .prepare_across(&args, &pairs)
+            .map_err(BatonError::Refused)?;
+        match self.store.call(call).await? {
+            ExtendSetAnswer::Ok { now, extended } => Ok((now, extended)),
+            ExtendSetAnswer::Refused { problems } => {
+                let reasons: Vec<String> = problems
+                    .iter()
+                    .map(|p| match (p.why.as_str(), &p.lock) {
+                        ("too_long", _) => format!(
+                            "{} may have at most {} left, so it can go {} longer",
+                            p.env,
+                            human_duration(max),
+                            human_duration(std::time::Duration::from_millis(p.room.unwrap_or(0)))
+                        ),
+                        (_, Some(lock)) => {
+                            format!("{} is locked by {}, not by you", p.env, lock.display)
+                        }
+                        _ => format!("{} is not locked", p.env),
+                    })
+                    .collect();
+                Err(BatonError::Refused(format!(
+                    "nothing was extended: {}",
+                    reasons.join("; ")
+                )))
+            }
+        }
+    }
+}
+
 /// Why one env stands in the way of a set, as a clause.
 fn blocker(b: &Blocker, now: u64) -> String {
     match &b.why {
@@ -260,6 +317,29 @@ impl Locks {
                 hold: first.lock,
                 token: None,
             }))
+    }
+
+    /// `extend a,b 1h`: every env's lock extended, or none.
+    pub(crate) async fn extend_set(
+        &self,
+        actor: &Actor,
+        envs: &[EnvName],
+        by: Ttl,
+    ) -> Result<Reply, BatonError> {
+        let settings = self.settings(envs)?;
+        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        let (now, extended) = self.extend_set_by(&actor.id, None, &settings, by).await?;
+        let expires = extended.first().map(|l| l.lock.expires).unwrap_or_default();
+        Ok(Reply::new(
+            Tone::Success,
+            format!(
+                "{} extended their locks on {} by {by}",
+                actor.display,
+                listed(&names)
+            ),
+            now,
+        )
+        .field("Expires", Value::Time(expires)))
     }
 
     /// `unlock a,b`: every env's lock given back, or none.

@@ -146,7 +146,7 @@ async fn an_independent_fuzzer_finds_the_served_contract_exact_on_every_operatio
     let counts = cases_per_operation(&std::fs::read_to_string(&report).unwrap());
     let _ = std::fs::remove_dir_all(&dir);
     eprintln!("generated requests per operation: {counts:#?}");
-    assert_eq!(counts.len(), 10, "every operation but events: {counts:?}");
+    assert_eq!(counts.len(), 11, "every operation but events: {counts:?}");
     for (operation, n) in &counts {
         // `GET /api/v1/envs` takes no input at all: its few requests are every one there is.
         let least = if operation == "GET /api/v1/envs" {

@@ -91,6 +91,19 @@ async fn a_set_is_refused_naming_every_blocker_and_takes_nothing_then_taken_whol
     );
     assert!(holder_of(&app, "qa").await.is_some());
     app.ok("bob", "queue qa 10m after alice").await;
+    let reply = app.ok("alice", "extend canary,qa 5m").await;
+    assert_eq!(
+        reply.title,
+        "alice extended their locks on canary and qa by 5m"
+    );
+    let text = app
+        .refused("alice", "extend canary,qa 2h")
+        .await
+        .to_string();
+    assert!(
+        text.starts_with("nothing was extended: canary may have at most"),
+        "{text}"
+    );
     let reply = app.ok("alice", "unlock canary,qa").await;
     assert_eq!(reply.title, "alice unlocked canary and qa");
     assert_eq!(holder_of(&app, "canary").await, None);
@@ -343,6 +356,35 @@ async fn a_pipeline_takes_a_set_under_one_token_retries_safely_and_gives_it_back
         let e: serde_json::Value = r.json().await.unwrap();
         assert!(e["message"].as_str().unwrap().contains(says), "{body}: {e}");
     }
+
+    // Extended only with the set's token, and then every lock together.
+    let extend = |token: &str, ttl: &str| {
+        http.patch(app.url("/api/v1/locks"))
+            .json(&serde_json::json!({"envs": ["canary", "qa"], "token": token, "ttl": ttl}))
+            .send()
+    };
+    let wrong = extend("0123456789abcdef0123456789abcdef", "5m")
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 409);
+    let too_long = extend(&token, "55m").await.unwrap();
+    assert_eq!(too_long.status().as_u16(), 409);
+    let says: serde_json::Value = too_long.json().await.unwrap();
+    assert!(
+        says["message"]
+            .as_str()
+            .unwrap()
+            .contains("qa may have at most 1h left"),
+        "{says}"
+    );
+    let longer = extend(&token, "5m").await.unwrap();
+    assert_eq!(longer.status().as_u16(), 200);
+    let longer: serde_json::Value = longer.json().await.unwrap();
+    assert!(
+        longer["expires_in_ms"].as_u64().unwrap() > 10 * 60 * 1000,
+        "{longer}"
+    );
+    assert_eq!(longer["locks"], granted["locks"], "the fences stay");
 
     // Released only with the set's token, and then whole.
     let wrong = http

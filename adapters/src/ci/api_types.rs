@@ -7,7 +7,8 @@
 use std::time::Duration;
 
 use baton_commands::ci_api::{
-    DeployRecorded, GateOpen, LockExtended, LockGrant, LockReleased, SetGrant, SetReleased,
+    DeployRecorded, GateOpen, LockExtended, LockGrant, LockReleased, SetExtended, SetGrant,
+    SetReleased,
 };
 use baton_commands::domain::preview;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -73,6 +74,24 @@ pub struct UnlockSetBody {
     pub envs: Vec<String>,
     /// The set's token.
     pub token: String,
+}
+
+/// `PATCH /api/v1/locks`: a set extended by its token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendSetBody {
+    /// The envs, as they were locked.
+    pub envs: Vec<String>,
+    /// The set's token.
+    pub token: String,
+    /// By how much.
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        serialize_with = "secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ttl: Option<Duration>,
 }
 
 /// `DELETE /api/v1/locks/{env}`.
@@ -205,6 +224,35 @@ impl From<SetGrant> for GrantedSet {
             token: g.token,
             expires_at: views::time(expires),
             expires_in_ms: expires.saturating_sub(g.now),
+        }
+    }
+}
+
+/// 200 to `PATCH /api/v1/locks`: every env of the set extended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtendedSet {
+    /// Each env and its fence (unchanged by an extension).
+    pub locks: Vec<SetMember>,
+    /// The new expiry of every lock of the set (RFC 3339).
+    pub expires_at: String,
+    /// How long they have left, by Redis' clock.
+    pub expires_in_ms: u64,
+}
+
+impl From<SetExtended> for ExtendedSet {
+    fn from(x: SetExtended) -> Self {
+        let expires = x.locks.first().map(|(_, h)| h.expires).unwrap_or_default();
+        Self {
+            locks: x
+                .locks
+                .into_iter()
+                .map(|(env, h)| SetMember {
+                    env,
+                    fence: h.fence,
+                })
+                .collect(),
+            expires_at: views::time(expires),
+            expires_in_ms: expires.saturating_sub(x.now),
         }
     }
 }

@@ -43,8 +43,8 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 
 use self::api_types::{
-    CommandBody, DeployBody, ExtendBody, GateAnswer, Granted, GrantedSet, LockBody, LockSetBody,
-    Recorded, Released, ReleasedSet, TokenBody, UnlockSetBody,
+    CommandBody, DeployBody, ExtendBody, ExtendSetBody, ExtendedSet, GateAnswer, Granted,
+    GrantedSet, LockBody, LockSetBody, Recorded, Released, ReleasedSet, TokenBody, UnlockSetBody,
 };
 pub use self::auth::{glob_match, sha256_hex, Caller, TokenEntry};
 pub use self::error::ApiError;
@@ -101,7 +101,10 @@ impl CiState {
 /// The `/api/v1` routes.
 pub fn routes(state: CiState) -> Router {
     Router::new()
-        .route("/api/v1/locks", post(lock_set).delete(unlock_set))
+        .route(
+            "/api/v1/locks",
+            post(lock_set).delete(unlock_set).patch(extend_set),
+        )
         .route("/api/v1/locks/{env}", post(lock).delete(unlock))
         .route("/api/v1/locks/{env}/extend", post(extend))
         .route("/api/v1/gate/{env}", get(gate))
@@ -189,6 +192,21 @@ async fn unlock_set(
     let request = ci_api::ReleaseSet {
         envs: set_envs(&b.envs)?,
         token: body::token(b.token)?,
+    };
+    Ok(Json(s.run(&caller, request).await?.into()))
+}
+
+async fn extend_set(
+    State(s): State<CiState>,
+    caller: Caller,
+    JsonObject(b): JsonObject<ExtendSetBody>,
+) -> Result<Json<ExtendedSet>, ApiError> {
+    let by = body::ttl("ttl", b.ttl)?
+        .ok_or_else(|| ApiError::bad_request("`ttl` says how much longer, like \"20m\""))?;
+    let request = ci_api::ExtendSet {
+        envs: set_envs(&b.envs)?,
+        token: body::token(b.token)?,
+        by,
     };
     Ok(Json(s.run(&caller, request).await?.into()))
 }

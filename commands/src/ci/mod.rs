@@ -10,9 +10,9 @@ mod wait;
 use futures_util::future::BoxFuture;
 
 use crate::ci_api::{
-    Acquire, AcquireSet, CiCommand, DeployRecorded, EnvStates, Envs, Extend, Gate, GateOpen,
-    LockExtended, LockGrant, LockReleased, RecordDeploy, Release, ReleaseSet, SetGrant,
-    SetReleased,
+    Acquire, AcquireSet, CiCommand, DeployRecorded, EnvStates, Envs, Extend, ExtendSet, Gate,
+    GateOpen, LockExtended, LockGrant, LockReleased, RecordDeploy, Release, ReleaseSet,
+    SetExtended, SetGrant, SetReleased,
 };
 use crate::command::{Command, ReadCommand};
 use crate::config::EnvSettings;
@@ -85,6 +85,36 @@ impl CiRequest for AcquireSet {
                 .pipelines()
                 .acquire_set(actor, self, retry, admin)
                 .await
+        })
+    }
+}
+
+impl CiRequest for ExtendSet {
+    type Answer = SetExtended;
+    fn command(&self) -> Command {
+        Command::Ci(CiCommand::ExtendSet(self.clone()))
+    }
+    fn answer<'a>(
+        self,
+        baton: &'a Baton,
+        actor: &'a Actor,
+        _admin: bool,
+    ) -> BoxFuture<'a, Result<SetExtended, BatonError>> {
+        Box::pin(async move {
+            let settings: Vec<&EnvSettings> = self
+                .envs
+                .iter()
+                .map(|e| baton.catalog().env(e))
+                .collect::<Result<_, _>>()?;
+            let (now, locks) = baton
+                .pipelines()
+                .extend_set_by(&actor.id, Some(&self.token), &settings, self.by)
+                .await?;
+            Ok(SetExtended {
+                locks: locks.into_iter().map(|l| (l.env, l.lock)).collect(),
+                by: self.by,
+                now,
+            })
         })
     }
 }

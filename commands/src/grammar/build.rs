@@ -117,6 +117,10 @@ pub(super) fn unlock(a: Args) -> Built {
 }
 
 pub(super) fn extend(a: Args) -> Built {
+    if a.names.len() > 1 {
+        let by = a.ttl()?;
+        return Ok(Command::Locks(LockCommand::ExtendSet { envs: a.names, by }));
+    }
     Ok(Command::Locks(LockCommand::Extend {
         env: a.env()?,
         by: a.ttl()?,

@@ -81,6 +81,13 @@ pub enum LockCommand {
         /// Which envs (two or more).
         envs: Vec<EnvName>,
     },
+    /// Push back the end of your locks on several envs together: all of them, or none.
+    ExtendSet {
+        /// Which envs (two or more).
+        envs: Vec<EnvName>,
+        /// By how much.
+        by: Ttl,
+    },
 }
 
 /// Freezing and unfreezing.
@@ -373,9 +380,11 @@ impl Command {
                 | AdminCommand::GithubApprove { env, .. }
                 | AdminCommand::GithubReject { env, .. },
             ) => Touches::One(env),
-            Command::Locks(LockCommand::LockSet { envs, .. } | LockCommand::UnlockSet { envs }) => {
-                Touches::Several(envs)
-            }
+            Command::Locks(
+                LockCommand::LockSet { envs, .. }
+                | LockCommand::UnlockSet { envs }
+                | LockCommand::ExtendSet { envs, .. },
+            ) => Touches::Several(envs),
             // A window covers envs by the calendar: every env, as far as a scoped caller knows.
             Command::Admin(AdminCommand::SkipWindow { .. }) => Touches::All,
             // The other admin commands touch no env: other services' keys, behind the admin role.
@@ -416,7 +425,8 @@ impl Command {
                 LockCommand::Unlock { .. }
                 | LockCommand::Extend { .. }
                 | LockCommand::Leave { .. }
-                | LockCommand::UnlockSet { .. },
+                | LockCommand::UnlockSet { .. }
+                | LockCommand::ExtendSet { .. },
             )
             | Command::Claims(ClaimCommand::Release { .. }) => Vec::new(),
             Command::Ci(ci) => ci.takes(),

@@ -57,7 +57,7 @@ pub static VERBS: &[Verb] = &[
     Verb {
         name: "extend",
         params: &[
-            ENV,
+            ENVS,
             p(
                 "duration",
                 Kind::Duration,
@@ -66,12 +66,17 @@ pub static VERBS: &[Verb] = &[
             ),
         ],
         summary: "keep your lock or claim longer",
-        examples: &["extend prod 30m"],
+        examples: &["extend prod 30m", "extend prod-eu,prod-us 30m"],
         privilege: Privilege::Anyone,
         refused_as: None,
         changes_state: true,
         build: build::extend,
-        owns: |c| matches!(c, Command::Locks(LockCommand::Extend { .. })),
+        owns: |c| {
+            matches!(
+                c,
+                Command::Locks(LockCommand::Extend { .. } | LockCommand::ExtendSet { .. })
+            )
+        },
     },
     Verb {
         name: "queue",

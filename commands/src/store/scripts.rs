@@ -93,6 +93,8 @@ library! {
     LOCK_SET = Change "lock_set" "lua/lock_set.lua";
     /// `unlock a,b`: several envs' locks released together, all or none.
     UNLOCK_SET = Change "unlock_set" "lua/unlock_set.lua";
+    /// `extend a,b`: several envs' locks extended together, all or none.
+    EXTEND_SET = Change "extend_set" "lua/extend_set.lua";
     /// `extend`.
     EXTEND = Change "extend" "lua/extend.lua";
     /// `leave`, and an admin taking a waiter out of line.

@@ -157,3 +157,56 @@ pub struct NotYours {
     #[serde(default)]
     pub lock: Option<Hold>,
 }
+
+/// `extend_set.lua`: whose locks are extended (by identity, or by token), by how much, and the
+/// most any may then have left.
+pub struct ExtendSetArgs<'a> {
+    pub actor: &'a str,
+    pub token: Option<&'a str>,
+    pub by_ms: u64,
+    pub max_ms: u64,
+}
+
+impl Contract for ExtendSetArgs<'_> {
+    type Answer = ExtendSetAnswer;
+    fn function(&self) -> Function {
+        scripts::EXTEND_SET
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.actor)
+            .arg(self.token.unwrap_or_default())
+            .arg(self.by_ms)
+            .arg(self.max_ms)
+    }
+}
+
+/// What `extend_set.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ExtendSetAnswer {
+    /// Every lock extended.
+    Ok {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        #[serde(deserialize_with = "lua_list")]
+        extended: Vec<SetLock>,
+    },
+    /// Nothing was extended: these envs are not the caller's, or would run too long.
+    Refused {
+        #[serde(deserialize_with = "lua_list")]
+        problems: Vec<CannotExtend>,
+    },
+}
+
+/// An env of a set that cannot be extended, and why.
+#[derive(Debug, Deserialize)]
+pub struct CannotExtend {
+    pub env: String,
+    /// `not_held`, `not_holder` or `too_long`.
+    pub why: String,
+    #[serde(default)]
+    pub lock: Option<Hold>,
+    /// For `too_long`: how much longer it could go, in ms.
+    #[serde(default)]
+    pub room: Option<u64>,
+}

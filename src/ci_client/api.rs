@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use baton_adapters::ci::api_types::{ErrorBody, ExtendBody, LockBody, TokenBody};
+use baton_adapters::ci::api_types::{
+    ErrorBody, ExtendBody, ExtendSetBody, ExtendedSet, GrantedSet, LockBody, LockSetBody,
+    ReleasedSet, TokenBody, UnlockSetBody,
+};
 use baton_commands::domain::{EnvName, Ttl};
 use reqwest::{Method, RequestBuilder, StatusCode, Url};
 use tokio::time::Instant;
@@ -27,7 +30,9 @@ pub struct Api {
 }
 
 /// The answers, as the server writes them (one definition, in `baton_adapters::ci::api_types`).
-pub use baton_adapters::ci::api_types::{Extended, GateAnswer, Granted as Grant, Released};
+pub use baton_adapters::ci::api_types::{
+    Extended, GateAnswer, Granted as Grant, GrantedSet as GrantedSetAnswer, Released,
+};
 
 impl Api {
     /// A client for Baton at `url` (http or https), or a usage failure saying what is wrong.
@@ -196,6 +201,81 @@ impl Api {
         .await
     }
 
+    /// `POST /api/v1/locks`: several envs together, all or none (a set never waits); retried
+    /// with `key`.
+    pub async fn lock_set(
+        &self,
+        envs: &[EnvName],
+        req: &LockRequest,
+        key: &IdempotencyKey,
+    ) -> Result<GrantedSet, ApiError> {
+        let body = LockSetBody {
+            envs: envs.iter().map(|e| e.to_string()).collect(),
+            holder: Some(req.holder.clone()),
+            ttl: req.ttl.map(|t| t.duration()),
+            reason: req.reason.clone(),
+        };
+        let what = format!("take the locks on {}", joined(envs));
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = self
+                .request(Method::POST, &["locks"], Some(key))
+                .json(&body);
+            self.send_json(http, limit)
+        })
+        .await
+    }
+
+    /// `PATCH /api/v1/locks`: a set extended by its token (retried: an extension by the same
+    /// amount twice is at most one `ttl` more, never past the envs' maximum).
+    pub async fn extend_set(
+        &self,
+        envs: &[EnvName],
+        token: &Secret,
+        ttl: Ttl,
+    ) -> Result<ExtendedSet, ApiError> {
+        let body = ExtendSetBody {
+            envs: envs.iter().map(|e| e.to_string()).collect(),
+            token: token.expose().to_string(),
+            ttl: Some(ttl.duration()),
+        };
+        let what = format!("extend the locks on {}", joined(envs));
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = self.request(Method::PATCH, &["locks"], None).json(&body);
+            self.send_json(http, limit)
+        })
+        .await
+    }
+
+    /// `DELETE /api/v1/locks`: a set given back by its token.
+    pub async fn unlock_set(
+        &self,
+        envs: &[EnvName],
+        token: &Secret,
+    ) -> Result<ReleasedSet, ApiError> {
+        let body = UnlockSetBody {
+            envs: envs.iter().map(|e| e.to_string()).collect(),
+            token: token.expose().to_string(),
+        };
+        let what = format!("release the locks on {}", joined(envs));
+        let op = Op {
+            what: &what,
+            writes: true,
+        };
+        self.operation(op, Duration::ZERO, |limit| {
+            let http = self.request(Method::DELETE, &["locks"], None).json(&body);
+            self.send_json(http, limit)
+        })
+        .await
+    }
+
     /// `DELETE /api/v1/locks/{env}` with the lock token; retried with `key`.
     pub async fn unlock(
         &self,
@@ -322,4 +402,12 @@ mod tests {
         );
         assert_eq!(api.shown(), "https://ci.example.com/baton");
     }
+}
+
+/// `a,b,c`, as the envs were asked for.
+pub fn joined(envs: &[EnvName]) -> String {
+    envs.iter()
+        .map(EnvName::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }

@@ -18,6 +18,7 @@ mod api;
 mod error;
 mod retry;
 mod run;
+mod run_set;
 mod status;
 mod token;
 
@@ -150,9 +151,10 @@ pub struct LockToken {
 /// What to ask for when taking a lock (`lock` and `run`).
 #[derive(Args, Debug, Clone)]
 pub struct LockArgs {
-    /// The environment.
-    #[arg(long, value_parser = EnvName::parse)]
-    env: EnvName,
+    /// The environment. `run` also takes several joined by commas (`prod-eu,prod-us`), held
+    /// together: all of them or none.
+    #[arg(long, value_parser = parse_envs)]
+    env: Envs,
     /// How long the lock lasts, like 20m. `lock`: the env's default when absent. `run`: 20m when
     /// absent, extended every TTL/3 while CMD runs.
     #[arg(long, value_parser = Ttl::parse)]
@@ -218,7 +220,7 @@ async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
             idempotency_key,
         } => {
             let api = conn.api("lock")?;
-            lock_once(&api, lock.request(), idempotency_key).await
+            lock_once(&api, lock.request()?, idempotency_key).await
         }
         CiCmd::Unlock {
             conn,
@@ -274,6 +276,10 @@ async fn dispatch(action: CiCmd) -> Result<ExitCode, Failure> {
             command,
         } => {
             let api = conn.api("run")?;
+            let envs = lock.env.0.clone();
+            if envs.len() > 1 {
+                return run_set::run(api, envs, lock.request_for_run(), command).await;
+            }
             run::run(api, lock.request_for_run(), command).await
         }
         CiCmd::Token { name, envs } => token::print_new(&name, &envs),
@@ -374,10 +380,45 @@ pub struct LockRequest {
 /// soon, long enough to ride out a brief Baton outage between extensions.
 const RUN_DEFAULT_TTL: Duration = Duration::from_secs(20 * 60);
 
+/// `--env`: one env, or several joined by commas.
+#[derive(Clone, Debug)]
+pub struct Envs(Vec<EnvName>);
+
+fn parse_envs(raw: &str) -> Result<Envs, String> {
+    let mut envs: Vec<EnvName> = Vec::new();
+    for item in raw.split(',') {
+        let env = EnvName::parse(item)?;
+        if envs
+            .iter()
+            .any(|e| e.as_str().eq_ignore_ascii_case(env.as_str()))
+        {
+            return Err(format!("`{env}` is named twice"));
+        }
+        envs.push(env);
+    }
+    if envs.len() > baton_commands::grammar::MAX_SET {
+        return Err(format!(
+            "at most {} envs can be held together",
+            baton_commands::grammar::MAX_SET
+        ));
+    }
+    Ok(Envs(envs))
+}
+
 impl LockArgs {
-    fn request(self) -> LockRequest {
+    /// The one env of `lock`: a list is for `run`.
+    fn request(self) -> Result<LockRequest, Failure> {
+        if self.env.0.len() > 1 {
+            return Err(Failure::usage(
+                "`baton ci lock` takes one env; `baton ci run --env a,b -- CMD` holds several together",
+            ));
+        }
+        Ok(self.request_of_first())
+    }
+
+    fn request_of_first(self) -> LockRequest {
         LockRequest {
-            env: self.env,
+            env: self.env.0[0].clone(),
             holder: self.holder.unwrap_or_else(default_holder),
             ttl: self.ttl,
             wait: self.wait,
@@ -386,7 +427,7 @@ impl LockArgs {
     }
 
     fn request_for_run(self) -> LockRequest {
-        let mut req = self.request();
+        let mut req = self.request_of_first();
         req.ttl = req.ttl.or(Ttl::new(RUN_DEFAULT_TTL));
         req
     }

@@ -117,7 +117,10 @@ async fn acquire(api: &Api, req: &LockRequest, ttl: Ttl) -> Result<Grant, Failur
 }
 
 /// Waits for the child, passing on every signal Baton receives meanwhile.
-async fn wait_passing_signals(child: &mut Child, signals: &mut Signals) -> io::Result<ExitStatus> {
+pub(super) async fn wait_passing_signals(
+    child: &mut Child,
+    signals: &mut Signals,
+) -> io::Result<ExitStatus> {
     loop {
         tokio::select! {
             status = child.wait() => return status,
@@ -132,7 +135,7 @@ async fn wait_passing_signals(child: &mut Child, signals: &mut Signals) -> io::R
 }
 
 /// The command's status as Baton's own: its code, or 128 + the signal that killed it.
-fn exit_code(status: io::Result<ExitStatus>, shown: &str) -> ExitCode {
+pub(super) fn exit_code(status: io::Result<ExitStatus>, shown: &str) -> ExitCode {
     let status = match status {
         Ok(s) => s,
         Err(e) => {
@@ -245,7 +248,7 @@ async fn release(api: &Api, env: &EnvName, token: &Secret, expires_at: &str) {
 }
 
 /// The command as people typed it, for messages.
-fn shown(command: &[OsString]) -> String {
+pub(super) fn shown(command: &[OsString]) -> String {
     command
         .iter()
         .map(|a| a.to_string_lossy())
@@ -255,7 +258,7 @@ fn shown(command: &[OsString]) -> String {
 
 /// The signals a CI runner or a person uses to stop a job.
 #[cfg(unix)]
-struct Signals {
+pub(super) struct Signals {
     term: Option<tokio::signal::unix::Signal>,
     int: Option<tokio::signal::unix::Signal>,
     hup: Option<tokio::signal::unix::Signal>,
@@ -263,7 +266,7 @@ struct Signals {
 
 #[cfg(unix)]
 impl Signals {
-    fn install() -> Self {
+    pub(super) fn install() -> Self {
         use tokio::signal::unix::{signal, SignalKind};
         let catch = |kind: SignalKind, name: &str| match signal(kind) {
             Ok(s) => Some(s),
@@ -312,11 +315,11 @@ fn pass_on(pid: u32, sig: i32) {
 
 /// Elsewhere there is nothing to catch: the command is waited for.
 #[cfg(not(unix))]
-struct Signals;
+pub(super) struct Signals;
 
 #[cfg(not(unix))]
 impl Signals {
-    fn install() -> Self {
+    pub(super) fn install() -> Self {
         Self
     }
 

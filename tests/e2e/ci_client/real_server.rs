@@ -157,3 +157,50 @@ async fn against_the_service_status_shows_the_lock_in_the_table() {
     assert_eq!(all.code, Some(0), "{all}");
     assert!(all.stdout.lines().any(|l| l.starts_with("qa ")), "{all}");
 }
+
+#[tokio::test]
+async fn against_the_service_run_holds_a_set_together_and_gives_it_back_whole() {
+    let (app, url) = spawn_with_ci_token().await;
+    let out = finish(baton_ci(
+        &url,
+        TOKEN,
+        &[
+            "run",
+            "--env",
+            "canary,qa",
+            "--ttl",
+            "3s",
+            "--",
+            "sh",
+            "-c",
+            "echo \"$BATON_ENV $BATON_FENCES\"; sleep 2; exit 5",
+        ],
+    ))
+    .await;
+    assert_eq!(out.code, Some(5), "{out}");
+    let seen = out.stdout.trim();
+    assert!(seen.starts_with("canary,qa canary="), "{out}");
+    assert!(seen.contains(",qa="), "{out}");
+    assert!(
+        out.stderr.contains("extended canary,qa"),
+        "kept alive: {out}"
+    );
+    // Both free again: another set takes them.
+    app.ok("alice", "lock canary,qa 10m").await;
+
+    // A set in use: `run` exits 3 without running, and takes nothing.
+    let busy = finish(baton_ci(
+        &url,
+        TOKEN,
+        &["run", "--env", "staging-1,qa", "--", "echo", "ran"],
+    ))
+    .await;
+    assert_eq!(busy.code, Some(3), "{busy}");
+    assert!(busy.stdout.is_empty(), "the command never ran: {busy}");
+    assert!(busy.stderr.contains("qa is locked by alice"), "{busy}");
+    app.ok("bob", "claim staging-1 10m").await;
+
+    // `lock` takes one env.
+    let lock = finish(baton_ci(&url, TOKEN, &["lock", "--env", "canary,qa"])).await;
+    assert_eq!(lock.code, Some(2), "{lock}");
+}

@@ -381,6 +381,14 @@ fn root_cause(e: &reqwest::Error) -> String {
     cause.to_string()
 }
 
+/// `a,b,c`, as the envs were asked for.
+pub fn joined(envs: &[EnvName]) -> String {
+    envs.iter()
+        .map(EnvName::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,12 +410,4 @@ mod tests {
         );
         assert_eq!(api.shown(), "https://ci.example.com/baton");
     }
-}
-
-/// `a,b,c`, as the envs were asked for.
-pub fn joined(envs: &[EnvName]) -> String {
-    envs.iter()
-        .map(EnvName::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
 }

@@ -8,10 +8,12 @@ use crate::domain::{human_duration, new_token, Actor, EnvName, Ttl};
 use crate::error::{frozen_clause, BatonError};
 use crate::reply::{clock, Reply, ReplyData, Tone, Value};
 use crate::services::{Core, Locks};
+use crate::store::contracts::Contract;
 use crate::store::contracts::{
     Blocked, Blocker, ExtendSetAnswer, ExtendSetArgs, LockSetAnswer, LockSetArgs, Released,
     SetLock, UnlockSetAnswer, UnlockSetArgs,
 };
+use crate::store::Prepared;
 
 /// "a, b and c".
 pub(crate) fn listed<S: AsRef<str>>(names: &[S]) -> String {
@@ -37,6 +39,21 @@ pub(crate) struct SetHolder<'a> {
 }
 
 impl Core {
+    /// The one call of `args`' function on every env of `settings`, across their hash tags.
+    fn set_call<C: Contract>(
+        &self,
+        args: &C,
+        settings: &[&EnvSettings],
+    ) -> Result<Prepared<C::Answer>, BatonError> {
+        let pairs: Vec<(&EnvName, &EnvName)> = settings
+            .iter()
+            .map(|e| (self.catalog.group_of(e), &e.name))
+            .collect();
+        self.store
+            .prepare_across(args, &pairs)
+            .map_err(BatonError::Refused)
+    }
+
     fn settings<'a>(&'a self, envs: &[EnvName]) -> Result<Vec<&'a EnvSettings>, BatonError> {
         envs.iter().map(|e| self.catalog.env(e)).collect()
     }
@@ -78,15 +95,9 @@ impl Core {
             token: who.token,
             admin,
         };
-        let pairs: Vec<(&EnvName, &EnvName)> = settings
-            .iter()
-            .map(|e| (self.catalog.group_of(e), &e.name))
-            .collect();
-        let mut call = self
-            .store
-            .prepare_across(&args, &pairs)
-            .map_err(BatonError::Refused)?;
-        if let (Some((record, fingerprint)), Some((group, env))) = (retry, pairs.first()) {
+        let mut call = self.set_call(&args, settings)?;
+        if let (Some((record, fingerprint)), Some(first)) = (retry, settings.first()) {
+            let (group, env) = (self.catalog.group_of(first), &first.name);
             call = call.idempotent(
                 self.store
                     .idempotency_record(group, env, who.caller, &record),
@@ -124,14 +135,7 @@ impl Core {
             display,
             token,
         };
-        let pairs: Vec<(&EnvName, &EnvName)> = settings
-            .iter()
-            .map(|e| (self.catalog.group_of(e), &e.name))
-            .collect();
-        let call = self
-            .store
-            .prepare_across(&args, &pairs)
-            .map_err(BatonError::Refused)?;
+        let call = self.set_call(&args, settings)?;
         match self.store.call(call).await? {
             UnlockSetAnswer::Ok { now, released } => Ok((now, released)),
             UnlockSetAnswer::Refused { problems } => {
@@ -180,14 +184,7 @@ impl Core {
             by_ms: by.as_millis(),
             max_ms: max.as_millis() as u64,
         };
-        let pairs: Vec<(&EnvName, &EnvName)> = settings
-            .iter()
-            .map(|e| (self.catalog.group_of(e), &e.name))
-            .collect();
-        let call = self
-            .store
-            .prepare_across(&args, &pairs)
-            .map_err(BatonError::Refused)?;
+        let call = self.set_call(&args, settings)?;
         match self.store.call(call).await? {
             ExtendSetAnswer::Ok { now, extended } => Ok((now, extended)),
             ExtendSetAnswer::Refused { problems } => {

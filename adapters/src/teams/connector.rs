@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use baton_commands::config::TeamsConfig;
 use baton_commands::domain::Secret;
 use baton_commands::DeliveryError;
 use reqwest::{Method, StatusCode};
@@ -57,6 +58,17 @@ impl Connector {
             token_url: token_url.to_string(),
             token: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// From `[teams]`; `None` without an app id and a client secret.
+    pub fn from_config(config: &TeamsConfig) -> Option<Self> {
+        let app_id = config.app_id.as_deref()?;
+        let password = config.app_password.clone()?;
+        let token_url = config
+            .token_url
+            .clone()
+            .unwrap_or_else(|| token_url(config.tenant_id.as_deref()));
+        Some(Self::new(app_id, password, &token_url))
     }
 
     /// The bot's id in a conversation (`28:<app id>`).

@@ -23,15 +23,9 @@ pub struct TeamsDelivery {
 impl TeamsDelivery {
     /// From `[teams]`; `None` without an app id and a client secret.
     pub fn from_config(baton: Baton, config: &TeamsConfig) -> Option<Self> {
-        let app_id = config.app_id.as_deref()?;
-        let password = config.app_password.clone()?;
-        let token_url = config
-            .token_url
-            .clone()
-            .unwrap_or_else(|| connector::token_url(config.tenant_id.as_deref()));
         Some(Self {
             baton,
-            connector: Connector::new(app_id, password, &token_url),
+            connector: Connector::from_config(config)?,
             service_url: config.service_url.clone(),
         })
     }

@@ -59,12 +59,7 @@ pub static PLATFORM: Platform = Platform {
 
 /// An Entra object id: a GUID.
 fn is_object_id(id: &str) -> bool {
-    let parts: Vec<&str> = id.split('-').collect();
-    parts.len() == 5
-        && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
-        && parts
-            .iter()
-            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+    baton_commands::config::is_guid(id)
 }
 
 /// An announcement channel: a Teams conversation id (`19:…@thread.tacv2` for a channel).
@@ -99,16 +94,10 @@ pub struct TeamsState {
 impl TeamsState {
     /// From `[teams]`; `None` without an app id and a client secret.
     pub fn from_config(baton: Baton, config: &TeamsConfig) -> Option<Self> {
-        let app_id = config.app_id.as_deref()?;
-        let password = config.app_password.clone()?;
-        let token_url = config
-            .token_url
-            .clone()
-            .unwrap_or_else(|| connector::token_url(config.tenant_id.as_deref()));
         Some(Self {
             baton,
-            check: TokenCheck::new(app_id, &config.openid_metadata_url),
-            connector: Connector::new(app_id, password, &token_url),
+            check: TokenCheck::new(config.app_id.as_deref()?, &config.openid_metadata_url),
+            connector: Connector::from_config(config)?,
             deadline: config.deadline(),
         })
     }

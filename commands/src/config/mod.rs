@@ -38,7 +38,7 @@ pub use fronts::Front;
 pub use github::{GithubConfig, GithubRule, OnFreeze, GITHUB_APP};
 pub use mattermost::MattermostConfig;
 pub use slack::SlackConfig;
-pub use teams::{TeamsConfig, BOT_FRAMEWORK_METADATA};
+pub use teams::{is_guid, TeamsConfig, BOT_FRAMEWORK_METADATA};
 
 use serde::Deserialize;
 

@@ -99,8 +99,8 @@ impl Config {
     }
 }
 
-/// A GUID: 8-4-4-4-12 hex digits.
-fn is_guid(id: &str) -> bool {
+/// A GUID (a Microsoft App ID, an Entra object or tenant id): 8-4-4-4-12 hex digits.
+pub fn is_guid(id: &str) -> bool {
     let parts: Vec<&str> = id.split('-').collect();
     parts.len() == 5
         && parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])

@@ -213,6 +213,17 @@ fn config_check(config: &ConfigArgs) -> ExitCode {
             for window in cfg.windows() {
                 println!("{}", window.summary(now, 3));
             }
+            // Which envs lock together (`config check` refuses a group Redis Cluster cannot take
+            // in one call, so every group listed here can).
+            for group in &cfg.groups {
+                let envs: Vec<&str> = group.envs.iter().map(|e| e.as_str()).collect();
+                println!(
+                    "group {}: `lock {}` takes {} together, all or none",
+                    group.name,
+                    group.name,
+                    envs.join(", ")
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -54,6 +54,8 @@ pub struct ReleaseSet {
     pub envs: Vec<EnvName>,
     /// The set's token.
     pub token: String,
+    /// Makes a retry safe: the same key gets the first attempt's answer.
+    pub key: Option<IdempotencyKey>,
 }
 
 /// Extend a set's locks by the token they were granted under (`PATCH /api/v1/locks`).
@@ -233,8 +235,9 @@ impl CiCommand {
             | CiCommand::Release(Release { key, .. })
             | CiCommand::Extend(Extend { key, .. })
             | CiCommand::RecordDeploy(RecordDeploy { key, .. })
-            | CiCommand::AcquireSet(AcquireSet { key, .. }) => Some(key),
-            CiCommand::Gate(_) | CiCommand::ReleaseSet(_) | CiCommand::ExtendSet(_) => None,
+            | CiCommand::AcquireSet(AcquireSet { key, .. })
+            | CiCommand::ReleaseSet(ReleaseSet { key, .. }) => Some(key),
+            CiCommand::Gate(_) | CiCommand::ExtendSet(_) => None,
         }
     }
 }

@@ -163,6 +163,7 @@ fn ci(asked: &str, env: &EnvName) -> Command {
         "ci unlock set" => CiCommand::ReleaseSet(ReleaseSet {
             envs: vec![EnvName::parse("qa").unwrap(), env],
             token: "t".into(),
+            key: None,
         }),
         other => panic!("no CI request `{other}`"),
     })

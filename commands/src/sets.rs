@@ -129,15 +129,24 @@ impl Core {
         display: &str,
         token: Option<&str>,
         settings: &[&EnvSettings],
+        retry: Option<(String, String)>,
     ) -> Result<(u64, Vec<Released>), BatonError> {
         let args = UnlockSetArgs {
             actor,
             display,
             token,
         };
-        let call = self.set_call(&args, settings)?;
+        let mut call = self.set_call(&args, settings)?;
+        if let (Some((record, fingerprint)), Some(first)) = (retry, settings.first()) {
+            let (group, env) = (self.catalog.group_of(first), &first.name);
+            call = call.idempotent(
+                self.store.idempotency_record(group, env, actor, &record),
+                &fingerprint,
+            );
+        }
         match self.store.call(call).await? {
             UnlockSetAnswer::Ok { now, released } => Ok((now, released)),
+            UnlockSetAnswer::IdempotencyMismatch {} => Err(BatonError::IdempotencyKeyReused),
             UnlockSetAnswer::Refused { problems } => {
                 let reasons: Vec<String> = problems
                     .iter()
@@ -348,7 +357,7 @@ impl Locks {
         let settings = self.settings(envs)?;
         let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
         let (now, released) = self
-            .give_back_set(&actor.id, &actor.display, None, &settings)
+            .give_back_set(&actor.id, &actor.display, None, &settings, None)
             .await?;
         let mut reply = Reply::new(
             Tone::Success,

@@ -254,11 +254,12 @@ impl Api {
         .await
     }
 
-    /// `DELETE /api/v1/locks`: a set given back by its token.
+    /// `DELETE /api/v1/locks`: a set given back by its token; retried with `key`.
     pub async fn unlock_set(
         &self,
         envs: &[EnvName],
         token: &Secret,
+        key: &IdempotencyKey,
     ) -> Result<ReleasedSet, ApiError> {
         let body = UnlockSetBody {
             envs: envs.iter().map(|e| e.to_string()).collect(),
@@ -270,7 +271,9 @@ impl Api {
             writes: true,
         };
         self.operation(op, Duration::ZERO, |limit| {
-            let http = self.request(Method::DELETE, &["locks"], None).json(&body);
+            let http = self
+                .request(Method::DELETE, &["locks"], Some(key))
+                .json(&body);
             self.send_json(http, limit)
         })
         .await

@@ -72,7 +72,7 @@ pub async fn run(
             })
         }
     };
-    match api.unlock_set(&envs, &token).await {
+    match api.unlock_set(&envs, &token, &IdempotencyKey::new()).await {
         Ok(_) => eprintln!("baton: released {all}"),
         Err(e) => eprintln!(
             "baton: did not release {all}: {e}; the locks end by themselves at their TTL ({ttl})"

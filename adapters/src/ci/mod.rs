@@ -187,11 +187,13 @@ async fn lock_set(
 async fn unlock_set(
     State(s): State<CiState>,
     caller: Caller,
+    IdemKey(key): IdemKey,
     JsonObject(b): JsonObject<UnlockSetBody>,
 ) -> Result<Json<ReleasedSet>, ApiError> {
     let request = ci_api::ReleaseSet {
         envs: set_envs(&b.envs)?,
         token: body::token(b.token)?,
+        key,
     };
     Ok(Json(s.run(&caller, request).await?.into()))
 }

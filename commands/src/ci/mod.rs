@@ -130,7 +130,10 @@ impl CiRequest for ReleaseSet {
         actor: &'a Actor,
         _admin: bool,
     ) -> BoxFuture<'a, Result<SetReleased, BatonError>> {
-        Box::pin(async move { baton.pipelines().release_set(actor, self).await })
+        Box::pin(async move {
+            let retry = retry_of(&self.key, || CiCommand::ReleaseSet(self.clone()));
+            baton.pipelines().release_set(actor, self, retry).await
+        })
     }
 }
 
@@ -444,14 +447,16 @@ impl Pipelines {
         &self,
         actor: &Actor,
         request: ReleaseSet,
+        retry: Retry,
     ) -> Result<SetReleased, BatonError> {
+        let retry = retry.map(|(key, fingerprint)| (key.as_str().to_string(), fingerprint));
         let settings: Vec<&EnvSettings> = request
             .envs
             .iter()
             .map(|e| self.catalog.env(e))
             .collect::<Result<_, _>>()?;
         let (now, released) = self
-            .give_back_set(&actor.id, &actor.id, Some(&request.token), &settings)
+            .give_back_set(&actor.id, &actor.id, Some(&request.token), &settings, retry)
             .await?;
         Ok(SetReleased {
             released: released.into_iter().map(|r| (r.env, r.next)).collect(),

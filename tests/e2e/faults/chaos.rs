@@ -1,6 +1,8 @@
 //! A minute of traffic from three instances while Redis is killed three times (AOF always):
 //! exclusion holds, fences only grow, every acknowledged lock survives the crashes, every request
 //! is answered within `redis.timeout` + 1 s, and nobody told "unavailable" was given a lock.
+//! Every third client locks two envs at once (`POST /api/v1/locks`), so single locks and sets
+//! race for the same envs: a set is granted whole, at one moment, or not at all.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -26,6 +28,8 @@ struct Seen {
     releases_not_found: Vec<String>,
     slowest: Duration,
     requests: usize,
+    /// Sets granted (each also in `holds`, once per env).
+    sets: usize,
 }
 
 async fn send(req: reqwest::RequestBuilder, seen: &Mutex<Seen>) -> (u16, Value) {
@@ -39,7 +43,83 @@ async fn send(req: reqwest::RequestBuilder, seen: &Mutex<Seen>) -> (u16, Value) 
     (status, body)
 }
 
+/// The pairs the set clients ask for: each env is in two of them.
+const SETS: [[&str; 2]; 3] = [["prod", "canary"], ["canary", "qa"], ["qa", "prod"]];
+
+async fn set_client(i: usize, base: String, until: Instant, seen: Arc<Mutex<Seen>>) {
+    let http = TestApp::http(TOKEN_ALL);
+    let mut n = 0;
+    while Instant::now() < until {
+        n += 1;
+        let envs = SETS[(i + n) % SETS.len()];
+        let label = format!("s{i}-r{n}");
+        let lock = http
+            .post(format!("{base}/api/v1/locks"))
+            .header("Idempotency-Key", format!("{label}-lock"))
+            .json(&json!({"envs": envs, "holder": label, "ttl": "5s"}));
+        match send(lock, &seen).await {
+            (200, body) => {
+                let acked = Instant::now();
+                let locks = body["locks"]
+                    .as_array()
+                    .expect("a set grant lists its locks");
+                assert_eq!(locks.len(), 2, "a set is granted whole: {body}");
+                tokio::time::sleep(Duration::from_millis(20 + (n as u64 % 30))).await;
+                let token = body["token"].as_str().unwrap().to_string();
+                let released = Instant::now();
+                release_set(&http, &base, &envs, &token, &label, &seen).await;
+                let mut s = seen.lock().unwrap();
+                for l in locks {
+                    let env = l["env"].as_str().unwrap().to_string();
+                    s.holds
+                        .push((env, l["fence"].as_u64().unwrap(), acked, released));
+                }
+                s.sets += 1;
+            }
+            (503, body) if body["error"] == "store_unavailable" => {
+                seen.lock().unwrap().unavailable.insert(label);
+            }
+            (503, body) if body["error"] == "outcome_unknown" => seen.lock().unwrap().unknown += 1,
+            (409 | 503, _) => tokio::time::sleep(Duration::from_millis(10)).await,
+            (status, body) => panic!("unexpected answer {status}: {body}"),
+        }
+    }
+}
+
+/// Releases a set with retries under one key: every lock of it must still be there (or the retry
+/// must get the recorded release).
+async fn release_set(
+    http: &reqwest::Client,
+    base: &str,
+    envs: &[&str; 2],
+    token: &str,
+    label: &str,
+    seen: &Mutex<Seen>,
+) {
+    for _ in 0..200 {
+        let unlock = http
+            .delete(format!("{base}/api/v1/locks"))
+            .header("Idempotency-Key", format!("{label}-unlock"))
+            .json(&json!({"envs": envs, "token": token}));
+        match send(unlock, seen).await {
+            (200, _) => return,
+            (503, _) => tokio::time::sleep(Duration::from_millis(100)).await,
+            (_, body) => {
+                seen.lock()
+                    .unwrap()
+                    .releases_not_found
+                    .push(format!("{label}: {body}"));
+                return;
+            }
+        }
+    }
+    panic!("{label} could not release {envs:?} in 20 s");
+}
+
 async fn client(i: usize, base: String, until: Instant, seen: Arc<Mutex<Seen>>) {
+    if i % 3 == 2 {
+        return set_client(i, base, until, seen).await;
+    }
     let http = TestApp::http(TOKEN_ALL);
     let mut n = 0;
     while Instant::now() < until {
@@ -165,10 +245,30 @@ async fn a_minute_of_locks_through_three_redis_crashes_keeps_every_promise() {
         "the run did real work: {} holds",
         seen.holds.len()
     );
+    assert!(seen.sets > 10, "sets were granted too: {}", seen.sets);
+    // Every set grant is two `locked` entries of one holder at one moment, never one alone.
+    let mut set_grants: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for env in ENVS {
+        for fields in app.history(env, env).await {
+            let get = |k: &str| fields.iter().find(|(f, _)| f == k).map(|(_, v)| v.clone());
+            let display = get("display").unwrap_or_default();
+            if get("kind").as_deref() == Some("locked") && display.starts_with('s') {
+                let at = get("at").unwrap_or_default();
+                *set_grants.entry((display, at)).or_default() += 1;
+            }
+        }
+    }
+    for ((who, at), envs) in &set_grants {
+        assert_eq!(
+            *envs, 2,
+            "{who}'s set at {at} was taken {envs} env(s) at once"
+        );
+    }
     eprintln!(
-        "chaos: {} requests, {} holds, {} told unavailable, {} outcome unknown, slowest {:?}",
+        "chaos: {} requests, {} holds ({} sets), {} told unavailable, {} outcome unknown, slowest {:?}",
         seen.requests,
         seen.holds.len(),
+        seen.sets,
         seen.unavailable.len(),
         seen.unknown,
         seen.slowest

@@ -134,6 +134,8 @@ pub enum UnlockSetAnswer {
         #[serde(deserialize_with = "lua_list")]
         released: Vec<Released>,
     },
+    /// The key came back with a different request.
+    IdempotencyMismatch {},
     /// Nothing was released: these envs are not the caller's.
     Refused {
         #[serde(deserialize_with = "lua_list")]

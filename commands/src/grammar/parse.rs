@@ -137,6 +137,14 @@ fn read_param(v: &Verb, param: &Param, words: &mut Words, args: &mut Args) -> Re
         ));
     };
     match param.kind {
+        // Several envs where one is taken: say which verbs take several, not that `a,b` is a
+        // bad name.
+        Kind::Env | Kind::Target if w.contains(',') => {
+            return Err(format!(
+                "`{}` takes one env at a time; `lock`, `extend` and `unlock` take several joined by commas (all or none)",
+                v.name
+            ))
+        }
         Kind::Env | Kind::Target => args.names.push(EnvName::parse(w)?),
         Kind::Envs => args.names.extend(read_envs(w)?),
         Kind::Scope if w.eq_ignore_ascii_case("all") => args.all = true,

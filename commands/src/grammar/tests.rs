@@ -201,3 +201,19 @@ fn freezes_longer_than_a_year_are_refused_in_words() {
     let e = parse("freeze qa 3200y").unwrap_err().to_string();
     assert!(e.contains("at most a year"), "{e}");
 }
+
+#[test]
+fn a_list_where_one_env_is_taken_says_which_verbs_take_several() {
+    for text in [
+        "queue canary,qa 10m",
+        "leave canary,qa",
+        "claim staging-1,staging-2",
+    ] {
+        let e = parse(text).unwrap_err().to_string();
+        assert!(
+            e.contains("takes one env at a time; `lock`, `extend` and `unlock` take several"),
+            "{text}: {e}"
+        );
+    }
+    assert!(parse("lock canary,qa 10m").is_ok());
+}

@@ -340,7 +340,7 @@ async fn a_pipeline_takes_a_set_under_one_token_retries_safely_and_gives_it_back
     // Bad requests say what is wrong.
     for (body, says) in [
         (serde_json::json!({"envs": ["qa"]}), "2 to 10 envs"),
-        (serde_json::json!({"envs": ["qa", "QA"]}), "named twice"),
+        (serde_json::json!({"envs": ["qa", "qa"]}), "named twice"),
         (
             serde_json::json!({"envs": ["qa", "canary"], "wait": "1m"}),
             "wait",
@@ -356,6 +356,14 @@ async fn a_pipeline_takes_a_set_under_one_token_retries_safely_and_gives_it_back
         let e: serde_json::Value = r.json().await.unwrap();
         assert!(e["message"].as_str().unwrap().contains(says), "{body}: {e}");
     }
+    // The same env in another case: no schema can say it, so it is a conflict, not a bad request.
+    let r = http
+        .post(app.url("/api/v1/locks"))
+        .json(&serde_json::json!({"envs": ["qa", "QA"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
 
     // Extended only with the set's token, and then every lock together.
     let extend = |token: &str, ttl: &str| {

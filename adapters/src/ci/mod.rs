@@ -149,13 +149,18 @@ fn set_envs(raw: &[String]) -> Result<Vec<baton_commands::domain::EnvName>, ApiE
     let mut envs: Vec<baton_commands::domain::EnvName> = Vec::new();
     for name in raw {
         let env = body::env(name)?;
-        if envs
+        // The same name twice is outside the schema (400); the same env in another letter case
+        // is not something a schema can say, so it is this route's conflict (409).
+        if let Some(same) = envs
             .iter()
-            .any(|e| e.as_str().eq_ignore_ascii_case(env.as_str()))
+            .find(|e| e.as_str().eq_ignore_ascii_case(env.as_str()))
         {
-            return Err(ApiError::bad_request(format!(
-                "`{env}` is named twice in `envs`"
-            )));
+            let message = format!("`{env}` is named twice in `envs` (env names ignore case)");
+            return Err(if same.as_str() == env.as_str() {
+                ApiError::bad_request(message)
+            } else {
+                ApiError::new(409, "refused", message)
+            });
         }
         envs.push(env);
     }

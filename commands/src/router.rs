@@ -111,6 +111,39 @@ impl Baton {
         &self.core.catalog
     }
 
+    /// Redis' clock as last learned, in Unix ms: what a front end compares its own deadlines
+    /// with (a signed button's expiry), so every instance decides alike.
+    pub fn now_ms(&self) -> u64 {
+        self.core.store.now_ms()
+    }
+
+    /// Remembers how `platform` reaches `id` (see [`Store::remember_contact`]).
+    ///
+    /// [`Store::remember_contact`]: crate::store::Store::remember_contact
+    pub async fn remember_contact(
+        &self,
+        platform: &str,
+        kind: &str,
+        id: &str,
+        value: &str,
+    ) -> Result<(), BatonError> {
+        Ok(self
+            .core
+            .store
+            .remember_contact(platform, kind, id, value)
+            .await?)
+    }
+
+    /// How `platform` reaches `id`, if it has learnt it.
+    pub async fn contact(
+        &self,
+        platform: &str,
+        kind: &str,
+        id: &str,
+    ) -> Result<Option<String>, BatonError> {
+        Ok(self.core.store.contact(platform, kind, id).await?)
+    }
+
     /// The one privilege check, on every road: see [`needs`].
     pub(crate) fn authorize(
         &self,

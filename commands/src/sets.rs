@@ -54,7 +54,11 @@ impl Core {
             .map_err(BatonError::Refused)
     }
 
-    fn settings<'a>(&'a self, envs: &[EnvName]) -> Result<Vec<&'a EnvSettings>, BatonError> {
+    /// The settings of each env of a set, in order; an unknown env is refused.
+    pub(crate) fn settings<'a>(
+        &'a self,
+        envs: &[EnvName],
+    ) -> Result<Vec<&'a EnvSettings>, BatonError> {
         envs.iter().map(|e| self.catalog.env(e)).collect()
     }
 

@@ -16,7 +16,7 @@ pub fn routes(config: &Config, baton: &Baton) -> anyhow::Result<Router> {
 
 /// Posts announcements and DMs as the bot, when `[mattermost] url` and
 /// `BATON_MATTERMOST__BOT_TOKEN` are set.
-pub fn delivery(config: &Config, _baton: &Baton) -> Option<Arc<dyn Delivery>> {
-    let delivery = MattermostDelivery::from_config(&config.mattermost)?;
+pub fn delivery(config: &Config, baton: &Baton) -> Option<Arc<dyn Delivery>> {
+    let delivery = MattermostDelivery::from_config(&config.mattermost, baton)?;
     Some(Arc::new(delivery))
 }

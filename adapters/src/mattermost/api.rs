@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use baton_commands::config::MattermostConfig;
 use baton_commands::domain::{wall_clock, Secret};
-use baton_commands::{Delivery, DeliveryError, Reply};
+use baton_commands::{Baton, Delivery, DeliveryError, Reply};
 use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use reqwest::{Method, StatusCode};
@@ -229,23 +229,49 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 }
 
 /// Posts replies to Mattermost channels and people as the bot.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct MattermostDelivery {
     api: Api,
     buttons: Option<(Signer, String)>,
+    /// Redis' clock for the buttons' expiry, once the service hands over its core.
+    clock: Option<Baton>,
+}
+
+impl fmt::Debug for MattermostDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MattermostDelivery")
+            .field("api", &self.api)
+            .field("buttons", &self.buttons.is_some())
+            .finish()
+    }
 }
 
 impl MattermostDelivery {
     /// Delivery through `api`; with `buttons` (a signer and `<public_url>/mattermost/actions`)
     /// replies keep their buttons.
     pub fn new(api: Api, buttons: Option<(Signer, String)>) -> Self {
-        Self { api, buttons }
+        Self::with_clock(api, buttons, None)
     }
 
-    /// Delivery as `[mattermost]` configures it; `None` without the server or the bot token.
-    pub fn from_config(config: &MattermostConfig) -> Option<Self> {
+    /// The same, with `baton`'s view of Redis' clock for the buttons' expiry (the handler that
+    /// checks a press reads the same clock).
+    pub fn with_clock(api: Api, buttons: Option<(Signer, String)>, clock: Option<Baton>) -> Self {
+        Self {
+            api,
+            buttons,
+            clock,
+        }
+    }
+
+    /// Delivery as `[mattermost]` configures it, on `baton`'s clock; `None` without the server
+    /// or the bot token.
+    pub fn from_config(config: &MattermostConfig, baton: &Baton) -> Option<Self> {
         let api = Api::from_config(config)?;
-        Some(Self::new(api, super::buttons(config)))
+        Some(Self::with_clock(
+            api,
+            super::buttons(config),
+            Some(baton.clone()),
+        ))
     }
 
     /// The API it posts through.
@@ -267,7 +293,7 @@ impl MattermostDelivery {
             channel,
             // A post through the API is seen by everyone in its channel.
             private: false,
-            now_ms: wall_clock(),
+            now_ms: self.clock.as_ref().map_or_else(wall_clock, Baton::now_ms),
         });
         let body = render::render(reply, None, actions.as_ref()).post(channel);
         Ok(self.api.create_post(&body).await?)

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton_commands::domain::{preview, wall_clock, Secret};
+use baton_commands::domain::{preview, Secret};
 use baton_commands::reply::Visibility;
 use baton_commands::{Actor, Baton, Outcome, Request};
 use serde::Deserialize;
@@ -161,7 +161,7 @@ impl MattermostState {
                 render::ephemeral("Baton's buttons are not configured here."),
             );
         };
-        let verified = match signer.verify(&press.context, &press.channel_id, wall_clock()) {
+        let verified = match signer.verify(&press.context, &press.channel_id, self.baton.now_ms()) {
             Ok(v) => v,
             Err(refusal) => {
                 tracing::warn!(?refusal, user = %press.user_id, "mattermost press refused");
@@ -247,7 +247,7 @@ impl MattermostState {
             url,
             channel,
             private,
-            now_ms: wall_clock(),
+            now_ms: self.baton.now_ms(),
         })
     }
 }

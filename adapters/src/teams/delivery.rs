@@ -33,7 +33,6 @@ impl TeamsDelivery {
     async fn recall(&self, kind: &str, id: &str) -> Result<Option<Value>, DeliveryError> {
         let known = self
             .baton
-            .store()
             .contact(PLATFORM.front.prefix, kind, id)
             .await
             .map_err(|e| DeliveryError::Failed(e.to_string()))?;
@@ -100,7 +99,6 @@ impl TeamsDelivery {
         };
         let _ = self
             .baton
-            .store()
             .remember_contact(
                 PLATFORM.front.prefix,
                 book::CHAT,

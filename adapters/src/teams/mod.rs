@@ -21,6 +21,8 @@ pub mod connector;
 pub mod delivery;
 pub mod manifest;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -89,7 +91,12 @@ pub struct TeamsState {
     check: TokenCheck,
     connector: Connector,
     deadline: Duration,
+    /// The addresses this instance last remembered (see [`remember`]).
+    known: Arc<Mutex<HashMap<(&'static str, String), String>>>,
 }
+
+/// How many remembered addresses an instance keeps in memory before it starts over.
+const KNOWN_AT_MOST: usize = 10_000;
 
 impl TeamsState {
     /// From `[teams]`; `None` without an app id and a client secret.
@@ -99,6 +106,7 @@ impl TeamsState {
             check: TokenCheck::new(config.app_id.as_deref()?, &config.openid_metadata_url),
             connector: Connector::from_config(config)?,
             deadline: config.deadline(),
+            known: Arc::default(),
         })
     }
 }
@@ -140,7 +148,7 @@ async fn messages(State(s): State<TeamsState>, headers: HeaderMap, body: Bytes) 
     let Some(service_url) = activity.service_url.clone() else {
         return refused(400, "the activity names no serviceUrl");
     };
-    remember(&s.baton, &activity, &service_url);
+    remember(&s, &activity, &service_url);
     match activity.kind.as_str() {
         "invoke" if activity.name.as_deref() == Some("adaptiveCard/action") => {
             execute(s, activity, service_url).await
@@ -159,34 +167,44 @@ async fn messages(State(s): State<TeamsState>, headers: HeaderMap, body: Bytes) 
 
 /// Remembers where the activity's conversation lives and how to reach its sender, off the
 /// request's path (a store outage costs only a later direct message).
-fn remember(baton: &Baton, a: &Activity, service_url: &str) {
-    let baton = baton.clone();
-    let tenant = a.tenant().map(String::from);
-    let conversation = a.channel_conversation().map(String::from);
-    let person = a.from.as_ref().and_then(|f| {
-        let aad = f.aad_object_id.clone().filter(|id| !id.is_empty())?;
-        Some((aad, f.id.clone()))
-    });
-    let service_url = service_url.to_string();
-    tokio::spawn(async move {
-        let store = baton.store();
-        let at = json!({"serviceUrl": service_url, "tenant": tenant});
-        if let Some(id) = conversation {
-            let _ = store
-                .remember_contact(
-                    PLATFORM.front.prefix,
-                    book::CONVERSATION,
-                    &id,
-                    &at.to_string(),
-                )
-                .await;
-        }
-        if let Some((aad, id)) = person {
+fn remember(s: &TeamsState, a: &Activity, service_url: &str) {
+    let at = json!({"serviceUrl": service_url, "tenant": a.tenant()});
+    let mut entries = Vec::new();
+    if let Some(id) = a.channel_conversation() {
+        entries.push((book::CONVERSATION, id.to_string(), at.to_string()));
+    }
+    if let Some(f) = &a.from {
+        if let Some(aad) = f.aad_object_id.as_deref().filter(|id| !id.is_empty()) {
             let mut who = at;
-            who["id"] = json!(id);
-            let _ = store
-                .remember_contact(PLATFORM.front.prefix, book::PERSON, &aad, &who.to_string())
+            who["id"] = json!(f.id);
+            entries.push((book::PERSON, aad.to_string(), who.to_string()));
+        }
+    }
+    // What this instance wrote last needs no round trip: a conversation's address rarely
+    // changes, and every message would otherwise read it back.
+    {
+        let mut known = s.known.lock().unwrap_or_else(|e| e.into_inner());
+        if known.len() > KNOWN_AT_MOST {
+            known.clear();
+        }
+        entries.retain(|(kind, id, value)| {
+            known.insert((kind, id.clone()), value.clone()).as_ref() != Some(value)
+        });
+    }
+    if entries.is_empty() {
+        return;
+    }
+    let (baton, known) = (s.baton.clone(), s.known.clone());
+    tokio::spawn(async move {
+        for (kind, id, value) in entries {
+            let stored = baton
+                .remember_contact(PLATFORM.front.prefix, kind, &id, &value)
                 .await;
+            if stored.is_err() {
+                // Not written: the next activity tries again.
+                let mut known = known.lock().unwrap_or_else(|e| e.into_inner());
+                known.remove(&(kind, id));
+            }
         }
     });
 }
@@ -300,7 +318,7 @@ fn welcome(s: TeamsState, activity: Activity, service_url: String) {
         .as_ref()
         .and_then(|r| r.name.clone())
         .unwrap_or_else(|| "Baton".into());
-    let now = s.baton.store().now_ms();
+    let now = s.baton.now_ms();
     let reply = Reply::new(baton_commands::reply::Tone::Info, format!("{name} is here"), now)
         .with_text(format!(
             "Lock an env before you deploy: `@{name} lock prod 30m hotfix`. `@{name} status` shows every env, `@{name} help` every command."

@@ -101,13 +101,9 @@ impl CiRequest for ExtendSet {
         _admin: bool,
     ) -> BoxFuture<'a, Result<SetExtended, BatonError>> {
         Box::pin(async move {
-            let settings: Vec<&EnvSettings> = self
-                .envs
-                .iter()
-                .map(|e| baton.catalog().env(e))
-                .collect::<Result<_, _>>()?;
-            let (now, locks) = baton
-                .pipelines()
+            let pipelines = baton.pipelines();
+            let settings = pipelines.settings(&self.envs)?;
+            let (now, locks) = pipelines
                 .extend_set_by(&actor.id, Some(&self.token), &settings, self.by)
                 .await?;
             Ok(SetExtended {
@@ -450,11 +446,7 @@ impl Pipelines {
         retry: Retry,
     ) -> Result<SetReleased, BatonError> {
         let retry = retry.map(|(key, fingerprint)| (key.as_str().to_string(), fingerprint));
-        let settings: Vec<&EnvSettings> = request
-            .envs
-            .iter()
-            .map(|e| self.catalog.env(e))
-            .collect::<Result<_, _>>()?;
+        let settings = self.settings(&request.envs)?;
         let (now, released) = self
             .give_back_set(&actor.id, &actor.id, Some(&request.token), &settings, retry)
             .await?;

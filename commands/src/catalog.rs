@@ -129,6 +129,32 @@ impl Catalog {
                     envs: expand(&envs),
                 })
             }
+            Command::Locks(LockCommand::Queue { env, ttl, reason })
+                if self.group(&env).is_some() =>
+            {
+                Command::Locks(LockCommand::QueueSet {
+                    envs: expand(&[env]),
+                    ttl,
+                    reason,
+                })
+            }
+            Command::Locks(LockCommand::QueueSet { envs, ttl, reason }) => {
+                Command::Locks(LockCommand::QueueSet {
+                    envs: expand(&envs),
+                    ttl,
+                    reason,
+                })
+            }
+            Command::Locks(LockCommand::Leave { env }) if self.group(&env).is_some() => {
+                Command::Locks(LockCommand::LeaveSet {
+                    envs: expand(&[env]),
+                })
+            }
+            Command::Locks(LockCommand::LeaveSet { envs }) => {
+                Command::Locks(LockCommand::LeaveSet {
+                    envs: expand(&envs),
+                })
+            }
             Command::Locks(LockCommand::Extend { env, by }) if self.group(&env).is_some() => {
                 Command::Locks(LockCommand::ExtendSet {
                     envs: expand(&[env]),

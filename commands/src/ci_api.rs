@@ -43,6 +43,8 @@ pub struct AcquireSet {
     pub reason: String,
     /// A label for people, like `api deploy #1234`.
     pub label: String,
+    /// How long to wait for the whole set (none: refused at once when anything is in the way).
+    pub wait: Option<std::time::Duration>,
     /// Makes a retry safe: the same key gets the first attempt's answer.
     pub key: Option<IdempotencyKey>,
 }

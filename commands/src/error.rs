@@ -70,6 +70,17 @@ pub enum BatonError {
         /// Redis' clock.
         now: u64,
     },
+    /// The env is free, but kept for the set waiter first in its line (who waits for several
+    /// envs together and is served when all of them are free): nobody behind it overtakes it.
+    #[error("{env} is free but kept for {first}, first in line, who waits for {} together; `queue {env}` to follow them", crate::sets::listed(&set.split(',').collect::<Vec<_>>()))]
+    Reserved {
+        /// The env.
+        env: String,
+        /// Who waits first.
+        first: String,
+        /// The envs they wait for, comma-joined.
+        set: String,
+    },
     /// The env is frozen and the actor is not an admin.
     #[error("{env} is frozen by {} {}{}", freeze.by_whom(), if freeze.until == 0 { "until someone unfreezes it".to_string() } else { format!("until {} ({})", clock(freeze.until), relative(freeze.until, *now)) },
         if freeze.reason.is_empty() { String::new() } else { format!(": {}", freeze.reason) })]
@@ -232,6 +243,7 @@ impl BatonError {
                 ..
             } => "claimed",
             BatonError::PoolFull { .. } => "pool_full",
+            BatonError::Reserved { .. } => "reserved",
             BatonError::Frozen { .. } => "frozen",
             BatonError::NotHolder { .. } => "not_holder",
             BatonError::NotHeld { .. } => "not_locked",
@@ -254,7 +266,9 @@ impl BatonError {
             BatonError::Usage { .. } | BatonError::UnknownCommand { .. } => 400,
             BatonError::UnknownEnv { .. } | BatonError::NotHeld { .. } => 404,
             BatonError::Forbidden(_) | BatonError::Frozen { .. } => 403,
-            BatonError::Held { .. } | BatonError::PoolFull { .. } => 423,
+            BatonError::Held { .. } | BatonError::PoolFull { .. } | BatonError::Reserved { .. } => {
+                423
+            }
             BatonError::LockEnded { .. } => 410,
             BatonError::NotHolder { .. }
             | BatonError::StaleFence { .. }
@@ -286,6 +300,9 @@ impl BatonError {
                 r = r
                     .hold_fields(hold)
                     .button("Join queue", format!("queue {env}"), true);
+            }
+            BatonError::Reserved { env, .. } => {
+                r = r.button("Join queue", format!("queue {env}"), true);
             }
             BatonError::Held { hold, .. } | BatonError::NotHolder { hold, .. } => {
                 r = r.hold_fields(hold)

@@ -69,6 +69,10 @@ impl Locks {
                 self.lock_set(actor, &envs, ttl, reason, admin).await
             }
             LockCommand::UnlockSet { envs } => self.unlock_set(actor, &envs).await,
+            LockCommand::QueueSet { envs, ttl, reason } => {
+                self.queue_set(actor, &envs, ttl, reason, admin).await
+            }
+            LockCommand::LeaveSet { envs } => self.leave_set(actor, &envs).await,
             LockCommand::ExtendSet { envs, by } => self.extend_set(actor, &envs, by).await,
         }
     }
@@ -288,6 +292,10 @@ impl Locks {
             LeaveAnswer::NotQueued { .. } => Err(BatonError::Refused(format!(
                 "you are not in the queue for {}",
                 env.name
+            ))),
+            LeaveAnswer::InSet { set } => Err(BatonError::Refused(format!(
+                "you wait for {} together; `leave {set}` leaves all of their lines at once",
+                crate::sets::listed(&set.split(',').collect::<Vec<_>>())
             ))),
         }
     }

@@ -86,6 +86,11 @@ pub(crate) fn acquired(env: &str, a: LockAnswer) -> Result<Acquired, BatonError>
             freeze,
         } => Err(held(env, lock, queued, now, freeze)),
         LockAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
+        LockAnswer::Reserved { first, set } => Err(BatonError::Reserved {
+            env: env.into(),
+            first,
+            set,
+        }),
         LockAnswer::Ended { how, granted, .. } => Err(BatonError::LockEnded {
             env: env.into(),
             fence: granted.fence,

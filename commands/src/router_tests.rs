@@ -27,6 +27,8 @@ fn variant(c: &Command) -> &'static str {
             LockCommand::Leave { .. } => "leave",
             LockCommand::LockSet { .. } => "lock a,b",
             LockCommand::UnlockSet { .. } => "unlock a,b",
+            LockCommand::QueueSet { .. } => "queue a,b",
+            LockCommand::LeaveSet { .. } => "leave a,b",
             LockCommand::ExtendSet { .. } => "extend a,b",
         },
         Command::Freezes(f) => match f {
@@ -153,6 +155,7 @@ fn ci(asked: &str, env: &EnvName) -> Command {
             ttl: None,
             reason: String::new(),
             label: String::new(),
+            wait: None,
             key: None,
         }),
         "ci extend set" => CiCommand::ExtendSet(ExtendSet {

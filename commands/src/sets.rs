@@ -10,8 +10,8 @@ use crate::reply::{clock, Reply, ReplyData, Tone, Value};
 use crate::services::{Core, Locks};
 use crate::store::contracts::Contract;
 use crate::store::contracts::{
-    Blocked, Blocker, ExtendSetAnswer, ExtendSetArgs, LockSetAnswer, LockSetArgs, Released,
-    SetLock, UnlockSetAnswer, UnlockSetArgs,
+    Blocked, Blocker, ExtendSetAnswer, ExtendSetArgs, LockMode, LockSetAnswer, LockSetArgs,
+    LeaveSetAnswer, LeaveSetArgs, Place, Released, SetLock, UnlockSetAnswer, UnlockSetArgs,
 };
 use crate::store::Prepared;
 
@@ -40,7 +40,7 @@ pub(crate) struct SetHolder<'a> {
 
 impl Core {
     /// The one call of `args`' function on every env of `settings`, across their hash tags.
-    fn set_call<C: Contract>(
+    pub(crate) fn set_call<C: Contract>(
         &self,
         args: &C,
         settings: &[&EnvSettings],
@@ -91,6 +91,28 @@ impl Core {
         admin: bool,
         retry: Option<(String, String)>,
     ) -> Result<(u64, String, Vec<SetLock>), BatonError> {
+        match self
+            .join_set(who, settings, ttl, reason, admin, retry, SetWay::NOW)
+            .await?
+        {
+            SetTaken::Granted { now, token, locks } => Ok((now, token, locks)),
+            SetTaken::Queued { .. } => Err(BatonError::Internal),
+        }
+    }
+
+    /// Takes every env of `settings` for `who`, or (as `way` says) waits for all of them
+    /// together in every env's line.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn join_set(
+        &self,
+        who: SetHolder<'_>,
+        settings: &[&EnvSettings],
+        ttl: Ttl,
+        reason: &str,
+        admin: bool,
+        retry: Option<(String, String)>,
+        way: SetWay,
+    ) -> Result<SetTaken, BatonError> {
         let args = LockSetArgs {
             holder: who.holder,
             display: who.display,
@@ -98,6 +120,10 @@ impl Core {
             ttl_ms: ttl.as_millis(),
             token: who.token,
             admin,
+            mode: way.mode,
+            queue_limit: self.queue_limit,
+            wait_ms: way.wait_ms,
+            lease_ms: way.lease_ms,
         };
         let mut call = self.set_call(&args, settings)?;
         if let (Some((record, fingerprint)), Some(first)) = (retry, settings.first()) {
@@ -109,20 +135,33 @@ impl Core {
             );
         }
         match self.store.call_acquire(call).await? {
-            LockSetAnswer::Ok { now, token, locks } => Ok((now, token, locks)),
+            LockSetAnswer::Ok { now, token, locks } => Ok(SetTaken::Granted { now, token, locks }),
+            LockSetAnswer::Queued {
+                now,
+                places,
+                blocked,
+            } => Ok(SetTaken::Queued {
+                now,
+                places,
+                waiting_for: blocked.iter().map(|b| blocker(b, now)).collect(),
+                again: false,
+            }),
+            LockSetAnswer::AlreadyQueued { now, places } => Ok(SetTaken::Queued {
+                now,
+                places,
+                waiting_for: Vec::new(),
+                again: true,
+            }),
+            LockSetAnswer::QueueFull { env, limit } => Err(BatonError::Refused(format!(
+                "the queue for {env} is full ({limit} waiting); nothing was queued, try again later"
+            ))),
             LockSetAnswer::Ended { env, fence, how } => Err(BatonError::LockEnded {
                 env,
                 fence,
                 released: how == "released",
             }),
             LockSetAnswer::IdempotencyMismatch {} => Err(BatonError::IdempotencyKeyReused),
-            LockSetAnswer::Blocked { now, blocked } => {
-                let reasons: Vec<String> = blocked.iter().map(|b| blocker(b, now)).collect();
-                Err(BatonError::Refused(format!(
-                    "nothing was locked: {}",
-                    reasons.join("; ")
-                )))
-            }
+            LockSetAnswer::Blocked { now, blocked } => Err(set_blocked("locked", &blocked, now)),
         }
     }
 
@@ -225,6 +264,49 @@ impl Core {
     }
 }
 
+/// How a set is asked for: taken now, or waited for (by a person, or by a waiting request).
+#[derive(Clone, Copy)]
+pub(crate) struct SetWay {
+    pub mode: LockMode,
+    /// How long the entry may wait (0: a day).
+    pub wait_ms: u64,
+    /// A waiting request's lease (0: none).
+    pub lease_ms: u64,
+}
+
+impl SetWay {
+    /// All of it now, or nothing.
+    pub const NOW: SetWay = SetWay {
+        mode: LockMode::Lock,
+        wait_ms: 0,
+        lease_ms: 0,
+    };
+}
+
+/// What came of asking for a set.
+pub(crate) enum SetTaken {
+    /// Every env is the caller's.
+    Granted {
+        now: u64,
+        token: String,
+        locks: Vec<SetLock>,
+    },
+    /// Waiting in every env's line (`again`: it was already).
+    Queued {
+        now: u64,
+        places: Vec<Place>,
+        /// What it waits for, as clauses.
+        waiting_for: Vec<String>,
+        again: bool,
+    },
+}
+
+/// "nothing was <verb>: a is …; b is …".
+pub(crate) fn set_blocked(verb: &str, blocked: &[Blocker], now: u64) -> BatonError {
+    let reasons: Vec<String> = blocked.iter().map(|b| blocker(b, now)).collect();
+    BatonError::Refused(format!("nothing was {verb}: {}", reasons.join("; ")))
+}
+
 /// Why one env stands in the way of a set, as a clause.
 fn blocker(b: &Blocker, now: u64) -> String {
     match &b.why {
@@ -252,6 +334,20 @@ fn blocker(b: &Blocker, now: u64) -> String {
             b.env,
             clock(lock.expires)
         ),
+        Blocked::Reserved { first, set, queued } => format!(
+            "{} is free but kept for {first}, first of {queued} in line, who waits for {} together",
+            b.env,
+            listed(&set.split(',').collect::<Vec<_>>())
+        ),
+        Blocked::Queued { set: Some(set) } => format!(
+            "you already wait for {} in another line-up ({}); `leave` it first",
+            b.env,
+            listed(&set.split(',').collect::<Vec<_>>())
+        ),
+        Blocked::Queued { set: None } => format!(
+            "you already wait for {} on its own; `leave {}` first",
+            b.env, b.env
+        ),
     }
 }
 
@@ -268,7 +364,6 @@ impl Locks {
     ) -> Result<Reply, BatonError> {
         let (settings, ttl) = self.set_ttl(envs, ttl)?;
         let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
-        let joined = names.join(",");
         let who = SetHolder {
             caller: &actor.id,
             holder: &actor.id,
@@ -278,55 +373,86 @@ impl Locks {
         let (now, _, locks) = self
             .take_set(who, &settings, ttl, &reason, admin, None)
             .await?;
-        let over_freeze = locks.iter().any(|l| l.freeze.is_some());
-        let tone = if over_freeze {
-            Tone::Warning
-        } else {
-            Tone::Success
+        granted_reply(actor, &names, ttl, now, locks)
+    }
+
+    /// `queue a,b [ttl] [reason]`: every env's lock now if all are free, else a place in every
+    /// env's line, as one waiter handed all of them together.
+    pub(crate) async fn queue_set(
+        &self,
+        actor: &Actor,
+        envs: &[EnvName],
+        ttl: Option<Ttl>,
+        reason: String,
+        admin: bool,
+    ) -> Result<Reply, BatonError> {
+        let (settings, ttl) = self.set_ttl(envs, ttl)?;
+        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        let who = SetHolder {
+            caller: &actor.id,
+            holder: &actor.id,
+            display: &actor.display,
+            token: &new_token(),
         };
-        let first = &locks.first().ok_or(BatonError::Internal)?.lock;
-        let mut reply = Reply::new(
-            tone,
-            format!("{} locked {} for {ttl}", actor.display, listed(&names)),
-            now,
-        )
-        .field("Holder", Value::Person(first.display.clone()))
-        .text_field("Reason", &first.reason)
-        .field("Expires", Value::Time(first.expires));
-        for l in &locks {
-            reply = reply.field(&l.env, Value::Text(format!("fence {}", l.lock.fence)));
-        }
-        let mut notes = Vec::new();
-        for l in &locks {
-            if let Some(f) = &l.freeze {
-                notes.push(format!(
-                    "{} is frozen by {} ({}); you took it as an admin, and that is recorded.",
-                    l.env,
-                    f.by_whom(),
-                    f.reason
-                ));
+        let way = SetWay {
+            mode: LockMode::Queue,
+            wait_ms: 0,
+            lease_ms: 0,
+        };
+        match self
+            .join_set(who, &settings, ttl, &reason, admin, None, way)
+            .await?
+        {
+            SetTaken::Granted { now, locks, .. } => granted_reply(actor, &names, ttl, now, locks),
+            SetTaken::Queued {
+                now,
+                places,
+                waiting_for,
+                again,
+            } => {
+                let title = if again {
+                    format!("{} already waits for {} together", actor.display, listed(&names))
+                } else {
+                    format!("{} waits for {} together", actor.display, listed(&names))
+                };
+                let mut reply = Reply::new(Tone::Info, title, now);
+                for p in &places {
+                    reply = reply.field(&p.env, Value::Text(format!("#{} in line", p.position)));
+                }
+                let mut text = vec![format!(
+                    "You get all of them at once, for {ttl}, when you are first in every line and all are free; nobody behind you takes one first."
+                )];
+                text.extend(waiting_for.into_iter().map(|w| format!("Waiting on: {w}.")));
+                Ok(reply
+                    .with_text(text.join("\n"))
+                    .button("Leave the queues", format!("leave {}", names.join(",")), false))
             }
-            if let Some(c) = l.claim.as_ref().filter(|c| c.holder != actor.id) {
-                notes.push(format!(
-                    "Heads-up: {} is claimed by {} until {}.",
-                    l.env,
-                    c.display,
-                    clock(c.expires)
-                ));
-            }
         }
-        if !notes.is_empty() {
-            reply = reply.with_text(notes.join("\n"));
+    }
+
+    /// `leave a,b`: out of every line of the set.
+    pub(crate) async fn leave_set(
+        &self,
+        actor: &Actor,
+        envs: &[EnvName],
+    ) -> Result<Reply, BatonError> {
+        let settings = self.settings(envs)?;
+        let names: Vec<&str> = settings.iter().map(|e| e.name.as_str()).collect();
+        let args = LeaveSetArgs {
+            holder: &actor.id,
+            token: None,
+        };
+        match self.store.call(self.set_call(&args, &settings)?).await? {
+            LeaveSetAnswer::Ok { now } => Ok(Reply::new(
+                Tone::Success,
+                format!("{} left the queues for {}", actor.display, listed(&names)),
+                now,
+            )),
+            LeaveSetAnswer::NotQueued { .. } => Err(BatonError::Refused(format!(
+                "you are not waiting for {} together (`status` shows each line)",
+                listed(&names)
+            ))),
         }
-        let first = locks.into_iter().next().ok_or(BatonError::Internal)?;
-        Ok(reply
-            .button("Unlock all", format!("unlock {joined}"), false)
-            .with_data(ReplyData::Grant {
-                env: first.env,
-                kind: "lock".into(),
-                hold: first.lock,
-                token: None,
-            }))
     }
 
     /// `extend a,b 1h`: every env's lock extended, or none.
@@ -378,3 +504,64 @@ impl Locks {
         Ok(reply)
     }
 }
+
+/// The reply to a set taken: who, until when, each env's fence, and any heads-up.
+fn granted_reply(
+    actor: &Actor,
+    names: &[&str],
+    ttl: Ttl,
+    now: u64,
+    locks: Vec<SetLock>,
+) -> Result<Reply, BatonError> {
+    let joined = names.join(",");
+    let over_freeze = locks.iter().any(|l| l.freeze.is_some());
+    let tone = if over_freeze {
+        Tone::Warning
+    } else {
+        Tone::Success
+    };
+    let first = &locks.first().ok_or(BatonError::Internal)?.lock;
+    let mut reply = Reply::new(
+        tone,
+        format!("{} locked {} for {ttl}", actor.display, listed(names)),
+        now,
+    )
+    .field("Holder", Value::Person(first.display.clone()))
+    .text_field("Reason", &first.reason)
+    .field("Expires", Value::Time(first.expires));
+    for l in &locks {
+        reply = reply.field(&l.env, Value::Text(format!("fence {}", l.lock.fence)));
+    }
+    let mut notes = Vec::new();
+    for l in &locks {
+        if let Some(f) = &l.freeze {
+            notes.push(format!(
+                "{} is frozen by {} ({}); you took it as an admin, and that is recorded.",
+                l.env,
+                f.by_whom(),
+                f.reason
+            ));
+        }
+        if let Some(c) = l.claim.as_ref().filter(|c| c.holder != actor.id) {
+            notes.push(format!(
+                "Heads-up: {} is claimed by {} until {}.",
+                l.env,
+                c.display,
+                clock(c.expires)
+            ));
+        }
+    }
+    if !notes.is_empty() {
+        reply = reply.with_text(notes.join("\n"));
+    }
+    let first = locks.into_iter().next().ok_or(BatonError::Internal)?;
+    Ok(reply
+        .button("Unlock all", format!("unlock {joined}"), false)
+        .with_data(ReplyData::Grant {
+            env: first.env,
+            kind: "lock".into(),
+            hold: first.lock,
+            token: None,
+        }))
+}
+

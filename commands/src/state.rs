@@ -72,6 +72,9 @@ pub struct Waiter {
     pub ttl: u64,
     /// When they joined.
     pub at: u64,
+    /// The envs they wait for together (comma-joined), when they wait for a set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
 }
 
 /// Everything about one env at one moment.
@@ -106,6 +109,10 @@ pub struct EnvState {
     /// read asked for them: what `next_window` passes over. Never shown.
     #[serde(default, skip_serializing, deserialize_with = "lua_list")]
     pub skips: Vec<String>,
+    /// A set waiter heads its line and the env is free, but the call did not name the set's
+    /// other envs (`set_turn` in prelude.lua): the sweeper settles the whole set. Never shown.
+    #[serde(default, skip_serializing)]
+    pub set_head: Option<String>,
 }
 
 impl EnvState {

@@ -117,18 +117,54 @@ impl Expiry {
             .collect();
         let mut settled = 0;
         let mut failed = None;
+        let mut sets: Vec<String> = Vec::new();
         for (group, answer) in due.into_iter().zip(self.store.call_each(calls).await) {
             s.next.remove(&group);
             s.dirty.insert(group);
             match answer {
-                Ok(answer) => settled += answer.into_parts().1.len(),
+                Ok(answer) => {
+                    let envs = answer.into_parts().1;
+                    settled += envs.len();
+                    sets.extend(envs.into_iter().filter_map(|e| e.set_head));
+                }
                 Err(e) => failed = Some(e),
             }
+        }
+        sets.sort();
+        sets.dedup();
+        if let Err(e) = self.settle_sets(&sets).await {
+            failed = Some(e);
         }
         match failed {
             Some(e) => Err(e.into()),
             None => Ok(settled),
         }
+    }
+
+    /// Settles each set whose waiter heads a free env's line, with every env of the set in one
+    /// call, so the set's turn is decided (prelude.lua's `set_turn`): handed over whole, or looked
+    /// at again when the waiter would lapse.
+    async fn settle_sets(&self, sets: &[String]) -> Result<(), crate::store::StoreError> {
+        for set in sets {
+            let names: Vec<EnvName> = set.split(',').filter_map(|n| EnvName::parse(n).ok()).collect();
+            let Ok(envs) = names
+                .iter()
+                .map(|n| self.catalog.env(n))
+                .collect::<Result<Vec<_>, _>>()
+            else {
+                tracing::warn!(set, "a set waiter waits for an env that is no longer configured");
+                continue;
+            };
+            let pairs: Vec<(&EnvName, &EnvName)> =
+                envs.iter().map(|e| (self.catalog.group_of(e), &e.name)).collect();
+            match self.store.prepare_across(&SettleArgs::SWEEP, &pairs) {
+                Ok(call) => {
+                    self.store.call(call).await?;
+                }
+                Err(why) => tracing::warn!(set, why, "a set waiter's envs cannot be settled together"),
+            }
+        }
+        Ok(())
     }
 
     /// Notes what the bus says: a change on an env makes its group dirty; a gap (resubscribed,

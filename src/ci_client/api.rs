@@ -201,8 +201,8 @@ impl Api {
         .await
     }
 
-    /// `POST /api/v1/locks`: several envs together, all or none (a set never waits); retried
-    /// with `key`.
+    /// `POST /api/v1/locks`: several envs together, all or none, waiting for all of them
+    /// together up to `req.wait`; retried with `key` (a retry resumes the same place in line).
     pub async fn lock_set(
         &self,
         envs: &[EnvName],
@@ -214,13 +214,14 @@ impl Api {
             holder: Some(req.holder.clone()),
             ttl: req.ttl.map(|t| t.duration()),
             reason: req.reason.clone(),
+            wait: req.wait,
         };
         let what = format!("take the locks on {}", joined(envs));
         let op = Op {
             what: &what,
             writes: true,
         };
-        self.operation(op, Duration::ZERO, |limit| {
+        self.operation(op, req.wait.unwrap_or_default(), |limit| {
             let http = self
                 .request(Method::POST, &["locks"], Some(key))
                 .json(&body);

@@ -2,9 +2,9 @@
 //! runs. The set is taken in one step, all or none (`POST /api/v1/locks`), extended together
 //! every TTL/3 (`PATCH`), and released together however the command ends (`DELETE`).
 //!
-//! A set does not wait in line on the server. With `--wait`, `run` asks again every few seconds
-//! until the set is free or the wait runs out (exit 3), each attempt a request of its own; without
-//! it, a set in use exits 3 at once. The command sees `BATON_ENV` (the envs, comma-joined),
+//! With `--wait`, the set waits in every env's line on the server at once, as one waiter, and is
+//! granted whole when it is first in all of them (exit 3 when the wait runs out); without it, a
+//! set in use exits 3 at once. The command sees `BATON_ENV` (the envs, comma-joined),
 //! `BATON_LOCK_TOKEN` (the set's token, which opens each env's gate) and `BATON_FENCES`
 //! (`env=fence` pairs, comma-joined).
 
@@ -15,14 +15,10 @@ use std::time::Duration;
 
 use baton_commands::domain::{EnvName, Ttl};
 use tokio::process::Command;
-use tokio::time::Instant;
 
 use super::api::{joined, Api};
 use super::run::{exit_code, shown, wait_passing_signals, Signals};
 use super::{Failure, IdempotencyKey, LockRequest, Secret};
-
-/// How long to wait between attempts at a set that is in use.
-const POLL: Duration = Duration::from_secs(3);
 
 /// Takes the set, runs `command`, releases the set; the command's exit code.
 pub async fn run(
@@ -81,29 +77,22 @@ pub async fn run(
     Ok(code)
 }
 
-/// Takes the set: at once, or with `--wait`, asking again every few seconds until it is free.
+/// Takes the set: at once, or with `--wait`, waiting in line on the server for all of it.
 async fn acquire(
     api: &Api,
     envs: &[EnvName],
     req: &LockRequest,
 ) -> Result<super::api::GrantedSetAnswer, Failure> {
-    let deadline = Instant::now() + req.wait.unwrap_or_default();
-    loop {
-        // A refusal is a final answer under its key: each attempt is a request of its own.
-        match api.lock_set(envs, req, &IdempotencyKey::new()).await {
-            Ok(grant) => return Ok(grant),
-            Err(e) if e.code() == Some("refused") && Instant::now() + POLL < deadline => {
-                eprintln!("baton: {e}; asking again in {}s", POLL.as_secs());
-                tokio::time::sleep(POLL).await;
-            }
-            Err(e) if e.code() == Some("refused") => {
-                return Err(Failure {
-                    code: 3,
-                    message: format!("{e}. The command did not run"),
-                })
-            }
-            Err(e) => return Err(e.into()),
-        }
+    if req.wait.is_some() {
+        eprintln!("baton: waiting for {} together", joined(envs));
+    }
+    match api.lock_set(envs, req, &IdempotencyKey::new()).await {
+        Ok(grant) => Ok(grant),
+        Err(e) if e.code() == Some("refused") => Err(Failure {
+            code: 3,
+            message: format!("{e}. The command did not run"),
+        }),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -31,6 +31,7 @@ mod notify;
 mod openapi;
 mod resilience;
 mod round_trips;
+mod set_queue;
 mod sets;
 mod slack;
 mod slow_clients;

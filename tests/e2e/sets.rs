@@ -342,8 +342,8 @@ async fn a_pipeline_takes_a_set_under_one_token_retries_safely_and_gives_it_back
         (serde_json::json!({"envs": ["qa"]}), "2 to 10 envs"),
         (serde_json::json!({"envs": ["qa", "qa"]}), "named twice"),
         (
-            serde_json::json!({"envs": ["qa", "canary"], "wait": "1m"}),
-            "wait",
+            serde_json::json!({"envs": ["qa", "canary"], "wait": "2h"}),
+            "`wait` may be at most 30m",
         ),
     ] {
         let r = http

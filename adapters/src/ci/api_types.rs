@@ -64,6 +64,14 @@ pub struct LockSetBody {
     /// Why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How long to wait for the whole set.
+    #[serde(
+        default,
+        deserialize_with = "duration",
+        serialize_with = "secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub wait: Option<Duration>,
 }
 
 /// `DELETE /api/v1/locks`: a set given back by its token.

@@ -179,11 +179,18 @@ async fn lock_set(
     IdemKey(key): IdemKey,
     JsonObject(b): JsonObject<LockSetBody>,
 ) -> Result<Json<GrantedSet>, ApiError> {
+    if b.wait.is_some_and(|w| w > s.max_wait) {
+        let max = humantime::format_duration(s.max_wait);
+        return Err(ApiError::bad_request(format!(
+            "`wait` may be at most {max} (ci.max_wait)"
+        )));
+    }
     let request = ci_api::AcquireSet {
         envs: set_envs(&b.envs)?,
         ttl: body::ttl("ttl", b.ttl)?,
         reason: body::reason(b.reason)?,
         label: body::label(b.holder)?,
+        wait: b.wait,
         key,
     };
     Ok(Json(s.run(&caller, request).await?.into()))

@@ -6,6 +6,7 @@
 //! outcome instead of a guess.
 
 mod wait;
+mod wait_set;
 
 use futures_util::future::BoxFuture;
 
@@ -421,16 +422,33 @@ impl Pipelines {
             request.label
         };
         let token = crate::domain::new_token();
-        let who = crate::sets::SetHolder {
-            caller: &actor.id,
-            holder: &holder,
-            display: &display,
-            token: &token,
-        };
         let retry = retry.map(|(key, fingerprint)| (key.as_str().to_string(), fingerprint));
-        let (now, token, locks) = self
-            .take_set(who, &settings, ttl, &request.reason, admin, retry)
-            .await?;
+        let (now, token, locks) = match request.wait.filter(|w| !w.is_zero()) {
+            Some(wait) => {
+                let ticket = wait_set::SetTicket {
+                    envs: settings.into_iter().cloned().collect(),
+                    holder,
+                    display,
+                    reason: request.reason,
+                    ttl,
+                    token,
+                    admin,
+                    retry,
+                    caller: actor.id.clone(),
+                };
+                self.wait_for_set(ticket, wait).await?
+            }
+            None => {
+                let who = crate::sets::SetHolder {
+                    caller: &actor.id,
+                    holder: &holder,
+                    display: &display,
+                    token: &token,
+                };
+                self.take_set(who, &settings, ttl, &request.reason, admin, retry)
+                    .await?
+            }
+        };
         Ok(SetGrant {
             locks: locks.into_iter().map(|l| (l.env, l.lock)).collect(),
             token,

@@ -91,7 +91,7 @@ impl Locks {
                 wall_clock(),
             )
             .text_field("Reason", reason)),
-            LeaveAnswer::NotQueued {} => Err(not_waiting(env, run)),
+            LeaveAnswer::NotQueued {} | LeaveAnswer::InSet { .. } => Err(not_waiting(env, run)),
         }
     }
 

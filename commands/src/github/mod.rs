@@ -338,7 +338,7 @@ impl GitHub {
         );
         Ok(match self.core.store.call(call).await? {
             LeaveAnswer::Ok { .. } => 1,
-            LeaveAnswer::NotQueued {} => 0,
+            LeaveAnswer::NotQueued {} | LeaveAnswer::InSet { .. } => 0,
         })
     }
 }

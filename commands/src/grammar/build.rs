@@ -93,6 +93,13 @@ pub(super) fn lock(a: Args) -> Built {
 }
 
 pub(super) fn queue(a: Args) -> Built {
+    if a.names.len() > 1 {
+        return Ok(Command::Locks(LockCommand::QueueSet {
+            envs: a.names,
+            ttl: a.ttl,
+            reason: a.text,
+        }));
+    }
     Ok(Command::Locks(LockCommand::Queue {
         env: a.env()?,
         ttl: a.ttl,
@@ -128,6 +135,9 @@ pub(super) fn extend(a: Args) -> Built {
 }
 
 pub(super) fn leave(a: Args) -> Built {
+    if a.names.len() > 1 {
+        return Ok(Command::Locks(LockCommand::LeaveSet { envs: a.names }));
+    }
     Ok(Command::Locks(LockCommand::Leave { env: a.env()? }))
 }
 

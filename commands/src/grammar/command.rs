@@ -81,6 +81,20 @@ pub enum LockCommand {
         /// Which envs (two or more).
         envs: Vec<EnvName>,
     },
+    /// Wait in line for several envs' deploy locks together: handed all of them at once.
+    QueueSet {
+        /// Which envs (two or more).
+        envs: Vec<EnvName>,
+        /// For how long, once granted.
+        ttl: Option<Ttl>,
+        /// Why.
+        reason: String,
+    },
+    /// Leave every line of a set you wait for.
+    LeaveSet {
+        /// Which envs (two or more).
+        envs: Vec<EnvName>,
+    },
     /// Push back the end of your locks on several envs together: all of them, or none.
     ExtendSet {
         /// Which envs (two or more).
@@ -383,6 +397,8 @@ impl Command {
             Command::Locks(
                 LockCommand::LockSet { envs, .. }
                 | LockCommand::UnlockSet { envs }
+                | LockCommand::QueueSet { envs, .. }
+                | LockCommand::LeaveSet { envs }
                 | LockCommand::ExtendSet { envs, .. },
             ) => Touches::Several(envs),
             // A window covers envs by the calendar: every env, as far as a scoped caller knows.
@@ -420,12 +436,15 @@ impl Command {
         match self {
             Command::Locks(LockCommand::Lock { env, .. } | LockCommand::Queue { env, .. })
             | Command::Claims(ClaimCommand::Claim { target: env, .. }) => vec![env],
-            Command::Locks(LockCommand::LockSet { envs, .. }) => envs.iter().collect(),
+            Command::Locks(LockCommand::LockSet { envs, .. } | LockCommand::QueueSet { envs, .. }) => {
+                envs.iter().collect()
+            }
             Command::Locks(
                 LockCommand::Unlock { .. }
                 | LockCommand::Extend { .. }
                 | LockCommand::Leave { .. }
                 | LockCommand::UnlockSet { .. }
+                | LockCommand::LeaveSet { .. }
                 | LockCommand::ExtendSet { .. },
             )
             | Command::Claims(ClaimCommand::Release { .. }) => Vec::new(),

@@ -141,7 +141,7 @@ fn read_param(v: &Verb, param: &Param, words: &mut Words, args: &mut Args) -> Re
         // bad name.
         Kind::Env | Kind::Target if w.contains(',') => {
             return Err(format!(
-                "`{}` takes one env at a time; `lock`, `extend` and `unlock` take several joined by commas (all or none)",
+                "`{}` takes one env at a time; `lock`, `queue`, `extend`, `unlock` and `leave` take several joined by commas (all or none)",
                 v.name
             ))
         }

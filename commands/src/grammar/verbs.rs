@@ -80,25 +80,35 @@ pub static VERBS: &[Verb] = &[
     },
     Verb {
         name: "queue",
-        params: &[ENV, TTL, REASON],
-        summary: "wait in line for the deploy lock; you get it as soon as it is free",
-        examples: &["queue prod 20m release 4.2"],
+        params: &[ENVS, TTL, REASON],
+        summary: "wait in line for the deploy lock (or several together); you get it as soon as it is free",
+        examples: &["queue prod 20m release 4.2", "queue prod-eu,prod-us 30m release 4.2"],
         privilege: Privilege::Anyone,
         refused_as: None,
         changes_state: true,
         build: build::queue,
-        owns: |c| matches!(c, Command::Locks(LockCommand::Queue { .. })),
+        owns: |c| {
+            matches!(
+                c,
+                Command::Locks(LockCommand::Queue { .. } | LockCommand::QueueSet { .. })
+            )
+        },
     },
     Verb {
         name: "leave",
-        params: &[ENV],
-        summary: "leave an env's queue",
-        examples: &["leave prod"],
+        params: &[ENVS],
+        summary: "leave an env's queue (or a set's, all its lines at once)",
+        examples: &["leave prod", "leave prod-eu,prod-us"],
         privilege: Privilege::Anyone,
         refused_as: None,
         changes_state: true,
         build: build::leave,
-        owns: |c| matches!(c, Command::Locks(LockCommand::Leave { .. })),
+        owns: |c| {
+            matches!(
+                c,
+                Command::Locks(LockCommand::Leave { .. } | LockCommand::LeaveSet { .. })
+            )
+        },
     },
     Verb {
         name: "status",

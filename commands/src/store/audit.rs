@@ -205,6 +205,8 @@ pub struct Event {
     pub version: String,
     /// A deploy's link.
     pub url: String,
+    /// The envs locked, queued for or handed over together (comma-joined), when it was a set.
+    pub set: String,
 }
 
 impl Event {
@@ -246,6 +248,7 @@ impl Event {
             sha: text("sha"),
             version: text("version"),
             url: text("url"),
+            set: text("set"),
         }
     }
 

@@ -95,6 +95,12 @@ library! {
     UNLOCK_SET = Change "unlock_set" "lua/unlock_set.lua";
     /// `extend a,b`: several envs' locks extended together, all or none.
     EXTEND_SET = Change "extend_set" "lua/extend_set.lua";
+    /// A set waiter checks in (renew, for a set).
+    RENEW_SET = Change "renew_set" "lua/renew_set.lua";
+    /// A set waiter's wait ran out (give_up, for a set).
+    GIVE_UP_SET = Change "give_up_set" "lua/give_up_set.lua";
+    /// `leave a,b`: a set waiter leaves every line of its set.
+    LEAVE_SET = Change "leave_set" "lua/leave_set.lua";
     /// `extend`.
     EXTEND = Change "extend" "lua/extend.lua";
     /// `leave`, and an admin taking a waiter out of line.

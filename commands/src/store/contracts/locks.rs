@@ -23,6 +23,17 @@ pub enum LockMode {
     Wait,
 }
 
+impl LockMode {
+    /// How the scripts name it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LockMode::Lock => "lock",
+            LockMode::Queue => "queue",
+            LockMode::Wait => "wait",
+        }
+    }
+}
+
 /// What `lock.lua` needs.
 pub struct LockArgs<'a> {
     pub holder: &'a str,
@@ -48,18 +59,13 @@ impl Contract for LockArgs<'_> {
         scripts::LOCK
     }
     fn write(&self, call: Call) -> Call {
-        let mode = match self.mode {
-            LockMode::Lock => "lock",
-            LockMode::Queue => "queue",
-            LockMode::Wait => "wait",
-        };
         call.arg(self.holder)
             .arg(self.display)
             .arg(self.reason)
             .arg(self.ttl_ms)
             .arg(self.token)
             .arg(flag(self.admin))
-            .arg(mode)
+            .arg(self.mode.as_str())
             .arg(self.queue_limit)
             .arg(self.wait_ms)
             .arg(self.lease_ms)
@@ -125,6 +131,13 @@ pub enum LockAnswer {
         #[serde(deserialize_with = "lua_int")]
         now: u64,
         freeze: Freeze,
+    },
+    /// Free, but kept for the set waiter first in line (`first`, waiting for `set` together).
+    Reserved {
+        #[serde(default)]
+        first: String,
+        #[serde(default)]
+        set: String,
     },
     /// The line is as long as it may be.
     QueueFull { limit: usize },
@@ -309,6 +322,8 @@ pub enum PromoteAnswer {
 pub enum LeaveAnswer {
     Ok { now: u64 },
     NotQueued {},
+    /// The waiter waits for several envs together (`set`): it leaves them all at once.
+    InSet { set: String },
 }
 
 /// `renew.lua`: a waiting CI request checks in and renews its lease.

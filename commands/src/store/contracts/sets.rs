@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{flag, Contract};
+use super::{flag, Contract, LockMode};
 use crate::state::{lua_int, lua_list, Freeze, Hold};
 use crate::store::scripts::{self, Function};
 use crate::store::Call;
@@ -17,6 +17,13 @@ pub struct LockSetArgs<'a> {
     pub token: &'a str,
     /// An admin may lock a frozen env (recorded as over the freeze).
     pub admin: bool,
+    /// Take the set now, or wait for all of it together.
+    pub mode: LockMode,
+    pub queue_limit: usize,
+    /// How long the set's entry may wait (0: the script's default).
+    pub wait_ms: u64,
+    /// The lease of a `Wait` entry (0: none).
+    pub lease_ms: u64,
 }
 
 impl Contract for LockSetArgs<'_> {
@@ -31,6 +38,10 @@ impl Contract for LockSetArgs<'_> {
             .arg(self.ttl_ms)
             .arg(self.token)
             .arg(flag(self.admin))
+            .arg(self.mode.as_str())
+            .arg(self.queue_limit)
+            .arg(self.wait_ms)
+            .arg(self.lease_ms)
     }
 }
 
@@ -65,6 +76,31 @@ pub enum LockSetAnswer {
         #[serde(deserialize_with = "lua_list")]
         blocked: Vec<Blocker>,
     },
+    /// The set waits in every env's line, as one waiter; `blocked` says what it waits for.
+    Queued {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        #[serde(deserialize_with = "lua_list")]
+        places: Vec<Place>,
+        #[serde(default, deserialize_with = "lua_list")]
+        blocked: Vec<Blocker>,
+    },
+    /// The set waited in line already (a retry, or asked twice).
+    AlreadyQueued {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        #[serde(deserialize_with = "lua_list")]
+        places: Vec<Place>,
+    },
+    /// `env`'s line is as long as it may be.
+    QueueFull { env: String, limit: usize },
+}
+
+/// A set waiter's place in one env's line.
+#[derive(Debug, Deserialize)]
+pub struct Place {
+    pub env: String,
+    pub position: usize,
 }
 
 /// One env of a set taken.
@@ -102,6 +138,132 @@ pub enum Blocked {
     Frozen { freeze: Freeze },
     /// The caller holds it already, on its own.
     Mine { lock: Hold },
+    /// Free, but kept for the set waiter first in its line.
+    Reserved {
+        #[serde(default)]
+        first: String,
+        #[serde(default)]
+        set: String,
+        #[serde(deserialize_with = "lua_int")]
+        queued: usize,
+    },
+    /// The caller waits for it already, in another line-up (`set`: alone, or another set).
+    Queued {
+        #[serde(default)]
+        set: Option<String>,
+    },
+}
+
+/// `renew_set.lua`: a set waiter checks in.
+pub struct RenewSetArgs<'a> {
+    pub holder: &'a str,
+    pub lease_ms: u64,
+    pub token: &'a str,
+}
+
+impl Contract for RenewSetArgs<'_> {
+    type Answer = RenewSetAnswer;
+    fn function(&self) -> Function {
+        scripts::RENEW_SET
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder).arg(self.lease_ms).arg(self.token)
+    }
+}
+
+/// What `renew_set.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RenewSetAnswer {
+    /// The whole set is this attempt's now.
+    Granted {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        token: String,
+        #[serde(deserialize_with = "lua_list")]
+        locks: Vec<SetLock>,
+    },
+    /// Still waiting; the lease is renewed in every line.
+    Waiting {},
+    /// A retry with the same key took this attempt's place.
+    Superseded {},
+    /// The place lapsed (in every line): line up again.
+    Gone {},
+}
+
+/// `give_up_set.lua`: a set waiter's wait ran out.
+pub struct GiveUpSetArgs<'a> {
+    pub holder: &'a str,
+    pub display: &'a str,
+    pub reason: &'a str,
+    pub ttl_ms: u64,
+    pub token: &'a str,
+}
+
+impl Contract for GiveUpSetArgs<'_> {
+    type Answer = GiveUpSetAnswer;
+    fn function(&self) -> Function {
+        scripts::GIVE_UP_SET
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder)
+            .arg(self.display)
+            .arg(self.reason)
+            .arg(self.ttl_ms)
+            .arg(self.token)
+    }
+}
+
+/// What `give_up_set.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum GiveUpSetAnswer {
+    /// The set is this attempt's (handed to it, or free after all).
+    Ok {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        token: String,
+        #[serde(deserialize_with = "lua_list")]
+        locks: Vec<SetLock>,
+    },
+    /// Out of every line; these envs stand in the way.
+    Blocked {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+        #[serde(deserialize_with = "lua_list")]
+        blocked: Vec<Blocker>,
+    },
+    /// A retry with the same key took this attempt's place.
+    Superseded {},
+}
+
+/// `leave_set.lua`: a set waiter leaves every line of its set (by token, or any entry of its).
+pub struct LeaveSetArgs<'a> {
+    pub holder: &'a str,
+    pub token: Option<&'a str>,
+}
+
+impl Contract for LeaveSetArgs<'_> {
+    type Answer = LeaveSetAnswer;
+    fn function(&self) -> Function {
+        scripts::LEAVE_SET
+    }
+    fn write(&self, call: Call) -> Call {
+        call.arg(self.holder).arg(self.token.unwrap_or_default())
+    }
+}
+
+/// What `leave_set.lua` answers.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum LeaveSetAnswer {
+    /// Out of every line of the set.
+    Ok {
+        #[serde(deserialize_with = "lua_int")]
+        now: u64,
+    },
+    /// It was not waiting for this set.
+    NotQueued {},
 }
 
 /// `unlock_set.lua`: whose locks end (by identity, or by token).

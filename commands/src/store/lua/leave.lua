@@ -8,6 +8,8 @@ local holder, reason, actor, actor_display = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local token = ARGV[9] or ''
 settle(e)
 local w = e.qlen ~= 0 and waiter_get(e, holder)
+-- A set waiter leaves all its lines together (leave_set.lua), never one of them.
+if w and w.set then return cjson.encode({ status = 'in_set', now = NOW, set = w.set }) end
 if w and (token == '' or w.token == token) then
   queue_remove(e, holder)
   local ev = { kind = 'left_queue', holder = holder, display = w.display, reason = 'left' }

@@ -62,7 +62,10 @@ if deployment then
 end
 
 local free = not lock and (not freeze or admin)
-if free and (mode == 'lock' or queue_len(e) == 0) then
+-- Free, unfrozen and someone still in line: the env is kept for the set waiter at its head
+-- (`set_turn`), and nobody who is not ahead of it takes it.
+local reserved = not lock and not freeze and queue_len(e) > 0
+if free and not reserved and (mode == 'lock' or queue_len(e) == 0) then
   lock = hold_grant(e, 'lock', holder, display, reason, tonumber(ARGV[8]), token)
   record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
               fence = lock.fence, expires = lock.expires, over_freeze = freeze and 1 or nil,
@@ -70,6 +73,10 @@ if free and (mode == 'lock' or queue_len(e) == 0) then
   return answer('ok', { token = token })
 end
 if mode == 'lock' then
+  if reserved then
+    local first = waiter_get(e, redis.call('ZRANGE', e.line, 0, 0)[1]) or {}
+    return answer('reserved', { first = first.display, set = first.set, queued = queue_len(e) })
+  end
   if not lock then return answer('frozen') end
   -- The refusal, the hottest answer there is: written directly (prelude's `view_json`).
   local also = ''

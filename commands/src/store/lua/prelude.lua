@@ -365,10 +365,79 @@ local function queue_view(e, n)
     if raws[i] then
       local w = cjson.decode(raws[i])
       out[#out + 1] = { holder = holder, display = w.display, reason = w.reason, ttl = w.ttl,
-                        at = w.at }
+                        at = w.at, set = w.set }
     end
   end
   return out
+end
+
+-- The env of this call named `name`, or nil when the call does not name it.
+local function env_named(name)
+  for _, x in ipairs(ENVS) do
+    if x.name == name then return x end
+  end
+  return nil
+end
+
+-- The lock `w` (a waiter of `e`, at the head of its line) is handed: an offer for one lease span
+-- when it is a waiting request (`w.span`), else a hold for its whole TTL.
+local function hand_to(e, w, set)
+  local offer = w.span and w.span < w.ttl
+  local m = hold_grant(e, 'lock', w.holder, w.display, w.reason, offer and w.span or w.ttl,
+                       w.token)
+  if offer then
+    redis.call('HSET', e.lockmeta, 'offer', int(w.ttl))
+    m.offer = w.ttl
+  end
+  record(e, { kind = 'handed_off', holder = w.holder, display = w.display, reason = w.reason,
+              fence = m.fence, expires = NOW + w.ttl, waited = NOW - w.at,
+              offer = offer and 1 or nil, set = set })
+  return m
+end
+
+-- A set waiter (`w.set`: its envs' names, comma-joined) holds its place in the line of every env
+-- of its set, and is served when it heads all of them and all are free and unfrozen: then every
+-- env is handed to it at once. Until then the env it heads stays free for it, so nobody behind
+-- it (and nobody who did not queue) overtakes it; the waiters' order across lines is the order
+-- they joined in, so the first of them is first everywhere, and nobody waits on a cycle.
+-- Only a call that names every env of the set can decide: any other marks the env due now
+-- (`set:<env>` in its deadline set), and the sweeper settles the whole set (`set_head` in its
+-- answer says which). A set that is not ready is looked at again when its waiter would lapse.
+local settle -- (defined below: a set's turn settles the set's other envs)
+local function set_turn(e, w)
+  if e.turning then return nil end -- asked from within this waiter's own check
+  local members = {}
+  for name in string.gmatch(w.set, '[^,]+') do
+    local x = env_named(name)
+    if not x then
+      e.set_head = w.set
+      redis.call('ZADD', e.deadlines, int(NOW), 'set:' .. e.name)
+      return nil
+    end
+    members[#members + 1] = x
+  end
+  for _, x in ipairs(members) do x.turning = true end
+  local ready = true
+  for _, x in ipairs(members) do
+    if ready and x ~= e then
+      local lock, _, freeze = settle(x)
+      ready = not lock and not freeze and redis.call('ZRANGE', x.line, 0, 0)[1] == w.holder
+    end
+  end
+  for _, x in ipairs(members) do x.turning = nil end
+  if not ready then
+    local lapse = redis.call('ZSCORE', e.gone, w.holder)
+    if lapse then redis.call('ZADD', e.deadlines, lapse, 'set:' .. e.name) end
+    return nil
+  end
+  local mine
+  for _, x in ipairs(members) do
+    queue_remove(x, w.holder)
+    redis.call('ZREM', x.deadlines, 'set:' .. x.name)
+    local m = hand_to(x, w, w.set)
+    if x == e then mine = m end
+  end
+  return mine
 end
 
 -- Hands a free, unfrozen lock to the first waiter that is still there. A leased waiter (a waiting
@@ -376,6 +445,7 @@ end
 -- a hold for its whole TTL when its request takes it (`offer_take`, on its next check-in, which
 -- the `handed_off` event wakes at once). A waiter whose instance died within its lease never
 -- takes it, and the offer lapses to the next waiter (the sweeper settles it on any instance).
+-- A set waiter at the head is served with its whole set, or keeps the env free (`set_turn`).
 local function hand_off(e)
   if e.qlen == 0 then return nil end -- the line is known to be empty
   queue_prune(e)
@@ -386,19 +456,14 @@ local function hand_off(e)
       return nil
     end
     local w = waiter_get(e, head)
+    if w and w.set then
+      w.holder = head
+      return set_turn(e, w)
+    end
     queue_remove(e, head)
     if w then -- (a place without its entry has nobody to hand the lock to)
-      local offer = w.span and w.span < w.ttl
-      local m = hold_grant(e, 'lock', head, w.display, w.reason, offer and w.span or w.ttl,
-                           w.token)
-      if offer then
-        redis.call('HSET', e.lockmeta, 'offer', int(w.ttl))
-        m.offer = w.ttl
-      end
-      record(e, { kind = 'handed_off', holder = head, display = w.display, reason = w.reason,
-                  fence = m.fence, expires = NOW + w.ttl, waited = NOW - w.at,
-                  offer = offer and 1 or nil })
-      return m
+      w.holder = head
+      return hand_to(e, w)
     end
   end
 end
@@ -407,7 +472,7 @@ end
 -- the queue. Only what is due is written. One EXISTS first says which of the env's state is
 -- there at all: most calls find nothing (a fresh grant) or only the lock (an unlock, an extend),
 -- and then neither the claim, nor the freeze, nor the queue is read.
-local function settle(e)
+function settle(e)
   local present = redis.call('EXISTS', e.lockmeta, e.claimmeta, e.freeze, e.line)
   local lock, had_lock = nil, false
   if present > 0 then lock, had_lock = hold_live(e, 'lock') end

@@ -24,17 +24,21 @@ for i, e in ipairs(ENVS) do
   local lock, claim, freeze = settle(e)
   out[i] = { env = e.name, lock = view(lock), claim = view(claim), freeze = freeze,
              queue = queue_view(e, page), queued = queue_len(e),
-             deploy = hash_read(e.deploy) }
+             deploy = hash_read(e.deploy), set_head = e.set_head }
   if with_skips then out[i].skips = skip_marks(e) end
-  mine[e.name] = true
+  mine[e.name] = e
   if i == 1 and presented ~= '' and lock and lock.token == presented then token_holds = true end
 end
 -- Whatever is still due for these envs was left behind (a reminder whose lead was configured
 -- away, a hold removed by hand): nothing will ever settle it, so it goes, and the sweeper does not
--- find the group due again on every tick.
+-- find the group due again on every tick. A set's turn this call could not decide (`set_head`:
+-- it names envs this call does not) stays due until the sweeper settles the whole set.
 local stale = {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', ENVS[1].deadlines, '-inf', NOW)) do
-  if mine[string.match(member, '([^:]+)$')] then stale[#stale + 1] = member end
+  local x = mine[string.match(member, '([^:]+)$')]
+  if x and not (x.set_head and string.sub(member, 1, 4) == 'set:') then
+    stale[#stale + 1] = member
+  end
 end
 if #stale > 0 then redis.call('ZREM', ENVS[1].deadlines, unpack(stale)) end
 return cjson.encode({ status = 'ok', now = NOW, envs = out, token_holds = token_holds })

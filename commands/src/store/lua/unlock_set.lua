@@ -22,8 +22,10 @@ for i, e in ipairs(ENVS) do
   hold_drop(e, 'lock')
   record(e, { kind = 'unlocked', actor = actor, actor_display = display, holder = s.lock.holder,
               display = s.lock.display, reason = s.lock.reason, fence = s.lock.fence })
-  local next = nil
-  if not s.freeze then next = hand_off(e) end
-  released[i] = { env = e.name, held = view(s.lock), next = view(next) }
+  if not s.freeze then hand_off(e) end
+  released[i] = { env = e.name, held = view(s.lock) }
 end
+-- Who holds each env next, read once every env is back: a set waiter is handed its whole set
+-- only when the last of them comes free.
+for i, e in ipairs(ENVS) do released[i].next = view(hold_read(e.lockmeta)) end
 return cjson.encode({ status = 'ok', now = digits(NOW), released = released })

@@ -10,8 +10,8 @@ use crate::reply::{clock, Reply, ReplyData, Tone, Value};
 use crate::services::{Core, Locks};
 use crate::store::contracts::Contract;
 use crate::store::contracts::{
-    Blocked, Blocker, ExtendSetAnswer, ExtendSetArgs, LockMode, LockSetAnswer, LockSetArgs,
-    LeaveSetAnswer, LeaveSetArgs, Place, Released, SetLock, UnlockSetAnswer, UnlockSetArgs,
+    Blocked, Blocker, ExtendSetAnswer, ExtendSetArgs, LeaveSetAnswer, LeaveSetArgs, LockMode,
+    LockSetAnswer, LockSetArgs, Place, Released, SetLock, UnlockSetAnswer, UnlockSetArgs,
 };
 use crate::store::Prepared;
 
@@ -411,7 +411,11 @@ impl Locks {
                 again,
             } => {
                 let title = if again {
-                    format!("{} already waits for {} together", actor.display, listed(&names))
+                    format!(
+                        "{} already waits for {} together",
+                        actor.display,
+                        listed(&names)
+                    )
                 } else {
                     format!("{} waits for {} together", actor.display, listed(&names))
                 };
@@ -423,9 +427,11 @@ impl Locks {
                     "You get all of them at once, for {ttl}, when you are first in every line and all are free; nobody behind you takes one first."
                 )];
                 text.extend(waiting_for.into_iter().map(|w| format!("Waiting on: {w}.")));
-                Ok(reply
-                    .with_text(text.join("\n"))
-                    .button("Leave the queues", format!("leave {}", names.join(",")), false))
+                Ok(reply.with_text(text.join("\n")).button(
+                    "Leave the queues",
+                    format!("leave {}", names.join(",")),
+                    false,
+                ))
             }
         }
     }
@@ -564,4 +570,3 @@ fn granted_reply(
             token: None,
         }))
 }
-

@@ -146,22 +146,32 @@ impl Expiry {
     /// at again when the waiter would lapse.
     async fn settle_sets(&self, sets: &[String]) -> Result<(), crate::store::StoreError> {
         for set in sets {
-            let names: Vec<EnvName> = set.split(',').filter_map(|n| EnvName::parse(n).ok()).collect();
+            let names: Vec<EnvName> = set
+                .split(',')
+                .filter_map(|n| EnvName::parse(n).ok())
+                .collect();
             let Ok(envs) = names
                 .iter()
                 .map(|n| self.catalog.env(n))
                 .collect::<Result<Vec<_>, _>>()
             else {
-                tracing::warn!(set, "a set waiter waits for an env that is no longer configured");
+                tracing::warn!(
+                    set,
+                    "a set waiter waits for an env that is no longer configured"
+                );
                 continue;
             };
-            let pairs: Vec<(&EnvName, &EnvName)> =
-                envs.iter().map(|e| (self.catalog.group_of(e), &e.name)).collect();
+            let pairs: Vec<(&EnvName, &EnvName)> = envs
+                .iter()
+                .map(|e| (self.catalog.group_of(e), &e.name))
+                .collect();
             match self.store.prepare_across(&SettleArgs::SWEEP, &pairs) {
                 Ok(call) => {
                     self.store.call(call).await?;
                 }
-                Err(why) => tracing::warn!(set, why, "a set waiter's envs cannot be settled together"),
+                Err(why) => {
+                    tracing::warn!(set, why, "a set waiter's envs cannot be settled together")
+                }
             }
         }
         Ok(())

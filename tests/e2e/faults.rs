@@ -6,6 +6,7 @@ mod chaos;
 mod healing;
 mod idempotency;
 mod proxy;
+mod set_waits;
 mod store_errors;
 mod waiters;
 

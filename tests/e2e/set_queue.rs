@@ -11,22 +11,17 @@ use crate::support::{spawn_core, TestApp};
 
 /// Who holds `env`'s lock (its holder id), asking the core as chat would.
 async fn holder(app: &TestApp, env: &str) -> Option<String> {
-    let last = app
-        .events(env, env)
-        .await
-        .into_iter()
-        .rev()
-        .find(|e| {
-            matches!(
-                e.kind,
-                Kind::Locked
-                    | Kind::HandedOff
-                    | Kind::Unlocked
-                    | Kind::ForceUnlocked
-                    | Kind::LockExpired
-                    | Kind::OfferLapsed
-            )
-        })?;
+    let last = app.events(env, env).await.into_iter().rev().find(|e| {
+        matches!(
+            e.kind,
+            Kind::Locked
+                | Kind::HandedOff
+                | Kind::Unlocked
+                | Kind::ForceUnlocked
+                | Kind::LockExpired
+                | Kind::OfferLapsed
+        )
+    })?;
     matches!(last.kind, Kind::Locked | Kind::HandedOff).then_some(last.holder)
 }
 
@@ -60,7 +55,11 @@ async fn a_set_waiter_keeps_its_place_in_every_line_and_is_served_whole_before_a
     // canary comes free: it is kept for alice, first in its line, not handed to dave behind her.
     app.ok("bob", "unlock canary").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(holder(&app, "canary").await, None, "canary stays free for alice");
+    assert_eq!(
+        holder(&app, "canary").await,
+        None,
+        "canary stays free for alice"
+    );
     let refused = app.refused("erin", "lock canary").await;
     assert!(
         matches!(&refused, BatonError::Reserved { first, .. } if first == "alice"),
@@ -120,7 +119,10 @@ async fn leaving_a_set_hands_the_envs_it_kept_to_whoever_waits_next() {
         "dave is next on canary the moment alice leaves"
     );
     let text = app.refused("alice", "leave canary,qa").await.to_string();
-    assert!(text.contains("not waiting for canary and qa together"), "{text}");
+    assert!(
+        text.contains("not waiting for canary and qa together"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +135,10 @@ async fn a_set_asked_for_while_free_is_taken_at_once_and_asking_twice_keeps_one_
     app.ok("bob", "lock qa 20m").await;
     app.ok("alice", "queue canary,qa 30m").await;
     let again = app.ok("alice", "queue canary,qa 30m").await;
-    assert_eq!(again.title, "alice already waits for canary and qa together");
+    assert_eq!(
+        again.title,
+        "alice already waits for canary and qa together"
+    );
     let queued = app
         .events("qa", "qa")
         .await
@@ -145,7 +150,10 @@ async fn a_set_asked_for_while_free_is_taken_at_once_and_asking_twice_keeps_one_
     app.ok("alice", "leave canary,qa").await;
     app.ok("alice", "queue qa").await;
     let text = app.refused("alice", "queue canary,qa").await.to_string();
-    assert!(text.contains("you already wait for qa on its own"), "{text}");
+    assert!(
+        text.contains("you already wait for qa on its own"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -172,7 +180,10 @@ async fn a_pipeline_waits_for_a_set_on_the_server_and_is_granted_whole_or_told_w
     // Its place is taken in both lines; dave queues for canary after it.
     for _ in 0..100 {
         let queued = app.events("qa", "qa").await;
-        if queued.iter().any(|e| e.kind == Kind::Queued && e.set == "canary,qa") {
+        if queued
+            .iter()
+            .any(|e| e.kind == Kind::Queued && e.set == "canary,qa")
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -205,7 +216,10 @@ async fn a_pipeline_waits_for_a_set_on_the_server_and_is_granted_whole_or_told_w
         .await
         .unwrap();
     assert_eq!(released.status().as_u16(), 200);
-    assert_eq!(holder(&app, "canary").await.as_deref(), Some("console:dave"));
+    assert_eq!(
+        holder(&app, "canary").await.as_deref(),
+        Some("console:dave")
+    );
 
     // A wait that runs out answers 409 naming what is in the way, and leaves no place behind.
     app.ok("bob", "lock qa 20m tests").await;
@@ -225,5 +239,9 @@ async fn a_pipeline_waits_for_a_set_on_the_server_and_is_granted_whole_or_told_w
     assert!(message.contains("canary is locked by dave"), "{message}");
     assert!(message.contains("qa is locked by bob"), "{message}");
     app.ok("bob", "unlock qa").await;
-    assert_eq!(holder(&app, "qa").await, None, "no set place was left in qa's line");
+    assert_eq!(
+        holder(&app, "qa").await,
+        None,
+        "no set place was left in qa's line"
+    );
 }

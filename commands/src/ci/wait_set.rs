@@ -139,11 +139,12 @@ impl Pipelines {
         Ok(match self.store.call(call).await? {
             RenewSetAnswer::Granted { now, token, locks } => Some(Ok((now, token, locks))),
             RenewSetAnswer::Waiting {} => None,
-            RenewSetAnswer::Superseded {} => Some(Err(BatonError::Superseded {
-                env: names(t),
-            })),
+            RenewSetAnswer::Superseded {} => Some(Err(BatonError::Superseded { env: names(t) })),
             RenewSetAnswer::Gone {} => {
-                tracing::warn!(holder = t.holder, "a waiting set request lost its place; queuing again");
+                tracing::warn!(
+                    holder = t.holder,
+                    "a waiting set request lost its place; queuing again"
+                );
                 match self.join(t, deadline - Instant::now()).await {
                     Ok(SetTaken::Granted { now, token, locks }) => Some(Ok((now, token, locks))),
                     Ok(SetTaken::Queued { .. }) => None,
@@ -196,11 +197,9 @@ impl Pipelines {
         };
         Ok(match self.store.call(call).await? {
             GiveUpSetAnswer::Ok { now, token, locks } => Ok((now, token, locks)),
-            GiveUpSetAnswer::Blocked { now, blocked } => Err(set_blocked(
-                "locked when the wait ran out",
-                &blocked,
-                now,
-            )),
+            GiveUpSetAnswer::Blocked { now, blocked } => {
+                Err(set_blocked("locked when the wait ran out", &blocked, now))
+            }
             GiveUpSetAnswer::Superseded {} => Err(BatonError::Superseded { env: names(t) }),
         })
     }
@@ -235,7 +234,10 @@ impl Drop for Abandon {
             if t.retry.is_some() {
                 tokio::time::sleep(LEASE).await;
             }
-            tracing::info!(holder = t.holder, "a waiting set request ended; leaving its lines");
+            tracing::info!(
+                holder = t.holder,
+                "a waiting set request ended; leaving its lines"
+            );
             let give_up_by = Instant::now() + t.ttl.duration() + LEASE;
             let mut pause = Duration::from_millis(250);
             while Instant::now() < give_up_by {

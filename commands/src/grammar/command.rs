@@ -436,9 +436,9 @@ impl Command {
         match self {
             Command::Locks(LockCommand::Lock { env, .. } | LockCommand::Queue { env, .. })
             | Command::Claims(ClaimCommand::Claim { target: env, .. }) => vec![env],
-            Command::Locks(LockCommand::LockSet { envs, .. } | LockCommand::QueueSet { envs, .. }) => {
-                envs.iter().collect()
-            }
+            Command::Locks(
+                LockCommand::LockSet { envs, .. } | LockCommand::QueueSet { envs, .. },
+            ) => envs.iter().collect(),
             Command::Locks(
                 LockCommand::Unlock { .. }
                 | LockCommand::Extend { .. }

@@ -204,7 +204,11 @@ fn freezes_longer_than_a_year_are_refused_in_words() {
 
 #[test]
 fn a_list_where_one_env_is_taken_says_which_verbs_take_several() {
-    for text in ["claim staging-1,staging-2", "status canary,qa", "release canary,qa"] {
+    for text in [
+        "claim staging-1,staging-2",
+        "status canary,qa",
+        "release canary,qa",
+    ] {
         let e = parse(text).unwrap_err().to_string();
         assert!(
             e.contains("takes one env at a time; `lock`, `queue`, `extend`, `unlock` and `leave` take several"),
@@ -216,11 +220,14 @@ fn a_list_where_one_env_is_taken_says_which_verbs_take_several() {
         ("leave canary,qa", "leave a,b"),
     ] {
         let c = parse(text).unwrap();
-        assert!(matches!(
-            (&c, want),
-            (Command::Locks(LockCommand::QueueSet { .. }), "queue a,b")
-                | (Command::Locks(LockCommand::LeaveSet { .. }), "leave a,b")
-        ), "{text}: {c:?}");
+        assert!(
+            matches!(
+                (&c, want),
+                (Command::Locks(LockCommand::QueueSet { .. }), "queue a,b")
+                    | (Command::Locks(LockCommand::LeaveSet { .. }), "leave a,b")
+            ),
+            "{text}: {c:?}"
+        );
     }
     assert!(parse("lock canary,qa 10m").is_ok());
 }

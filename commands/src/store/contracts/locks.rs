@@ -320,10 +320,14 @@ pub enum PromoteAnswer {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum LeaveAnswer {
-    Ok { now: u64 },
+    Ok {
+        now: u64,
+    },
     NotQueued {},
     /// The waiter waits for several envs together (`set`): it leaves them all at once.
-    InSet { set: String },
+    InSet {
+        set: String,
+    },
 }
 
 /// `renew.lua`: a waiting CI request checks in and renews its lease.

@@ -81,6 +81,22 @@ pub enum BatonError {
         /// The envs they wait for, comma-joined.
         set: String,
     },
+    /// The env needs approval before a lock (the two-person rule): the request waits for it.
+    #[error("{env} needs {needed} approval{} before a lock; request #{id} has {have} and waits until {} ({}). Someone else who may deploy {env} approves with `approve {env}`; send the same request again with the same Idempotency-Key to see how it stands", if *needed == 1 { "" } else { "s" }, clock(*until), relative(*until, *now))]
+    PendingApproval {
+        /// The env.
+        env: String,
+        /// The request's id.
+        id: String,
+        /// Approvals so far.
+        have: u64,
+        /// Approvals needed.
+        needed: u64,
+        /// When it is rejected without them.
+        until: u64,
+        /// Redis' clock.
+        now: u64,
+    },
     /// The env is frozen and the actor is not an admin.
     #[error("{env} is frozen by {} {}{}", freeze.by_whom(), if freeze.until == 0 { "until someone unfreezes it".to_string() } else { format!("until {} ({})", clock(freeze.until), relative(freeze.until, *now)) },
         if freeze.reason.is_empty() { String::new() } else { format!(": {}", freeze.reason) })]
@@ -244,6 +260,7 @@ impl BatonError {
             } => "claimed",
             BatonError::PoolFull { .. } => "pool_full",
             BatonError::Reserved { .. } => "reserved",
+            BatonError::PendingApproval { .. } => "pending_approval",
             BatonError::Frozen { .. } => "frozen",
             BatonError::NotHolder { .. } => "not_holder",
             BatonError::NotHeld { .. } => "not_locked",
@@ -270,6 +287,7 @@ impl BatonError {
                 423
             }
             BatonError::LockEnded { .. } => 410,
+            BatonError::PendingApproval { .. } => 202,
             BatonError::NotHolder { .. }
             | BatonError::StaleFence { .. }
             | BatonError::Superseded { .. }

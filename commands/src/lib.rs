@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod approvals;
 mod bus;
 mod calendar;
 mod catalog;

@@ -73,6 +73,17 @@ impl Locks {
                 self.queue_set(actor, &envs, ttl, reason, admin).await
             }
             LockCommand::LeaveSet { envs } => self.leave_set(actor, &envs).await,
+            LockCommand::Approve { env, request } => {
+                self.approve(actor, self.catalog.env(&env)?, request).await
+            }
+            LockCommand::Reject {
+                env,
+                request,
+                reason,
+            } => {
+                self.reject(actor, self.catalog.env(&env)?, request, &reason)
+                    .await
+            }
             LockCommand::ExtendSet { envs, by } => self.extend_set(actor, &envs, by).await,
         }
     }
@@ -88,6 +99,9 @@ impl Locks {
         admin: bool,
     ) -> Result<Reply, BatonError> {
         let ttl = self.ttl_for(env.name.as_str(), ttl, env.default_ttl, env.max_ttl)?;
+        if env.approvals > 0 && !(admin && queue) {
+            return self.ask(actor, env, ttl, reason, queue, admin).await;
+        }
         let args = LockArgs {
             holder: &actor.id,
             display: &actor.display,

@@ -28,6 +28,8 @@ fn variant(c: &Command) -> &'static str {
             LockCommand::LockSet { .. } => "lock a,b",
             LockCommand::UnlockSet { .. } => "unlock a,b",
             LockCommand::QueueSet { .. } => "queue a,b",
+            LockCommand::Approve { .. } => "approve",
+            LockCommand::Reject { .. } => "reject",
             LockCommand::LeaveSet { .. } => "leave a,b",
             LockCommand::ExtendSet { .. } => "extend a,b",
         },

@@ -113,6 +113,12 @@ impl Core {
         retry: Option<(String, String)>,
         way: SetWay,
     ) -> Result<SetTaken, BatonError> {
+        if let Some(env) = settings.iter().find(|e| e.approvals > 0).filter(|_| !admin) {
+            return Err(BatonError::Refused(format!(
+                "{} needs approval before a lock (the two-person rule), so it cannot be taken in a set; lock it on its own and have it approved, then lock the others",
+                env.name
+            )));
+        }
         let args = LockSetArgs {
             holder: who.holder,
             display: who.display,

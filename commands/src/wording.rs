@@ -41,7 +41,15 @@ pub(crate) fn sentence(e: &Event, env: &str) -> String {
             "{who} locked {env} as an admin, over the `{}` freeze window",
             e.window
         ),
+        Kind::Locked if !e.approved_by.is_empty() => {
+            format!("{who} locked {env}, approved by {}", e.approved_by)
+        }
+        Kind::Locked if e.bypass => format!("{who} locked {env} as an admin, bypassing approval"),
         Kind::Locked => format!("{who} locked {env}"),
+        Kind::Queued if !e.approved_by.is_empty() => format!(
+            "{who} joined the queue for {env}, approved by {}",
+            e.approved_by
+        ),
         Kind::Queued => format!("{who} joined the queue for {env}"),
         Kind::LeftQueue if e.reason == "wait ran out" => {
             format!("{who} left the queue for {env}: their wait ran out")
@@ -91,6 +99,22 @@ pub(crate) fn sentence(e: &Event, env: &str) -> String {
             };
             format!("{who} deployed {what} to {env}")
         }
+        Kind::ApprovalRequested => format!(
+            "{who} asks to lock {env}: it needs {} approval{} (not their own)",
+            e.needed,
+            if e.needed == 1 { "" } else { "s" }
+        ),
+        Kind::Approved => format!(
+            "{by} approved {who}'s lock on {env} ({} of {})",
+            e.have, e.needed
+        ),
+        Kind::ApprovalRejected if e.reason == "timed out" => {
+            format!("{who}'s request to lock {env} timed out without enough approvals")
+        }
+        Kind::ApprovalRejected if e.reason == "withdrawn" => {
+            format!("{who} withdrew their request to lock {env}")
+        }
+        Kind::ApprovalRejected => format!("{by} rejected {who}'s request to lock {env}"),
         Kind::Unknown => format!("{env}: {}", e.kind_name().replace('_', " ")),
     }
 }
@@ -142,6 +166,9 @@ fn github_sentence(e: &Event, env: &str, who: &str, by: &str) -> Option<String> 
         | Kind::WindowNotice
         | Kind::WindowSkipped
         | Kind::Deployed
+        | Kind::ApprovalRequested
+        | Kind::Approved
+        | Kind::ApprovalRejected
         | Kind::Unknown => return None,
     })
 }
@@ -170,6 +197,10 @@ pub(crate) fn history_line(e: &Event) -> String {
             "locked by {who} as an admin, over the `{}` freeze window",
             e.window
         ),
+        Kind::Locked if !e.approved_by.is_empty() => {
+            format!("locked by {who}, approved by {}", e.approved_by)
+        }
+        Kind::Locked if e.bypass => format!("locked by {who} as an admin, bypassing approval"),
         Kind::Locked => format!("locked by {who}"),
         Kind::Unlocked => format!("unlocked by {who}"),
         Kind::ForceUnlocked => format!("force-unlocked by {by} (held by {who})"),
@@ -207,6 +238,12 @@ pub(crate) fn history_line(e: &Event) -> String {
             clock(e.starts)
         ),
         Kind::Deployed => format!("deployed {} by {who}", e.version),
+        Kind::ApprovalRequested => {
+            format!("{who} asked to lock it, needing {} approval(s)", e.needed)
+        }
+        Kind::Approved => format!("{by} approved {who}'s request ({} of {})", e.have, e.needed),
+        Kind::ApprovalRejected if by.is_empty() => format!("{who}'s request was rejected"),
+        Kind::ApprovalRejected => format!("{who}'s request was rejected by {by}"),
         Kind::Unknown => e.kind_name().to_string(),
     };
     // A refusal's reason is its code, already in the line.
@@ -233,6 +270,9 @@ pub(crate) fn github_review(e: &Event) -> Option<(bool, String)> {
             let approved = match (e.approved, e.actor_display.as_str()) {
                 (true, "") => "; approved by an admin".to_string(),
                 (true, by) => format!("; approved by {by}{}", over_window(e)),
+                (false, _) if !e.approved_by.is_empty() => {
+                    format!("; approved by {}", e.approved_by)
+                }
                 (false, _) => String::new(),
             };
             Some((
@@ -246,6 +286,16 @@ pub(crate) fn github_review(e: &Event) -> Option<(bool, String)> {
         }
         // Refused when it asked (recorded in the same step as the refusal).
         Kind::Refused => Some((false, refusal(e))),
+        Kind::ApprovalRejected => Some((
+            false,
+            match e.actor_display.as_str() {
+                "" => format!(
+                    "Baton: the lock on {env} was not approved in time ({})",
+                    e.reason
+                ),
+                by => format!("Baton: {by} rejected the lock on {env}: {}", e.reason),
+            },
+        )),
         Kind::LeftQueue => match e.reason.as_str() {
             "left" | "released" => None,
             why => Some((false, format!("Baton: left the queue for {env}: {why}"))),
@@ -269,6 +319,8 @@ pub(crate) fn github_review(e: &Event) -> Option<(bool, String)> {
         | Kind::WindowNotice
         | Kind::WindowSkipped
         | Kind::Deployed
+        | Kind::ApprovalRequested
+        | Kind::Approved
         | Kind::Unknown => None,
     }
 }

@@ -6,6 +6,7 @@ mod served;
 mod support;
 
 mod admin;
+mod approvals;
 mod audit;
 mod bad_input;
 mod budget;

@@ -5,6 +5,7 @@
 //! under the key (in the same atomic step), so a retry after a lost answer gets the original
 //! outcome instead of a guess.
 
+mod approval;
 mod wait;
 mod wait_set;
 

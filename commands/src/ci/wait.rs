@@ -48,14 +48,14 @@ pub(crate) struct Acquire {
 /// (a retry with the same key is the same holder); the token is this attempt's own, and only it
 /// renews, leaves or gives back what this attempt holds.
 #[derive(Clone)]
-struct Ticket {
-    env: EnvSettings,
+pub(super) struct Ticket {
+    pub(super) env: EnvSettings,
     actor: Actor,
-    holder: String,
-    display: String,
-    reason: String,
-    ttl: Ttl,
-    token: String,
+    pub(super) holder: String,
+    pub(super) display: String,
+    pub(super) reason: String,
+    pub(super) ttl: Ttl,
+    pub(super) token: String,
     retry: Retry,
 }
 
@@ -87,6 +87,11 @@ impl Pipelines {
         let wait = request.wait.filter(|w| !w.is_zero());
         // Listen before queuing, so the hand-off event cannot slip by in between.
         let events = wait.map(|_| self.bus.subscribe());
+        if env.approvals > 0 && !request.admin {
+            return self
+                .acquire_approved(&ticket, request.admin, wait.zip(events))
+                .await;
+        }
         let call = self.lock_call(&ticket, request.admin, wait);
         let name = env.name.as_str();
         let answer = self.store.call_acquire(call).await?;
@@ -142,6 +147,17 @@ impl Pipelines {
             .store
             .prepare(&args, self.catalog.group_of(&t.env), &[&t.env.name]);
         self.retry_safe(call, &t.actor, &t.env, &t.retry)
+    }
+
+    /// Waits in line (after an approval) until the lock is this ticket's, or the deadline passes.
+    pub(super) async fn wait_in_line_after(
+        &self,
+        ticket: &Ticket,
+        admin: bool,
+        deadline: Instant,
+        events: broadcast::Receiver<BusMessage>,
+    ) -> Result<LockGrant, BatonError> {
+        self.wait_in_line(ticket, admin, deadline, events).await
     }
 
     /// Waits in line until the lock is this ticket's, or the deadline passes. If the request is

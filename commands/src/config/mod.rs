@@ -191,7 +191,17 @@ pub struct EnvConfig {
     /// Overrides the pool's and `[defaults]` value.
     #[serde(default, deserialize_with = "opt_duration")]
     pub remind_before: Option<Duration>,
+    /// The two-person rule: how many people other than the requester (deployers or admins) must
+    /// approve a lock on it before it is granted; 0 (the default): none.
+    #[serde(default)]
+    pub approvals: u8,
+    /// How long a request waits for its approvals before it is rejected (default 30m).
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub approval_timeout: Option<Duration>,
 }
+
+/// How long a lock request waits for its approvals when the env does not say.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Interchangeable envs: `claim staging` takes any free member, and the pool is the members' Redis
 /// hash tag so that choice is one script.
@@ -295,6 +305,10 @@ pub struct EnvSettings {
     pub announce: Vec<String>,
     /// How long before a lock or claim on it ends the holder is reminded; `None`: never.
     pub remind_before: Option<Duration>,
+    /// How many distinct approvers (never the requester) a lock on it needs; 0: none.
+    pub approvals: u8,
+    /// How long a request waits for its approvals before it is rejected.
+    pub approval_timeout: Duration,
 }
 
 /// One thing wrong with the configuration.
@@ -404,6 +418,10 @@ impl Config {
                 .and_then(|e| e.remind_before)
                 .or_else(|| pool.and_then(|p| p.remind_before))
                 .or(self.defaults.remind_before),
+            approvals: own.map_or(0, |e| e.approvals),
+            approval_timeout: own
+                .and_then(|e| e.approval_timeout)
+                .unwrap_or(DEFAULT_APPROVAL_TIMEOUT),
         })
     }
 

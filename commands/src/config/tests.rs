@@ -336,6 +336,8 @@ max_ttl = "4h"
             pool: pool.map(name),
             announce: Vec::new(),
             remind_before: None,
+            approvals: 0,
+            approval_timeout: crate::config::DEFAULT_APPROVAL_TIMEOUT,
         };
         assert_eq!(
             config.env_settings(&name(env)),

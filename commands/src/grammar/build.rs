@@ -134,6 +134,39 @@ pub(super) fn extend(a: Args) -> Built {
     }))
 }
 
+/// `#<id>` first in the text names a pending request; the rest is the reason.
+fn request_and_reason(text: &str) -> (Option<String>, String) {
+    match text.strip_prefix('#') {
+        Some(rest) => {
+            let (id, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+            (Some(id.to_string()), reason.trim().to_string())
+        }
+        None => (None, text.to_string()),
+    }
+}
+
+pub(super) fn approve(a: Args) -> Built {
+    let (request, rest) = request_and_reason(&a.text);
+    if !rest.is_empty() {
+        return Err(format!(
+            "`approve` takes an env and, optionally, a request (`#3f9a1c`), not `{rest}`"
+        ));
+    }
+    Ok(Command::Locks(LockCommand::Approve {
+        env: a.env()?,
+        request,
+    }))
+}
+
+pub(super) fn reject(a: Args) -> Built {
+    let (request, reason) = request_and_reason(&a.text);
+    Ok(Command::Locks(LockCommand::Reject {
+        env: a.env()?,
+        request,
+        reason,
+    }))
+}
+
 pub(super) fn leave(a: Args) -> Built {
     if a.names.len() > 1 {
         return Ok(Command::Locks(LockCommand::LeaveSet { envs: a.names }));

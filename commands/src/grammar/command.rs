@@ -81,6 +81,22 @@ pub enum LockCommand {
         /// Which envs (two or more).
         envs: Vec<EnvName>,
     },
+    /// Approve someone else's pending lock on an env that needs approval.
+    Approve {
+        /// Which env.
+        env: EnvName,
+        /// Which pending request (`None`: the oldest the actor may decide).
+        request: Option<String>,
+    },
+    /// Reject a pending lock (or withdraw your own).
+    Reject {
+        /// Which env.
+        env: EnvName,
+        /// Which pending request (`None`: the oldest the actor may decide).
+        request: Option<String>,
+        /// Why.
+        reason: String,
+    },
     /// Wait in line for several envs' deploy locks together: handed all of them at once.
     QueueSet {
         /// Which envs (two or more).
@@ -383,7 +399,9 @@ impl Command {
                 | LockCommand::Queue { env, .. }
                 | LockCommand::Unlock { env }
                 | LockCommand::Extend { env, .. }
-                | LockCommand::Leave { env },
+                | LockCommand::Leave { env }
+                | LockCommand::Approve { env, .. }
+                | LockCommand::Reject { env, .. },
             )
             | Command::Claims(
                 ClaimCommand::Release { env } | ClaimCommand::Claim { target: env, .. },
@@ -445,6 +463,8 @@ impl Command {
                 | LockCommand::Leave { .. }
                 | LockCommand::UnlockSet { .. }
                 | LockCommand::LeaveSet { .. }
+                | LockCommand::Approve { .. }
+                | LockCommand::Reject { .. }
                 | LockCommand::ExtendSet { .. },
             )
             | Command::Claims(ClaimCommand::Release { .. }) => Vec::new(),

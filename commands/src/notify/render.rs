@@ -78,7 +78,9 @@ fn message(entries: &[&Entry], chunk: &[&[usize]], now: u64, fits: Fits) -> Repl
         .iter()
         .flat_map(|m| m.iter())
         .map(|&i| &entries[i].event)
-        .filter(|e| e.kind == Kind::Queued && e.is_github_run());
+        .filter(|e| {
+            (e.kind == Kind::Queued && e.is_github_run()) || e.kind == Kind::ApprovalRequested
+        });
     for e in waiting.take(MAX_RUN_BUTTONS) {
         r = run_buttons(r, e);
     }
@@ -98,6 +100,12 @@ fn run_buttons(r: Reply, e: &Event) -> Reply {
         .strip_prefix("github:")
         .and_then(|h| h.rsplit_once('#'));
     match (e.kind, run) {
+        // A lock that needs approval: anyone else who may approve it decides from the channel.
+        (Kind::ApprovalRequested, _) => {
+            let (env, id) = (&e.env, &e.request);
+            r.button("Approve", format!("approve {env} #{id}"), true)
+                .button("Reject", format!("reject {env} #{id}"), false)
+        }
         (Kind::Queued, Some((_, id))) => {
             let env = &e.env;
             r.button("Approve", format!("github approve {env} {id}"), true)

@@ -58,6 +58,12 @@ pub enum Kind {
     Refused,
     /// A deploy recorded.
     Deployed,
+    /// A lock on an env that needs approval was asked for: it waits for approvers.
+    ApprovalRequested,
+    /// Someone approved a pending request (`have` of `needed`).
+    Approved,
+    /// A pending request was rejected (by someone, withdrawn, or timed out).
+    ApprovalRejected,
     /// A kind this version does not know (see [`Event::kind_name`]).
     #[default]
     Unknown,
@@ -65,7 +71,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every known kind.
-    pub const ALL: [Kind; 23] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Locked,
         Kind::Queued,
         Kind::LeftQueue,
@@ -89,6 +95,9 @@ impl Kind {
         Kind::WindowSkipped,
         Kind::Refused,
         Kind::Deployed,
+        Kind::ApprovalRequested,
+        Kind::Approved,
+        Kind::ApprovalRejected,
     ];
 
     /// The name the scripts write.
@@ -117,6 +126,9 @@ impl Kind {
             Kind::WindowSkipped => "window_skipped",
             Kind::Refused => "refused",
             Kind::Deployed => "deployed",
+            Kind::ApprovalRequested => "approval_requested",
+            Kind::Approved => "approved",
+            Kind::ApprovalRejected => "approval_rejected",
             Kind::Unknown => "unknown",
         }
     }
@@ -207,6 +219,16 @@ pub struct Event {
     pub url: String,
     /// The envs locked, queued for or handed over together (comma-joined), when it was a set.
     pub set: String,
+    /// An approval request's id (the two-person rule).
+    pub request: String,
+    /// Who approved a lock that needed approval (comma-joined names).
+    pub approved_by: String,
+    /// An approval: how many approvals the request has, and needs.
+    pub have: u64,
+    /// How many approvals the request needs.
+    pub needed: u64,
+    /// An admin took a lock that needs approval without it.
+    pub bypass: bool,
 }
 
 impl Event {
@@ -249,6 +271,11 @@ impl Event {
             version: text("version"),
             url: text("url"),
             set: text("set"),
+            request: text("request"),
+            approved_by: text("approved_by"),
+            have: num("have"),
+            needed: num("needed"),
+            bypass: flag("bypass"),
         }
     }
 

@@ -101,6 +101,8 @@ library! {
     GIVE_UP_SET = Change "give_up_set" "lua/give_up_set.lua";
     /// `leave a,b`: a set waiter leaves every line of its set.
     LEAVE_SET = Change "leave_set" "lua/leave_set.lua";
+    /// The two-person rule: a lock asked for, approved, rejected, or looked up.
+    APPROVAL = Change "approval" "lua/approval.lua";
     /// `extend`.
     EXTEND = Change "extend" "lua/extend.lua";
     /// `leave`, and an admin taking a waiter out of line.

@@ -9,6 +9,7 @@
 // The fields restate the scripts' ARGV and answer fields, documented at the top of each `.lua`
 // file; a doc line per field here would repeat its name.
 
+mod approvals;
 mod claims;
 mod locks;
 mod runs;
@@ -17,6 +18,7 @@ mod windows;
 
 use serde::de::DeserializeOwned;
 
+pub use approvals::*;
 pub use claims::*;
 pub use locks::*;
 pub use runs::*;

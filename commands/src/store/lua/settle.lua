@@ -33,9 +33,22 @@ end
 -- away, a hold removed by hand): nothing will ever settle it, so it goes, and the sweeper does not
 -- find the group due again on every tick. A set's turn this call could not decide (`set_head`:
 -- it names envs this call does not) stays due until the sweeper settles the whole set.
+-- A pending approval request past its timeout is rejected here, once (approval.lua).
+local function approval_lapsed(x, id)
+  local raw = redis.call('HGET', x.marks, 'approval:' .. id)
+  if not raw then return end
+  local r = cjson.decode(raw)
+  if r.decided then return end
+  r.decided, r.by, r.why = 'rejected', '', 'timed out'
+  redis.call('HSET', x.marks, 'approval:' .. id, cjson.encode(r))
+  record(x, { kind = 'approval_rejected', holder = r.holder, display = r.display,
+              reason = 'timed out', request = id })
+end
 local stale = {}
 for _, member in ipairs(redis.call('ZRANGEBYSCORE', ENVS[1].deadlines, '-inf', NOW)) do
   local x = mine[string.match(member, '([^:]+)$')]
+  local request = x and string.match(member, '^approval:([^:]+):')
+  if request then approval_lapsed(x, request) end
   if x and not (x.set_head and string.sub(member, 1, 4) == 'set:') then
     stale[#stale + 1] = member
   end

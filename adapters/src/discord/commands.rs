@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(lock["options"][0]["autocomplete"], true);
         assert_eq!(
             lock["options"][0]["description"],
-            "the environment, or several joined by commas (prod-eu,prod-us), all or none"
+            "an env, or several like a,b (all or none)"
         );
         let queue = find(&find(&payload["options"], "admin")["options"], "queue");
         assert_eq!(

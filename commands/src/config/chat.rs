@@ -104,6 +104,8 @@ mod tests {
                 "freeze",
                 "unfreeze",
                 "freeze skip",
+                "approve",
+                "reject",
                 "github approve",
                 "github reject"
             ],

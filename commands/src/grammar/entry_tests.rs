@@ -70,6 +70,44 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Command)> {
             }),
         ),
         (
+            "approve",
+            "the oldest request not one's own",
+            "approve prod",
+            Command::Locks(LockCommand::Approve {
+                env: env("prod"),
+                request: None,
+            }),
+        ),
+        (
+            "approve",
+            "a request by its id, as the button names it",
+            "approve prod #3f9a1c",
+            Command::Locks(LockCommand::Approve {
+                env: env("prod"),
+                request: Some("3f9a1c".into()),
+            }),
+        ),
+        (
+            "reject",
+            "a request by its id, with why",
+            "reject prod #3f9a1c wrong build",
+            Command::Locks(LockCommand::Reject {
+                env: env("prod"),
+                request: Some("3f9a1c".into()),
+                reason: "wrong build".into(),
+            }),
+        ),
+        (
+            "reject",
+            "the oldest, with why",
+            "reject prod not now",
+            Command::Locks(LockCommand::Reject {
+                env: env("prod"),
+                request: None,
+                reason: "not now".into(),
+            }),
+        ),
+        (
             "queue",
             "env, duration and reason",
             "queue prod 20m release 4.2",

@@ -96,7 +96,7 @@ pub(super) const ENVS: Param = p(
     "env",
     Kind::Envs,
     true,
-    "the environment, or several joined by commas (prod-eu,prod-us), all or none",
+    "an env, or several like a,b (all or none)",
 );
 pub(super) const TTL: Param = p(
     "duration",
@@ -138,3 +138,5 @@ pub(super) const GITHUB_RUN: Param = p(
 );
 /// How a refusal names `freeze` and `unfreeze`.
 pub(super) const FREEZING: &str = "freezing and unfreezing";
+/// What `approve` and `reject` are, in a refusal.
+pub(super) const APPROVING: &str = "approving or rejecting a lock";

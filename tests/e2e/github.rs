@@ -2,6 +2,7 @@
 //! payloads (`@octokit/webhooks-examples`, pinned in tests/github), signed as GitHub signs them,
 //! against a stand-in GitHub API that checks the App's JWT and the installation token.
 
+mod approvals;
 mod replays;
 mod stand_in;
 
@@ -117,6 +118,16 @@ async fn spawn_as(
     instances: usize,
     deployers: &[&str],
 ) -> (TestApp, Vec<std::net::SocketAddr>) {
+    spawn_edited(gh, instances, deployers, |_| {}).await
+}
+
+/// As [`spawn_as`], with `edit` applied to the config last.
+async fn spawn_edited(
+    gh: &GitHubStandIn,
+    instances: usize,
+    deployers: &[&str],
+    edit: impl FnOnce(&mut baton_commands::config::Config),
+) -> (TestApp, Vec<std::net::SocketAddr>) {
     let base = gh.base.clone();
     let deployers: Vec<String> = deployers.iter().map(|d| d.to_string()).collect();
     let mut app = spawn_core_with(|c| {
@@ -130,6 +141,7 @@ async fn spawn_as(
             rule("octo-org/*", "qa", OnFreeze::Wait),
         ];
         c.defaults.queue_limit = 50;
+        edit(c);
     })
     .await;
     let mut addrs = Vec::new();

@@ -128,6 +128,8 @@ pub enum Requested {
         /// 1 is next.
         position: usize,
     },
+    /// Its env needs approval (the two-person rule): it waits for approvers first.
+    PendingApproval,
     /// It held or waited already (GitHub asked again).
     Already,
     /// Refused (frozen in reject mode, a full line), recorded in the env's history in the same
@@ -148,6 +150,7 @@ impl Requested {
             Requested::Unmapped => "unmapped",
             Requested::Granted { .. } => "granted",
             Requested::Queued { .. } => "queued",
+            Requested::PendingApproval => "pending_approval",
             Requested::Already => "already",
             Requested::Refused => "rejected",
             Requested::Replayed => "replayed",
@@ -355,6 +358,9 @@ async fn admit(core: &Core, ask: &RunAsk) -> Result<Requested, BatonError> {
         .github_save_run(&holder, env.name.as_str(), &run.record(), keep)
         .await?;
     let (token, reason) = (new_token(), ask.reason());
+    if env.approvals > 0 {
+        return ask_approval(core, &env, ask, &holder, &token, &reason).await;
+    }
     let args = RunLockArgs {
         lock: LockArgs {
             holder: &holder,
@@ -380,6 +386,45 @@ async fn admit(core: &Core, ask: &RunAsk) -> Result<Requested, BatonError> {
     };
     let call = core.store.prepare(&args, group, &[&env.name]);
     answer(env.name.as_str(), core.store.call_acquire(call).await?)
+}
+
+/// A run on an env that needs approval: a pending request like anyone's (announced with Approve
+/// and Reject), which lines up once approved; GitHub hears the grant or the rejection from the
+/// audit stream, as for every run. A frozen env refuses it at once (recorded, so GitHub hears it).
+async fn ask_approval(
+    core: &Core,
+    env: &crate::config::EnvSettings,
+    ask: &RunAsk,
+    holder: &str,
+    token: &str,
+    reason: &str,
+) -> Result<Requested, BatonError> {
+    let id = crate::approvals::request_id();
+    let args = crate::store::contracts::ApprovalArgs::Ask {
+        holder,
+        display: &ask.run.display,
+        reason,
+        ttl_ms: ask.hold.as_millis() as u64,
+        token,
+        id: &id,
+        timeout_ms: env.approval_timeout.as_millis() as u64,
+        needed: env.approvals,
+        mode: "run",
+        lease_ms: 0,
+        wait_ms: ask.wait.as_millis() as u64,
+        queue_limit: core.queue_limit,
+    };
+    use crate::store::contracts::ApprovalAnswer as A;
+    Ok(match core.approval(env, args).await? {
+        A::Pending { .. } => Requested::PendingApproval,
+        A::AlreadyPending { .. } | A::Already { .. } | A::Queued { .. } => Requested::Already,
+        A::Rejected { .. } => Requested::Replayed,
+        A::Frozen { .. } => Requested::Refused,
+        other => {
+            tracing::error!(?other, "approval.lua answered a GitHub run unexpectedly");
+            return Err(BatonError::Internal);
+        }
+    })
 }
 
 /// What the lock script's answer means for a run: read by [`outcomes::acquired`], as for every

@@ -7,7 +7,8 @@
 -- marks expire, so a retry or a waiting request hears how it ended.
 -- ARGV[5] op: 'ask', 'bypass' (an admin's lock: the ask's arguments), 'approve', 'reject' or 'check'
 -- ask:     [6] holder [7] display [8] reason [9] ttl ms [10] token [11] id [12] timeout ms
---          [13] approvals needed [14] mode ('lock', 'queue', 'wait', 'poll') [15] lease ms
+--          [13] approvals needed [14] mode ('lock', 'queue', 'wait', 'poll', or 'run': a GitHub
+--          run, which lines up once approved and hears a refusal from the audit stream) [15] lease ms
 --          [16] wait ms [17] queue limit
 -- approve: [6] actor [7] actor display [8] id ('' : the oldest the actor may decide) [9] limit
 -- reject:  [6] actor [7] actor display [8] id ('' : as for approve) [9] reason
@@ -116,7 +117,7 @@ if op == 'ask' then
   if position then return answer('queued', { position = position }) end
   -- A person asking again starts afresh once their last request was decided; a pipeline (the
   -- same holder: a retry or a poll with the same key) hears how it was decided.
-  local polls = mode == 'poll' or mode == 'wait'
+  local polls = mode == 'poll' or mode == 'wait' or mode == 'run'
   for _, r in ipairs(requests()) do
     if r.holder == holder and (polls or not lapse(r).decided) then
       lapse(r)
@@ -142,7 +143,13 @@ if op == 'ask' then
       end
     end
   end
-  if freeze and mode ~= 'queue' then return answer('frozen', { freeze = freeze }) end
+  if freeze and mode ~= 'queue' then
+    if mode == 'run' then
+      record(e, { kind = 'refused', holder = holder, display = display, reason = 'frozen',
+                  frozen_until = freeze['until'], freeze_reason = freeze.reason })
+    end
+    return answer('frozen', { freeze = freeze })
+  end
   local timeout = tonumber(ARGV[12])
   local r = { id = ARGV[11], holder = holder, display = display, reason = reason, ttl = ttl,
     token = token, needed = tonumber(ARGV[13]), approvers = {}, approvers_display = {},

@@ -121,7 +121,8 @@ impl Api {
             .text()
             .await
             .map_err(|e| self.unreachable(&e, timeout))?;
-        if status.is_success() {
+        // 202: accepted but not done (a lock that waits for approval): told like a refusal.
+        if status.is_success() && status != reqwest::StatusCode::ACCEPTED {
             return Ok(body);
         }
         let error: ErrorBody = serde_json::from_str(&body).unwrap_or_default();

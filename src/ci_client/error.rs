@@ -68,7 +68,7 @@ impl ApiError {
                 _,
                 Some(
                     "locked" | "not_holder" | "not_locked" | "stale_fence" | "lock_ended"
-                    | "superseded",
+                    | "superseded" | "pending_approval",
                 ),
             ) => 3,
             (401 | 403, _) => 5,

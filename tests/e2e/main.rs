@@ -39,3 +39,4 @@ mod sweeper;
 mod teams;
 mod tls;
 mod topology;
+mod web;

@@ -192,7 +192,7 @@ async fn sign_out_revokes_the_session_and_goes_through_the_providers_logout() {
 
     // The old cookie, presented again, no longer works.
     let mut thief = Browser::new();
-    let host = format!("{}", web.base.trim_start_matches("http://"));
+    let host = web.base.trim_start_matches("http://").to_string();
     thief
         .jar
         .entry(host)

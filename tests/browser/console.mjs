@@ -21,12 +21,21 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 }, javaScriptEnabled: false });
   const problems = [];
-  page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) problems.push(`console: ${m.text()}`);
+  });
+  // Every answer that failed, but a browser's own favicon request.
+  page.on("response", (r) => {
+    if (r.status() >= 400 && !r.url().endsWith("/favicon.ico")) problems.push(`${r.status()} ${r.url()}`);
+  });
+  // The authorization request, as the browser sent it to the provider.
+  let auth = null;
+  page.on("request", (r) => { if (r.url().startsWith(`${job.issuer}/auth?`)) auth = new URL(r.url()); });
 
   // No session: the console sends the browser to the provider's sign-in form.
   await page.goto(`${job.base}/console`);
   if (!page.url().startsWith(job.issuer)) fail(`expected the provider's sign-in page, at ${page.url()}`);
-  const auth = new URL(page.url());
+  if (!auth) fail("the browser never sent an authorization request");
   await page.fill("#login", job.who);
   await Promise.all([page.waitForURL(`${job.base}/console`), page.click("#signin")]);
 

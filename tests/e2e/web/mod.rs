@@ -6,6 +6,7 @@
 //! sign-in and lock flow also runs in real Chromium (`browser.rs`).
 
 mod browser;
+mod check;
 mod console;
 mod signin;
 

@@ -45,6 +45,8 @@ enum Shape {
     EnvForce,
     /// `<verb> <target> [reason…]` (a window, a user, a queue).
     Target,
+    /// `<verb> <env> <target> [reason…]` (a GitHub run waiting on the env).
+    EnvTarget,
 }
 
 /// Every action a form may name: its name, the chat verb and its shape.
@@ -61,6 +63,8 @@ const ACTIONS: &[(&str, &str, Shape)] = &[
     ("freeze", "freeze", Shape::EnvTtlReason),
     ("unfreeze", "unfreeze", Shape::Env),
     ("freeze-skip", "freeze skip", Shape::Target),
+    ("github-approve", "github approve", Shape::EnvTarget),
+    ("github-reject", "github reject", Shape::EnvTarget),
     ("admin-kick", "admin kick", Shape::Target),
     ("admin-queue-retry", "admin queue retry", Shape::Target),
     ("admin-queue-pause", "admin queue pause", Shape::Target),
@@ -95,6 +99,14 @@ fn command(form: &ActForm) -> Result<String, String> {
         }
         r => format!(" {r}"),
     };
+    let target = || {
+        let target = form.target.trim();
+        let ok = !target.is_empty()
+            && target.len() <= 200
+            && !target.chars().any(|c| c.is_whitespace() || c.is_control());
+        ok.then_some(target)
+            .ok_or_else(|| "Name one window, user, queue or run (no spaces).".to_string())
+    };
     Ok(match shape {
         Shape::Env => format!("{verb} {}", env()?),
         Shape::EnvForce => format!("{verb} {} --force", env()?),
@@ -106,16 +118,8 @@ fn command(form: &ActForm) -> Result<String, String> {
             format!("{verb} {}{ttl}", env()?)
         }
         Shape::EnvTtlReason => format!("{verb} {}{}{reason}", env()?, ttl()?),
-        Shape::Target => {
-            let target = form.target.trim();
-            let ok = !target.is_empty()
-                && target.len() <= 200
-                && !target.chars().any(|c| c.is_whitespace() || c.is_control());
-            if !ok {
-                return Err("Name one window, user or queue (no spaces).".into());
-            }
-            format!("{verb} {target}{reason}")
-        }
+        Shape::Target => format!("{verb} {}{reason}", target()?),
+        Shape::EnvTarget => format!("{verb} {} {}{reason}", env()?, target()?),
     })
 }
 
@@ -199,5 +203,20 @@ mod tests {
                 Err(()) => assert!(got.is_err(), "{what}: {got:?}"),
             }
         }
+    }
+
+    #[test]
+    fn a_run_or_window_is_one_word() {
+        let mut f = form("github-approve", "prod", "", "");
+        f.target = "acme/api#123".into();
+        assert_eq!(
+            command(&f).as_deref(),
+            Ok("github approve prod acme/api#123")
+        );
+        f.target = "acme/api#123 --force".into();
+        assert!(command(&f).is_err());
+        let mut f = form("freeze-skip", "", "", "on call");
+        f.target = "weekend".into();
+        assert_eq!(command(&f).as_deref(), Ok("freeze skip weekend on call"));
     }
 }

@@ -84,6 +84,22 @@ pub fn action(csrf: &str, action: &str, target: &str, label: &str, fields: &[&st
     )
 }
 
+/// An admin's answer to a GitHub run waiting on `env`.
+fn github(csrf: &str, action: &str, env: &str, run: &str, label: &str) -> String {
+    let reason = if action == "github-reject" {
+        r#"<input type="text" name="reason" placeholder="reason" class="reason" aria-label="reason">"#
+    } else {
+        ""
+    };
+    format!(
+        r#"<form method="post" action="/console/act" class="act" data-action="{action}"><input type="hidden" name="csrf" value="{}"><input type="hidden" name="action" value="{action}"><input type="hidden" name="env" value="{}"><input type="hidden" name="target" value="{}">{reason}<button type="submit">{label} {}</button></form>"#,
+        escape(csrf),
+        escape(env),
+        escape(run),
+        escape(run)
+    )
+}
+
 /// The actions offered on one env.
 fn offers(baton: &Baton, viewer: &Viewer, s: &EnvState) -> String {
     let (me, env, csrf) = (&viewer.actor, s.env.as_str(), viewer.session.csrf.as_str());
@@ -124,6 +140,16 @@ fn offers(baton: &Baton, viewer: &Viewer, s: &EnvState) -> String {
             out += &action(csrf, "claim", env, "Claim", &["duration", "reason"])
         }
         _ => {}
+    }
+    for run in s
+        .queue
+        .iter()
+        .filter_map(|w| w.holder.strip_prefix("github:"))
+    {
+        if may(format!("github approve {env} {run}")) {
+            out += &github(csrf, "github-approve", env, run, "Approve");
+            out += &github(csrf, "github-reject", env, run, "Reject");
+        }
     }
     match &s.freeze {
         Some(f) if f.window.is_none() && may(format!("unfreeze {env}")) => {

@@ -251,12 +251,8 @@ impl Oidc {
     }
 
     /// Exchanges `code` (with the PKCE `verifier`) for tokens.
-    pub async fn exchange(
-        &self,
-        d: &Discovery,
-        code: &str,
-        verifier: &str,
-    ) -> Result<Tokens, OidcError> {
+    pub async fn exchange(&self, code: &str, verifier: &str) -> Result<Tokens, OidcError> {
+        let d = self.discovery().await?;
         let form = [
             ("grant_type", "authorization_code"),
             ("code", code),

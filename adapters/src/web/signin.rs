@@ -11,6 +11,7 @@ use axum::http::HeaderMap;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Form;
+use baton_commands::domain::preview;
 use baton_commands::store::web_sessions::{PendingSignIn, WebSession, SIGN_IN_TTL};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -100,6 +101,9 @@ pub struct CallbackQuery {
     error: Option<String>,
     #[serde(default)]
     error_description: Option<String>,
+    /// The issuer that answered (RFC 9207), when the provider says.
+    #[serde(default)]
+    iss: Option<String>,
 }
 
 fn refused(why: &str) -> Response {
@@ -117,7 +121,7 @@ pub async fn callback(
         return html::error(
             StatusCode::FORBIDDEN,
             "The identity provider did not sign you in",
-            &format!("It answered `{error}` {detail}"),
+            &format!("It answered `{}` {}", preview(error), preview(detail)),
         );
     }
     let (Some(code), Some(state)) = (q.code.as_deref(), q.state.as_deref()) else {
@@ -125,6 +129,12 @@ pub async fn callback(
             "The provider's answer lacks its code or state. Start again from the sign-in page.",
         );
     };
+    if let Some(iss) = &q.iss {
+        let expected = web.settings().issuer.as_deref().unwrap_or_default();
+        if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
+            return refused("The answer names another identity provider than Baton's (a mix-up). Nothing was signed in; start again.");
+        }
+    }
     let pending = match web.baton().store().take_sign_in(state).await {
         Ok(Some(p)) => p,
         Ok(None) => {
@@ -139,18 +149,7 @@ pub async fn callback(
         tracing::warn!("web console: a sign-in came back to a browser that did not start it");
         return refused("It was started in another browser (its state does not match this browser's). Nothing was signed in; start again.");
     }
-    let tokens = match web
-        .oidc()
-        .exchange(
-            &*match web.oidc().discovery().await {
-                Ok(d) => d,
-                Err(e) => return provider_down(e),
-            },
-            code,
-            &pending.verifier,
-        )
-        .await
-    {
+    let tokens = match web.oidc().exchange(code, &pending.verifier).await {
         Ok(t) => t,
         Err(e) => return refused(&e.to_string()),
     };

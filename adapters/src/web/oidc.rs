@@ -408,15 +408,5 @@ fn alg_fits(k: &jsonwebtoken::jwk::Jwk, alg: Algorithm) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_challenge_is_the_s256_of_the_verifier() {
-        let p = Pkce::new();
-        assert_eq!(p.verifier.len(), 43);
-        let expected = URL_SAFE_NO_PAD.encode(Sha256::digest(p.verifier.as_bytes()));
-        assert_eq!(p.challenge, expected);
-        assert_ne!(random_token(), random_token());
-    }
-}
+#[path = "oidc_tests.rs"]
+mod tests;

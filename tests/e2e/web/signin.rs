@@ -159,6 +159,30 @@ async fn sign_out_revokes_the_session_and_goes_through_the_providers_logout() {
     let csrf = page.csrf().unwrap();
     let session = browser.session(&web).unwrap();
 
+    // Redis holds the session under the cookie's SHA-256 only, never the cookie itself.
+    let mut redis = web.app.redis().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let hashed = baton_commands::sha256_hex(session.as_bytes());
+    assert!(
+        keys.iter()
+            .any(|k| k.ends_with(&format!("{{web}}:session:{hashed}"))),
+        "{keys:?}"
+    );
+    assert!(!keys.iter().any(|k| k.contains(&session)));
+    let stored: String = redis::cmd("GET")
+        .arg(keys.iter().find(|k| k.contains(":session:")).unwrap())
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        !stored.contains(&session) && stored.contains("oidc:alice"),
+        "{stored}"
+    );
+
     let refused = browser.post(&format!("{}/web/logout", web.base), &[]).await;
     assert_eq!(
         refused.status, 403,

@@ -212,3 +212,61 @@ async fn the_admin_views_calendar_and_history_pages_answer_whom_they_should() {
     );
     assert!(prod.contains(r#"data-action="freeze""#), "{prod}");
 }
+
+#[tokio::test]
+async fn the_freeze_calendar_shows_two_weeks_in_the_readers_zone_and_offers_skips_to_admins() {
+    let window = "[[freezes]]\nname = \"weekend\"\nenvs = [\"prod\"]\ncron = \"0 16 * * FRI\"\nduration = \"64h\"\nreason = \"no deploys over the weekend\"\ntimezone = \"Europe/Berlin\"\n";
+    let extra = baton_commands::Config::from_toml_str(window).unwrap();
+    let Some(web) = spawn_web(|c| c.freezes = extra.freezes).await else {
+        return;
+    };
+    let mut alice = Browser::new();
+    alice.sign_in(&web, "alice", "/console").await;
+    let page = alice
+        .get(&format!(
+            "{}/console/calendar?tz=America/New_York",
+            web.base
+        ))
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Times in America/New_York"),
+        "the reader's zone is named"
+    );
+    assert_eq!(page.body.matches(r#"<div class="day">"#).count(), 14);
+    let windows = &page.body[page.body.find(r#"id="windows""#).unwrap()..];
+    assert!(windows.contains("weekend") && windows.contains("no deploys over the weekend"));
+    assert!(
+        windows.contains(" EST") || windows.contains(" EDT"),
+        "{windows}"
+    );
+    assert!(!page.body.contains("freeze-skip"), "skips are for admins");
+
+    let mut adam = Browser::new();
+    let page = adam.sign_in(&web, "adam", "/console/calendar").await;
+    assert!(
+        page.body.contains(r#"value="freeze-skip""#),
+        "{}",
+        page.body
+    );
+    let csrf = page.csrf().unwrap();
+    let done = adam
+        .post(
+            &format!("{}/console/act", web.base),
+            &[
+                ("csrf", &csrf),
+                ("action", "freeze-skip"),
+                ("target", "weekend"),
+                ("reason", "release week"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    let skipped = web.app.events("prod", "prod").await;
+    assert!(
+        skipped
+            .iter()
+            .any(|e| e.kind == Kind::WindowSkipped && e.actor == "oidc:adam"),
+        "{skipped:?}"
+    );
+}

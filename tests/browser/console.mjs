@@ -53,6 +53,10 @@ try {
   const holder = await page.locator(`#env-${job.env} .holder`).innerText();
   const state = await page.locator(`#env-${job.env} .state`).innerText();
   await page.screenshot({ path: job.screenshot, fullPage: true });
+  // The env's history: a timeline bar for the hold just taken.
+  await page.goto(`${job.base}/console/env/${job.env}`);
+  const holds = await page.locator("svg.timeline rect.hold").count();
+  await page.screenshot({ path: job.screenshot.replace(/\.png$/, "-history.png"), fullPage: true });
 
   // Sign out: through the provider's logout, back to Baton's signed-out page.
   await page.click('form.signout button[type="submit"]');
@@ -67,6 +71,7 @@ try {
     pkce: auth.searchParams.get("code_challenge_method"),
     holder,
     state,
+    holds,
     afterOut,
   }));
 } finally {

@@ -60,6 +60,10 @@ async fn a_deployer_signs_in_and_locks_qa_in_chromium_then_signs_out() {
     assert_eq!(result["pkce"], "S256");
     assert_eq!(result["holder"], "Alice Archer");
     assert_eq!(result["state"], "held");
+    assert!(
+        result["holds"].as_u64() >= Some(1),
+        "the history's timeline draws the hold: {result}"
+    );
     let after = result["afterOut"].as_str().unwrap();
     assert!(
         after.starts_with(&web.issuer),

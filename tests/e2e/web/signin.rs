@@ -182,6 +182,14 @@ async fn sign_out_revokes_the_session_and_goes_through_the_providers_logout() {
         !stored.contains(&session) && stored.contains("oidc:alice"),
         "{stored}"
     );
+    // It ends on Baton's schedule (`session_ttl`, 8 h), not the provider's tokens'.
+    let session_key = keys.iter().find(|k| k.contains(":session:")).unwrap();
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(session_key)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!((7 * 3_600_000..=8 * 3_600_000).contains(&ttl), "{ttl}");
 
     let refused = browser.post(&format!("{}/web/logout", web.base), &[]).await;
     assert_eq!(

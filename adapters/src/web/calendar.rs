@@ -100,8 +100,8 @@ pub async fn page(State(web): State<Web>, viewer: Viewer, Query(q): Query<ZoneQu
             let day = today + Days::days(i);
             let start = start_of(day)?.timestamp_millis() as u64;
             let end = start_of(day + Days::days(1))?.timestamp_millis() as u64;
-            let length = (end - start).max(1) as f64;
-            let pct = |ms: u64| (ms.clamp(start, end) - start) as f64 * 100.0 / length;
+            let length = end.saturating_sub(start).max(1) as f64;
+            let pct = |ms: u64| ms.max(start).min(end).saturating_sub(start) as f64 * 100.0 / length;
             let rects: String = spans
                 .iter()
                 .filter(|(a, b, _)| *b > start && *a < end)

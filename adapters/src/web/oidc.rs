@@ -260,8 +260,10 @@ impl Oidc {
             ("code_verifier", verifier),
         ];
         // client_secret_basic: id and secret form-urlencoded, then Basic (RFC 6749 §2.3.1).
-        let enc =
-            |s: &str| serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_string();
+        let enc = |s: &str| {
+            let pair = serde_urlencoded::to_string([("", s)]).unwrap_or_default();
+            pair.strip_prefix('=').unwrap_or_default().to_string()
+        };
         let response = self
             .http
             .post(&d.token_endpoint)

@@ -42,6 +42,8 @@ pub struct AppState {
     pub body_timeout: BodyTimeout,
     /// The served OpenAPI document, with this config's limits and envs written in.
     pub openapi: Arc<str>,
+    /// The web console, when `[web] enabled`.
+    pub web: Option<baton_adapters::web::Web>,
 }
 
 impl AppState {
@@ -55,6 +57,7 @@ impl AppState {
         .into();
         Self {
             ci: CiState::new(baton.clone(), &config.ci),
+            web: baton_adapters::web::Web::new(config, &baton),
             baton,
             status_page: config.server.status_page,
             streams: Budget::new(
@@ -93,7 +96,11 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .route("/api/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
         .with_state(state.clone())
-        .merge(crate::status_page::routes(&state.baton, state.status_page))
+        .merge(baton_adapters::web::wall(
+            state.web.as_ref(),
+            crate::status_page::routes(&state.baton, state.status_page),
+        ))
+        .merge(baton_adapters::web::routes(state.web.as_ref()))
         .merge(ci::routes(state.ci))
         .merge(platforms)
         .layer(RequestBodyLimitLayer::new(BODY_LIMIT))

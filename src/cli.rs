@@ -109,6 +109,9 @@ pub enum ConfigCmd {
     Check {
         #[command(flatten)]
         config: ConfigArgs,
+        /// Also fetch the `[web]` issuer's discovery document, to see Baton can reach it.
+        #[arg(long)]
+        reach_issuer: bool,
     },
 }
 
@@ -153,8 +156,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Teams { action } => crate::platforms::teams::run(action).await,
         Cmd::Discord { action } => crate::platforms::discord::run(action).await,
         Cmd::Config {
-            action: ConfigCmd::Check { config },
-        } => Ok(config_check(&config)),
+            action:
+                ConfigCmd::Check {
+                    config,
+                    reach_issuer,
+                },
+        } => Ok(config_check(&config, reach_issuer).await),
     }
 }
 
@@ -192,7 +199,7 @@ async fn serve(
 }
 
 /// `baton config check`: every problem at once (exit 2), or a one-line summary.
-fn config_check(config: &ConfigArgs) -> ExitCode {
+async fn config_check(config: &ConfigArgs, reach_issuer: bool) -> ExitCode {
     match config.load() {
         Ok(cfg) => {
             for warning in cfg.warnings() {
@@ -224,11 +231,37 @@ fn config_check(config: &ConfigArgs) -> ExitCode {
                     envs.join(", ")
                 );
             }
+            if reach_issuer && !issuer_reached(&cfg).await {
+                return ExitCode::from(2);
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
             eprintln!("{errors}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `config check --reach-issuer`: the `[web]` issuer's discovery document, fetched and checked.
+async fn issuer_reached(cfg: &baton_commands::Config) -> bool {
+    let Some(issuer) = cfg.web.issuer.as_deref().filter(|_| cfg.web.enabled) else {
+        eprintln!("--reach-issuer: [web] is not enabled with an issuer; nothing to reach");
+        return false;
+    };
+    let http = baton_adapters::web::oidc::http_client();
+    match baton_adapters::web::oidc::discover(&http, issuer).await {
+        Ok(d) => {
+            let logout = match d.end_session_endpoint {
+                Some(_) => "offers RP-initiated logout",
+                None => "offers no sign-out endpoint (signing out ends Baton's session only)",
+            };
+            println!("web: the issuer {issuer} answers; it {logout}");
+            true
+        }
+        Err(e) => {
+            eprintln!("web.issuer: {e}");
+            false
         }
     }
 }

@@ -10,6 +10,7 @@
 //! - [`discord`]: `/baton` application command, buttons, HTTP interactions, gateway; delivery.
 //! - [`teams`]: Microsoft Teams through Bot Framework: activities, Adaptive Cards, the Connector.
 //! - [`mattermost`]: slash commands, signed message-attachment buttons, posts as the bot.
+//! - [`web`]: the web console (`/console`) with OpenID Connect sign-in.
 //! - [`kit`]: what every chat front end shares (deadline and follow-up, the button policy,
 //!   hints, names) and its registration, [`kit::Platform`]; [`PLATFORMS`] lists the chat front
 //!   ends and [`register_platforms`] tells the core's config checks about them.
@@ -26,6 +27,7 @@ pub mod kit;
 pub mod mattermost;
 pub mod slack;
 pub mod teams;
+pub mod web;
 
 /// Every chat front end: one line each. The core's config checks learn their identity
 /// prefixes, secrets and channel syntax from here ([`register_platforms`]).
@@ -34,6 +36,7 @@ pub static PLATFORMS: &[&kit::Platform] = &[
     &discord::PLATFORM,
     &teams::PLATFORM,
     &mattermost::PLATFORM,
+    &web::PLATFORM,
 ];
 
 /// Registers [`PLATFORMS`] with the core, before any configuration is loaded (`baton`'s `main`,

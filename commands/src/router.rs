@@ -144,6 +144,27 @@ impl Baton {
         Ok(self.core.store.contact(platform, kind, id).await?)
     }
 
+    /// Whether `actor` may run `command`, by the road's own privilege check, without running it:
+    /// what a front end asks before it offers an action (the web console's buttons).
+    pub fn may(&self, actor: &Actor, command: &Command) -> bool {
+        let command = self.core.catalog.resolve(command.clone());
+        let role = self.core.catalog.role(actor);
+        self.authorize(role, actor, grammar::entry(&command), &command)
+            .is_ok()
+    }
+
+    /// `env`'s audit events, newest first, at most `count`: what the web console's timeline
+    /// draws (typed; `history` words the same events).
+    pub async fn env_events(
+        &self,
+        env: &EnvName,
+        count: usize,
+    ) -> Result<Vec<crate::store::audit::Event>, BatonError> {
+        let settings = self.core.catalog.env(env)?;
+        let group = self.core.catalog.group_of(settings);
+        Ok(self.core.store.env_history(group, env, count).await?)
+    }
+
     /// The one privilege check, on every road: see [`needs`].
     pub(crate) fn authorize(
         &self,

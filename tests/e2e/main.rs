@@ -41,3 +41,4 @@ mod sweeper;
 mod teams;
 mod tls;
 mod topology;
+mod web;

@@ -95,9 +95,9 @@ pub(crate) mod tests {
         let messages: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
         for expected in [
             "`U123` in roles.admin: write identities as `slack:U123`",
-            "unknown platform `slak`; did you mean `slack`? (use slack, slack-team, discord, discord-role, teams, mattermost, ci, console, github)",
+            "unknown platform `slak`; did you mean `slack`? (use slack, slack-team, discord, discord-role, teams, mattermost, oidc, oidc-group, ci, console, github)",
             "write identities as `discord:4242`",
-            "`x` in roles.admin: write identities as `platform:id`, like `slack:U123`, `discord:8035…`, `teams:<Entra object id>`, `mattermost:8x7k…`, `ci:deploy-bot` or `console:alice`",
+            "`x` in roles.admin: write identities as `platform:id`, like `slack:U123`, `discord:8035…`, `teams:<Entra object id>`, `mattermost:8x7k…`, `oidc:alice`, `ci:deploy-bot` or `console:alice`",
             "`#deploys` in envs[0].announce: write announcement channels as `slack:<channel id>`, `discord:<channel id>`, `teams:<channel id>` or `mattermost:<channel id>`",
             "`teams:x` in envs[0].announce: a Teams channel is named by its conversation id",
         ] {

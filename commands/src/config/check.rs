@@ -29,6 +29,7 @@ impl Config {
         self.check_groups(ctx, &mut out);
         self.check_teams(ctx, &mut out);
         self.check_mattermost(ctx, &mut out);
+        self.check_web(ctx, &mut out);
         out
     }
 

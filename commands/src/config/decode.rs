@@ -16,7 +16,7 @@ pub(super) use crate::domain::did_you_mean;
 use super::{
     AdminConfig, ChatConfig, CiConfig, Config, ConfigErrors, Defaults, DiscordConfig, EnvConfig,
     FreezeWindowConfig, GithubConfig, GroupConfig, MattermostConfig, PoolConfig, Problem,
-    RedisConfig, RolesConfig, ServerConfig, SlackConfig, TeamsConfig,
+    RedisConfig, RolesConfig, ServerConfig, SlackConfig, TeamsConfig, WebConfig,
 };
 
 /// A `[section]` that environment variables may set. New sections join this list (and
@@ -50,6 +50,7 @@ const SECTIONS: &[Section] = &[
     Section::of::<MattermostConfig>("mattermost"),
     Section::of::<AdminConfig>("admin"),
     Section::of::<GithubConfig>("github"),
+    Section::of::<WebConfig>("web"),
 ];
 
 /// Arrays of tables: configured only in the file, because `BATON_ENVS__…` has no way to say which.
@@ -272,6 +273,7 @@ fn decode(mut root: Table, ctx: &mut Ctx, out: &mut Vec<Problem>) -> Config {
         mattermost: section(root.remove("mattermost"), "mattermost", ctx, out),
         admin: section(root.remove("admin"), "admin", ctx, out),
         github: section(root.remove("github"), "github", ctx, out),
+        web: section(root.remove("web"), "web", ctx, out),
         envs,
         pools,
         freezes,

@@ -27,6 +27,7 @@ mod groups;
 mod mattermost;
 mod slack;
 mod teams;
+mod web;
 
 pub use crate::store::settings::{redact_url, RedisConfig};
 pub use admin::*;
@@ -39,6 +40,7 @@ pub use github::{GithubConfig, GithubRule, OnFreeze, GITHUB_APP};
 pub use mattermost::MattermostConfig;
 pub use slack::SlackConfig;
 pub use teams::{is_guid, TeamsConfig, BOT_FRAMEWORK_METADATA};
+pub use web::WebConfig;
 
 use serde::Deserialize;
 
@@ -80,6 +82,8 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     /// `[github]`: the GitHub App that answers deployment protection rules.
     pub github: GithubConfig,
+    /// `[web]`: the web console and its OpenID Connect sign-in.
+    pub web: WebConfig,
 }
 
 /// The HTTP listener and the background sweep.

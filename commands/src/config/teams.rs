@@ -109,7 +109,7 @@ pub fn is_guid(id: &str) -> bool {
             .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-fn https_or_loopback(url: &str) -> bool {
+pub(super) fn https_or_loopback(url: &str) -> bool {
     let host_of = |rest: &str| {
         rest.split(['/', ':'])
             .next()

@@ -112,6 +112,12 @@ impl Keys {
         format!("{}:{{contacts}}:{platform}:{kind}", self.prefix)
     }
 
+    /// The web console's sign-ins in progress and sessions (`what`), by the SHA-256 of the
+    /// browser's secret, in a hash tag of their own.
+    pub fn web(&self, what: &str, digest: &str) -> String {
+        format!("{}:{{web}}:{what}:{digest}", self.prefix)
+    }
+
     /// The admin commands' audit stream, in a hash tag of its own: it is written in the same
     /// pipeline as other services' keys, never in a script with an env's.
     pub fn admin_history(&self) -> String {

@@ -34,6 +34,7 @@ pub mod settings;
 pub(crate) mod tls;
 pub mod tools;
 pub(crate) mod url;
+pub mod web_sessions;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

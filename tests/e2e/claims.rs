@@ -365,3 +365,37 @@ async fn claiming_two_of_a_pool_takes_two_distinct_members_or_none_and_never_han
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_pipeline_claims_two_of_a_pool_through_the_ci_api_or_none() {
+    let mut app = spawn_core().await;
+    app.start_instance().await;
+    let claim = |token: &str| {
+        crate::support::TestApp::http(token)
+            .post(app.url("/api/v1/commands"))
+            .json(&serde_json::json!({"text": "claim staging 2 4h load test"}))
+            .send()
+    };
+    let first = claim(crate::support::TOKEN_STAGING).await.unwrap();
+    assert_eq!(first.status().as_u16(), 200);
+    let body: serde_json::Value = first.json().await.unwrap();
+    let title = body["reply"]["title"].as_str().unwrap();
+    assert!(
+        title.starts_with("ci:staging claimed staging-") && title.contains(" and staging-"),
+        "{title}"
+    );
+    // One member is left: another pipeline asking for two takes nothing, and hears why.
+    let second = claim(crate::support::TOKEN_ALL).await.unwrap();
+    assert_eq!(second.status().as_u16(), 423);
+    let body: serde_json::Value = second.json().await.unwrap();
+    assert_eq!(body["error"], "pool_full");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("only 1 of pool staging's envs is free and you asked for 2"),
+        "{body}"
+    );
+    let one = app.ok("u9", "claim staging").await;
+    assert_eq!(grant(&one).1.display, "u9", "the free member stayed free");
+}

@@ -279,6 +279,32 @@ async fn a_group_is_locked_and_unlocked_by_its_name_and_a_scoped_token_must_cove
         "{body}"
     );
     assert_eq!(holder_of(&app, "qa").await, None, "nothing was taken");
+
+    // A group's name in a set request's `envs` stands for its envs, as in chat.
+    let all = TestApp::http(crate::support::TOKEN_ALL);
+    let answer = all
+        .post(app.url("/api/v1/locks"))
+        .json(&serde_json::json!({"envs": ["train", "staging-1"], "ttl": "10m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let grant: serde_json::Value = answer.json().await.unwrap();
+    let envs: Vec<&str> = grant["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["env"].as_str().unwrap())
+        .collect();
+    assert_eq!(envs, ["canary", "qa", "staging-1"]);
+    // Scoped tokens are checked against every env the group stands for.
+    let answer = http
+        .post(app.url("/api/v1/locks"))
+        .json(&serde_json::json!({"envs": ["train", "staging-2"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 403);
 }
 
 #[tokio::test]

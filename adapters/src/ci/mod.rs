@@ -144,25 +144,35 @@ async fn lock(
     Ok(Json(s.run(&caller, request).await?.into()))
 }
 
-/// The envs of a set request: two to ten names, none twice.
-fn set_envs(raw: &[String]) -> Result<Vec<baton_commands::domain::EnvName>, ApiError> {
+/// The envs of a set request: two to ten names, none twice; a group's name (`[[groups]]`) stands
+/// for its envs there, as in chat.
+fn set_envs(
+    raw: &[String],
+    catalog: &baton_commands::Catalog,
+) -> Result<Vec<baton_commands::domain::EnvName>, ApiError> {
     let mut envs: Vec<baton_commands::domain::EnvName> = Vec::new();
     for name in raw {
-        let env = body::env(name)?;
-        // The same name twice is outside the schema (400); the same env in another letter case
-        // is not something a schema can say, so it is this route's conflict (409).
-        if let Some(same) = envs
-            .iter()
-            .find(|e| e.as_str().eq_ignore_ascii_case(env.as_str()))
-        {
-            let message = format!("`{env}` is named twice in `envs` (env names ignore case)");
-            return Err(if same.as_str() == env.as_str() {
-                ApiError::bad_request(message)
-            } else {
-                ApiError::new(409, "refused", message)
-            });
+        let named = body::env(name)?;
+        let members = match catalog.group(&named) {
+            Some(members) => members.to_vec(),
+            None => vec![named],
+        };
+        for env in members {
+            // The same name twice is outside the schema (400); the same env in another letter
+            // case is not something a schema can say, so it is this route's conflict (409).
+            if let Some(same) = envs
+                .iter()
+                .find(|e| e.as_str().eq_ignore_ascii_case(env.as_str()))
+            {
+                let message = format!("`{env}` is named twice in `envs` (env names ignore case)");
+                return Err(if same.as_str() == env.as_str() {
+                    ApiError::bad_request(message)
+                } else {
+                    ApiError::new(409, "refused", message)
+                });
+            }
+            envs.push(env);
         }
-        envs.push(env);
     }
     if !(2..=grammar::MAX_SET).contains(&envs.len()) {
         return Err(ApiError::bad_request(format!(
@@ -186,7 +196,7 @@ async fn lock_set(
         )));
     }
     let request = ci_api::AcquireSet {
-        envs: set_envs(&b.envs)?,
+        envs: set_envs(&b.envs, s.baton.catalog())?,
         ttl: body::ttl("ttl", b.ttl)?,
         reason: body::reason(b.reason)?,
         label: body::label(b.holder)?,
@@ -203,7 +213,7 @@ async fn unlock_set(
     JsonObject(b): JsonObject<UnlockSetBody>,
 ) -> Result<Json<ReleasedSet>, ApiError> {
     let request = ci_api::ReleaseSet {
-        envs: set_envs(&b.envs)?,
+        envs: set_envs(&b.envs, s.baton.catalog())?,
         token: body::token(b.token)?,
         key,
     };
@@ -218,7 +228,7 @@ async fn extend_set(
     let by = body::ttl("ttl", b.ttl)?
         .ok_or_else(|| ApiError::bad_request("`ttl` says how much longer, like \"20m\""))?;
     let request = ci_api::ExtendSet {
-        envs: set_envs(&b.envs)?,
+        envs: set_envs(&b.envs, s.baton.catalog())?,
         token: body::token(b.token)?,
         by,
     };

@@ -10,6 +10,9 @@ use super::fronts::{identity_prefixes, registered};
 use super::{Config, EnvConfig, PoolConfig, Problem};
 use crate::domain::{preview, EnvName, Ttl};
 
+/// The most approvals an env may require.
+const MAX_APPROVALS: u8 = 5;
+
 impl Config {
     pub(super) fn check(&self, ctx: &Ctx) -> Vec<Problem> {
         let mut out = Vec::new();
@@ -88,6 +91,8 @@ impl Config {
         }
     }
 
+    /// TTLs of at least a second; approvals asked of at most [`MAX_APPROVALS`] people, with time
+    /// to give them.
     fn check_ttls(&self, ctx: &Ctx, out: &mut Vec<Problem>) {
         let d = &self.defaults;
         let mut ttls = vec![
@@ -98,6 +103,20 @@ impl Config {
             let at = ctx.env_path(i);
             ttls.push((format!("{at}.default_ttl"), e.default_ttl));
             ttls.push((format!("{at}.max_ttl"), e.max_ttl));
+            if e.approvals > MAX_APPROVALS {
+                let message = format!(
+                    "`{at}.approvals` is {}: at most {MAX_APPROVALS} people can be asked to approve a lock",
+                    e.approvals
+                );
+                out.push(ctx.problem(&format!("{at}.approvals"), message));
+            }
+            if let Some(t) = e.approval_timeout.filter(|t| t.as_secs() < 10) {
+                let message = format!(
+                    "`{at}.approval_timeout` is {}: give people at least 10s to approve, like \"30m\"",
+                    format_duration(t)
+                );
+                out.push(ctx.problem(&format!("{at}.approval_timeout"), message));
+            }
         }
         for (j, p) in self.pools.iter().enumerate() {
             let at = ctx.pool_path(j);

@@ -447,3 +447,26 @@ remind_before = "45m"
         ],
     );
 }
+
+#[test]
+fn approvals_are_asked_of_a_few_people_with_time_to_answer() {
+    let found = problems("[[envs]]\nname = \"prod\"\napprovals = 9\napproval_timeout = \"1s\"\n");
+    let text: Vec<&str> = found.iter().map(|p| p.message.as_str()).collect();
+    assert!(
+        text.iter()
+            .any(|m| m.contains("`envs[0].approvals` is 9: at most 5")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|m| m.contains("`envs[0].approval_timeout` is 1s: give people at least 10s")),
+        "{text:?}"
+    );
+    let fine = Config::from_toml_str("[[envs]]\nname = \"prod\"\napprovals = 2\n").unwrap();
+    let prod = fine.env_settings(&name("prod")).unwrap();
+    assert_eq!(prod.approvals, 2);
+    assert_eq!(
+        prod.approval_timeout,
+        crate::config::DEFAULT_APPROVAL_TIMEOUT
+    );
+}

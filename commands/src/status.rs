@@ -272,7 +272,14 @@ fn detail(s: &EnvState, now: u64, offer: Offer) -> Reply {
             .iter()
             .take(QUEUE_NAMED)
             .enumerate()
-            .map(|(i, w)| format!("{}. {}", i + 1, w.display))
+            .map(|(i, w)| match &w.set {
+                // A set waiter: with the other envs it waits for together.
+                Some(set) => {
+                    let others: Vec<&str> = set.split(',').filter(|e| *e != s.env).collect();
+                    format!("{}. {} (with {})", i + 1, w.display, others.join(", "))
+                }
+                None => format!("{}. {}", i + 1, w.display),
+            })
             .collect();
         let more = s.queued.max(s.queue.len()) - q.len();
         if more > 0 {

@@ -51,6 +51,13 @@ async fn a_set_waiter_keeps_its_place_in_every_line_and_is_served_whole_before_a
     assert_eq!(queued.title, "alice waits for canary and qa together");
     assert_eq!(queued.buttons[0].command, "leave canary,qa");
     app.ok("dave", "queue canary 10m").await;
+    let status = app.ok("admin", "status canary").await;
+    let queue = status.fields.iter().find(|f| f.name == "Queue").unwrap();
+    assert_eq!(
+        queue.value.plain(0),
+        "1. alice (with qa), 2. dave",
+        "a set waiter is shown with the envs it waits for together"
+    );
 
     // canary comes free: it is kept for alice, first in its line, not handed to dave behind her.
     app.ok("bob", "unlock canary").await;

@@ -70,3 +70,4 @@ pub use reply::Reply;
 pub use road::{CiRequest, Input, Outcome, Render, Request};
 pub use router::Baton;
 pub use state::{EnvState, Hold};
+pub use wording::road_of;

@@ -75,11 +75,11 @@ async fn a_lock_waits_for_someone_else_s_approval_and_history_names_both() {
     let history = app.ok("bob", "history prod").await;
     let lines = format!("{history:?}");
     assert!(
-        lines.contains("locked by alice, approved by bob"),
+        lines.contains("locked by alice (terminal console), approved by bob"),
         "{lines}"
     );
     assert!(
-        lines.contains("bob approved alice's request (1 of 1)"),
+        lines.contains("bob (terminal console) approved alice's request (1 of 1)"),
         "{lines}"
     );
 

@@ -252,7 +252,9 @@ async fn skipping_and_ending_a_window_is_admin_only_and_recorded_with_who_and_wh
     );
     let history = app.ok("bob", "history prod").await.text.unwrap();
     assert!(
-        history.contains("the `close` freeze window ended early by admin: hotfix for login"),
+        history.contains(
+            "the `close` freeze window ended early by admin (terminal console): hotfix for login"
+        ),
         "{history}"
     );
 }

@@ -170,12 +170,15 @@ async fn a_claim_is_the_claimers_until_they_release_it_and_history_shows_both() 
     let lines: Vec<&str> = history.lines().collect();
     assert_eq!(lines.len(), 3, "{history}");
     assert!(
-        lines[0].contains("released by alice: testing payments"),
+        lines[0].contains("released by alice (terminal console): testing payments"),
         "{history}"
     );
-    assert!(lines[1].contains("claim of alice extended"), "{history}");
     assert!(
-        lines[2].contains("claimed by alice: testing payments"),
+        lines[1].contains("claim of alice (terminal console) extended"),
+        "{history}"
+    );
+    assert!(
+        lines[2].contains("claimed by alice (terminal console): testing payments"),
         "{history}"
     );
     app.ok("bob", "claim staging-1").await;
@@ -197,7 +200,7 @@ async fn an_admin_can_force_release_someone_elses_claim_and_is_named_with_the_ho
             .lines()
             .next()
             .unwrap()
-            .contains("force-released by admin (claimed by bob)"),
+            .contains("force-released by admin (terminal console), claimed by bob"),
         "{history}"
     );
     let (env, _) = grant(&app.ok("carol", "claim staging").await);

@@ -482,7 +482,7 @@ async fn admins_approve_and_reject_waiting_runs_from_chat_on_the_record() {
     );
     let history = format!("{:?}", app.ok("bob", "history qa").await);
     assert!(
-        history.contains("approved by admin over a freeze"),
+        history.contains("(GitHub), approved by admin (terminal console) over a freeze"),
         "{history}"
     );
 

@@ -20,7 +20,7 @@ async fn a_non_admin_cannot_force_unlock_and_an_admin_can_with_both_named_in_his
     let history = app.ok("bob", "history prod").await.text.unwrap();
     let newest = history.lines().next().unwrap();
     assert!(
-        newest.contains("force-unlocked by admin (held by alice)"),
+        newest.contains("force-unlocked by admin (terminal console), held by alice"),
         "{history}"
     );
     app.ok("bob", "lock prod 10m").await;

@@ -125,7 +125,7 @@ fn store(redis: &str, prefix: &str) -> anyhow::Result<Store> {
 
 /// Baton's lock call on `env` (its own group), as `store/contracts/locks.rs` writes it.
 fn lock_call(store: &Store, env: &EnvName, holder: &str, queue: bool) -> Call {
-    store
+    let call = store
         .script(scripts::LOCK, env, &[env])
         .arg(holder)
         .arg(holder)
@@ -133,12 +133,13 @@ fn lock_call(store: &Store, env: &EnvName, holder: &str, queue: bool) -> Call {
         .arg(HOLD_MS)
         .arg(format!("tok-{holder}"))
         .arg("0")
-        .arg(if queue { "queue" } else { "lock" })
-        .arg(10_000)
-        // A person's wait: longer than the run.
-        .arg(if queue { HOLD_MS } else { 0 })
-        .arg(0)
-        .arg("0")
+        .arg(if queue { "queue" } else { "lock" });
+    if !queue {
+        // A plain lock sends none of the line's arguments (`LockArgs`).
+        return call;
+    }
+    // A person's wait: longer than the run.
+    call.arg(10_000).arg(HOLD_MS).arg(0).arg("0")
 }
 
 /// Takes `env` as the bench's holder (or finds it taken by that holder from an earlier run).

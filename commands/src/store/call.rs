@@ -118,9 +118,10 @@ impl Store {
     /// A call of `function` on envs of any groups, each `(group, env)`: one slot only on a
     /// Cluster (see `prepare_across`), any on a single Redis.
     pub fn script_across(&self, function: Function, pairs: &[(&EnvName, &EnvName)]) -> Call {
+        // One key per env, its lock's details: the prelude names the env's others from it.
         let keys = pairs
             .iter()
-            .flat_map(|(group, env)| self.keys.env(group, env).0)
+            .map(|(group, env)| self.keys.lockmeta(group, env))
             .collect();
         let envs: Vec<&EnvName> = pairs.iter().map(|(_, e)| *e).collect();
         // `name`, `=<reminder lead ms>`; the windows are added when it is sent (`Call::cmd`).
@@ -136,8 +137,8 @@ impl Store {
             keys,
             envs: Some(names),
             args: vec![
-                self.keys.events_channel(),
-                self.history_length.to_string(),
+                self.prelude_args.0.clone(),
+                self.prelude_args.1.clone(),
                 String::new(), // the idempotency fingerprint, see `Call::idempotent`
             ],
             replayable: false,

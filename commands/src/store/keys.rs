@@ -55,6 +55,19 @@ impl Keys {
         ])
     }
 
+    /// The details hash of `env`'s lock: the one key of an env a call sends (the Lua prelude names
+    /// the others from it, as [`Keys::env`] does).
+    pub fn lockmeta(&self, group: &EnvName, env: &EnvName) -> String {
+        [
+            self.prefix.as_str(),
+            ":{",
+            group.as_str(),
+            "}:lockmeta:",
+            env.as_str(),
+        ]
+        .concat()
+    }
+
     /// Where versions before the three-key queue kept an env's queue (a list of JSON entries),
     /// read once at start-up to move what waits there ([`crate::store::Store::move_old_queues`]).
     pub fn old_queue(&self, group: &EnvName, env: &EnvName) -> String {
@@ -165,6 +178,36 @@ mod tests {
             assert!(k.starts_with("baton:{staging}:"), "{k}");
         }
         assert_eq!(keys.0[0], "baton:{staging}:lockmeta:staging-2");
+    }
+
+    #[test]
+    fn the_one_key_a_call_sends_names_every_other_key_of_the_env_as_the_prelude_derives_them() {
+        let layout = Keys::new("baton");
+        let (group, env) = (name("staging"), name("staging-2"));
+        let sent = layout.lockmeta(&group, &env);
+        assert_eq!(sent, layout.env(&group, &env).0[0]);
+        // prelude.lua's `env_of` and `ENV_KEYS`: the stem is all before `lockmeta:`.
+        let stem = &sent[..sent.len() - "lockmeta:staging-2".len()];
+        let derived = |what: &str| match what {
+            "deadlines" => format!("{stem}deadlines"),
+            what => format!("{stem}{what}:staging-2"),
+        };
+        let fields = [
+            "lockmeta",
+            "claimmeta",
+            "fence",
+            "line",
+            "freeze",
+            "history",
+            "deadlines",
+            "deploy",
+            "marks",
+            "waiters",
+            "gone",
+        ];
+        for (key, field) in layout.env(&group, &env).0.iter().zip(fields) {
+            assert_eq!(key, &derived(field), "{field}");
+        }
         assert_eq!(keys.0[6], "baton:{staging}:deadlines");
     }
 

@@ -68,6 +68,9 @@ pub struct Store {
     keys: Arc<Keys>,
     timeout: Duration,
     history_length: usize,
+    /// What every script call sends as `ARGV[2]` and `ARGV[3]` (the event channel, the history
+    /// length), written once rather than formatted on every call.
+    prelude_args: Arc<(String, String)>,
     /// Reminder lead per env name, in ms: the scripts arm a reminder with every grant.
     reminders: Arc<HashMap<String, u64>>,
     /// The freeze calendar: every script call passes its envs' windows near now along.
@@ -97,6 +100,10 @@ impl Store {
             keys: Arc::new(Keys::new(&cfg.prefix).with_db(cfg.db())),
             timeout: cfg.timeout,
             history_length,
+            prelude_args: Arc::new((
+                Keys::new(&cfg.prefix).with_db(cfg.db()).events_channel(),
+                history_length.to_string(),
+            )),
             reminders: Arc::default(),
             calendar: Arc::default(),
             clock: Arc::default(),

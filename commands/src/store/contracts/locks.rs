@@ -59,14 +59,19 @@ impl Contract for LockArgs<'_> {
         scripts::LOCK
     }
     fn write(&self, call: Call) -> Call {
-        call.arg(self.holder)
+        let call = call
+            .arg(self.holder)
             .arg(self.display)
             .arg(self.reason)
             .arg(self.ttl_ms)
             .arg(self.token)
             .arg(flag(self.admin))
-            .arg(self.mode.as_str())
-            .arg(self.queue_limit)
+            .arg(self.mode.as_str());
+        // A plain lock never reads the line's arguments: the hottest call sends four fewer.
+        if matches!(self.mode, LockMode::Lock) && !self.record_refusal {
+            return call;
+        }
+        call.arg(self.queue_limit)
             .arg(self.wait_ms)
             .arg(self.lease_ms)
             .arg(flag(self.record_refusal))

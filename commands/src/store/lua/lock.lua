@@ -1,6 +1,7 @@
 -- lock / queue: take the env's deploy lock, or (queue) wait for it in FIFO order.
 -- ARGV[5] holder  [6] display  [7] reason  [8] ttl ms  [9] token  [10] '1' if admin
 -- ARGV[11] 'lock', 'queue', or 'wait' (a queue entry that refuses a frozen env, for CI)  [12] queue limit  [13] wait ms for a queue entry (0: the default)
+--          (a plain `lock` that records no refusal sends none of [12] to [15]: they are for the line)
 -- ARGV[14] lease ms of a `wait` entry (0: none): the waiting request renews it (renew.lua); a
 --          lock handed to it is an offer for that long until the request takes it
 -- ARGV[15] '1': a refusal (frozen, a full line) is recorded too (`refused`), for a caller that
@@ -38,7 +39,7 @@ end
 -- this attempt takes over its place, token and lease.
 local position = e.qlen ~= 0 and queue_position(e, holder)
 if position then
-  local lease = tonumber(ARGV[14])
+  local lease = tonumber(ARGV[14] or '0')
   if lease > 0 then
     local w = waiter_get(e, holder)
     if w and w.span then

@@ -3,7 +3,10 @@
 -- helpers are defined once, not on every call; a call runs `begin` and then its step, atomically:
 -- settling due expiries, the change itself, the fence, the audit entry and the event happen together.
 --
--- KEYS: eleven per environment, in the order of `EnvKeys` (store/keys.rs), all sharing one hash tag.
+-- KEYS: one per environment, the details hash of its lock (`<prefix>:{<group>}:lockmeta:<env>`);
+--       its other ten keys (store/keys.rs' `EnvKeys`) share that key's hash tag and are named from
+--       it when a step first touches them (`ENV_KEY`), so a call sends and Redis reads one key
+--       name per env, not eleven, and a refusal names only the four it reads.
 -- ARGV[1]: comma-separated env names, one per block of KEYS; `name=<ms>` gives the env's reminder
 --          lead (remind_before): its holders are reminded that long before a hold ends; each
 --          `@<window>:<start ms>:<end ms>:<hex reason>` after it is a scheduled freeze window of
@@ -13,7 +16,7 @@
 -- ARGV[4]: the request's fingerprint when the call is idempotent (then the last KEY is its record)
 -- KEYS after the envs' blocks (and before an idempotency record) belong to the step: `step_key(i)`
 -- ARGV[5..]: the step's own arguments
-local KEYS_PER_ENV = 11
+local KEYS_PER_ENV = 1
 local IDEM_TTL = '86400000' -- a retry with the same idempotency key gets the first answer for a day
 local GRACE = 86400000 -- a queue or a calendar mark outlives what it is for by a day
 local WAIT_DEFAULT = 86400000 -- a queue entry without its own wait limit lapses after a day
@@ -28,7 +31,27 @@ local function int(n)
   return string.format('%d', n)
 end
 
--- One env of ARGV[1] (`name[=lead][@window…]`), whose keys start after `b` in KEYS.
+-- An env's keys beside its lock's details, by the field that holds each: `<stem><what>:<env>`
+-- (`deadlines` is the group's: `<stem>deadlines`). Named when first asked for, then kept.
+local ENV_KEY = { claimmeta = 'claimmeta', fence = 'fence', line = 'line', freeze = 'freeze',
+  history = 'history', deploy = 'deploy', marks = 'marks', waiters = 'waiters', gone = 'gone' }
+local ENV_KEYS = {
+  __index = function(e, field)
+    local what = ENV_KEY[field]
+    local key
+    if what then
+      key = rawget(e, 'stem') .. what .. ':' .. rawget(e, 'name')
+    elseif field == 'deadlines' then
+      key = rawget(e, 'stem') .. 'deadlines'
+    else
+      return nil
+    end
+    rawset(e, field, key)
+    return key
+  end,
+}
+
+-- One env of ARGV[1] (`name[=lead][@window…]`), whose key is the one after `b` in KEYS.
 local function env_of(keys, b, item)
   -- Plain finds, not patterns: this runs on every call, and most envs have neither part.
   local name, remind, windows = item, 0, ''
@@ -36,12 +59,11 @@ local function env_of(keys, b, item)
   if at then name, windows = string.sub(item, 1, at - 1), string.sub(item, at) end
   local eq = string.find(name, '=', 1, true)
   if eq then name, remind = string.sub(name, 1, eq - 1), tonumber(string.sub(name, eq + 1)) or 0 end
-  return {
-    name = name, remind = remind, windows = windows,
-    lockmeta = keys[b + 1], claimmeta = keys[b + 2], fence = keys[b + 3], line = keys[b + 4],
-    freeze = keys[b + 5], history = keys[b + 6], deadlines = keys[b + 7], deploy = keys[b + 8],
-    marks = keys[b + 9], waiters = keys[b + 10], gone = keys[b + 11],
-  }
+  local lockmeta = keys[b + 1]
+  -- `<stem>lockmeta:<name>`: the stem is all before `lockmeta:`.
+  local stem = string.sub(lockmeta, 1, #lockmeta - #name - 9)
+  return setmetatable({ name = name, remind = remind, windows = windows, lockmeta = lockmeta,
+                        stem = stem }, ENV_KEYS)
 end
 
 local function begin(keys, args)

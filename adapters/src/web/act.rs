@@ -47,6 +47,10 @@ enum Shape {
     Target,
     /// `<verb> <env> <target> [reason…]` (a GitHub run waiting on the env).
     EnvTarget,
+    /// `<verb> <env> #<request>`, with the reason after it when `true` (the two-person rule).
+    EnvRequest(bool),
+    /// `<verb> <env>,<env>…` (a set someone waits for together).
+    Set,
 }
 
 /// Every action a form may name: its name, the chat verb and its shape.
@@ -57,12 +61,16 @@ const ACTIONS: &[(&str, &str, Shape)] = &[
     ("extend", "extend", Shape::EnvTtl),
     ("queue", "queue", Shape::EnvTtlReason),
     ("leave", "leave", Shape::Env),
+    ("leave-set", "leave", Shape::Set),
     ("claim", "claim", Shape::EnvTtlReason),
     ("release", "release", Shape::Env),
     ("force-release", "release", Shape::EnvForce),
     ("freeze", "freeze", Shape::EnvTtlReason),
     ("unfreeze", "unfreeze", Shape::Env),
     ("freeze-skip", "freeze skip", Shape::Target),
+    ("approve", "approve", Shape::EnvRequest(false)),
+    ("reject", "reject", Shape::EnvRequest(true)),
+    ("withdraw", "reject", Shape::EnvRequest(false)),
     ("github-approve", "github approve", Shape::EnvTarget),
     ("github-reject", "github reject", Shape::EnvTarget),
     ("admin-kick", "admin kick", Shape::Target),
@@ -83,14 +91,14 @@ fn command(form: &ActForm) -> Result<String, String> {
             d => Ttl::parse(d).map(|_| format!(" {d}")),
         }
     };
-    let reason = clean_text(&form.reason);
-    if reason.chars().count() > MAX_REASON_LEN {
+    let text = clean_text(&form.reason);
+    if text.chars().count() > MAX_REASON_LEN {
         return Err(format!(
             "A reason may be at most {MAX_REASON_LEN} characters."
         ));
     }
     // A reason that starts like a duration or a flag would be read as one: it goes in quotes.
-    let reason = match reason.as_str() {
+    let reason = match text.as_str() {
         "" => String::new(),
         r if r.starts_with('-')
             || Ttl::parse(r.split_whitespace().next().unwrap_or("")).is_ok() =>
@@ -107,6 +115,20 @@ fn command(form: &ActForm) -> Result<String, String> {
         ok.then_some(target)
             .ok_or_else(|| "Name one window, user, queue or run (no spaces).".to_string())
     };
+    let request = || {
+        let id = form.target.trim();
+        let ok = !id.is_empty() && id.len() <= 32 && id.chars().all(|c| c.is_ascii_alphanumeric());
+        ok.then_some(id)
+            .ok_or_else(|| "Name one request by its id, like 3f9a1c.".to_string())
+    };
+    let set = || -> Result<String, String> {
+        let envs = form
+            .target
+            .split(',')
+            .map(|e| EnvName::parse(e.trim()).map(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(envs.join(","))
+    };
     Ok(match shape {
         Shape::Env => format!("{verb} {}", env()?),
         Shape::EnvForce => format!("{verb} {} --force", env()?),
@@ -120,6 +142,12 @@ fn command(form: &ActForm) -> Result<String, String> {
         Shape::EnvTtlReason => format!("{verb} {}{}{reason}", env()?, ttl()?),
         Shape::Target => format!("{verb} {}{reason}", target()?),
         Shape::EnvTarget => format!("{verb} {} {}{reason}", env()?, target()?),
+        // After `#<request>` the rest is the reason, whatever it looks like.
+        Shape::EnvRequest(true) if !text.is_empty() => {
+            format!("{verb} {} #{} {text}", env()?, request()?)
+        }
+        Shape::EnvRequest(_) => format!("{verb} {} #{}", env()?, request()?),
+        Shape::Set => format!("{verb} {}", set()?),
     })
 }
 
@@ -214,6 +242,23 @@ mod tests {
             Ok("github approve prod acme/api#123")
         );
         f.target = "acme/api#123 --force".into();
+        assert!(command(&f).is_err());
+        let mut f = form("reject", "prod", "", "2h is too long");
+        f.target = "3f9a1c".into();
+        assert_eq!(
+            command(&f).as_deref(),
+            Ok("reject prod #3f9a1c 2h is too long")
+        );
+        f.action = "approve".into();
+        assert_eq!(command(&f).as_deref(), Ok("approve prod #3f9a1c"));
+        f.action = "withdraw".into();
+        assert_eq!(command(&f).as_deref(), Ok("reject prod #3f9a1c"));
+        f.target = "3f9a1c prod".into();
+        assert!(command(&f).is_err());
+        let mut f = form("leave-set", "", "", "");
+        f.target = "canary,qa".into();
+        assert_eq!(command(&f).as_deref(), Ok("leave canary,qa"));
+        f.target = "canary,qa --force".into();
         assert!(command(&f).is_err());
         let mut f = form("freeze-skip", "", "", "on call");
         f.target = "weekend".into();

@@ -1,7 +1,8 @@
 //! `GET /console`: every env with its holder, reason, time left, queue, freeze and next window,
 //! every pool, and the actions the signed-in person may take on each. An action is offered when
 //! the core's own privilege check ([`Baton::may`]) lets this person run its command and the
-//! env's state makes sense of it (an unlock for the holder, a leave for someone in line).
+//! env's state makes sense of it (an unlock for the holder, a leave for someone in line). On an
+//! env that needs approvals its pending requests are shown with their forms (see `approvals`).
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -13,6 +14,7 @@ use baton_commands::{Actor, Baton, EnvState};
 use chrono_tz::Tz;
 use serde::Deserialize;
 
+use super::approvals::{self, Pending};
 use super::html::{self, escape};
 use super::session::Viewer;
 use super::Web;
@@ -100,29 +102,57 @@ fn github(csrf: &str, action: &str, env: &str, run: &str, label: &str) -> String
     )
 }
 
-/// The actions offered on one env.
-fn offers(baton: &Baton, viewer: &Viewer, s: &EnvState) -> String {
+/// The actions offered on one env; `requests` are its pending requests (`None`: unreadable).
+fn offers(
+    baton: &Baton,
+    viewer: &Viewer,
+    s: &EnvState,
+    requests: Option<&[Pending]>,
+    zone: Tz,
+) -> String {
     let (me, env, csrf) = (&viewer.actor, s.env.as_str(), viewer.session.csrf.as_str());
     let may = |text: String| may(baton, me, &text);
-    let mut out = String::new();
+    let mut out = match requests {
+        Some(r) => approvals::block(baton, viewer, env, r, zone),
+        None => r#"<p class="refused">Its pending requests cannot be read now.</p>"#.to_string(),
+    };
+    let asked = requests.is_some_and(|r| r.iter().any(|p| p.holder == me.id));
+    // A lock on an env that needs approvals is a request, unless an admin takes it.
+    let needs_approval = viewer.role != Privilege::Admin
+        && baton
+            .catalog()
+            .envs()
+            .iter()
+            .any(|e| e.name.as_str() == env && e.approvals > 0);
     match &s.lock {
         Some(l) if l.holder == me.id => {
             out += &action(csrf, "unlock", env, "Unlock", &[]);
             out += &action(csrf, "extend", env, "Extend", &["duration"]);
         }
         Some(_) => {
-            let waiting = s.queue.iter().any(|w| w.holder == me.id);
-            if waiting {
-                out += &action(csrf, "leave", env, "Leave queue", &[]);
-            } else if may(format!("queue {env}")) {
-                out += &action(csrf, "queue", env, "Queue", &["duration", "reason"]);
+            let place = s.queue.iter().find(|w| w.holder == me.id);
+            match place.map(|w| w.set.as_deref()) {
+                // A set's waiter leaves all its lines together.
+                Some(Some(set)) => out += &leave_set(csrf, set),
+                Some(None) => out += &action(csrf, "leave", env, "Leave queue", &[]),
+                None if asked => {}
+                None if may(format!("queue {env}")) => {
+                    out += &action(csrf, "queue", env, "Queue", &["duration", "reason"])
+                }
+                None => {}
             }
             if may(format!("unlock {env} --force")) {
                 out += &action(csrf, "force-unlock", env, "Force unlock", &[]);
             }
         }
+        None if asked => {}
         None if may(format!("lock {env}")) => {
-            out += &action(csrf, "lock", env, "Lock", &["duration", "reason"]);
+            let label = if needs_approval {
+                "Ask to lock"
+            } else {
+                "Lock"
+            };
+            out += &action(csrf, "lock", env, label, &["duration", "reason"]);
         }
         None => {}
     }
@@ -164,12 +194,42 @@ fn offers(baton: &Baton, viewer: &Viewer, s: &EnvState) -> String {
     out
 }
 
+/// Leaving the lines of `set` together (`leave a,b`).
+fn leave_set(csrf: &str, set: &str) -> String {
+    format!(
+        r#"<form method="post" action="/console/act" class="act" data-action="leave-set"><input type="hidden" name="csrf" value="{}"><input type="hidden" name="action" value="leave-set"><input type="hidden" name="target" value="{}"><button type="submit">Leave queues for {}</button></form>"#,
+        escape(csrf),
+        escape(set),
+        escape(&set.replace(',', ", "))
+    )
+}
+
+/// A waiter on `env` as the queue shows them: "alice (with prod-us)" when they wait for a set.
+fn waiter(display: &str, set: Option<&str>, env: &str) -> String {
+    let others: Vec<&str> = set
+        .unwrap_or_default()
+        .split(',')
+        .filter(|e| !e.is_empty() && *e != env)
+        .collect();
+    match others.as_slice() {
+        [] => escape(display),
+        _ => format!("{} (with {})", escape(display), escape(&others.join(", "))),
+    }
+}
+
 fn left(until: u64, now: u64) -> String {
     human_duration(std::time::Duration::from_millis(until.saturating_sub(now)))
 }
 
 /// One env's row.
-fn row(baton: &Baton, viewer: &Viewer, s: &EnvState, now: u64, zone: Tz) -> String {
+fn row(
+    baton: &Baton,
+    viewer: &Viewer,
+    s: &EnvState,
+    requests: Option<&[Pending]>,
+    now: u64,
+    zone: Tz,
+) -> String {
     let hold = s.lock.as_ref().or(s.claim.as_ref());
     let (state, class) = match (&s.freeze, hold) {
         (Some(_), Some(_)) => ("held, frozen", "held"),
@@ -181,7 +241,11 @@ fn row(baton: &Baton, viewer: &Viewer, s: &EnvState, now: u64, zone: Tz) -> Stri
     let holder = hold.map_or(String::new(), |h| escape(&h.display));
     let reason = hold.map_or(String::new(), |h| escape(&h.reason));
     let time_left = hold.map_or(String::new(), |h| left(h.expires, now));
-    let queue: Vec<String> = s.queue.iter().map(|w| escape(&w.display)).collect();
+    let queue: Vec<String> = s
+        .queue
+        .iter()
+        .map(|w| waiter(&w.display, w.set.as_deref(), &s.env))
+        .collect();
     let queue = match s.queued {
         0 => String::new(),
         n if n > queue.len() => format!("{} (+{} more)", queue.join(", "), n - queue.len()),
@@ -213,7 +277,7 @@ fn row(baton: &Baton, viewer: &Viewer, s: &EnvState, now: u64, zone: Tz) -> Stri
     let env = escape(&s.env);
     format!(
         r#"<tr id="env-{env}"><td class="name" title="{env}"><a href="/console/env/{env}">{env}</a></td><td class="state {class}">{state}</td><td class="holder">{holder}</td><td>{reason}</td><td>{time_left}</td><td>{queue}</td><td>{freeze}</td><td>{next}</td><td class="actions">{}</td></tr>"#,
-        offers(baton, viewer, s)
+        offers(baton, viewer, s, requests, zone)
     )
 }
 
@@ -238,9 +302,11 @@ pub async fn overview(
             )
         }
     };
+    let requests = approvals::of_envs(baton, &states, now).await;
     let rows: String = states
         .iter()
-        .map(|s| row(baton, &viewer, s, now, zone))
+        .zip(&requests)
+        .map(|(s, r)| row(baton, &viewer, s, r.as_deref(), now, zone))
         .collect();
     let csrf = viewer.session.csrf.as_str();
     let pools: String = baton

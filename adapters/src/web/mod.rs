@@ -7,11 +7,13 @@
 //! - `oidc`: discovery, the authorization request (PKCE S256, state, nonce), the ID token check.
 //! - `signin`: `/web/login`, `/web/callback`, `/web/logout`, `/web/signed-out`.
 //! - `session`: the session cookie, looked up in Redis on every request, and CSRF.
-//! - `console`, `act`: the envs and the actions; `timeline`: an env's history;
+//! - `console`, `act`: the envs and the actions; `approvals`: pending requests of the two-person
+//!   rule, read from the env's events; `timeline`: an env's history;
 //!   `calendar`: the freeze calendar; `admin`: the admin views; `html`: layout and escaping.
 
 mod act;
 mod admin;
+mod approvals;
 mod calendar;
 mod console;
 mod html;

@@ -1,18 +1,20 @@
 //! `GET /console/env/{env}`: one env's history, read as typed audit events: a timeline of its
 //! holds, claims, freezes and deploys over the last days (one bar per day in the reader's zone,
 //! drawn as SVG: no script, no style attributes), deploys per day, and the events themselves
-//! with the road each came by (the web console, Slack, the CI API…).
+//! with the road each came by (the web console, Slack, the CI API…), and the requests waiting for
+//! approval with their forms.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use baton_commands::config::fronts;
 use baton_commands::domain::EnvName;
 use baton_commands::reply::clock_in;
+use baton_commands::road_of;
 use baton_commands::store::audit::{Event, Kind};
 use chrono::{Duration as Days, NaiveTime, TimeZone};
 use chrono_tz::Tz;
 
+use super::approvals;
 use super::console::{zone_form, ZoneQuery};
 use super::html::{self, escape};
 use super::session::Viewer;
@@ -22,19 +24,9 @@ use super::Web;
 const DAYS: i64 = 7;
 const EVENTS: usize = 500;
 
-/// Which road an identity came by: the front end that registered its prefix, or the core's own.
-pub fn road(identity: &str) -> String {
-    let prefix = identity.split(':').next().unwrap_or_default();
-    match prefix {
-        "ci" => "the CI API".into(),
-        "console" => "the terminal console".into(),
-        "github" => "GitHub".into(),
-        "" => String::new(),
-        p => fronts::registered()
-            .iter()
-            .find(|f| f.prefix == p || f.groups.contains(&p))
-            .map_or_else(|| p.to_string(), |f| f.name.to_string()),
-    }
+/// Which road an identity came by, as chat's `history` names it.
+fn road(identity: &str) -> String {
+    road_of(identity).unwrap_or_default()
 }
 
 /// A span on the timeline: what kind, from and to (ms), and its label.
@@ -180,6 +172,14 @@ pub async fn env_page(
         }
     };
     let now = baton.now_ms();
+    let requests = approvals::pending(&events, now);
+    let requests = match requests.is_empty() {
+        true => String::new(),
+        false => format!(
+            r#"<h2>Waiting for approval</h2><div id="requests">{}</div>"#,
+            approvals::block(baton, &viewer, name.as_str(), &requests, zone)
+        ),
+    };
     events.reverse();
     let days = days(now, zone);
     let since = days.first().map_or(now, |d| d.0);
@@ -238,7 +238,7 @@ pub async fn env_page(
         })
         .collect();
     let body = format!(
-        r#"{zone_form}<h2>The last {DAYS} days</h2><p class="muted">Orange: held · purple: claimed · blue: frozen · green: a deploy.</p>{rows}
+        r#"{zone_form}{requests}<h2>The last {DAYS} days</h2><p class="muted">Orange: held · purple: claimed · blue: frozen · green: a deploy.</p>{rows}
 <h2>Deploys per day</h2><svg class="bars" role="img" aria-label="deploys per day">{bars}</svg>
 <h2>History (newest first)</h2><table id="history"><tr><th>When</th><th>What</th><th>Who</th><th>Road</th><th>Reason</th></tr>{lines}</table>"#,
         zone_form = zone_form(&format!("/console/env/{}", name), zone),
@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(got, [(100, 150), (200, 300), (400, 500)]);
         assert_eq!(
             spans(&events, 100, 500)[1].label,
-            "alice (the web console)".replace("the web console", &road("oidc:x"))
+            format!("alice ({})", road("oidc:x"))
         );
     }
 }

@@ -64,13 +64,18 @@ async fn a_deployer_locks_qa_from_the_console_and_chat_and_history_say_so() {
     assert_eq!(history.status, 200);
     let table = &history.body[history.body.find(r#"id="history""#).unwrap()..];
     assert!(
-        table.contains("Alice Archer")
-            && table.contains(r#"<td class="road">the web console</td>"#),
+        table.contains("Alice Archer") && table.contains(r#"<td class="road">web console</td>"#),
         "{table}"
     );
     assert!(
         history.body.contains(r#"class="hold""#),
         "the timeline draws her hold"
+    );
+    // Chat's `history qa` names the console as the road.
+    let chat = web.app.ok("bob", "history qa").await.text.unwrap();
+    assert!(
+        chat.contains("locked by Alice Archer (web console): release 4.2"),
+        "{chat}"
     );
 
     // The console now offers her the holder's actions.

@@ -5,6 +5,7 @@
 //! `oidc-group:admins` to admin. The browser here is an HTTP client with a cookie jar; the
 //! sign-in and lock flow also runs in real Chromium (`browser.rs`).
 
+mod approvals;
 mod browser;
 mod check;
 mod console;

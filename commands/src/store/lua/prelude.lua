@@ -5,8 +5,8 @@
 --
 -- KEYS: one per environment, the details hash of its lock (`<prefix>:{<group>}:lockmeta:<env>`);
 --       its other ten keys (store/keys.rs' `EnvKeys`) share that key's hash tag and are named from
---       it when a step first touches them (`ENV_KEY`), so a call sends and Redis reads one key
---       name per env, not eleven, and a refusal names only the four it reads.
+--       it once per env (`env_meta`), so a call sends and Redis reads one key name per env, not
+--       eleven.
 -- ARGV[1]: comma-separated env names, one per block of KEYS; `name=<ms>` gives the env's reminder
 --          lead (remind_before): its holders are reminded that long before a hold ends; each
 --          `@<window>:<start ms>:<end ms>:<hex reason>` after it is a scheduled freeze window of
@@ -32,24 +32,23 @@ local function int(n)
 end
 
 -- An env's keys beside its lock's details, by the field that holds each: `<stem><what>:<env>`
--- (`deadlines` is the group's: `<stem>deadlines`). Named when first asked for, then kept.
+-- (`deadlines` is the group's: `<stem>deadlines`). Named once per env and library load, then
+-- reused by every call (making a key name in Lua costs about as much as a Redis command): each
+-- env's names are the `__index` of a metatable of its own, kept by its lock's key.
 local ENV_KEY = { claimmeta = 'claimmeta', fence = 'fence', line = 'line', freeze = 'freeze',
   history = 'history', deploy = 'deploy', marks = 'marks', waiters = 'waiters', gone = 'gone' }
-local ENV_KEYS = {
-  __index = function(e, field)
-    local what = ENV_KEY[field]
-    local key
-    if what then
-      key = rawget(e, 'stem') .. what .. ':' .. rawget(e, 'name')
-    elseif field == 'deadlines' then
-      key = rawget(e, 'stem') .. 'deadlines'
-    else
-      return nil
-    end
-    rawset(e, field, key)
-    return key
-  end,
-}
+local ENV_META = {}
+local function env_meta(lockmeta, name)
+  local meta = ENV_META[lockmeta]
+  if meta then return meta end
+  -- `<stem>lockmeta:<name>`: the stem is all before `lockmeta:`.
+  local stem = string.sub(lockmeta, 1, #lockmeta - #name - 9)
+  local keys = { lockmeta = lockmeta, deadlines = stem .. 'deadlines' }
+  for field, what in pairs(ENV_KEY) do keys[field] = stem .. what .. ':' .. name end
+  meta = { __index = keys }
+  ENV_META[lockmeta] = meta
+  return meta
+end
 
 -- One env of ARGV[1] (`name[=lead][@window…]`), whose key is the one after `b` in KEYS.
 local function env_of(keys, b, item)
@@ -59,11 +58,8 @@ local function env_of(keys, b, item)
   if at then name, windows = string.sub(item, 1, at - 1), string.sub(item, at) end
   local eq = string.find(name, '=', 1, true)
   if eq then name, remind = string.sub(name, 1, eq - 1), tonumber(string.sub(name, eq + 1)) or 0 end
-  local lockmeta = keys[b + 1]
-  -- `<stem>lockmeta:<name>`: the stem is all before `lockmeta:`.
-  local stem = string.sub(lockmeta, 1, #lockmeta - #name - 9)
-  return setmetatable({ name = name, remind = remind, windows = windows, lockmeta = lockmeta,
-                        stem = stem }, ENV_KEYS)
+  return setmetatable({ name = name, remind = remind, windows = windows },
+                      env_meta(keys[b + 1], name))
 end
 
 local function begin(keys, args)

@@ -53,9 +53,17 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
     let (host, port) = host_port(redis)?;
     let layout = Keys::new(&args.prefix);
     let env = EnvName::parse("bench-compare").expect("a valid name");
-    let mut keys = layout.env(&env, &env).0;
-    keys[0] = format!("{}-__rand_int__", keys[0]); // the lock's details: a fresh lock each call
-    let baton = lock_fcall(&layout, &env, &keys, "bench", "tok-__rand_int__");
+    // A fresh env each call: its name, and the one key a call sends (its lock's details), carry
+    // `__rand_int__` (redis-benchmark draws each of the two on its own, always 12 digits, so the
+    // prelude finds the key's stem; the env's other keys are named from it, in the same slot).
+    // So every call also names a new env's keys, which calls on configured envs reuse.
+    let fresh = format!("{env}-__rand_int__");
+    let lockmeta = layout.lockmeta(&env, &env);
+    let keys = [format!(
+        "{}{fresh}",
+        &lockmeta[..lockmeta.len() - env.as_str().len()]
+    )];
+    let baton = lock_fcall(&layout, &fresh, &keys, "bench", "tok-__rand_int__");
     let store = baton_store(redis)?;
     let sha = store.script_load(MINIMAL).await?;
     store.function_load(MINIMAL_LIBRARY).await?;
@@ -101,11 +109,11 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
 
 /// `FCALL` of Baton's lock function on `keys` (`env`'s) in `lock` mode, as `redis-benchmark`
 /// arguments: ARGV as lock.lua reads it (store/contracts/locks.rs): the prelude's env, channel,
-/// history length, idempotency fingerprint; holder, display, reason, ttl, token, admin, mode,
-/// queue limit, wait, lease, record a refusal.
+/// history length, idempotency fingerprint; holder, display, reason, ttl, token, admin, mode (a
+/// plain lock sends no more).
 pub(super) fn lock_fcall(
     layout: &Keys,
-    env: &EnvName,
+    env: &str,
     keys: &[String],
     holder: &str,
     token: &str,
@@ -118,21 +126,9 @@ pub(super) fn lock_fcall(
     call.extend(keys.iter().cloned());
     let channel = layout.events_channel();
     let argv = [
-        env.as_str(),
-        &channel,
-        "500",
-        "",
-        holder,
-        "bench",
-        "reason",
-        "60000",
-        token,
-        "0",
+        env, &channel, "500", "", holder, "bench", "reason", "60000", token, "0",
+        // A plain lock sends none of the line's arguments (`LockArgs`).
         "lock",
-        "1000",
-        "0",
-        "0",
-        "0",
     ];
     call.extend(argv.iter().map(|a| a.to_string()));
     call

@@ -55,10 +55,11 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<()> {
 
     // Each call is refused: the holder is a fresh one every time, never the bench's.
     let refused = |env: &EnvName| {
-        let keys = layout.env(env, env).0;
+        // As a call sends it (`Store::script`): one key, the env's lock's details.
+        let keys = [layout.lockmeta(env, env)];
         compare::lock_fcall(
             &layout,
-            env,
+            env.as_str(),
             &keys,
             "bench-__rand_int__",
             "tok-__rand_int__",

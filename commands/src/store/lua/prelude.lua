@@ -37,10 +37,13 @@ end
 -- env's names are the `__index` of a metatable of its own, kept by its lock's key.
 local ENV_KEY = { claimmeta = 'claimmeta', fence = 'fence', line = 'line', freeze = 'freeze',
   history = 'history', deploy = 'deploy', marks = 'marks', waiters = 'waiters', gone = 'gone' }
-local ENV_META = {}
+local ENV_META, ENV_METAS = {}, 0
+local ENV_META_MAX = 4096 -- far more envs than any config names; past it, the names start over
 local function env_meta(lockmeta, name)
   local meta = ENV_META[lockmeta]
   if meta then return meta end
+  if ENV_METAS >= ENV_META_MAX then ENV_META, ENV_METAS = {}, 0 end
+  ENV_METAS = ENV_METAS + 1
   -- `<stem>lockmeta:<name>`: the stem is all before `lockmeta:`.
   local stem = string.sub(lockmeta, 1, #lockmeta - #name - 9)
   local keys = { lockmeta = lockmeta, deadlines = stem .. 'deadlines' }

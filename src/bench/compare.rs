@@ -53,16 +53,13 @@ pub async fn all(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run, Run
     let (host, port) = host_port(redis)?;
     let layout = Keys::new(&args.prefix);
     let env = EnvName::parse("bench-compare").expect("a valid name");
-    // A fresh env each call: its name, and the one key a call sends (its lock's details), carry
-    // `__rand_int__` (redis-benchmark draws each of the two on its own, always 12 digits, so the
-    // prelude finds the key's stem; the env's other keys are named from it, in the same slot).
-    // So every call also names a new env's keys, which calls on configured envs reuse.
-    let fresh = format!("{env}-__rand_int__");
+    // A fresh lock each call: the one key a call sends (the lock's details) carries
+    // `__rand_int__`; the env's other keys, which the prelude names from it, are one env's for
+    // every call (their shared stem), as before the key names were derived. Each call also
+    // names a new env's keys (a lock's details never seen), which calls on configured envs reuse.
     let lockmeta = layout.lockmeta(&env, &env);
-    let keys = [format!(
-        "{}{fresh}",
-        &lockmeta[..lockmeta.len() - env.as_str().len()]
-    )];
+    let keys = [format!("{lockmeta}-__rand_int__")];
+    let fresh = env.as_str().to_string();
     let baton = lock_fcall(&layout, &fresh, &keys, "bench", "tok-__rand_int__");
     let store = baton_store(redis)?;
     let sha = store.script_load(MINIMAL).await?;

@@ -101,7 +101,7 @@ fn banner(config: &Config, addr: SocketAddr, throwaway: bool, user: &str, ci_tok
         }
     );
     println!("  http      http://{addr}  (/healthz, /readyz)");
-    println!("  envs      prod (protected), canary, qa; pool staging = staging-1..3");
+    println!("  envs      prod (protected), canary, qa, payments (needs an approval); pool staging = staging-1..3; group train = canary,qa");
     println!(
         "  you are   {} (admin); `as jane` (admin), `as alice` (deployer) or `as bob` (no role) to switch",
         Actor::console(user).id

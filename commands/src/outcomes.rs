@@ -108,6 +108,11 @@ pub(crate) fn gave_up(env: &str, a: GiveUpAnswer) -> Result<(u64, Hold, String),
         GiveUpAnswer::Ok { now, lock, token } => Ok((now, lock, token)),
         GiveUpAnswer::Locked { now, lock, queued } => Err(held(env, lock, queued, now, None)),
         GiveUpAnswer::Frozen { now, freeze } => Err(frozen(env, freeze, now)),
+        GiveUpAnswer::Reserved { first, set } => Err(BatonError::Reserved {
+            env: env.into(),
+            first,
+            set,
+        }),
         GiveUpAnswer::Superseded {} => Err(BatonError::Superseded { env: env.into() }),
     }
 }

@@ -252,3 +252,36 @@ async fn a_pipeline_waits_for_a_set_on_the_server_and_is_granted_whole_or_told_w
         "no set place was left in qa's line"
     );
 }
+
+#[tokio::test]
+async fn a_waiting_pipeline_whose_wait_runs_out_does_not_take_an_env_kept_for_a_set() {
+    let mut app = spawn_core().await;
+    app.start_instance().await;
+    app.ok("bob", "lock qa 20m tests").await;
+    // canary is free, and kept for alice, who waits for canary and qa together.
+    app.ok("alice", "queue canary,qa 30m release").await;
+    let answer = TestApp::http(crate::support::TOKEN_ALL)
+        .post(app.url("/api/v1/locks/canary"))
+        .json(&serde_json::json!({"holder": "deploy #9", "wait": "2s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 423);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"], "reserved", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("kept for alice, first in line"),
+        "{body}"
+    );
+    assert_eq!(
+        holder(&app, "canary").await,
+        None,
+        "canary stayed kept for alice"
+    );
+    app.ok("bob", "unlock qa").await;
+    let text = app.refused("erin", "lock canary").await.to_string();
+    assert!(text.contains("kept for alice"), "{text}");
+}

@@ -130,7 +130,7 @@ impl Pipelines {
                 Ok(ApprovalAnswer::Approved { .. }) => {
                     withdraw.disarm();
                     // Approved: the lock is the request's, or it waits in line for it.
-                    return self.wait_in_line_after(t, admin, deadline, events).await;
+                    return self.wait_in_line(t, admin, deadline, events).await;
                 }
                 Ok(other) => {
                     withdraw.disarm();

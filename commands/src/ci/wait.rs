@@ -149,20 +149,10 @@ impl Pipelines {
         self.retry_safe(call, &t.actor, &t.env, &t.retry)
     }
 
-    /// Waits in line (after an approval) until the lock is this ticket's, or the deadline passes.
-    pub(super) async fn wait_in_line_after(
-        &self,
-        ticket: &Ticket,
-        admin: bool,
-        deadline: Instant,
-        events: broadcast::Receiver<BusMessage>,
-    ) -> Result<LockGrant, BatonError> {
-        self.wait_in_line(ticket, admin, deadline, events).await
-    }
-
-    /// Waits in line until the lock is this ticket's, or the deadline passes. If the request is
+    /// Waits in line until the lock is this ticket's (also after an approval), or the deadline
+    /// passes. If the request is
     /// dropped meanwhile (client gone, shutdown), the guard leaves the queue behind it.
-    async fn wait_in_line(
+    pub(super) async fn wait_in_line(
         &self,
         ticket: &Ticket,
         admin: bool,

@@ -409,6 +409,13 @@ pub enum GiveUpAnswer {
         now: u64,
         freeze: Freeze,
     },
+    /// Free, but kept for the set waiter first in line (`first`, waiting for `set` together).
+    Reserved {
+        #[serde(default)]
+        first: String,
+        #[serde(default)]
+        set: String,
+    },
     /// A retry with the same key took over its entry or its lock.
     Superseded {},
 }

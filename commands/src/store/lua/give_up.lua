@@ -20,7 +20,14 @@ if lock then
   return cjson.encode({ status = 'locked', now = NOW, lock = view(lock), queued = queue_len(e) })
 end
 if freeze then return cjson.encode({ status = 'frozen', now = NOW, freeze = freeze }) end
--- Free and nobody live in line (settle would have handed it over): the wait ends with the lock.
+-- Free but kept for the set waiter first in line: nobody behind it takes it, a wait that ran
+-- out neither.
+if queue_len(e) > 0 then
+  local r = kept_for(e)
+  r.status, r.now = 'reserved', NOW
+  return cjson.encode(r)
+end
+-- Free and nobody in line: the wait ends with the lock.
 lock = hold_grant(e, 'lock', holder, display, reason, ttl, token)
 record(e, { kind = 'locked', holder = holder, display = display, reason = reason,
             fence = lock.fence, expires = lock.expires })

@@ -3,25 +3,11 @@
 -- set if all of it is free after all, else hears every env that stands in the way.
 -- ARGV[5] holder  [6] display  [7] reason  [8] ttl ms  [9] token
 local holder, display, reason, ttl, token = ARGV[5], ARGV[6], ARGV[7], tonumber(ARGV[8]), ARGV[9]
-local names, locks, mine = {}, {}, 0
-for i, e in ipairs(ENVS) do
-  names[i] = e.name
-  local lock = settle(e)
-  locks[i] = lock
-  if lock and lock.holder == holder then mine = mine + 1 end
-end
+local held = set_held(holder, token, 'ok')
+if held then return held end
+local names = {}
+for i, e in ipairs(ENVS) do names[i] = e.name end
 local set = table.concat(names, ',')
-if mine == #ENVS then
-  local out = {}
-  for i, e in ipairs(ENVS) do
-    if locks[i].token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
-  end
-  for i, e in ipairs(ENVS) do
-    offer_take(e, locks[i])
-    out[i] = { env = e.name, lock = view(locks[i]) }
-  end
-  return cjson.encode({ status = 'ok', now = digits(NOW), token = token, locks = out })
-end
 for _, e in ipairs(ENVS) do
   local w = queue_len(e) > 0 and waiter_get(e, holder)
   if w and w.set == set then
@@ -42,9 +28,9 @@ for i, e in ipairs(ENVS) do
   elseif freeze then
     blocked[#blocked + 1] = { env = e.name, why = 'frozen', freeze = freeze }
   elseif queue_len(e) > 0 then
-    local first = waiter_get(e, redis.call('ZRANGE', e.line, 0, 0)[1]) or {}
-    blocked[#blocked + 1] = { env = e.name, why = 'reserved', first = first.display,
-                              set = first.set, queued = digits(queue_len(e)) }
+    local kept = kept_for(e)
+    blocked[#blocked + 1] = { env = e.name, why = 'reserved', first = kept.first,
+                              set = kept.set, queued = digits(queue_len(e)) }
   end
 end
 if #blocked > 0 then

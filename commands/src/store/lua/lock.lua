@@ -75,8 +75,9 @@ if free and not reserved and (mode == 'lock' or queue_len(e) == 0) then
 end
 if mode == 'lock' then
   if reserved then
-    local first = waiter_get(e, redis.call('ZRANGE', e.line, 0, 0)[1]) or {}
-    return answer('reserved', { first = first.display, set = first.set, queued = queue_len(e) })
+    local r = kept_for(e)
+    r.queued = queue_len(e)
+    return answer('reserved', r)
   end
   if not lock then return answer('frozen') end
   -- The refusal, the hottest answer there is: written directly (prelude's `view_json`).

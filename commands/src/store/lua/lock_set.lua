@@ -65,9 +65,9 @@ for i, e in ipairs(ENVS) do
     blocked[#blocked + 1] = { env = e.name, why = 'frozen', freeze = freeze }
     if mode == 'queue' then waits = true end
   elseif not freeze and queue_len(e) > 0 then
-    local first = waiter_get(e, redis.call('ZRANGE', e.line, 0, 0)[1]) or {}
-    blocked[#blocked + 1] = { env = e.name, why = 'reserved', first = first.display,
-                              set = first.set, queued = digits(queue_len(e)) }
+    local kept = kept_for(e)
+    blocked[#blocked + 1] = { env = e.name, why = 'reserved', first = kept.first,
+                              set = kept.set, queued = digits(queue_len(e)) }
     waits = true
   end
 end

@@ -392,6 +392,13 @@ local function queue_view(e, n)
   return out
 end
 
+-- Who an env that is free but has a line is kept for: the first waiter's entry (a set waiter,
+-- see `set_turn`), as a refusal names it (`first`, `set`).
+local function kept_for(e)
+  local w = waiter_get(e, redis.call('ZRANGE', e.line, 0, 0)[1]) or {}
+  return { first = w.display, set = w.set }
+end
+
 -- The env of this call named `name`, or nil when the call does not name it.
 local function env_named(name)
   for _, x in ipairs(ENVS) do
@@ -510,6 +517,30 @@ function settle(e)
     queue_prune(e)
   end
   return lock, claim, freeze
+end
+
+-- Settles every env of the call; when each one's lock is `holder`'s, the set is this attempt's
+-- (by `token`: 'superseded' when a retry took it over) and its offers are taken, and the answer
+-- lists each env's lock under `status`. Nil when the set is not the holder's (the step goes on).
+local function set_held(holder, token, status)
+  local locks = {}
+  for i, e in ipairs(ENVS) do
+    local lock = settle(e)
+    if not (lock and lock.holder == holder) then
+      for j = i + 1, #ENVS do settle(ENVS[j]) end
+      return nil
+    end
+    locks[i] = lock
+  end
+  for i = 1, #ENVS do
+    if locks[i].token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
+  end
+  local out = {}
+  for i, e in ipairs(ENVS) do
+    offer_take(e, locks[i])
+    out[i] = { env = e.name, lock = view(locks[i]) }
+  end
+  return cjson.encode({ status = status, now = digits(NOW), token = token, locks = out })
 end
 
 local function holds(m, holder, token)

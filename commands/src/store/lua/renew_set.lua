@@ -4,23 +4,9 @@
 -- them: it leaves the rest and hears `gone`, so it lines up again, never holding half a place.
 -- ARGV[5] holder  [6] lease ms  [7] this attempt's token
 local holder, lease, token = ARGV[5], tonumber(ARGV[6]), ARGV[7]
-local locks, mine, places, missing = {}, 0, 0, false
-for i, e in ipairs(ENVS) do
-  local lock = settle(e)
-  locks[i] = lock
-  if lock and lock.holder == holder then mine = mine + 1 end
-end
-if mine == #ENVS then
-  local out = {}
-  for i, e in ipairs(ENVS) do
-    if locks[i].token ~= token then return cjson.encode({ status = 'superseded', now = NOW }) end
-  end
-  for i, e in ipairs(ENVS) do
-    offer_take(e, locks[i])
-    out[i] = { env = e.name, lock = view(locks[i]) }
-  end
-  return cjson.encode({ status = 'granted', now = NOW, token = token, locks = out })
-end
+local held = set_held(holder, token, 'granted')
+if held then return held end
+local places = 0
 local entries = {}
 for i, e in ipairs(ENVS) do
   local w = queue_len(e) > 0 and waiter_get(e, holder)

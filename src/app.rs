@@ -19,8 +19,6 @@ use baton_commands::{Baton, Catalog};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::budget::Budget;
@@ -87,6 +85,7 @@ pub fn router(state: AppState, platforms: Router) -> Router {
     // Its body is not: that has `server.body_timeout`, like its headers.
     let bound = state.ci.max_wait() + Duration::from_secs(30);
     let edge = crate::edge::Edge {
+        bound,
         body_timeout: state.body_timeout,
         streams: state.streams.clone(),
     };
@@ -103,11 +102,6 @@ pub fn router(state: AppState, platforms: Router) -> Router {
         .merge(baton_adapters::web::routes(state.web.as_ref()))
         .merge(ci::routes(state.ci))
         .merge(platforms)
-        .layer(RequestBodyLimitLayer::new(BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            bound,
-        ))
         .layer(from_fn_with_state(edge, crate::edge::edge));
     // tower-http's span and lines per request are DEBUG: the layer is there only when they would
     // be written (`RUST_LOG=tower_http=debug`), not a cost on every request otherwise.

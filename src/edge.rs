@@ -1,6 +1,6 @@
 //! What every route shares at the edge. The API promises `{"error": code, "message": sentence}`
 //! for every error, but some answers are made before any handler runs: 404 for an unknown path,
-//! 405 for a wrong method, 413 from the body limit, plain-text refusals from the platform
+//! 405 for a wrong method, 413 from an extractor that read past the body limit, plain-text refusals from the platform
 //! adapters. [`json_errors`] rewrites those; [`request_limits`] answers an oversized URL (414) or
 //! header block (431) itself, below hyper's own limits, whose answers have no body at all.
 //! [`body_deadline`] gives a request's body the time its headers had, and [`refusal`] is the
@@ -27,12 +27,13 @@ pub const MAX_HEADERS: usize = 100;
 /// Largest header block (names and values) a request may carry.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 
-/// Largest request body any route accepts (`tower_http`'s limit answers 413 beyond it).
+/// Largest request body any route accepts ([`edge`] answers 413 beyond it).
 pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// Everything at the edge, as one middleware (each layer of its own would box the request's
-/// future once more and move it through one more frame): the URL and header limits
-/// ([`request_limits`]), the body's deadline ([`body_deadline`]), then, on the answer, an event
+/// future once more and move it through one more frame, and a waiting request keeps every box
+/// for as long as it waits): the URL, header and body limits ([`request_limits`]), the body's
+/// deadline and limit ([`body_deadline`]), the bound on the whole request, then, on the answer, an event
 /// stream's slot ([`crate::budget::stream_slot`]) and the JSON shape of every error
 /// ([`json_errors`]).
 pub async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Response {
@@ -41,23 +42,30 @@ pub async fn edge(State(edge): State<Edge>, req: Request, next: Next) -> Respons
     }
     let peer = crate::budget::peer(&req);
     let (req, expired) = body_deadline(edge.body_timeout, req);
-    let response = next.run(req).await;
+    let Ok(response) = tokio::time::timeout(edge.bound, next.run(req)).await else {
+        // Past the route's bound: 503, its JSON made as for any bare error answer.
+        return json_errors(StatusCode::SERVICE_UNAVAILABLE.into_response()).await;
+    };
     if expired.is_some_and(|e| e.load(Ordering::Relaxed)) {
         return body_late(edge.body_timeout);
     }
     json_errors(crate::budget::stream_slot(&edge.streams, peer, response)).await
 }
 
-/// What [`edge`] needs: `server.body_timeout` and the event streams' budget.
+/// What [`edge`] needs: `server.body_timeout`, how long any request may take, and the event
+/// streams' budget.
 #[derive(Clone)]
 pub struct Edge {
+    /// The longest any request may take (a CI lock request may wait up to `ci.max_wait`):
+    /// past it the answer is 503.
+    pub bound: Duration,
     /// `server.body_timeout`.
     pub body_timeout: BodyTimeout,
     /// Slots for event streams, per address and in all.
     pub streams: Arc<crate::budget::Budget>,
 }
 
-/// 414 and 431 as JSON, before routing.
+/// 414, 431 and (a declared length over [`BODY_LIMIT`]) 413 as JSON, before routing.
 fn request_limits(req: &Request) -> Option<Response> {
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if target > MAX_URI {
@@ -80,7 +88,23 @@ fn request_limits(req: &Request) -> Option<Response> {
             message,
         ));
     }
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > BODY_LIMIT as u64) {
+        return Some(body_too_large());
+    }
     None
+}
+
+/// 413: the body is over [`BODY_LIMIT`] (declared so, or found so while it was read).
+fn body_too_large() -> Response {
+    let message = format!(
+        "the request body is over the limit of {} KiB",
+        BODY_LIMIT / 1024
+    );
+    error(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
 }
 
 /// `server.body_timeout`, the state of [`body_deadline`].
@@ -91,7 +115,9 @@ pub struct BodyTimeout(pub Duration);
 /// `DeadlineBody` (one timer that never resets; its `TimeoutBody` resets on every frame, which a
 /// byte a second defeats). Whatever the handler made of the broken body (the Slack, Discord and
 /// GitHub routes read it before checking its signature), the answer is 408 and the connection is
-/// closed. A request without a body (every `GET`) is passed on untouched.
+/// closed. The body is also cut at [`BODY_LIMIT`] (`Limited`: reading past it fails, and the
+/// extractor answers 413), for a body that did not declare its length. A request without a body
+/// (every `GET`) is passed on untouched.
 fn body_deadline(
     BodyTimeout(limit): BodyTimeout,
     req: Request,
@@ -103,12 +129,13 @@ fn body_deadline(
     let expired = Arc::new(AtomicBool::new(false));
     let seen = expired.clone();
     let req = req.map(|body| {
-        Body::new(DeadlineBody::new(limit, body).map_err(move |e| {
+        let timed = DeadlineBody::new(limit, body).map_err(move |e| {
             if e.is::<TimeoutError>() {
                 seen.store(true, Ordering::Relaxed);
             }
             e
-        }))
+        });
+        Body::new(http_body_util::Limited::new(timed, BODY_LIMIT))
     });
     (req, Some(expired))
 }

@@ -32,7 +32,7 @@ const MINIMAL: &str = concat!("#!lua\n", minimal_lock!());
 
 /// The same minimal lock as a function library of its own, so the comparison also holds call
 /// form for call form.
-const MINIMAL_LIBRARY: &str = concat!(
+pub(super) const MINIMAL_LIBRARY: &str = concat!(
     "#!lua name=baton_bench_minimal\n",
     "redis.register_function('baton_bench_minimal', function(KEYS, ARGV)\n",
     minimal_lock!(),

@@ -14,6 +14,7 @@
 
 mod compare;
 mod floor;
+mod grant;
 mod http;
 mod idle;
 mod refused;
@@ -32,16 +33,16 @@ use clap::Args;
 /// `baton bench` options.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Baton's base URL (not with `--idle`, which starts its own instances, nor `--refused`,
-    /// which drives Redis alone).
-    #[arg(long, env = "BATON_URL", required_unless_present_any = ["idle", "refused"])]
+    /// Baton's base URL (not with `--idle`, which starts its own instances, nor `--refused` or
+    /// `--grant`, which drive Redis alone).
+    #[arg(long, env = "BATON_URL", required_unless_present_any = ["idle", "refused", "grant"])]
     url: Option<String>,
     /// A CI token that may lock the envs.
     #[arg(
         long,
         env = "BATON_TOKEN",
         hide_env_values = true,
-        required_unless_present_any = ["idle", "refused"]
+        required_unless_present_any = ["idle", "refused", "grant"]
     )]
     token: Option<String>,
     /// Redis to read `INFO commandstats` from (commands per operation).
@@ -91,6 +92,10 @@ pub struct BenchArgs {
     /// `--queued` waiting, beside the minimal informative refusal (`redis-benchmark`, Redis only).
     #[arg(long, requires = "redis", conflicts_with_all = ["idle", "floor"])]
     refused: bool,
+    /// Server time of Baton's lock function granting, beside the minimal lock (Redis only): on a
+    /// never-seen lock every call (`redis-benchmark`), and on known envs locked and released.
+    #[arg(long, requires = "redis", conflicts_with_all = ["idle", "floor", "refused"])]
+    grant: bool,
     /// With `--refused`: how many wait in the long line.
     #[arg(long, default_value_t = 500)]
     queued: usize,
@@ -115,6 +120,11 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if args.refused {
         refused::run(&args).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.grant {
+        let redis = args.redis.as_deref().context("--grant needs --redis")?;
+        grant_pairs(&args, redis, None).await?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.concurrency == 0 || args.envs.is_empty() {
@@ -173,32 +183,60 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if let Some(redis) = &args.redis {
-        let (ours, minimal, minimal_fn) = compare::all(&args, redis).await?;
         let ops = tally.latencies.len() as f64 / elapsed.as_secs_f64();
-        println!(
-            "redis-benchmark in the same run, {} clients, each call granting a fresh lock:",
-            args.concurrency
-        );
-        println!(
-            "  Baton's lock function (FCALL)    {:.0} calls/s, {:.1} µs of Redis time per call",
-            ours.rps, ours.usec
-        );
-        println!("  minimal lock script (EVALSHA)    {:.0} calls/s, {:.1} µs of Redis time per call (SET NX PX, INCR, HSET, XADD, PUBLISH)", minimal.rps, minimal.usec);
-        println!(
-            "  the same as a function (FCALL)   {:.0} calls/s, {:.1} µs of Redis time per call",
-            minimal_fn.rps, minimal_fn.usec
-        );
+        grant_pairs(&args, redis, Some(ops)).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The grant beside the minimal lock, in Redis alone: `redis-benchmark` granting a never-seen
+/// lock on every call (`compare`), then locks of known envs (`grant`); with the HTTP run's
+/// requests per second, how near the API came to the function.
+async fn grant_pairs(args: &BenchArgs, redis: &str, http_ops: Option<f64>) -> anyhow::Result<()> {
+    let (ours, minimal, minimal_fn) = compare::all(args, redis).await?;
+    println!(
+        "redis-benchmark in the same run, {} clients, each call granting a fresh lock:",
+        args.concurrency
+    );
+    println!(
+        "  Baton's lock function (FCALL)    {:.0} calls/s, {:.1} µs of Redis time per call",
+        ours.rps, ours.usec
+    );
+    println!("  minimal lock script (EVALSHA)    {:.0} calls/s, {:.1} µs of Redis time per call (SET NX PX, INCR, HSET, XADD, PUBLISH)", minimal.rps, minimal.usec);
+    println!(
+        "  the same as a function (FCALL)   {:.0} calls/s, {:.1} µs of Redis time per call",
+        minimal_fn.rps, minimal_fn.usec
+    );
+    if let Some(ops) = http_ops {
         println!(
             "  HTTP API ÷ Baton's function through redis-benchmark   {:.2}",
             ops / ours.rps.max(1.0)
         );
-        println!(
-            "  Baton's function ÷ minimal script, server µs         {:.2} (÷ the minimal function: {:.2})",
-            ours.usec / minimal.usec.max(0.001),
-            ours.usec / minimal_fn.usec.max(0.001)
-        );
     }
-    Ok(ExitCode::SUCCESS)
+    println!(
+        "  Baton's function ÷ minimal script, server µs         {:.2} (÷ the minimal function: {:.2})",
+        ours.usec / minimal.usec.max(0.001),
+        ours.usec / minimal_fn.usec.max(0.001)
+    );
+    let (ours, minimal) = grant::run(args, redis).await?;
+    println!(
+        "the grant on envs already known ({} clients; each round locks {} free envs once each, then releases them):",
+        args.concurrency,
+        grant::ENVS
+    );
+    println!(
+        "  Baton's lock function (FCALL)    {:.0} calls/s, {:.1} µs of Redis time per call",
+        ours.rps, ours.usec
+    );
+    println!(
+        "  minimal lock function (FCALL)    {:.0} calls/s, {:.1} µs of Redis time per call",
+        minimal.rps, minimal.usec
+    );
+    println!(
+        "  Baton's function ÷ the minimal function, server µs   {:.2}",
+        ours.usec / minimal.usec.max(0.001)
+    );
+    Ok(())
 }
 
 /// Runs one worker per entry of `envs` (its env) until `deadline`, and adds up their tallies.

@@ -198,3 +198,54 @@ async fn invalid_token_floods_are_counted_and_limited_while_valid_callers_get_th
         "the token is never a label"
     );
 }
+
+/// A body that does not declare its length (chunked) is cut at the same 64 KiB while it is read:
+/// 413 with the JSON body, as for one that declares too much.
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_refused_413_as_json() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let url = app.url("");
+    let host = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let reason = "x".repeat(70_000);
+    let body = format!("{{\"reason\": \"{reason}\"}}");
+    let head = format!(
+        "POST /api/v1/locks/qa HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN_ALL}\r\n\
+         Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Sent in 8 KiB chunks; the server may answer (and close) before the last of them.
+    for chunk in body.as_bytes().chunks(8 * 1024) {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let json = &answer[answer.find("\r\n\r\n").expect("a head and a body") + 4..];
+    let body: Value = serde_json::from_str(json.trim()).expect("a JSON body");
+    assert_eq!(body["error"], "too_large", "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("64 KiB"),
+        "{body}"
+    );
+    // Nothing was locked.
+    let envs: Value = TestApp::http(TOKEN_ALL)
+        .get(app.url("/api/v1/envs/qa"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(envs.get("queue").is_some(), "an env's view: {envs}");
+    assert!(envs["lock"].is_null(), "{envs}");
+}

@@ -87,14 +87,15 @@ impl Pipelines {
         let wait = request.wait.filter(|w| !w.is_zero());
         // Listen before queuing, so the hand-off event cannot slip by in between.
         let events = wait.map(|_| self.bus.subscribe());
+        // The store calls and the approval road are boxed, like the wait below: an `await`ed
+        // future is laid out inside this one, and a waiting request keeps this one's whole
+        // layout (and every caller's, up to the connection) for as long as it waits.
         if env.approvals > 0 && !request.admin {
-            return self
-                .acquire_approved(&ticket, request.admin, wait.zip(events))
-                .await;
+            return Box::pin(self.acquire_approved(&ticket, request.admin, wait.zip(events))).await;
         }
         let call = self.lock_call(&ticket, request.admin, wait);
         let name = env.name.as_str();
-        let answer = self.store.call_acquire(call).await?;
+        let answer = Box::pin(self.store.call_acquire(call)).await?;
         match (outcomes::acquired(name, answer)?, wait.zip(events)) {
             (
                 Acquired::Granted {
@@ -163,7 +164,8 @@ impl Pipelines {
         let mut checked_in = Instant::now();
         while Instant::now() < deadline {
             self.until_woken(ticket, deadline, &mut events).await;
-            match self.check_in(ticket, admin, deadline).await {
+            // Boxed for the second it runs: it holds store calls, and this loop lives long.
+            match Box::pin(self.check_in(ticket, admin, deadline)).await {
                 Ok(CheckIn::Done(outcome)) => return guard.disarm(*outcome),
                 Ok(CheckIn::InLine) => checked_in = Instant::now(),
                 // Keep waiting: the lease runs out by itself if this lasts.
@@ -172,7 +174,7 @@ impl Pipelines {
                 }
             }
         }
-        match self.give_up(ticket).await {
+        match Box::pin(self.give_up(ticket)).await {
             Ok(outcome) => guard.disarm(outcome),
             Err(e) => {
                 // We cannot tell whether the lock reached us before the store failed. Answer only

@@ -2,11 +2,12 @@
 # Reproduces the README's performance figures: a throwaway redis-server, `baton serve` (release
 # build) against it, `baton bench` through the HTTP API with `baton serve`'s CPU per request (the
 # lock run also runs redis-benchmark on Baton's lock function and on a minimal lock script at the
-# same concurrency), the deploy gate, issue 26's pairs (Baton's HTTP API beside a bare HTTP
-# service making the same Redis call; a refusal with nobody and with 500 in line, and beside the
-# minimal informative refusal; the grant path beside the minimal lock; what idle CI waiters cost
-# Redis, by how many wait), then `baton bench --idle` for 100 and 1,000 envs on 1 and 3
-# instances. Everything runs on loopback and stops by itself.
+# same concurrency, and both on known envs locked and released), the deploy gate, issue 26's
+# pairs (Baton's HTTP API beside a bare HTTP service making the same Redis call; a refusal with
+# nobody and with 500 in line, and beside the minimal informative refusal; the grant path beside
+# the minimal lock; what idle CI waiters cost Redis and `baton serve`'s memory, by how many
+# wait), then `baton bench --idle` for 100 and 1,000 envs on 1 and 3 instances. Everything runs
+# on loopback and stops by itself.
 #
 #   scripts/bench.sh [concurrency] [duration]        e.g. scripts/bench.sh 16 10s
 set -euo pipefail
@@ -52,6 +53,8 @@ echo
 echo "== the deploy gate (GET /api/v1/gate, a read), one env per worker"
 "$baton" bench --url "http://127.0.0.1:$http_port" --token "$token" \
   --envs "$envs" --concurrency "$concurrency" --duration "$duration" --pid "$baton_pid" --gate
+echo "== memory after the three throughput runs"
+echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), of which heap and stacks $(awk '/RssAnon/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
 echo
 # redis-benchmark's fresh locks above leave keys behind: the pairs start on an empty Redis (Baton
 # loads its functions again by itself), so none of that is in their figures.
@@ -70,7 +73,7 @@ echo "== pair: idle CI waiters, what waiting costs Redis by how many wait"
 bench --waiters 10,100,500,1000 --envs waiting --duration "$duration" --pid "$baton_pid"
 echo
 echo "== memory after all of the above (up to 1,000 waiting requests, each on a connection of its own)"
-echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status)"
+echo "  baton serve   peak RSS $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), now $(awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status), of which heap and stacks $(awk '/RssAnon/ {printf "%.1f MiB", $2/1024}' /proc/$baton_pid/status) (the rest is Baton's code, mapped from its file)"
 echo
 # Idle: no load instance, an empty Redis; `baton bench --idle` starts its own instances.
 kill "$baton_pid" 2>/dev/null || true; wait "$baton_pid" 2>/dev/null || true; baton_pid=

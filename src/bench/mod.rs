@@ -501,26 +501,39 @@ fn report(
 }
 
 /// The `redis-benchmark` command that runs the lock function (a `locked` answer, the common case
-/// under contention) `-c` times concurrently, on the keys of the first env, as a single-env group.
+/// under contention) `-c` times concurrently on the first env, as a single-env group: the call
+/// `compare` makes, with the one key a call sends (the lock's details).
 fn redis_benchmark_line(args: &BenchArgs) -> String {
     use baton_commands::domain::EnvName;
-    use baton_commands::store::{scripts, Keys};
+    use baton_commands::store::Keys;
     let env = &args.envs[0];
     let layout = Keys::new(&args.prefix);
-    let keys = match EnvName::parse(env) {
-        Ok(name) => layout.env(&name, &name).0,
+    let name = match EnvName::parse(env) {
+        Ok(name) => name,
         Err(e) => return format!("(no comparison: {e})"),
     };
-    // ARGV as lock.lua reads it: the prelude's env, channel, history length and (empty)
-    // idempotency fingerprint, then holder, display, reason, ttl, token, admin, mode, queue
-    // limit, wait and lease (store/contracts/locks.rs).
+    let keys = [layout.lockmeta(&name, &name)];
+    let call = compare::lock_fcall(
+        &layout,
+        env,
+        &keys,
+        "bench-__rand_int__",
+        "tok-__rand_int__",
+    );
+    let shown: Vec<String> = call
+        .iter()
+        .map(|a| {
+            if a.is_empty() {
+                "\"\"".to_string()
+            } else {
+                a.clone()
+            }
+        })
+        .collect();
     format!(
-        "redis-benchmark -h HOST -p PORT -c {} -n 200000 FCALL {} {} {} {env} {} 500 \"\" bench-__rand_int__ bench reason 60000 tok-__rand_int__ 0 lock 20 0 0",
+        "redis-benchmark -h HOST -p PORT -c {} -n 200000 {}",
         args.concurrency,
-        scripts::LOCK.name(),
-        keys.len(),
-        keys.join(" "),
-        layout.events_channel(),
+        shown.join(" ")
     )
 }
 

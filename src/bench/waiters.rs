@@ -32,6 +32,35 @@ struct Figures {
     usec_per_fcall: f64,
     /// `baton serve`'s CPU per second, with `--pid`.
     baton_ms_per_s: Option<f64>,
+    /// `baton serve`'s memory at the end of the count, with `--pid`.
+    memory: Option<Memory>,
+}
+
+/// A process's resident memory from `/proc/<pid>/status`, MiB: all of it, and the part that is
+/// its heap and stacks (`RssAnon`; the rest is the program's own code and libraries, mapped
+/// from their files, which the kernel may drop and read again).
+#[derive(Clone, Copy)]
+struct Memory {
+    rss: f64,
+    anon: f64,
+}
+
+impl Memory {
+    fn of(pid: u32) -> anyhow::Result<Self> {
+        let path = format!("/proc/{pid}/status");
+        let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+                .map_or(0.0, |kb| kb / 1024.0)
+        };
+        Ok(Self {
+            rss: field("VmRSS:"),
+            anon: field("RssAnon:"),
+        })
+    }
 }
 
 /// Runs the measurement for each count of `--waiters` and prints one line per count.
@@ -160,7 +189,8 @@ async fn measure(redis: &str, duration: Duration, pid: Option<u32>) -> anyhow::R
         (Some(pid), Some(b)) => Some(cpu_time(pid)?.saturating_sub(b).as_secs_f64() * 1e3 / secs),
         _ => None,
     };
-    Ok(figures(&before, &after, secs, baton_ms_per_s))
+    let memory = pid.map(Memory::of).transpose()?;
+    Ok(figures(&before, &after, secs, baton_ms_per_s, memory))
 }
 
 fn figures(
@@ -168,6 +198,7 @@ fn figures(
     after: &ServerStats,
     secs: f64,
     baton_ms_per_s: Option<f64>,
+    memory: Option<Memory>,
 ) -> Figures {
     let delta = |name: &str| {
         let (a, b) = (
@@ -193,6 +224,7 @@ fn figures(
         fcalls_per_s: fcalls as f64 / secs,
         usec_per_fcall: fcall_usec as f64 / fcalls.max(1) as f64,
         baton_ms_per_s,
+        memory,
     }
 }
 
@@ -201,6 +233,7 @@ fn print(n: usize, f: &Figures) {
         .baton_ms_per_s
         .map(|ms| format!("   baton serve CPU {ms:.2} ms/s"))
         .unwrap_or_default();
+
     let who = if n == 0 {
         "    no waiters (baseline)".to_string()
     } else {
@@ -210,4 +243,10 @@ fn print(n: usize, f: &Figures) {
         "  {who}  redis CPU {:>7.2} ms/s   {:>8.1} commands/s   FCALL {:>7.1}/s at {:>7.1} µs each{baton}",
         f.cpu_ms_per_s, f.commands_per_s, f.fcalls_per_s, f.usec_per_fcall
     );
+    if let Some(m) = f.memory {
+        println!(
+            "  {:<27}baton serve RSS {:.1} MiB, of which heap and stacks {:.1}",
+            "", m.rss, m.anon
+        );
+    }
 }

@@ -98,13 +98,16 @@ async fn when_the_lease_holder_is_killed_another_instance_hands_the_lock_on_once
 #[tokio::test]
 async fn only_the_lease_holder_sweeps_and_idle_instances_ask_redis_almost_nothing() {
     let mut app = spawn_core().await;
+    // Ticks of 250 ms (the lease lasts two): a busy 2-core machine running the suite in
+    // parallel can stall a tick of 100 ms long enough for the lease to lapse and pass on, which
+    // is right, but is not what this test watches.
     for _ in 0..3 {
-        app.start_sweeper(Duration::from_millis(100));
+        app.start_sweeper(Duration::from_millis(250));
     }
     let mut monitor = crate::monitor::Monitor::start(&app).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // the lease is settled
+    tokio::time::sleep(Duration::from_millis(750)).await; // the lease is settled
     monitor.mark(&app).await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     let seen = monitor.mark(&app).await;
     // About ten ticks: the holder's GETEX + PUBLISH each; the listeners none. Never a read per
     // group (the test config has six), nor a settle while nothing is due.

@@ -41,21 +41,18 @@ pub async fn run(args: &BenchArgs, redis: &str) -> anyhow::Result<(Run, Run)> {
         .iter()
         .map(|env| {
             let lockmeta = layout.lockmeta(env, env);
-            let mut lock = redis::cmd("FCALL");
-            lock.arg(scripts::LOCK.name()).arg(1).arg(&lockmeta);
-            // ARGV as lock.lua reads it: the prelude's env, channel, history length,
-            // idempotency fingerprint; holder, display, reason, ttl, token, admin, mode.
-            lock.arg(env.as_str())
-                .arg(&channel)
-                .arg(500)
-                .arg("")
-                .arg("bench")
-                .arg("bench")
-                .arg("reason")
-                .arg(60_000)
-                .arg("tok")
-                .arg(0)
-                .arg("lock");
+            // The call `compare` makes with redis-benchmark, on this env's lock.
+            let call = compare::lock_fcall(
+                &layout,
+                env.as_str(),
+                std::slice::from_ref(&lockmeta),
+                "bench",
+                "tok",
+            );
+            let mut lock = redis::cmd(&call[0]);
+            lock.arg(&call[1..]);
+            // ARGV as unlock.lua reads it: the prelude's four, then kind, actor, display, token
+            // (none: by holder), force.
             let mut unlock = redis::cmd("FCALL");
             unlock.arg(scripts::UNLOCK.name()).arg(1).arg(&lockmeta);
             unlock
